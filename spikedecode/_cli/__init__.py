@@ -1,0 +1,1 @@
+"""Sub-commands of the ``spikedecode`` CLI (one module each, exposing ``command``)."""

@@ -1,0 +1,679 @@
+"""The Recording: one session of spikes as a long-format ``xarray.Dataset``.
+
+A Recording holds every spike of every unit in two aligned 1-D arrays (``spike_time``,
+``spike_unit``), sorted by unit and then by time, so that the spikes of one unit are a
+contiguous slice (a view, never a copy). Epochs (stimulus intervals, blocks) sit along
+their own ``epoch`` dimension. See DESIGN.md §2 and ``data_schemas/recording.schema.json``.
+
+========================  ===========  ========  ==========================================
+name                      dims         dtype     meaning
+========================  ===========  ========  ==========================================
+``spike_time``            (spike,)     float64   seconds; sorted within each unit
+``spike_unit``            (spike,)     int32     index into ``unit``
+``unit`` (coord)          (unit,)      str       unit id, unique
+``epoch_start/stop``      (epoch,)     float64   seconds
+``epoch_label``           (epoch,)     str       e.g. ``touch/LUM``
+attrs                                            t_start, t_stop, session, day, subject,
+                                                 source, schema_version
+========================  ===========  ========  ==========================================
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import xarray as xr
+from numpy.typing import ArrayLike, NDArray
+
+from spikedecode.errors import (
+    DataDroppedWarning,
+    RecordingError,
+    SchemaError,
+    SpikeDecodeTypeError,
+    SpikeDecodeWarning,
+)
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "make_recording",
+    "from_spiketrains",
+    "from_neo",
+    "to_neo",
+    "check_recording",
+    "make_epochs",
+]
+
+SCHEMA_VERSION = "1.0"
+
+
+# --------------------------------------------------------------------------- epochs
+def make_epochs(epochs: Any) -> tuple[NDArray, NDArray, NDArray]:
+    """Normalise an epoch table to ``(start, stop, label)`` arrays.
+
+    Parameters
+    ----------
+    epochs : None, mapping, DataFrame, or sequence of (start, stop, label)
+        A mapping or DataFrame needs ``start``, ``stop`` and ``label`` entries.
+
+    Returns
+    -------
+    start, stop : ndarray of float64
+    label : ndarray of str
+
+    Examples
+    --------
+    >>> s, e, lab = make_epochs([(1.0, 2.0, "touch/LUM")])
+    >>> s.tolist(), e.tolist(), lab.tolist()
+    ([1.0], [2.0], ['touch/LUM'])
+    """
+    if epochs is None:
+        return np.zeros(0), np.zeros(0), np.zeros(0, dtype=str)
+    if hasattr(epochs, "columns") or isinstance(epochs, Mapping):
+        missing = [k for k in ("start", "stop", "label") if k not in epochs]
+        if missing:
+            have = list(epochs.columns) if hasattr(epochs, "columns") else list(epochs)
+            raise RecordingError(
+                f"epochs is missing {missing}; got columns {have}. An epoch table needs "
+                "'start' and 'stop' (seconds) and 'label'."
+            )
+        start, stop, label = epochs["start"], epochs["stop"], epochs["label"]
+    else:
+        rows = list(epochs)
+        if rows and not all(len(r) == 3 for r in rows):
+            raise RecordingError(
+                "epochs must be rows of (start, stop, label); got a row of length "
+                f"{next(len(r) for r in rows if len(r) != 3)}."
+            )
+        start = [r[0] for r in rows]
+        stop = [r[1] for r in rows]
+        label = [r[2] for r in rows]
+    try:
+        start = np.asarray(start, dtype=np.float64).reshape(-1)
+        stop = np.asarray(stop, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError) as err:
+        raise SpikeDecodeTypeError(
+            f"epoch start/stop must be numbers in seconds; could not convert them ({err})."
+        ) from err
+    label = np.asarray([str(v) for v in np.asarray(label, dtype=object).reshape(-1)], dtype=str)
+    if not (start.size == stop.size == label.size):
+        raise RecordingError(
+            f"epochs have {start.size} starts, {stop.size} stops and {label.size} labels; "
+            "they must have the same length."
+        )
+    return start, stop, label
+
+
+# ---------------------------------------------------------------------- construction
+def _as_float_times(values: Any, field: str) -> NDArray[np.float64]:
+    if hasattr(values, "rescale"):  # quantities / neo
+        values = values.rescale("s").magnitude
+    arr = np.asarray(values)
+    if arr.dtype.kind not in "fiu":
+        raise SpikeDecodeTypeError(
+            f"{field} must be numbers in seconds; got dtype {arr.dtype}. Convert the column "
+            "to float (e.g. pandas.to_numeric) before building a Recording."
+        )
+    arr = arr.astype(np.float64, copy=False).reshape(-1)
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        raise RecordingError(
+            f"{field} has {int(bad.sum())} non-finite value(s) (NaN or inf), first at index "
+            f"{int(np.flatnonzero(bad)[0])}; remove them or fix the export."
+        )
+    return arr
+
+
+def make_recording(
+    spike_time: ArrayLike,
+    spike_unit: ArrayLike,
+    *,
+    units: Sequence[Any] | None = None,
+    t_start: float | None = None,
+    t_stop: float | None = None,
+    epochs: Any = None,
+    session: str = "",
+    day: int | str = 0,
+    subject: str = "",
+    source: str = "",
+    outside: str = "raise",
+    attrs: Mapping[str, Any] | None = None,
+) -> xr.Dataset:
+    """Build a Recording from long-format arrays (one row per spike).
+
+    Rows may come in any order; they are sorted by unit, then time (a stable sort).
+
+    Parameters
+    ----------
+    spike_time : array-like of float
+        Spike times in seconds.
+    spike_unit : array-like
+        Unit of each spike: either unit ids (any hashable, converted to str) or, when
+        ``units`` is given, integer indices into ``units``.
+    units : sequence, optional
+        Unit ids, in order. Needed to keep units that have no spike. When omitted the
+        units are the sorted unique values of ``spike_unit``.
+    t_start, t_stop : float, optional
+        Recording interval [t_start, t_stop) in seconds. Defaults: ``min(0, first
+        spike)`` and just after the last spike.
+    epochs : table, optional
+        Stimulus/block intervals; see :func:`make_epochs`.
+    session, subject, source : str
+        Metadata stored in ``attrs``.
+    day : int or str, default=0
+        Recording day, the key of multi-day analyses.
+    outside : {"raise", "drop"}, default="raise"
+        What to do with spikes outside [t_start, t_stop): raise, or drop them with a
+        :class:`~spikedecode.errors.DataDroppedWarning` that counts them.
+    attrs : mapping, optional
+        Extra attributes (str, numbers) to store.
+
+    Returns
+    -------
+    xarray.Dataset
+        A valid Recording.
+
+    Raises
+    ------
+    RecordingError
+        Non-finite or out-of-range times, t_stop <= t_start, duplicate units, bad epochs.
+    SpikeDecodeTypeError
+        Non-numeric spike times.
+
+    Examples
+    --------
+    >>> rec = make_recording([0.1, 0.5, 0.2], ["b", "a", "a"], t_stop=1.0)
+    >>> rec.sizes["spike"], list(rec["unit"].values)
+    (3, ['a', 'b'])
+    >>> rec.spikedecode.unit("a").tolist()
+    [0.2, 0.5]
+    """
+    times = _as_float_times(spike_time, "spike_time")
+    raw_units = np.asarray(spike_unit).reshape(-1)
+    if raw_units.size != times.size:
+        raise RecordingError(
+            f"spike_time has {times.size} values but spike_unit has {raw_units.size}; "
+            "give one unit per spike."
+        )
+    if units is not None:
+        unit_ids = np.asarray([str(u) for u in units], dtype=str)
+        if raw_units.dtype.kind in "iu":
+            idx = raw_units.astype(np.int64)
+            if idx.size and (idx.min() < 0 or idx.max() >= unit_ids.size):
+                raise RecordingError(
+                    f"spike_unit holds indices in [{idx.min()}, {idx.max()}] but there are "
+                    f"{unit_ids.size} units; indices must lie in [0, {unit_ids.size - 1}]."
+                )
+        else:
+            lookup = {u: i for i, u in enumerate(unit_ids)}
+            as_str = raw_units.astype(str)
+            unknown = sorted(set(as_str.tolist()) - set(lookup))
+            if unknown:
+                raise RecordingError(
+                    f"spike_unit names {len(unknown)} unit(s) not in units, e.g. "
+                    f"{unknown[:3]}; add them to units."
+                )
+            idx = np.fromiter((lookup[u] for u in as_str), dtype=np.int64, count=as_str.size)
+    else:
+        as_str = raw_units.astype(str)
+        unit_ids, idx = np.unique(as_str, return_inverse=True)
+        unit_ids = unit_ids.astype(str)
+        idx = idx.reshape(-1)
+    if unit_ids.size == 0:
+        raise RecordingError("the recording has zero units; give at least one unit.")
+    if np.unique(unit_ids).size != unit_ids.size:
+        vals, counts = np.unique(unit_ids, return_counts=True)
+        raise RecordingError(
+            f"unit ids must be unique; {vals[counts > 1][:5].tolist()} appear more than once. "
+            "Rename them (e.g. prefix the channel or tetrode)."
+        )
+
+    if t_start is None:
+        t_start = float(min(0.0, times.min())) if times.size else 0.0
+    if t_stop is None:
+        t_stop = float(np.nextafter(times.max(), np.inf)) if times.size else t_start + 1.0
+    t_start, t_stop = float(t_start), float(t_stop)
+    if not np.isfinite(t_start) or not np.isfinite(t_stop):
+        raise RecordingError(f"t_start == {t_start}, t_stop == {t_stop}; both must be finite.")
+    if t_stop <= t_start:
+        raise RecordingError(
+            f"t_stop == {t_stop} must be > t_start == {t_start}; the recording interval is "
+            "[t_start, t_stop)."
+        )
+    if outside not in ("raise", "drop"):
+        raise RecordingError(f"outside == {outside!r}, must be 'raise' or 'drop'.")
+    out = (times < t_start) | (times >= t_stop)
+    n_out = int(out.sum())
+    if n_out:
+        if outside == "raise":
+            raise RecordingError(
+                f"{n_out} spike(s) lie outside [t_start, t_stop) = [{t_start}, {t_stop}), "
+                f"e.g. at {times[out][:3].tolist()} s. Widen t_start/t_stop or pass "
+                "outside='drop' to drop them with a warning."
+            )
+        warnings.warn(
+            f"dropped {n_out} spike(s) outside [t_start, t_stop) = [{t_start}, {t_stop}).",
+            DataDroppedWarning,
+            stacklevel=2,
+        )
+        times, idx = times[~out], idx[~out]
+
+    order = np.lexsort((times, idx))
+    times = np.ascontiguousarray(times[order])
+    idx = idx[order].astype(np.int32)
+
+    e_start, e_stop, e_label = make_epochs(epochs)
+    meta = {
+        "t_start": t_start,
+        "t_stop": t_stop,
+        "session": str(session),
+        "day": day if isinstance(day, (int, np.integer)) else str(day),
+        "subject": str(subject),
+        "source": str(source),
+        "schema_version": SCHEMA_VERSION,
+    }
+    if isinstance(meta["day"], np.integer):
+        meta["day"] = int(meta["day"])
+    if attrs:
+        for k, v in attrs.items():
+            if k not in meta:
+                meta[k] = v
+    ds = xr.Dataset(
+        {
+            "spike_time": (("spike",), times, {"units": "s"}),
+            "spike_unit": (("spike",), idx),
+            "epoch_start": (("epoch",), e_start, {"units": "s"}),
+            "epoch_stop": (("epoch",), e_stop, {"units": "s"}),
+            "epoch_label": (("epoch",), e_label),
+        },
+        coords={"unit": ("unit", unit_ids)},
+        attrs=meta,
+    )
+    check_recording(ds)
+    counts = np.bincount(idx, minlength=unit_ids.size)
+    if (counts == 0).any():
+        silent = unit_ids[counts == 0]
+        warnings.warn(
+            f"{silent.size} unit(s) have no spikes in [t_start, t_stop): "
+            f"{silent[:5].tolist()}; they are kept.",
+            SpikeDecodeWarning,
+            stacklevel=2,
+        )
+    return ds
+
+
+def from_spiketrains(
+    spiketrains: Mapping[Any, ArrayLike],
+    *,
+    sort: bool = False,
+    **kwargs: Any,
+) -> xr.Dataset:
+    """Build a Recording from a mapping ``unit id -> spike times (s)``.
+
+    Parameters
+    ----------
+    spiketrains : mapping
+        One array of spike times per unit; order of the mapping is kept.
+    sort : bool, default=False
+        Sort each train. By default an unsorted train raises, because it usually means
+        the export mixed units or clocks.
+    **kwargs
+        Passed to :func:`make_recording` (``t_start``, ``t_stop``, ``epochs``, ...).
+
+    Returns
+    -------
+    xarray.Dataset
+
+    Examples
+    --------
+    >>> rec = from_spiketrains({"u1": [0.1, 0.2], "u2": [0.3]}, t_stop=1.0)
+    >>> rec.spikedecode.n_units
+    2
+    """
+    if not isinstance(spiketrains, Mapping):
+        raise SpikeDecodeTypeError(
+            f"spiketrains must be a mapping unit id -> spike times; got "
+            f"{type(spiketrains).__name__}."
+        )
+    units = [str(u) for u in spiketrains]
+    times_list = []
+    for u, st in zip(units, spiketrains.values()):
+        t = _as_float_times(st, f"spiketrains[{u!r}]")
+        if not sort and t.size > 1 and np.any(np.diff(t) < 0):
+            raise RecordingError(
+                f"spiketrains[{u!r}] is not sorted (first decrease at index "
+                f"{int(np.flatnonzero(np.diff(t) < 0)[0]) + 1}); sort it or pass sort=True."
+            )
+        times_list.append(t)
+    lengths = np.array([t.size for t in times_list], dtype=np.int64)
+    times = np.concatenate(times_list) if times_list else np.zeros(0)
+    idx = np.repeat(np.arange(len(units), dtype=np.int64), lengths)
+    return make_recording(times, idx, units=units, **kwargs)
+
+
+# ----------------------------------------------------------------------- validation
+def check_recording(rec: Any) -> xr.Dataset:
+    """Check that ``rec`` is a valid Recording and return it.
+
+    Checks the structure (via the JSON schema) and the semantics: times finite and within
+    [t_start, t_stop), sorted within each unit, unit indices in range, unique unit ids,
+    epochs with start <= stop inside the recording.
+
+    Raises
+    ------
+    SchemaError
+        When the Dataset breaks the data model.
+    """
+    from spikedecode.schema import validate
+
+    validate(rec, "recording")
+    t = rec["spike_time"].values
+    u = rec["spike_unit"].values
+    n_units = rec.sizes["unit"]
+    t0, t1 = float(rec.attrs["t_start"]), float(rec.attrs["t_stop"])
+    if t1 <= t0:
+        raise SchemaError(f"attrs t_stop == {t1} must be > t_start == {t0}.")
+    if n_units == 0:
+        raise SchemaError("the recording has zero units; a Recording needs at least one unit.")
+    if t.size:
+        if not np.all(np.isfinite(t)):
+            raise SchemaError("spike_time has non-finite values; a Recording holds finite times.")
+        if t.min() < t0 or t.max() >= t1:
+            raise SchemaError(
+                f"spike_time spans [{t.min()}, {t.max()}] but the recording is [{t0}, {t1}); "
+                "rebuild it with make_recording(..., outside='drop') or widen t_start/t_stop."
+            )
+        if u.min() < 0 or u.max() >= n_units:
+            raise SchemaError(
+                f"spike_unit holds indices in [{u.min()}, {u.max()}] but there are {n_units} units."
+            )
+        du = np.diff(u)
+        if np.any(du < 0) or np.any((du == 0) & (np.diff(t) < 0)):
+            raise SchemaError(
+                "spikes must be sorted by unit, then time; rebuild the Recording with "
+                "make_recording(), which sorts them."
+            )
+    ids = rec["unit"].values
+    if np.unique(ids).size != ids.size:
+        raise SchemaError("unit ids must be unique.")
+    es, ee = rec["epoch_start"].values, rec["epoch_stop"].values
+    if es.size:
+        if not (np.all(np.isfinite(es)) and np.all(np.isfinite(ee))):
+            raise SchemaError("epoch_start/epoch_stop have non-finite values.")
+        if np.any(ee < es):
+            i = int(np.flatnonzero(ee < es)[0])
+            raise SchemaError(
+                f"epoch {i} has epoch_stop == {ee[i]} < epoch_start == {es[i]}; swap them or "
+                "fix the epoch table."
+            )
+        if es.min() < t0 or ee.max() > t1:
+            raise SchemaError(
+                f"epochs span [{es.min()}, {ee.max()}] but the recording is [{t0}, {t1}); "
+                "epochs must lie inside the recording (widen t_stop or clip the epochs)."
+            )
+    return rec
+
+
+# ---------------------------------------------------------------------------- neo
+def from_neo(
+    obj: Any,
+    *,
+    segment: int | None = None,
+    unit_key: str = "unit_id",
+    session: str | None = None,
+    day: int | str = 0,
+    subject: str | None = None,
+    source: str = "neo",
+) -> xr.Dataset:
+    """Convert a ``neo.Block`` or ``neo.Segment`` to a Recording.
+
+    Units become float seconds once, here. Unit ids come from the spike train annotation
+    ``unit_key``, else its ``name``, else its position. ``neo.Epoch`` objects become epochs
+    (label = the epoch label, prefixed by the Epoch's name when it has several).
+
+    Parameters
+    ----------
+    obj : neo.Block or neo.Segment
+    segment : int, optional
+        Which segment of a multi-segment Block to convert; required when there are several.
+    unit_key : str, default="unit_id"
+        Annotation that holds the unit id.
+    session, subject : str, optional
+        Default to the Block's ``name`` / annotations.
+    day : int or str, default=0
+    source : str, default="neo"
+
+    Returns
+    -------
+    xarray.Dataset
+
+    Examples
+    --------
+    >>> import neo, quantities as pq
+    >>> seg = neo.Segment()
+    >>> seg.spiketrains.append(neo.SpikeTrain([0.1, 0.4] * pq.s, t_stop=1.0 * pq.s, name="u1"))
+    >>> from_neo(seg).spikedecode.n_spikes
+    2
+    """
+    import neo
+
+    if isinstance(obj, neo.Block):
+        segs = obj.segments
+        if not segs:
+            raise RecordingError("the neo Block has no segments; nothing to convert.")
+        if segment is None:
+            if len(segs) > 1:
+                raise RecordingError(
+                    f"the neo Block has {len(segs)} segments; pass segment=<index> to choose "
+                    "one (each segment is one Recording)."
+                )
+            segment = 0
+        if not 0 <= segment < len(segs):
+            raise RecordingError(f"segment == {segment}, must be in [0, {len(segs) - 1}].")
+        seg = segs[segment]
+        block_name = obj.name
+        block_ann = dict(obj.annotations)
+    elif isinstance(obj, neo.Segment):
+        seg, block_name, block_ann = obj, None, {}
+    else:
+        raise SpikeDecodeTypeError(
+            f"from_neo takes a neo.Block or neo.Segment; got {type(obj).__name__}."
+        )
+    trains = list(seg.spiketrains)
+    if not trains:
+        raise RecordingError(
+            "the neo segment has no spike trains; spikedecode needs sorted units "
+            "(SpikeTrain objects), not raw signals."
+        )
+    spiketrains: dict[str, NDArray] = {}
+    t_start = min(float(st.t_start.rescale("s").magnitude) for st in trains)
+    t_stop = max(float(st.t_stop.rescale("s").magnitude) for st in trains)
+    for i, st in enumerate(trains):
+        uid = st.annotations.get(unit_key, None)
+        if uid is None:
+            uid = st.name if st.name not in (None, "") else f"unit{i}"
+        uid = str(uid)
+        if uid in spiketrains:
+            uid = f"{uid}#{i}"
+        spiketrains[uid] = np.sort(st.times.rescale("s").magnitude.astype(np.float64))
+    rows = []
+    for ep in seg.epochs:
+        starts = ep.times.rescale("s").magnitude.astype(np.float64)
+        stops = starts + ep.durations.rescale("s").magnitude.astype(np.float64)
+        labels = [
+            (lab.decode() if isinstance(lab, bytes) else str(lab)) for lab in np.asarray(ep.labels)
+        ]
+        if len(labels) != starts.size:
+            labels = [ep.name or "epoch"] * starts.size
+        if len(seg.epochs) > 1 and ep.name:
+            labels = [f"{ep.name}/{lab}" if lab else str(ep.name) for lab in labels]
+        rows.extend(zip(starts.tolist(), stops.tolist(), labels))
+    rows.sort(key=lambda r: r[0])
+    return from_spiketrains(
+        spiketrains,
+        t_start=t_start,
+        t_stop=t_stop,
+        epochs=rows or None,
+        session=session if session is not None else (block_name or seg.name or ""),
+        day=day,
+        subject=subject if subject is not None else str(block_ann.get("subject", "")),
+        source=source,
+        outside="drop",
+    )
+
+
+def to_neo(rec: xr.Dataset) -> Any:
+    """Convert a Recording to a ``neo.Block`` (one Segment) for elephant and neo writers.
+
+    Each unit becomes a ``neo.SpikeTrain`` annotated with ``unit_id``; epochs become one
+    ``neo.Epoch`` named ``"epochs"``.
+
+    Examples
+    --------
+    >>> rec = from_spiketrains({"u1": [0.1, 0.2]}, t_stop=1.0)
+    >>> blk = to_neo(rec)
+    >>> blk.segments[0].spiketrains[0].annotations["unit_id"]
+    'u1'
+    """
+    import neo
+    import quantities as pq
+
+    check_recording(rec)
+    t0, t1 = float(rec.attrs["t_start"]), float(rec.attrs["t_stop"])
+    blk = neo.Block(name=str(rec.attrs.get("session", "")) or None)
+    blk.annotate(subject=str(rec.attrs.get("subject", "")), day=str(rec.attrs.get("day", "")))
+    seg = neo.Segment(name=blk.name)
+    acc = rec.spikedecode
+    for uid in rec["unit"].values:
+        st = neo.SpikeTrain(acc.unit(uid) * pq.s, t_start=t0 * pq.s, t_stop=t1 * pq.s, name=str(uid))
+        st.annotate(unit_id=str(uid))
+        seg.spiketrains.append(st)
+    if rec.sizes["epoch"]:
+        s = rec["epoch_start"].values
+        d = rec["epoch_stop"].values - s
+        seg.epochs.append(
+            neo.Epoch(s * pq.s, durations=d * pq.s, labels=rec["epoch_label"].values.astype(str),
+                      name="epochs")
+        )
+    blk.segments.append(seg)
+    return blk
+
+
+# ------------------------------------------------------------------------ accessor
+@xr.register_dataset_accessor("spikedecode")
+class RecordingAccessor:
+    """``rec.spikedecode``: unit-wise views and summaries of a Recording.
+
+    Examples
+    --------
+    >>> rec = from_spiketrains({"a": [0.1, 0.2], "b": [0.5]}, t_stop=2.0)
+    >>> rec.spikedecode.unit("a").tolist()
+    [0.1, 0.2]
+    >>> rec.spikedecode.firing_rates().values.tolist()
+    [1.0, 0.5]
+    """
+
+    def __init__(self, ds: xr.Dataset) -> None:
+        self._ds = ds
+        self._bounds: NDArray[np.int64] | None = None
+
+    def _unit_bounds(self) -> NDArray[np.int64]:
+        if self._bounds is None:
+            u = self._ds["spike_unit"].values
+            self._bounds = np.searchsorted(u, np.arange(self._ds.sizes["unit"] + 1), side="left")
+        return self._bounds
+
+    @property
+    def n_units(self) -> int:
+        """Number of units."""
+        return int(self._ds.sizes["unit"])
+
+    @property
+    def n_spikes(self) -> int:
+        """Number of spikes."""
+        return int(self._ds.sizes["spike"])
+
+    @property
+    def duration(self) -> float:
+        """``t_stop - t_start`` in seconds."""
+        return float(self._ds.attrs["t_stop"]) - float(self._ds.attrs["t_start"])
+
+    def unit_index(self, unit_id: Any) -> int:
+        """Position of ``unit_id`` along ``unit``."""
+        ids = self._ds["unit"].values
+        hits = np.flatnonzero(ids == str(unit_id))
+        if hits.size == 0:
+            raise RecordingError(
+                f"unit {unit_id!r} is not in this recording; units are {ids[:10].tolist()}"
+                + ("..." if ids.size > 10 else "")
+            )
+        return int(hits[0])
+
+    def unit(self, unit_id: Any) -> NDArray[np.float64]:
+        """Spike times (s) of one unit: a read-only view into ``spike_time``, not a copy."""
+        i = self.unit_index(unit_id)
+        b = self._unit_bounds()
+        view = self._ds["spike_time"].values[b[i] : b[i + 1]]
+        view = view.view()
+        view.flags.writeable = False
+        return view
+
+    def spiketrains(self) -> dict[str, NDArray[np.float64]]:
+        """All units as a dict ``unit id -> spike times`` (views)."""
+        return {str(u): self.unit(u) for u in self._ds["unit"].values}
+
+    def spike_counts(self) -> xr.DataArray:
+        """Number of spikes per unit."""
+        counts = np.diff(self._unit_bounds())
+        return xr.DataArray(counts, dims=("unit",), coords={"unit": self._ds["unit"].values})
+
+    def firing_rates(self) -> xr.DataArray:
+        """Mean firing rate per unit in Hz."""
+        out = self.spike_counts() / self.duration
+        out.attrs["units"] = "Hz"
+        return out
+
+    def epochs(self) -> list[tuple[float, float, str]]:
+        """Epochs as a list of ``(start, stop, label)``."""
+        return list(
+            zip(
+                self._ds["epoch_start"].values.tolist(),
+                self._ds["epoch_stop"].values.tolist(),
+                self._ds["epoch_label"].values.astype(str).tolist(),
+            )
+        )
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-able summary: units, duration, spikes, epochs per label, rate stats."""
+        rates = self.firing_rates().values
+        labels, counts = np.unique(self._ds["epoch_label"].values.astype(str), return_counts=True)
+        return {
+            "session": str(self._ds.attrs.get("session", "")),
+            "day": self._ds.attrs.get("day", ""),
+            "subject": str(self._ds.attrs.get("subject", "")),
+            "source": str(self._ds.attrs.get("source", "")),
+            "t_start": float(self._ds.attrs["t_start"]),
+            "t_stop": float(self._ds.attrs["t_stop"]),
+            "duration_s": self.duration,
+            "n_units": self.n_units,
+            "n_spikes": self.n_spikes,
+            "n_epochs": int(self._ds.sizes["epoch"]),
+            "epochs_per_label": {str(k): int(v) for k, v in zip(labels, counts)},
+            "rate_hz": {
+                "min": float(rates.min()),
+                "median": float(np.median(rates)),
+                "max": float(rates.max()),
+            },
+        }
+
+
+def _iter_days(recordings: Mapping[Any, xr.Dataset] | Iterable[xr.Dataset]) -> dict:
+    """Normalise a collection of Recordings into an ordered dict ``day -> Recording``."""
+    if isinstance(recordings, Mapping):
+        return dict(recordings)
+    out = {}
+    for rec in recordings:
+        out[rec.attrs.get("day", len(out))] = rec
+    return out
