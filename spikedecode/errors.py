@@ -19,6 +19,7 @@ __all__ = [
     "LabelError",
     "NotEnoughDataError",
     "AttackError",
+    "FileMissingError",
     "SpikeDecodeWarning",
     "DataDroppedWarning",
     "GradientMaskingWarning",
@@ -67,6 +68,10 @@ class NotEnoughDataError(SpikeDecodeValueError):
 
 class AttackError(SpikeDecodeValueError):
     """An attack configured with an invalid budget, domain or target."""
+
+
+class FileMissingError(SpikeDecodeError, FileNotFoundError):
+    """A path given to a reader that does not exist (also a ``FileNotFoundError``)."""
 
 
 class SpikeDecodeWarning(UserWarning):
