@@ -106,6 +106,33 @@ def make_epochs(epochs: Any) -> tuple[NDArray, NDArray, NDArray]:
     return start, stop, label
 
 
+def _check_epochs(start: NDArray, stop: NDArray, t_start: float, t_stop: float) -> None:
+    """Raise :class:`RecordingError` for epochs that cannot belong to [t_start, t_stop]."""
+    if not start.size:
+        return
+    bad = ~(np.isfinite(start) & np.isfinite(stop))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise RecordingError(
+            f"epochs[{i}] has start == {start[i]}, stop == {stop[i]}; epoch start/stop must be "
+            "finite numbers of seconds."
+        )
+    if np.any(stop < start):
+        i = int(np.flatnonzero(stop < start)[0])
+        raise RecordingError(
+            f"epochs[{i}] has stop == {stop[i]} < start == {start[i]}; an epoch is "
+            "[start, stop] with start <= stop (swap the columns or fix the table)."
+        )
+    out = (start < t_start) | (stop > t_stop)
+    if out.any():
+        i = int(np.flatnonzero(out)[0])
+        raise RecordingError(
+            f"{int(out.sum())} epoch(s) lie outside the recording [t_start, t_stop] = "
+            f"[{t_start}, {t_stop}], e.g. epochs[{i}] = [{start[i]}, {stop[i]}]; widen "
+            "t_start/t_stop or clip the epochs."
+        )
+
+
 # ---------------------------------------------------------------------- construction
 def _as_float_times(values: Any, field: str) -> NDArray[np.float64]:
     if hasattr(values, "rescale"):  # quantities / neo
@@ -156,8 +183,9 @@ def make_recording(
         Unit ids, in order. Needed to keep units that have no spike. When omitted the
         units are the sorted unique values of ``spike_unit``.
     t_start, t_stop : float, optional
-        Recording interval [t_start, t_stop) in seconds. Defaults: ``min(0, first
-        spike)`` and just after the last spike.
+        Recording interval [t_start, t_stop) in seconds. Defaults: ``0`` (negative spike
+        times then raise: pass ``t_start`` explicitly when the clock really starts before
+        0) and just after the last spike or the last epoch stop, whichever is later.
     epochs : table, optional
         Stimulus/block intervals; see :func:`make_epochs`.
     session, subject, source : str
@@ -231,9 +259,19 @@ def make_recording(
         )
 
     if t_start is None:
-        t_start = float(min(0.0, times.min())) if times.size else 0.0
+        if times.size and times.min() < 0:
+            raise RecordingError(
+                f"spike_time has {int((times < 0).sum())} negative value(s) (first: "
+                f"{float(times.min())} s) and t_start was not given. Negative times usually "
+                "mean a clock offset; pass t_start explicitly (e.g. t_start="
+                f"{float(np.floor(times.min()))}) if the recording really starts before 0."
+            )
+        t_start = 0.0
+    e_start, e_stop, e_label = make_epochs(epochs)
     if t_stop is None:
         t_stop = float(np.nextafter(times.max(), np.inf)) if times.size else t_start + 1.0
+        if e_stop.size and np.isfinite(e_stop).all():
+            t_stop = max(t_stop, float(e_stop.max()))
     t_start, t_stop = float(t_start), float(t_stop)
     if not np.isfinite(t_start) or not np.isfinite(t_stop):
         raise RecordingError(f"t_start == {t_start}, t_stop == {t_stop}; both must be finite.")
@@ -264,7 +302,7 @@ def make_recording(
     times = np.ascontiguousarray(times[order])
     idx = idx[order].astype(np.int32)
 
-    e_start, e_stop, e_label = make_epochs(epochs)
+    _check_epochs(e_start, e_stop, t_start, t_stop)
     meta = {
         "t_start": t_start,
         "t_stop": t_stop,
@@ -423,9 +461,9 @@ def from_neo(
     segment: int | None = None,
     unit_key: str = "unit_id",
     session: str | None = None,
-    day: int | str = 0,
+    day: int | str | None = None,
     subject: str | None = None,
-    source: str = "neo",
+    source: str | None = None,
 ) -> xr.Dataset:
     """Convert a ``neo.Block`` or ``neo.Segment`` to a Recording.
 
@@ -441,9 +479,12 @@ def from_neo(
     unit_key : str, default="unit_id"
         Annotation that holds the unit id.
     session, subject : str, optional
-        Default to the Block's ``name`` / annotations.
-    day : int or str, default=0
-    source : str, default="neo"
+        Default to the attributes stored by :func:`to_neo` (annotation
+        ``spikedecode_attrs``), else the Block's ``name`` / ``subject`` annotation.
+    day : int or str, optional
+        Defaults to the stored attributes, else 0.
+    source : str, optional
+        Defaults to the stored attributes, else ``"neo"``.
 
     Returns
     -------
@@ -503,25 +544,62 @@ def from_neo(
         starts = ep.times.rescale("s").magnitude.astype(np.float64)
         stops = starts + ep.durations.rescale("s").magnitude.astype(np.float64)
         labels = [
-            (lab.decode() if isinstance(lab, bytes) else str(lab)) for lab in np.asarray(ep.labels)
+            (lab.decode() if isinstance(lab, bytes) else str(lab))
+            for lab in np.atleast_1d(np.asarray(ep.labels))
         ]
         if len(labels) != starts.size:
             labels = [ep.name or "epoch"] * starts.size
         if len(seg.epochs) > 1 and ep.name:
             labels = [f"{ep.name}/{lab}" if lab else str(ep.name) for lab in labels]
         rows.extend(zip(starts.tolist(), stops.tolist(), labels))
-    rows.sort(key=lambda r: r[0])
+    if len(seg.epochs) > 1:
+        rows.sort(key=lambda r: r[0])  # stable: one Epoch keeps its own order
+    stored = _stored_attrs(block_ann)
+    subj = block_ann.get("subject", "")
+    if subject is None:
+        subject = stored.get("subject", subj if isinstance(subj, str) else "")
+    if day is None:
+        day = stored.get("day", 0)
     return from_spiketrains(
         spiketrains,
         t_start=t_start,
         t_stop=t_stop,
         epochs=rows or None,
-        session=session if session is not None else (block_name or seg.name or ""),
+        session=session
+        if session is not None
+        else stored.get("session", block_name or seg.name or ""),
         day=day,
-        subject=subject if subject is not None else str(block_ann.get("subject", "")),
-        source=source,
+        subject=subject,
+        source=source if source is not None else stored.get("source", "neo"),
         outside="drop",
+        attrs={k: v for k, v in stored.items() if k not in _CORE_ATTRS},
     )
+
+
+_CORE_ATTRS = ("t_start", "t_stop", "session", "day", "subject", "source", "schema_version")
+
+
+def _stored_attrs(annotations: Mapping[str, Any]) -> dict[str, Any]:
+    """Recording attrs that :func:`to_neo` stored as JSON in a Block annotation."""
+    import json
+
+    raw = annotations.get("spikedecode_attrs", None)
+    if raw is None:
+        return {}
+    if isinstance(raw, bytes):
+        raw = raw.decode()
+    if isinstance(raw, np.ndarray):  # e.g. read back from a .mat file
+        raw = "".join(np.atleast_1d(raw).astype(str).tolist())
+    try:
+        out = json.loads(str(raw))
+    except ValueError:
+        return {}
+    if not isinstance(out, dict):
+        return {}
+    out = {str(k): v for k, v in out.items() if isinstance(v, (str, int, float, bool))}
+    if "day" in out and not isinstance(out["day"], (int, str)):
+        out["day"] = str(out["day"])
+    return out
 
 
 def to_neo(rec: xr.Dataset) -> Any:
@@ -542,8 +620,17 @@ def to_neo(rec: xr.Dataset) -> Any:
 
     check_recording(rec)
     t0, t1 = float(rec.attrs["t_start"]), float(rec.attrs["t_stop"])
+    import json
+
     blk = neo.Block(name=str(rec.attrs.get("session", "")) or None)
     blk.annotate(subject=str(rec.attrs.get("subject", "")), day=str(rec.attrs.get("day", "")))
+    # every attr, exactly, so that from_neo(to_neo(rec)) restores the metadata
+    plain = {}
+    for k, v in rec.attrs.items():
+        v = v.item() if isinstance(v, np.generic) else v
+        if isinstance(v, (str, int, float, bool)):
+            plain[str(k)] = v
+    blk.annotate(spikedecode_attrs=json.dumps(plain))
     seg = neo.Segment(name=blk.name)
     acc = rec.spikedecode
     for uid in rec["unit"].values:

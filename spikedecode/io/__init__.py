@@ -1,0 +1,243 @@
+"""Read recordings from any supported file into a Recording, and write them back.
+
+:func:`read` looks at the content of the file (magic bytes, HDF5 root attributes, zarr
+metadata) as well as its suffix, then hands it to the right reader:
+
+=========  ==========================================  ===============================
+format     files                                       reader
+=========  ==========================================  ===============================
+nwb        NWB 2 (HDF5)                                :func:`~spikedecode.io.nwb.read_nwb` (pynwb)
+netcdf     netCDF-4 written by spikedecode (.nc)       :func:`~spikedecode.io.netcdf.read_netcdf`
+zarr       zarr folder written by spikedecode          :func:`~spikedecode.io.netcdf.read_zarr`
+table      csv / tsv, one row per spike                :func:`~spikedecode.io.tables.read_table`
+npz        numpy archive (time, unit, ...)             :func:`~spikedecode.io.tables.read_npz`
+nix, neo   NIX and every other format neo.io reads     :func:`~spikedecode.io.neo_bridge.read_neo`
+=========  ==========================================  ===============================
+
+Every reader and writer validates the Recording against the JSON schema
+(:func:`spikedecode.schema.validate`); every writer is atomic.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import xarray as xr
+
+from spikedecode.errors import FileFormatError, SpikeDecodeError, SpikeDecodeWarning
+from spikedecode.io._sniff import FORMATS, sniff
+from spikedecode.io.neo_bridge import read_neo, write_neo
+from spikedecode.io.netcdf import read_netcdf, read_zarr, write_netcdf, write_zarr
+from spikedecode.io.nwb import read_nwb
+from spikedecode.io.tables import read_npz, read_table, write_npz, write_table
+
+__all__ = [
+    "read",
+    "write",
+    "read_many",
+    "sniff",
+    "FORMATS",
+    "WRITERS",
+    "read_nwb",
+    "read_neo",
+    "read_netcdf",
+    "read_zarr",
+    "read_table",
+    "read_npz",
+    "write_netcdf",
+    "write_zarr",
+    "write_table",
+    "write_npz",
+    "write_neo",
+]
+
+_META_KEYS = ("session", "day", "subject", "source")
+
+#: suffix -> writer
+WRITERS = {
+    ".nc": write_netcdf,
+    ".zarr": write_zarr,
+    ".csv": write_table,
+    ".tsv": write_table,
+    ".npz": write_npz,
+    ".nix": write_neo,
+    ".mat": write_neo,
+}
+
+
+def read(path: str | Path, *, format: str | None = None, **kwargs: Any) -> xr.Dataset:
+    """Read a recording file (or folder) into a Recording.
+
+    Parameters
+    ----------
+    path : str or Path
+        A file, or a folder for zarr and folder-based neo formats (phy, Open Ephys...).
+    format : str, optional
+        Skip detection and use this reader: one of :data:`FORMATS`.
+    **kwargs
+        ``session``, ``day``, ``subject``, ``source`` override the file's metadata; the
+        rest go to the reader, e.g. ``intervals=``/``label_column=``/``unit_column=``
+        (NWB), ``epochs=``/``time_column=``/``unit_column=`` (tables), ``io=``/
+        ``segment=`` (neo).
+
+    Returns
+    -------
+    xarray.Dataset
+        A validated Recording.
+
+    Raises
+    ------
+    FileMissingError
+        ``path`` does not exist.
+    FileFormatError
+        No reader knows the file (unknown suffix, pickle, foreign HDF5...).
+    CorruptFileError
+        The file is truncated, damaged, or its content contradicts its suffix.
+    SchemaError, RecordingError
+        The content does not make a valid Recording.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "s.csv"
+    >>> _ = p.write_text("time,unit\\n0.1,a\\n0.4,b\\n")
+    >>> read(p, day=3).attrs["day"]
+    3
+    """
+    from spikedecode.recording import check_recording
+
+    path = Path(path)
+    kind = format or sniff(path)
+    if kind not in FORMATS:
+        raise FileFormatError(f"format == {format!r}; choose one of {sorted(FORMATS)}.")
+    meta = {k: kwargs.pop(k) for k in _META_KEYS if k in kwargs}
+    if kind == "nwb":
+        rec = read_nwb(path, **kwargs, **meta)
+    elif kind in ("netcdf", "netcdf3"):
+        _no_kwargs(kind, kwargs)
+        rec = read_netcdf(path, engine="scipy" if kind == "netcdf3" else "h5netcdf")
+    elif kind == "zarr":
+        _no_kwargs(kind, kwargs)
+        rec = read_zarr(path)
+    elif kind == "table":
+        rec = read_table(path, **kwargs, **meta)
+    elif kind == "npz":
+        rec = read_npz(path, **kwargs, **meta)
+    else:  # nix and every other neo format
+        if kind == "nix":
+            kwargs.setdefault("io", "NixIO")
+        rec = read_neo(path, **kwargs, **meta)
+    if meta:
+        rec = rec.copy(deep=False)
+        for k, v in meta.items():
+            rec.attrs[k] = v if k == "day" and isinstance(v, int) else str(v)
+    return check_recording(rec)
+
+
+def _no_kwargs(kind: str, kwargs: dict[str, Any]) -> None:
+    if kwargs:
+        raise FileFormatError(
+            f"the {kind} reader takes no options; got {sorted(kwargs)} (only session, day, "
+            "subject, source may override the stored metadata)."
+        )
+
+
+def write(rec: xr.Dataset, path: str | Path, **kwargs: Any) -> Path:
+    """Write a Recording, atomically, in the format its suffix names.
+
+    ``.nc`` (netCDF-4) and ``.zarr`` keep everything; ``.csv``/``.tsv`` (+ a sibling
+    ``.epochs.csv``), ``.npz``, ``.nix`` and ``.mat`` (through neo) are also written.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, spikedecode
+    >>> rec = spikedecode.make_recording([0.1, 0.2], ["a", "b"], t_stop=1.0, day=2)
+    >>> p = write(rec, pathlib.Path(tempfile.mkdtemp()) / "day2.nc")
+    >>> read(p).identical(rec)
+    True
+    """
+    path = Path(path)
+    writer = WRITERS.get(path.suffix.lower())
+    if writer is None:
+        raise FileFormatError(
+            f"cannot write suffix {path.suffix or '(none)'!r} ({path.name}); use one of "
+            f"{sorted(WRITERS)} (.nc or .zarr keep every field)."
+        )
+    return writer(rec, path, **kwargs)
+
+
+def _candidates(folder: Path) -> list[Path]:
+    out = []
+    for p in sorted(folder.iterdir()):
+        if p.name.startswith(".") or p.name.endswith(".epochs.csv"):
+            continue
+        try:
+            sniff(p)
+        except SpikeDecodeError:
+            continue
+        out.append(p)
+    return out
+
+
+def _day_key(p: Path) -> int | str:
+    m = re.search(r"(\d+)$", p.name.split(".")[0])
+    return int(m.group(1)) if m else p.name.split(".")[0]
+
+
+def read_many(paths: str | Path | Iterable[str | Path], **kwargs: Any) -> dict[Any, xr.Dataset]:
+    """Read several recordings into a dict ``day -> Recording``.
+
+    Parameters
+    ----------
+    paths : folder or iterable of paths
+        A folder is scanned (sorted by name) for files spikedecode can read; hidden files
+        and ``*.epochs.csv`` sidecars are skipped.
+    **kwargs
+        Passed to :func:`read` for every file.
+
+    Returns
+    -------
+    dict
+        Keyed by each Recording's ``attrs["day"]`` when these are unique; otherwise by the
+        trailing number of each file name (``day03.nc`` -> 3) or its stem, and
+        ``attrs["day"]`` is set to that key (with a :class:`SpikeDecodeWarning`).
+
+    Raises
+    ------
+    FileFormatError
+        A folder with no readable file, or two files that map to the same day.
+    """
+    if isinstance(paths, (str, Path)) and Path(paths).is_dir():
+        files = _candidates(Path(paths))
+        if not files:
+            raise FileFormatError(f"folder {str(paths)!r} holds no file spikedecode can read.")
+    elif isinstance(paths, (str, Path)):
+        files = [Path(paths)]
+    else:
+        files = [Path(p) for p in paths]
+    recs = [read(p, **kwargs) for p in files]
+    days = [r.attrs["day"] for r in recs]
+    if len(set(days)) == len(days):
+        return dict(zip(days, recs))
+    keys = [_day_key(p) for p in files]
+    if len(set(keys)) != len(keys):
+        raise FileFormatError(
+            f"the files {[p.name for p in files]} do not map to distinct days (attrs day "
+            f"{days}, names {keys}); pass day= per file with read() and build the dict."
+        )
+    warnings.warn(
+        f"the recordings' attrs['day'] are not unique ({days}); keyed them by file name "
+        f"instead: {keys}.",
+        SpikeDecodeWarning,
+        stacklevel=2,
+    )
+    out = {}
+    for k, r in zip(keys, recs):
+        r = r.copy(deep=False)
+        r.attrs["day"] = k
+        out[k] = r
+    return out

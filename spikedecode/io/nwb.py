@@ -1,0 +1,236 @@
+"""NWB 2 files through pynwb: the units table becomes spikes, interval tables epochs.
+
+neo 0.14's ``NWBIO`` fails on real files, so NWB is read here with pynwb directly.
+
+* **Units**: ``nwb.units.spike_times`` (a ragged column) is read in one go (the flat
+  data plus the index of each unit's end), never unit by unit. Unit ids come from
+  ``unit_column`` when given, else a ``unit_name``/``name`` column when the table has
+  one, else the table's ``id`` column.
+* **Epochs**: interval tables (``nwb.trials``, ``nwb.epochs`` and every table under
+  ``nwb.intervals``) become epochs labelled ``"<table>/<value>"``, the value taken from
+  ``label_column`` (default: the first of :data:`LABEL_COLUMNS` the table has, e.g.
+  ``stimCategory`` or ``tags``; the table name alone when it has none).
+  ``intervals="auto"`` reads ``trials`` when present, else the first interval table;
+  ``"all"`` reads every table except ``invalid_times``; a name or a list picks tables.
+  The tables that were available are listed in ``attrs["nwb_intervals"]``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from spikedecode.errors import ConfigError, CorruptFileError, FileFormatError, SpikeDecodeError
+
+__all__ = ["read_nwb", "LABEL_COLUMNS", "UNIT_NAME_COLUMNS"]
+
+#: columns tried, in order, for epoch labels when ``label_column`` is not given
+LABEL_COLUMNS = (
+    "label",
+    "stimCategory",
+    "stim_category",
+    "stimulus",
+    "stimulus_name",
+    "stim_name",
+    "condition",
+    "trial_type",
+    "category",
+    "tags",
+)
+#: columns tried, in order, for unit ids when ``unit_column`` is not given
+UNIT_NAME_COLUMNS = ("unit_name", "unit_id", "name", "cluster_id")
+
+
+def _label_text(v: Any) -> str:
+    if isinstance(v, bytes):
+        return v.decode(errors="replace")
+    if isinstance(v, (np.floating, float)) and float(v).is_integer():
+        return str(int(v))
+    if isinstance(v, np.generic):
+        return str(v.item())
+    if isinstance(v, (list, tuple, np.ndarray)):
+        return "+".join(_label_text(x) for x in v)
+    return str(v)
+
+
+def _column(table: Any, name: str) -> list[Any]:
+    col = table[name]
+    return [col[i] for i in range(len(table))] if hasattr(col, "target") else list(col.data[:])
+
+
+def _pick_tables(nwb: Any, intervals: Any) -> tuple[dict[str, Any], list[str]]:
+    tables: dict[str, Any] = {}
+    if getattr(nwb, "intervals", None):
+        for name, tab in nwb.intervals.items():
+            tables[str(name)] = tab
+    available = list(tables)
+    if intervals is None or intervals is False:
+        return {}, available
+    usable = [n for n in available if n != "invalid_times"]
+    if isinstance(intervals, str) and intervals == "auto":
+        chosen = ["trials"] if "trials" in usable else usable[:1]
+    elif isinstance(intervals, str) and intervals == "all":
+        chosen = usable
+    else:
+        chosen = [intervals] if isinstance(intervals, str) else list(intervals)
+        unknown = [n for n in chosen if n not in tables]
+        if unknown:
+            raise ConfigError(
+                f"intervals names {unknown} but the file's interval tables are {available}; "
+                "pass one of those, 'auto', 'all' or None."
+            )
+    return {n: tables[n] for n in chosen}, available
+
+
+def _epochs_of(name: str, table: Any, label_column: Any) -> list[tuple[float, float, str]]:
+    cols = list(getattr(table, "colnames", ()))
+    col = label_column.get(name) if isinstance(label_column, Mapping) else label_column
+    if col is None:
+        col = next((c for c in LABEL_COLUMNS if c in cols), None)
+    if col is not None and col not in cols:
+        raise ConfigError(
+            f"label_column == {col!r} is not a column of interval table {name!r}; its columns "
+            f"are {cols}."
+        )
+    n = len(table)
+    start = np.asarray(table["start_time"].data[:], dtype=np.float64)
+    stop = np.asarray(table["stop_time"].data[:], dtype=np.float64)
+    if col is None:
+        labels = [name] * n
+    else:
+        labels = [f"{name}/{_label_text(v)}" for v in _column(table, col)]
+    return list(zip(start.tolist(), stop.tolist(), labels))
+
+
+def read_nwb(
+    path: str | Path,
+    *,
+    intervals: str | Sequence[str] | None = "auto",
+    label_column: str | Mapping[str, str] | None = None,
+    unit_column: str | None = None,
+    t_start: float | None = None,
+    t_stop: float | None = None,
+    outside: str = "raise",
+    **kwargs: Any,
+) -> xr.Dataset:
+    """Read the sorted units and interval tables of an NWB 2 file as a Recording.
+
+    Parameters
+    ----------
+    path : str or Path
+    intervals : "auto", "all", str, list of str or None, default="auto"
+        Which interval tables become epochs (see the module docstring).
+    label_column : str or mapping table -> column, optional
+        Column that labels the epochs; default: the first of :data:`LABEL_COLUMNS`.
+    unit_column : str, optional
+        Units-table column holding unit ids; default a name column, else ``id``.
+    t_start, t_stop : float, optional
+        Recording interval; defaults cover every spike and epoch (and start at 0 unless
+        something is earlier).
+    outside : {"raise", "drop"}, default="raise"
+        What to do with spikes outside an explicit [t_start, t_stop).
+    **kwargs
+        ``session``, ``day``, ``subject``, ``source`` override the file's metadata.
+
+    Returns
+    -------
+    xarray.Dataset
+        A Recording; ``attrs["nwb_intervals"]`` lists the file's interval tables.
+
+    Raises
+    ------
+    CorruptFileError
+        pynwb/h5py cannot read the file.
+    FileFormatError
+        The file has no units table.
+    ConfigError
+        ``intervals`` or ``label_column`` name something the file does not have.
+    """
+    from spikedecode._optional import attempt_import
+    from spikedecode.recording import make_recording
+
+    pynwb = attempt_import("pynwb", "to read NWB files")
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():
+            # pynwb warns about unrelated schema details (e.g. OpticalSeries fields)
+            warnings.filterwarnings("ignore", module=r"(pynwb|hdmf)(\.|$)")
+            warnings.filterwarnings("ignore", category=UserWarning, message=".*OpticalSeries")
+            with pynwb.NWBHDF5IO(str(path), "r", load_namespaces=True) as io:
+                nwb = io.read()
+                units = nwb.units
+                if units is None or len(units) == 0 or "spike_times" not in units.colnames:
+                    raise FileFormatError(
+                        f"{path} has no units table with spike_times (nwb.units); spikedecode "
+                        "reads sorted units. Run spike sorting and add a Units table first."
+                    )
+                st_index = units["spike_times"]
+                flat = np.asarray(st_index.target.data[:], dtype=np.float64)
+                ends = np.asarray(st_index.data[:], dtype=np.int64)
+                if unit_column is not None:
+                    if unit_column not in units.colnames and unit_column != "id":
+                        raise ConfigError(
+                            f"unit_column == {unit_column!r} is not a column of the units "
+                            f"table; its columns are {list(units.colnames)} (or 'id')."
+                        )
+                    col = unit_column
+                else:
+                    col = next((c for c in UNIT_NAME_COLUMNS if c in units.colnames), "id")
+                raw_ids = units.id.data[:] if col == "id" else _column(units, col)
+                ids = [_label_text(v) for v in raw_ids]
+                if unit_column is None and col != "id" and len(set(ids)) != len(ids):
+                    # a name column with repeats (e.g. per-channel names): use the ids
+                    ids = [_label_text(v) for v in units.id.data[:]]
+                tables, available = _pick_tables(nwb, intervals)
+                rows: list[tuple[float, float, str]] = []
+                for name, table in tables.items():
+                    rows.extend(_epochs_of(name, table, label_column))
+                session = str(nwb.session_id or nwb.identifier or "")
+                subject = ""
+                if nwb.subject is not None and nwb.subject.subject_id is not None:
+                    subject = str(nwb.subject.subject_id)
+                start_time = str(nwb.session_start_time.isoformat())
+    except SpikeDecodeError:
+        raise
+    except Exception as err:  # pynwb/hdmf/h5py raise many types: never leak them
+        raise CorruptFileError(
+            f"{path} could not be read as NWB ({type(err).__name__}: {err}); the file is "
+            "truncated, damaged or not NWB 2."
+        ) from err
+    counts = np.diff(np.concatenate([[0], ends]))
+    if counts.size != len(ids) or (counts < 0).any() or (ends.size and ends[-1] != flat.size):
+        raise CorruptFileError(
+            f"{path}: the units table's spike_times index is inconsistent "
+            f"({len(ids)} units, index ends at {ends[-1] if ends.size else 0}, "
+            f"{flat.size} spike times)."
+        )
+    spike_unit = np.repeat(np.arange(len(ids), dtype=np.int64), counts)
+    rows.sort(key=lambda r: r[0])
+    if t_start is None:
+        lo = [0.0]
+        if flat.size:
+            lo.append(float(flat.min()))
+        lo.extend(r[0] for r in rows)
+        t_start = float(min(lo))
+    if t_stop is None:
+        hi = [float(np.nextafter(flat.max(), np.inf))] if flat.size else [t_start + 1.0]
+        hi.extend(r[1] for r in rows)
+        t_stop = float(max(hi))
+    meta = {"session": session, "subject": subject, "source": path.name}
+    meta.update(kwargs)
+    return make_recording(
+        flat,
+        spike_unit,
+        units=ids,
+        t_start=t_start,
+        t_stop=t_stop,
+        epochs=rows or None,
+        outside=outside,
+        attrs={"nwb_intervals": ",".join(available), "session_start_time": start_time},
+        **meta,
+    )

@@ -1,0 +1,346 @@
+"""Plain spike tables: csv/tsv (one row per spike) and npz archives of arrays.
+
+**csv/tsv** need a ``time`` column (seconds) and a ``unit`` column (any id; read as
+text, so ``"007"`` stays ``"007"``). An optional first line
+``# spikedecode {json}`` carries what a table cannot hold (``t_start``, ``t_stop``,
+units without spikes, session metadata); spikedecode writes it and reads it back.
+Epochs come from ``epochs=`` (a table or a path), else a sibling file
+``<name>.epochs.csv`` with columns ``start``, ``stop``, ``label``.
+
+**npz** archives need arrays ``time`` and ``unit``; optional ``units``, ``t_start``,
+``t_stop``, ``epoch_start``, ``epoch_stop``, ``epoch_label`` and ``meta`` (a JSON string).
+They are loaded with ``allow_pickle=False``: an archive holding Python objects is refused.
+"""
+
+from __future__ import annotations
+
+import io as _io
+import json
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from spikedecode.errors import (
+    CorruptFileError,
+    FileFormatError,
+    FileMissingError,
+    SpikeDecodeTypeError,
+)
+
+__all__ = ["read_table", "write_table", "read_npz", "write_npz", "epochs_path"]
+
+_META_TAG = "# spikedecode "
+_CORE = ("t_start", "t_stop", "session", "day", "subject", "source", "schema_version")
+
+
+def epochs_path(path: str | Path) -> Path:
+    """The sibling epoch table of a spike table: ``spikes.csv`` -> ``spikes.epochs.csv``."""
+    p = Path(path)
+    return p.with_name(f"{p.stem}.epochs.csv")
+
+
+def _sep(path: Path, sep: str | None) -> str:
+    if sep is not None:
+        return sep
+    return "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
+
+
+def _read_epochs_table(path: Path) -> Any:
+    import pandas as pd
+
+    try:
+        df = pd.read_csv(path, sep=None, engine="python", dtype={"label": str}, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise CorruptFileError(f"epoch table {path} could not be parsed ({err}).") from err
+    missing = [c for c in ("start", "stop", "label") if c not in df.columns]
+    if missing:
+        raise FileFormatError(
+            f"epoch table {path} is missing column(s) {missing}; got {list(df.columns)}. "
+            "It needs 'start', 'stop' (seconds) and 'label'."
+        )
+    return df
+
+
+def _epochs_arg(epochs: Any, path: Path) -> Any:
+    if epochs is None:
+        side = epochs_path(path)
+        return _read_epochs_table(side) if side.exists() else None
+    if isinstance(epochs, (str, Path)):
+        ep = Path(epochs)
+        if not ep.exists():
+            raise FileMissingError(f"epochs file {str(ep)!r} does not exist.")
+        return _read_epochs_table(ep)
+    return epochs
+
+
+def _split_meta(meta: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    core = {k: meta[k] for k in ("session", "day", "subject", "source") if k in meta}
+    extra = {k: v for k, v in meta.items() if k not in _CORE and k != "units"}
+    return core, extra
+
+
+def read_table(
+    path: str | Path,
+    *,
+    time_column: str = "time",
+    unit_column: str = "unit",
+    sep: str | None = None,
+    epochs: Any = None,
+    time_unit: str = "s",
+    **kwargs: Any,
+) -> xr.Dataset:
+    """Read a csv/tsv spike table (one row per spike) as a Recording.
+
+    Parameters
+    ----------
+    path : str or Path
+    time_column, unit_column : str, default="time", "unit"
+        Names of the spike time and unit columns.
+    sep : str, optional
+        Column separator; default ``","`` (``"\\t"`` for .tsv).
+    epochs : table or path, optional
+        Epoch table (start, stop, label); default the sibling ``<name>.epochs.csv``.
+    time_unit : {"s", "ms"}, default="s"
+        Unit of the time column.
+    **kwargs
+        ``t_start``, ``t_stop``, ``session``, ``day``, ``subject``, ``source``, ``outside``.
+
+    Returns
+    -------
+    xarray.Dataset
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "s.csv"
+    >>> _ = p.write_text("time,unit\\n0.5,a\\n0.1,b\\n0.2,a\\n")
+    >>> read_table(p).spikedecode.unit("a").tolist()
+    [0.2, 0.5]
+    """
+    import pandas as pd
+
+    from spikedecode.recording import make_recording
+
+    path = Path(path)
+    meta: dict[str, Any] = {}
+    try:
+        with open(path, encoding="utf-8") as fh:
+            first = fh.readline()
+    except UnicodeDecodeError as err:
+        raise CorruptFileError(f"{path} is not a text table (not UTF-8: {err}).") from err
+    skip = 0
+    if first.startswith(_META_TAG):
+        try:
+            meta = json.loads(first[len(_META_TAG) :])
+        except ValueError as err:
+            raise CorruptFileError(
+                f"{path}: the '# spikedecode' header line is not valid JSON ({err})."
+            ) from err
+        skip = 1
+    try:
+        df = pd.read_csv(
+            path,
+            sep=_sep(path, sep),
+            skiprows=skip,
+            dtype={unit_column: str},
+            keep_default_na=False,
+            comment=None,
+        )
+    except pd.errors.EmptyDataError as err:
+        raise CorruptFileError(f"{path} has no header and no rows ({err}).") from err
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as err:
+        raise CorruptFileError(f"{path} could not be parsed as a table ({err}).") from err
+    df.columns = [str(c).strip() for c in df.columns]
+    missing = [c for c in (time_column, unit_column) if c not in df.columns]
+    if missing:
+        raise FileFormatError(
+            f"{path} is missing column(s) {missing}; the header is {list(df.columns)}. A spike "
+            f"table needs a '{time_column}' column (seconds) and a '{unit_column}' column; "
+            "rename the columns or pass time_column=/unit_column=."
+        )
+    raw_t = df[time_column]
+    t = pd.to_numeric(raw_t, errors="coerce").to_numpy(dtype=np.float64)
+    bad = np.isnan(t) & ~raw_t.astype(str).str.strip().str.lower().isin(["nan"]).to_numpy()
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise SpikeDecodeTypeError(
+            f"column '{time_column}' of {path} must hold numbers (seconds); row {i + 1} holds "
+            f"{raw_t.iloc[i]!r}. Fix the export or drop that row."
+        )
+    if time_unit == "ms":
+        t = t / 1000.0
+    elif time_unit != "s":
+        raise FileFormatError(f"time_unit == {time_unit!r}, must be 's' or 'ms'.")
+    u = df[unit_column].astype(str).to_numpy()
+    core, extra = _split_meta(meta)
+    core.setdefault("source", path.name)
+    opts: dict[str, Any] = {
+        "t_start": meta.get("t_start"),
+        "t_stop": meta.get("t_stop"),
+        "epochs": _epochs_arg(epochs, path),
+        **core,
+    }
+    if extra:
+        opts["attrs"] = extra
+    opts.update(kwargs)
+    units = meta.get("units")
+    if units is not None:
+        opts["units"] = [str(x) for x in units]
+    return make_recording(t, u, **opts)
+
+
+def _write_epochs(rec: xr.Dataset, path: Path, sep: str) -> None:
+    from spikedecode.serialization import atomic_path
+
+    side = epochs_path(path)
+    if not rec.sizes["epoch"]:
+        if side.exists():
+            side.unlink()  # a stale sidecar would attach old epochs to the new spikes
+        return
+    import pandas as pd
+
+    df = pd.DataFrame(
+        {
+            "start": rec["epoch_start"].values,
+            "stop": rec["epoch_stop"].values,
+            "label": rec["epoch_label"].values.astype(str),
+        }
+    )
+    with atomic_path(side, suffix=".csv") as tmp:
+        df.to_csv(tmp, index=False, float_format=None)
+
+
+def _meta(rec: xr.Dataset) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in rec.attrs.items():
+        v = v.item() if isinstance(v, np.generic) else v
+        if isinstance(v, (str, int, float, bool)):
+            out[str(k)] = v
+    out["units"] = rec["unit"].values.astype(str).tolist()
+    return out
+
+
+def write_table(rec: xr.Dataset, path: str | Path, *, sep: str | None = None) -> Path:
+    """Write a Recording as a csv/tsv spike table (+ ``<name>.epochs.csv``), atomically.
+
+    Times are written with full precision (shortest repr that round-trips), and the
+    metadata line keeps ``t_start``, ``t_stop``, all unit ids and the session attrs.
+    """
+    import pandas as pd
+
+    from spikedecode.recording import check_recording
+    from spikedecode.serialization import atomic_path
+
+    check_recording(rec)
+    path = Path(path)
+    sep = _sep(path, sep)
+    units = rec["unit"].values.astype(str)
+    df = pd.DataFrame(
+        {"time": rec["spike_time"].values, "unit": units[rec["spike_unit"].values]}
+    )
+    with atomic_path(path, suffix=path.suffix) as tmp:
+        with open(tmp, "w", encoding="utf-8", newline="") as fh:
+            fh.write(_META_TAG + json.dumps(_meta(rec)) + "\n")
+            df.to_csv(fh, sep=sep, index=False, float_format=None, lineterminator="\n")
+    _write_epochs(rec, path, ",")
+    return path
+
+
+def read_npz(path: str | Path, *, epochs: Any = None, **kwargs: Any) -> xr.Dataset:
+    """Read an npz archive of spike arrays (``time``, ``unit``, ...) as a Recording.
+
+    Loaded with ``allow_pickle=False``.
+    """
+    from spikedecode.recording import make_recording
+
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except ValueError as err:
+        if "pickle" in str(err).lower():
+            raise FileFormatError(
+                f"{path} holds Python object arrays, which would need unpickling; spikedecode "
+                "never unpickles users' files. Save str/float arrays (e.g. unit.astype(str))."
+            ) from err
+        raise CorruptFileError(f"{path} is not a valid npz archive ({err}).") from err
+    except (zipfile.BadZipFile, OSError, EOFError, KeyError) as err:
+        raise CorruptFileError(
+            f"{path} is not a valid npz archive ({type(err).__name__}: {err}); it is "
+            "truncated or damaged."
+        ) from err
+    missing = [k for k in ("time", "unit") if k not in arrays]
+    if missing:
+        raise FileFormatError(
+            f"{path} is missing array(s) {missing}; it has {sorted(arrays)}. Save it with "
+            "numpy.savez(path, time=spike_times, unit=spike_units)."
+        )
+    meta: dict[str, Any] = {}
+    if "meta" in arrays:
+        try:
+            meta = json.loads(str(arrays["meta"]))
+        except ValueError as err:
+            raise CorruptFileError(f"{path}: array 'meta' is not a JSON string ({err}).") from err
+    core, extra = _split_meta(meta)
+    core.setdefault("source", path.name)
+    opts: dict[str, Any] = dict(core)
+    for k in ("t_start", "t_stop"):
+        if k in arrays:
+            val = np.asarray(arrays[k]).reshape(-1)
+            if val.size != 1 or val.dtype.kind not in "fiu":
+                raise SpikeDecodeTypeError(
+                    f"{path}: array '{k}' must be one number (seconds); got shape "
+                    f"{arrays[k].shape}, dtype {arrays[k].dtype}."
+                )
+            opts[k] = float(val[0])
+    if "units" in arrays:
+        opts["units"] = arrays["units"].astype(str).tolist()
+    if {"epoch_start", "epoch_stop"} <= set(arrays):
+        lab = arrays.get("epoch_label", np.full(arrays["epoch_start"].shape, "epoch"))
+        opts["epochs"] = {
+            "start": arrays["epoch_start"],
+            "stop": arrays["epoch_stop"],
+            "label": lab.astype(str),
+        }
+    ep = _epochs_arg(epochs, path)
+    if ep is not None:
+        opts["epochs"] = ep
+    if extra:
+        opts["attrs"] = extra
+    opts.update(kwargs)
+    unit = arrays["unit"]
+    if "units" not in opts or unit.dtype.kind not in "iu":
+        unit = unit.astype(str)
+    return make_recording(arrays["time"], unit, **opts)
+
+
+def write_npz(rec: xr.Dataset, path: str | Path) -> Path:
+    """Write a Recording as an npz archive (no pickled objects), atomically."""
+    from spikedecode.recording import check_recording
+    from spikedecode.serialization import atomic_path
+
+    check_recording(rec)
+    path = Path(path)
+    meta = _meta(rec)
+    meta.pop("units")
+    buf = _io.BytesIO()
+    np.savez(
+        buf,
+        time=rec["spike_time"].values,
+        unit=rec["spike_unit"].values,
+        units=rec["unit"].values.astype(str),
+        t_start=np.float64(rec.attrs["t_start"]),
+        t_stop=np.float64(rec.attrs["t_stop"]),
+        epoch_start=rec["epoch_start"].values,
+        epoch_stop=rec["epoch_stop"].values,
+        epoch_label=rec["epoch_label"].values.astype(str),
+        meta=np.array(json.dumps(meta)),
+    )
+    with atomic_path(path, suffix=".npz") as tmp:
+        tmp.write_bytes(buf.getvalue())
+    return path
+
