@@ -1,0 +1,352 @@
+"""Tests of noise injection, noisy ResNets and randomized smoothing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from scipy.stats import beta, norm
+from torch import nn
+
+from spikedecode.errors import ConfigError, SpikeDecodeTypeError
+from spikedecode.robust.noise import (
+    ABSTAIN,
+    CountNoise,
+    DataNoise,
+    EnResNet,
+    GaussianNoise,
+    LayerNoise,
+    NoisyResidualBlock,
+    PredictionAverage,
+    certified_accuracy,
+    certify,
+    gaussian_noise,
+    matched_isotropic,
+    noisy_resnet20,
+    predict_average,
+    set_noise,
+    smooth_predict,
+)
+from spikedecode.robust.resnet import PreActBlock, count_parameters, resnet20
+from spikedecode.training import train
+
+
+class _State:
+    def __init__(self, seed: int) -> None:
+        self.generator = torch.Generator().manual_seed(seed)
+
+
+# ----------------------------------------------------------------------------- input noise
+def test_gaussian_noise_sigma_statistics(global_random_seed):
+    tf = GaussianNoise(0.3)
+    x = torch.zeros(200, 500)
+    out = tf(x, _State(global_random_seed))
+    assert abs(float(out.mean())) < 0.01
+    assert abs(float(out.std()) - 0.3) < 0.01
+    assert tf.train_only is True
+
+
+def test_randomized_sigma_uniform_in_range():
+    tf = GaussianNoise(1.0, randomize=True)
+    st = _State(0)
+    sig, emp = [], []
+    for _ in range(400):
+        out = tf(torch.zeros(1, 2000), st)
+        sig.append(tf.last_sigma_)
+        emp.append(float(out.std()))
+    sig = np.array(sig)
+    assert sig.min() >= 0 and sig.max() <= 1.0
+    # uniform on [0, 1]: mean 1/2, variance 1/12
+    assert abs(sig.mean() - 0.5) < 0.05 and abs(sig.var() - 1 / 12) < 0.02
+    # the applied noise really has the drawn sigma
+    np.testing.assert_allclose(emp, sig, atol=0.05)
+    assert np.isclose(tf.energy, 1 / 3)
+
+
+def test_noise_reproducible_with_seed():
+    tf = GaussianNoise(1.0, randomize=True)
+    a = tf(torch.zeros(3, 4), _State(5))
+    b = tf(torch.zeros(3, 4), _State(5))
+    c = tf(torch.zeros(3, 4), _State(6))
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_clip_respected():
+    out = gaussian_noise(torch.rand(50, 10), 2.0, clip=(0.0, 1.0),
+                         generator=torch.Generator().manual_seed(0))
+    assert float(out.min()) >= 0 and float(out.max()) <= 1
+
+
+@pytest.mark.parametrize("bad", [-1.0, float("nan")])
+def test_bad_sigma(bad):
+    with pytest.raises(ConfigError, match="sigma"):
+        GaussianNoise(bad)
+
+
+def test_training_with_noise_transform_reproducible():
+    torch.manual_seed(0)
+    x = torch.randn(128, 5)
+    y = (x[:, 0] > 0).long()
+
+    def run():
+        torch.manual_seed(1)
+        net = nn.Linear(5, 2)
+        train(net, (x, y), max_epochs=2, batch_size=32, random_state=3,
+              transforms=[GaussianNoise(0.5, randomize=True)])
+        return net.weight.detach().clone()
+
+    assert torch.equal(run(), run())
+
+
+def test_data_noise_covariance_and_isotropic_energy():
+    rng = np.random.default_rng(0)
+    A = rng.normal(size=(6, 6))
+    X = rng.normal(size=(3000, 6)) @ A
+    cov = np.cov(X, rowvar=False)
+    dn = DataNoise(kind="covariance", scale=0.5).fit(X)
+    s = dn.sample(40000, generator=torch.Generator().manual_seed(0)).numpy()
+    np.testing.assert_allclose(np.cov(s, rowvar=False), 0.5 * cov, atol=0.05 * np.abs(cov).max())
+    assert np.isclose(dn.energy_, 0.5 * np.trace(cov), rtol=1e-6)
+    iso = DataNoise(kind="isotropic", scale=0.5).fit(X)
+    assert np.isclose(iso.energy_, dn.energy_)
+    si = iso.sample(40000, generator=torch.Generator().manual_seed(1)).numpy()
+    assert np.isclose((si**2).sum(1).mean(), dn.energy_, rtol=0.03)
+    g = matched_isotropic(dn)
+    assert np.isclose(g.sigma**2 * 6, dn.energy_)
+
+
+def test_pca_noise_lies_in_top_subspace():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(1000, 5)) * np.array([5.0, 3.0, 0.1, 0.1, 0.1])
+    dn = DataNoise(kind="pca", n_components=2, scale=1.0).fit(X)
+    s = dn.sample(2000, generator=torch.Generator().manual_seed(0)).numpy()
+    assert np.abs(s[:, 2:]).max() < 0.1  # no energy off the top-2 directions
+    assert dn.components_.shape == (2, 5)
+    # default: components for 95 % of the variance
+    assert DataNoise(kind="pca").fit(X).components_.shape[0] == 2
+
+
+def test_data_noise_keeps_image_shape():
+    X = torch.rand(100, 1, 4, 4)
+    dn = DataNoise(scale=0.1).fit(X)
+    assert dn(torch.zeros(7, 1, 4, 4), _State(0)).shape == (7, 1, 4, 4)
+
+
+def test_count_noise_integer_nonnegative_and_fano_variance():
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 2000)
+    lam = np.where(y[:, None] == 0, [2.0, 8.0, 0.5], [4.0, 1.0, 0.5])
+    X = rng.poisson(lam)
+    cn = CountNoise(kind="fano").fit(X, y)
+    # Poisson data: within-class Fano factor ~ 1
+    np.testing.assert_allclose(cn.fano_, 1.0, atol=0.15)
+    big = torch.full((20000, 3), 50.0)  # far from 0: clipping never binds
+    out = cn(big, _State(0))
+    assert torch.equal(out, out.round()) and float(out.min()) >= 0
+    np.testing.assert_allclose((out - big).var(0).numpy(), cn.variance_, rtol=0.1)
+    iso = matched_isotropic(cn)
+    assert np.isclose(iso.energy_, cn.energy_)
+    assert np.allclose(iso.variance_, cn.variance_.mean())
+    pois = CountNoise(kind="poisson", scale=1.0)
+    outp = pois(torch.full((20000, 1), 9.0), _State(1))
+    assert abs(float((outp - 9).var()) - 9.0) < 0.5
+
+
+def test_count_noise_rejects_negative():
+    with pytest.raises(ConfigError, match="negative"):
+        CountNoise().fit(np.array([[1, -1], [0, 2]]))
+
+
+def test_layer_noise_covariance_and_detach():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(3, 3, bias=False))
+    with torch.no_grad():
+        net[0].weight.copy_(torch.diag(torch.tensor([2.0, 1.0, 0.0])))
+    X = torch.randn(5000, 3)
+    ln = LayerNoise(net[0], kind="covariance", scale=1.0, test_time=True).fit(net, X)
+    ln.attach()
+    with torch.no_grad():
+        noise = net(torch.zeros(20000, 3))
+    std = noise.std(0).numpy()
+    np.testing.assert_allclose(std, [2.0, 1.0, 0.0], atol=0.05)
+    ln.detach()
+    with torch.no_grad():
+        assert torch.equal(net(torch.zeros(2, 3)), torch.zeros(2, 3))
+
+
+def test_layer_noise_as_training_callback_on_lstm():
+    torch.manual_seed(0)
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm = nn.LSTM(4, 8, batch_first=True)
+            self.fc = nn.Linear(8, 2)
+
+        def forward(self, x):
+            return self.fc(self.lstm(x)[0][:, -1])
+
+    net = Net()
+    x = torch.randn(64, 5, 4)
+    y = (x[:, :, 0].sum(1) > 0).long()
+    ln = LayerNoise(net.lstm, kind="covariance", scale=0.2)
+    train(net, (x, y), max_epochs=2, batch_size=16, random_state=0, callbacks=[ln])
+    assert ln._handle is None  # removed after training (test_time=False)
+    assert ln.energy_ > 0
+    net.eval()
+    with torch.no_grad():
+        assert torch.equal(net(x[:3]), net(x[:3]))
+
+
+# ----------------------------------------------------------------------------- noisy ResNets
+def test_noisy_block_std_scaling():
+    torch.manual_seed(0)
+    clean = PreActBlock(8, 8).eval()
+    for a in (0.1, 0.5):
+        blk = NoisyResidualBlock(8, 8, a=a).eval()
+        blk.load_state_dict(clean.state_dict())
+        x = torch.randn(4, 8, 16, 16) * torch.tensor([1.0, 2.0, 4.0, 8.0]).reshape(4, 1, 1, 1)
+        with torch.no_grad():
+            ref = clean(x)
+            diff = blk(x) - ref
+        ratio = diff.reshape(4, -1).std(1) / ref.reshape(4, -1).std(1)
+        np.testing.assert_allclose(ratio.numpy(), a, rtol=0.05)
+
+
+def test_noisy_block_gradient_and_switch():
+    blk = NoisyResidualBlock(4, 4, a=0.3).eval()
+    x = torch.randn(2, 4, 8, 8, requires_grad=True)
+    blk(x).sum().backward()
+    assert x.grad is not None
+    net = noisy_resnet20(a=0.2).eval()
+    xi = torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        assert not torch.equal(net(xi), net(xi))  # on at test time
+        set_noise(net, False)
+        assert torch.equal(net(xi), net(xi))
+
+
+def test_noisy_resnet20_same_params_as_resnet20():
+    assert count_parameters(noisy_resnet20()) == count_parameters(resnet20())
+    assert sum(isinstance(m, NoisyResidualBlock) for m in noisy_resnet20().modules()) == 9
+
+
+def test_enresnet_averages_member_logits():
+    ens = EnResNet(n_members=2, a=0.0).eval()
+    x = torch.rand(3, 3, 32, 32)
+    with torch.no_grad():
+        expect = (ens.members[0](x) + ens.members[1](x)) / 2
+        torch.testing.assert_close(ens(x), expect)
+    with pytest.raises(SpikeDecodeTypeError):
+        EnResNet(members=[])
+
+
+def test_prediction_average_reduces_variance_and_is_seeded():
+    torch.manual_seed(0)
+    net = noisy_resnet20(a=0.5)
+    x = torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        one = torch.stack([net.eval()(x) for _ in range(8)])
+        many = torch.stack([PredictionAverage(net, 8).eval()(x) for _ in range(8)])
+    assert float(many.var(0).mean()) < 0.5 * float(one.var(0).mean())
+    a = predict_average(net, x, n_samples=3, random_state=4)
+    b = predict_average(net, x, n_samples=3, random_state=4)
+    assert torch.equal(a, b)
+
+
+# ----------------------------------------------------------------------------- smoothing
+class _Threshold(nn.Module):
+    """f(x) = 1 if x_0 > t else 0: P(f(x + e) = 0) = Phi((t - x_0) / sigma)."""
+
+    def __init__(self, t: float) -> None:
+        super().__init__()
+        self.t = t
+        self.dummy = nn.Parameter(torch.zeros(()))
+
+    def forward(self, x):
+        s = (x[:, 0] - self.t) * 100
+        return torch.stack([-s, s], 1)
+
+
+class _Constant(nn.Module):
+    def __init__(self, c: int, k: int = 3) -> None:
+        super().__init__()
+        self.c, self.k = c, k
+        self.dummy = nn.Parameter(torch.zeros(()))
+
+    def forward(self, x):
+        out = torch.zeros(len(x), self.k)
+        out[:, self.c] = 1.0
+        return out
+
+
+def test_certify_radius_formula_constant_model():
+    # counts[c_A] == n: p_lower = alpha ** (1/n), radius = sigma * Phi^-1(p_lower)
+    n, alpha, sigma = 500, 0.01, 0.7
+    r = certify(_Constant(2), torch.zeros(4, 5), sigma, n0=10, n=n, alpha=alpha,
+                random_state=0)
+    p = alpha ** (1 / n)
+    np.testing.assert_allclose(r.p_lower, p, rtol=1e-9)
+    np.testing.assert_allclose(r.radius, sigma * norm.ppf(p), rtol=1e-9)
+    assert (r.prediction == 2).all() and (r.counts[:, 2] == n).all()
+
+
+def test_certify_known_probability_and_abstain():
+    sigma, t = 1.0, 0.8
+    f = _Threshold(t)
+    # x_0 = 0: p_A = Phi(0.8) = 0.788 for class 0
+    r = certify(f, torch.zeros(1, 2), sigma, n0=100, n=20000, alpha=0.001, random_state=0)
+    k = r.counts[0, 0]
+    assert abs(k / 20000 - norm.cdf(t)) < 0.015
+    p_lo = beta.ppf(0.001, k, 20000 - k + 1)
+    assert np.isclose(r.p_lower[0], p_lo)
+    assert np.isclose(r.radius[0], sigma * norm.ppf(p_lo))
+    assert r.prediction[0] == 0 and 0.7 < r.radius[0] < t  # below the true distance t
+    # on the boundary: p_A ~ 1/2 -> abstain with radius 0
+    rb = certify(f, torch.full((3, 2), t), sigma, n0=100, n=2000, random_state=1)
+    assert (rb.prediction == ABSTAIN).all() and (rb.radius == 0).all()
+
+
+def test_certify_reproducible_and_validates():
+    f = _Threshold(0.3)
+    x = torch.zeros(3, 2)
+    a = certify(f, x, 0.5, n0=20, n=200, random_state=3)
+    b = certify(f, x, 0.5, n0=20, n=200, random_state=3)
+    assert np.array_equal(a.counts, b.counts)
+    with pytest.raises(ConfigError, match="sigma"):
+        certify(f, x, 0.0)
+    with pytest.raises(ConfigError, match="alpha"):
+        certify(f, x, 0.5, alpha=1.5)
+    with pytest.raises(ConfigError, match="n0"):
+        certify(f, x, 0.5, n0=0)
+
+
+def test_certify_batches_across_inputs_consistently():
+    # draws of one input spread over several small batches are counted for that input
+    f = _Threshold(0.0)
+    x = torch.tensor([[-1.0, 0.0], [1.0, 0.0], [0.2, 0.0]])
+    a = certify(f, x, 0.5, n0=10, n=3000, batch_size=7, random_state=0)
+    b = certify(f, x, 0.5, n0=10, n=3000, batch_size=10000, random_state=0)
+    for r in (a, b):
+        assert (r.counts.sum(1) == 3000).all() and r.prediction.tolist() == [0, 1, 1]
+        expect = norm.cdf(np.array([1.0, -1.0, -0.2]) / 0.5)  # P(class 0)
+        np.testing.assert_allclose(r.counts[:, 0] / 3000, expect, atol=0.03)
+
+
+def test_smooth_predict_abstains_on_boundary():
+    f = _Threshold(0.0)
+    out = smooth_predict(f, torch.tensor([[-2.0, 0], [2.0, 0], [0.0, 0]]), 0.5, n=500,
+                         alpha=0.001, random_state=0)
+    assert out.tolist() == [0, 1, ABSTAIN]
+
+
+def test_certified_accuracy_curve_monotone():
+    rng = np.random.default_rng(0)
+    pred = rng.integers(-1, 3, size=200)
+    rad = np.where(pred >= 0, rng.uniform(0, 2, 200), 0.0)
+    y = rng.integers(0, 3, 200)
+    ca = certified_accuracy((pred, rad), y, radii=np.linspace(0, 2, 11))
+    v = ca.values
+    assert np.all(np.diff(v) <= 0)
+    assert np.isclose(v[0], np.mean(pred == y))
+    assert ca.dims == ("radius",)
