@@ -105,17 +105,28 @@ def validate(obj: Any, name: str) -> Any:
     schema = load_schema(name)
     desc = describe(obj)
     validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(desc), key=lambda e: list(e.absolute_path))
+    errors = sorted(validator.iter_errors(desc), key=_priority)
     if errors:
-        err = errors[0]
-        where = "/".join(str(p) for p in err.absolute_path) or "(top level)"
+        problems = []
+        for err in errors[:4]:
+            where = "/".join(str(p) for p in err.absolute_path) or "(top level)"
+            problems.append(f"at {where}: {err.message}")
         hint = {
-            "recording": "build it with spikedecode.make_recording() or read it with spikedecode.read()",
-            "binned": "build it with spikedecode.preprocess.bin_spikes()",
-            "windows": "build it with spikedecode.preprocess.sliding_windows()",
+            "recording": "Build it with spikedecode.make_recording() or read it with spikedecode.read()",
+            "binned": "Build it with spikedecode.preprocess.bin_spikes()",
+            "windows": "Build it with spikedecode.preprocess.sliding_windows()",
         }.get(name, "")
         raise SchemaError(
-            f"not a valid {name}: at {where}: {err.message}. {hint}."
-            + (f" ({len(errors) - 1} more problem(s).)" if len(errors) > 1 else "")
+            f"not a valid {name}: " + "; ".join(problems) + f". {hint}."
+            + (f" ({len(errors) - 4} more problem(s).)" if len(errors) > 4 else "")
         )
     return obj
+
+
+_ORDER = {"kind": 0, "dims": 1, "dtype": 2, "dtype_kind": 2, "data_vars": 3, "coords": 4, "attrs": 5}
+
+
+def _priority(err: Any) -> tuple[int, list[str]]:
+    """Structure first (kind, dims, dtype), then variables, coords, attrs."""
+    path = [str(p) for p in err.absolute_path]
+    return (_ORDER.get(path[0], 6) if path else -1, path)

@@ -1,0 +1,75 @@
+"""``spikedecode info FILE``: what a recording file holds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from spikedecode._cli._common import echo_json, echo_table
+
+__all__ = ["command", "info_dict"]
+
+
+def info_dict(rec: Any) -> dict[str, Any]:
+    """Summary of a Recording plus a per-unit table (unit, spikes, rate in Hz).
+
+    Examples
+    --------
+    >>> import spikedecode
+    >>> rec = spikedecode.from_spiketrains({"a": [0.1, 0.2], "b": [0.5]}, t_stop=2.0)
+    >>> info_dict(rec)["units"][0]
+    {'unit': 'a', 'n_spikes': 2, 'rate_hz': 1.0}
+    """
+    summary = rec.spikedecode.summary()
+    counts = rec.spikedecode.spike_counts().values
+    rates = rec.spikedecode.firing_rates().values
+    summary["units"] = [
+        {"unit": str(u), "n_spikes": int(c), "rate_hz": float(r)}
+        for u, c, r in zip(rec["unit"].values, counts, rates)
+    ]
+    return summary
+
+
+@click.command("info")
+@click.argument("file", type=click.Path(exists=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option(
+    "--intervals",
+    default=None,
+    help="NWB: interval tables to read as epochs ('auto', 'all', or comma-separated names).",
+)
+@click.option("--label-column", default=None, help="NWB: column that labels the epochs.")
+def command(file: str, as_json: bool, intervals: str | None, label_column: str | None) -> None:
+    """Summarise a recording FILE: units, duration, spikes, epochs per label, unit rates."""
+    from spikedecode.io import read, sniff
+
+    kwargs: dict[str, Any] = {}
+    if intervals is not None or label_column is not None:
+        if sniff(file) != "nwb":
+            raise click.UsageError("--intervals and --label-column apply to NWB files only.")
+        if intervals is not None:
+            kwargs["intervals"] = intervals if intervals in ("auto", "all") else intervals.split(",")
+        if label_column is not None:
+            kwargs["label_column"] = label_column
+    rec = read(file, **kwargs)
+    info = info_dict(rec)
+    info["file"] = str(file)
+    if as_json:
+        echo_json(info)
+        return
+    click.echo(f"file        {file}")
+    for key in ("session", "subject", "day", "source"):
+        click.echo(f"{key:<11} {info[key]}")
+    click.echo(f"interval    [{info['t_start']:.3f}, {info['t_stop']:.3f}) s")
+    click.echo(f"duration    {info['duration_s']:.3f} s")
+    click.echo(f"units       {info['n_units']}")
+    click.echo(f"spikes      {info['n_spikes']}")
+    r = info["rate_hz"]
+    click.echo(f"rates (Hz)  min {r['min']:.3f}  median {r['median']:.3f}  max {r['max']:.3f}")
+    click.echo(f"epochs      {info['n_epochs']}")
+    if info["epochs_per_label"]:
+        click.echo("")
+        echo_table([{"label": k, "epochs": v} for k, v in info["epochs_per_label"].items()])
+    click.echo("")
+    echo_table(info["units"], ["unit", "n_spikes", "rate_hz"])

@@ -1,0 +1,291 @@
+"""Catalogue of malformed inputs: each raises a specific SpikeDecodeError subclass.
+
+Every case names the field in its message (checked with ``match=``) and none lets a raw
+numpy/neo/h5py/pandas exception escape: wrapped errors keep the original as ``__cause__``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import spikedecode
+from spikedecode import io as sio
+from spikedecode.errors import (
+    ConfigError,
+    CorruptFileError,
+    FileFormatError,
+    FileMissingError,
+    RecordingError,
+    SchemaError,
+    SpikeDecodeError,
+    SpikeDecodeTypeError,
+)
+from spikedecode.recording import check_recording, make_recording
+from spikedecode.schema import validate
+from tests.conftest import shared_data
+
+
+def _rec() -> xr.Dataset:
+    return make_recording(
+        [0.1, 0.2, 0.3, 0.7], ["a", "b", "a", "b"], t_stop=1.0,
+        epochs=[(0.0, 0.5, "touch/LUM")], session="s", day=1,
+    )
+
+
+def _truncate(path: Path, keep: float = 0.5) -> Path:
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+    return path
+
+
+def _written(tmp: Path, suffix: str) -> Path:
+    return sio.write(_rec(), tmp / f"r{suffix}")
+
+
+def _binned(**over) -> xr.DataArray:
+    kw = dict(
+        data=np.zeros((3, 2), dtype=np.int16), dims=("time", "unit"),
+        coords={"time": np.arange(3) * 0.005, "unit": ["a", "b"]},
+        attrs={"bin_size": 0.005, "t_start": 0.0, "t_stop": 0.015},
+    )
+    kw.update(over)
+    return xr.DataArray(**kw)
+
+
+def _windows(**over) -> xr.DataArray:
+    kw = dict(
+        data=np.zeros((4, 5, 2), dtype=np.int16), dims=("sample", "lag", "unit"),
+        coords={"time": ("sample", np.arange(4) * 0.005)},
+        attrs={"bin_size": 0.005, "n_bins": 5, "step": 1},
+    )
+    kw.update(over)
+    return xr.DataArray(**kw)
+
+
+def _drop_var(name: str) -> Callable[[Path], object]:
+    return lambda tmp: check_recording(_rec().drop_vars(name))
+
+
+def _with_attrs(**over) -> xr.Dataset:
+    rec = _rec()
+    rec.attrs.update(over)
+    return rec
+
+
+def _nwb_bytes_cut(tmp: Path) -> object:
+    src = shared_data("nwb", "A8604-211122.nwb")
+    p = tmp / "cut.nwb"
+    p.write_bytes(src.read_bytes()[:50_000])
+    return sio.read(p)
+
+
+def _nwb_bad_label(tmp: Path) -> object:
+    src = shared_data("nwb", "A8604-211122.nwb")
+    return sio.read(src, label_column="stimCategory")
+
+
+def _nwb_bad_table(tmp: Path) -> object:
+    src = shared_data("nwb", "A8604-211122.nwb")
+    return sio.read(src, intervals=["trials"])
+
+
+def _write_text(tmp: Path, name: str, text: str) -> Path:
+    p = tmp / name
+    p.write_text(text)
+    return p
+
+
+def _pickle_file(tmp: Path) -> object:
+    import pickle
+
+    p = tmp / "rec.bin"
+    p.write_bytes(pickle.dumps({"time": [0.1]}, protocol=4))
+    return sio.read(p)
+
+
+def _npz_objects(tmp: Path) -> object:
+    p = tmp / "obj.npz"
+    np.savez(p, time=np.array([0.1]), unit=np.array([{"a": 1}], dtype=object))
+    return sio.read(p)
+
+
+def _zarr_broken(tmp: Path) -> object:
+    p = _written(tmp, ".zarr")
+    (p / ".zgroup").write_text("{not json")
+    for m in (".zmetadata", "zarr.json"):
+        if (p / m).exists():
+            (p / m).unlink()
+    return sio.read(p)
+
+
+def _foreign_netcdf(tmp: Path) -> object:
+    p = tmp / "other.nc"
+    xr.Dataset({"x": ("time", np.arange(3.0))}).to_netcdf(p, engine="h5netcdf")
+    return sio.read(p)
+
+
+def _foreign_hdf5(tmp: Path) -> object:
+    import h5py
+
+    p = tmp / "foreign.nwb5"
+    with h5py.File(p, "w") as f:
+        f["x"] = np.arange(3)
+    return sio.read(p)
+
+
+# (id, callable(tmp_path), expected exception, match)
+CASES: list[tuple[str, Callable[[Path], object], type[SpikeDecodeError], str]] = [
+    # ---- construction from arrays / trains
+    ("unsorted_train", lambda t: spikedecode.from_spiketrains({"u1": [0.3, 0.1]}, t_stop=1.0),
+     RecordingError, r"spiketrains\['u1'\] is not sorted"),
+    ("nan_time", lambda t: make_recording([0.1, np.nan], ["a", "a"], t_stop=1.0),
+     RecordingError, r"spike_time has 1 non-finite"),
+    ("inf_time", lambda t: make_recording([0.1, np.inf], ["a", "a"]),
+     RecordingError, r"spike_time has 1 non-finite"),
+    ("nan_in_train", lambda t: spikedecode.from_spiketrains({"u1": [np.nan]}, t_stop=1.0),
+     RecordingError, r"spiketrains\['u1'\] has 1 non-finite"),
+    ("negative_without_t_start", lambda t: make_recording([-0.5, 0.2], ["a", "a"], t_stop=1.0),
+     RecordingError, r"spike_time has 1 negative value.*pass t_start"),
+    ("spike_after_t_stop", lambda t: make_recording([0.1, 2.0], ["a", "a"], t_stop=1.0),
+     RecordingError, r"outside \[t_start, t_stop\)"),
+    ("spike_at_t_stop", lambda t: make_recording([0.1, 1.0], ["a", "a"], t_stop=1.0),
+     RecordingError, r"outside \[t_start, t_stop\)"),
+    ("duplicate_unit_ids", lambda t: make_recording([0.1], [0], units=["a", "a"], t_stop=1.0),
+     RecordingError, r"unit ids must be unique"),
+    ("zero_units", lambda t: make_recording([], [], t_stop=1.0),
+     RecordingError, r"zero units"),
+    ("t_stop_before_t_start", lambda t: make_recording([0.1], ["a"], t_start=1.0, t_stop=0.5),
+     RecordingError, r"t_stop == 0.5 must be > t_start == 1.0"),
+    ("t_stop_equals_t_start", lambda t: make_recording([], [], units=["a"], t_start=1.0, t_stop=1.0),
+     RecordingError, r"t_stop == 1.0 must be > t_start"),
+    ("epoch_stop_before_start",
+     lambda t: make_recording([0.1], ["a"], t_stop=1.0, epochs=[(0.5, 0.2, "x")]),
+     RecordingError, r"epochs\[0\] has stop == 0.2 < start == 0.5"),
+    ("epoch_outside_recording",
+     lambda t: make_recording([0.1], ["a"], t_stop=1.0, epochs=[(0.5, 3.0, "x")]),
+     RecordingError, r"epoch\(s\) lie outside the recording"),
+    ("epochs_missing_columns",
+     lambda t: make_recording([0.1], ["a"], t_stop=1.0, epochs={"start": [0.1], "end": [0.2]}),
+     RecordingError, r"epochs is missing \['stop', 'label'\]"),
+    ("epochs_bad_rows",
+     lambda t: make_recording([0.1], ["a"], t_stop=1.0, epochs=[(0.1, 0.2)]),
+     RecordingError, r"epochs must be rows of \(start, stop, label\)"),
+    ("length_mismatch", lambda t: make_recording([0.1, 0.2], ["a"], t_stop=1.0),
+     RecordingError, r"spike_time has 2 values but spike_unit has 1"),
+    ("non_numeric_times", lambda t: make_recording(["0.1", "x"], ["a", "a"], t_stop=1.0),
+     SpikeDecodeTypeError, r"spike_time must be numbers"),
+    ("unit_index_out_of_range", lambda t: make_recording([0.1], [3], units=["a"], t_stop=1.0),
+     RecordingError, r"spike_unit holds indices in \[3, 3\]"),
+    ("unknown_unit_name", lambda t: make_recording([0.1], ["z"], units=["a"], t_stop=1.0),
+     RecordingError, r"spike_unit names 1 unit\(s\) not in units"),
+    ("spiketrains_not_mapping", lambda t: spikedecode.from_spiketrains([[0.1]]),
+     SpikeDecodeTypeError, r"spiketrains must be a mapping"),
+    ("from_neo_wrong_type", lambda t: spikedecode.from_neo({"a": 1}),
+     SpikeDecodeTypeError, r"from_neo takes a neo.Block or neo.Segment"),
+    # ---- Datasets that break the data model
+    ("wrong_dims", lambda t: check_recording(_rec().rename_dims(spike="time")),
+     SchemaError, r"spike"),
+    ("write_wrong_dims", lambda t: sio.write(_rec().rename_dims(spike="time"), t / "x.nc"),
+     SchemaError, r"spike"),
+    ("wrong_dtype", lambda t: check_recording(_rec().assign(spike_time=lambda d: (d.spike_time * 1000).astype(np.int64))),
+     SchemaError, r"data_vars/spike_time/dtype"),
+    ("missing_variable", _drop_var("epoch_label"), SchemaError, r"'epoch_label' is a required property"),
+    ("missing_attr", lambda t: check_recording(_rec().drop_attrs()), SchemaError, r"'t_start' is a required property"),
+    ("bad_schema_version", lambda t: check_recording(_with_attrs(schema_version="2.0")),
+     SchemaError, r"attrs/schema_version"),
+    ("unsorted_dataset", lambda t: check_recording(_rec().isel(spike=[1, 0, 2, 3])),
+     SchemaError, r"spikes must be sorted by unit, then time"),
+    ("not_a_dataset", lambda t: check_recording(np.zeros(3)), SpikeDecodeTypeError, r"expected an xarray Dataset"),
+    ("binned_wrong_dims", lambda t: validate(_binned(dims=("unit", "time"), coords={}), "binned"),
+     SchemaError, r"not a valid binned: at dims"),
+    ("binned_float_counts", lambda t: validate(_binned(data=np.zeros((3, 2))), "binned"),
+     SchemaError, r"at dtype_kind"),
+    ("binned_bad_bin_size", lambda t: validate(_binned(attrs={"bin_size": -1.0, "t_start": 0.0, "t_stop": 1.0}), "binned"),
+     SchemaError, r"attrs/bin_size"),
+    ("windows_missing_attr", lambda t: validate(_windows(attrs={"bin_size": 0.005, "step": 1}), "windows"),
+     SchemaError, r"'n_bins' is a required property"),
+    ("windows_wrong_dims", lambda t: validate(_windows(dims=("sample", "unit", "lag")), "windows"),
+     SchemaError, r"at dims"),
+    ("unknown_schema", lambda t: validate(_binned(), "spectrogram"), SchemaError, r"no schema named 'spectrogram'"),
+    # ---- files
+    ("missing_file", lambda t: sio.read(t / "nope.nwb"), FileMissingError, r"nope.nwb' does not exist"),
+    ("empty_file", lambda t: sio.read(_write_text(t, "e.nc", "")), CorruptFileError, r"is empty \(0 bytes\)"),
+    ("unknown_file_type", lambda t: sio.read(_write_text(t, "r.xyz123", "hello")),
+     FileFormatError, r"unknown file type .*r.xyz123"),
+    ("write_unknown_suffix", lambda t: sio.write(_rec(), t / "r.parquet"),
+     FileFormatError, r"cannot write suffix '.parquet'"),
+    ("truncated_nc", lambda t: sio.read(_truncate(_written(t, ".nc"))), CorruptFileError, r"r.nc"),
+    ("nc_not_hdf5", lambda t: sio.read(_write_text(t, "fake.nc", "time,unit\n")),
+     CorruptFileError, r"has suffix .nc but is not an HDF5/netCDF file"),
+    ("foreign_netcdf", _foreign_netcdf, SchemaError, r"'spike' is a required property"),
+    ("foreign_hdf5", _foreign_hdf5, FileFormatError, r"neither NWB, NIX nor netCDF"),
+    ("truncated_npz", lambda t: sio.read(_truncate(_written(t, ".npz"))), CorruptFileError, r"r.npz is not a valid npz"),
+    ("npz_pickled_objects", _npz_objects, FileFormatError, r"never unpickles"),
+    ("npz_missing_arrays", lambda t: (np.savez(t / "m.npz", spikes=np.zeros(2)), sio.read(t / "m.npz")),
+     FileFormatError, r"missing array\(s\) \['time', 'unit'\]"),
+    ("pickle_content", _pickle_file, FileFormatError, r"is a Python pickle"),
+    ("pickle_suffix", lambda t: sio.read(_write_text(t, "r.pkl", "x")), FileFormatError, r"never unpickles"),
+    ("csv_bad_header", lambda t: sio.read(_write_text(t, "s.csv", "t,neuron\n0.1,a\n")),
+     FileFormatError, r"missing column\(s\) \['time', 'unit'\]"),
+    ("csv_non_numeric_time", lambda t: sio.read(_write_text(t, "s.csv", "time,unit\n0.1,a\nabc,b\n")),
+     SpikeDecodeTypeError, r"column 'time' .* row 2 holds 'abc'"),
+    ("csv_bad_meta_line", lambda t: sio.read(_write_text(t, "s.csv", "# spikedecode {oops\ntime,unit\n")),
+     CorruptFileError, r"'# spikedecode' header line is not valid JSON"),
+    ("csv_not_text", lambda t: (t.joinpath("b.csv").write_bytes(b"\xff\xfe\x00\x81" * 10), sio.read(t / "b.csv")),
+     CorruptFileError, r"not a text table"),
+    ("epochs_sidecar_missing_columns",
+     lambda t: (_write_text(t, "s.epochs.csv", "begin,end\n0,1\n"), sio.read(_write_text(t, "s.csv", "time,unit\n0.1,a\n"))),
+     FileFormatError, r"epoch table .* missing column\(s\) \['start', 'stop', 'label'\]"),
+    ("zarr_broken_metadata", _zarr_broken, CorruptFileError, r"could not be read as zarr"),
+    ("zarr_dir_without_metadata", lambda t: (t.joinpath("e.zarr").mkdir(), sio.read(t / "e.zarr")),
+     CorruptFileError, r"has no zarr metadata"),
+    ("truncated_nix", lambda t: sio.read(_truncate(_written(t, ".nix"), 0.3)), CorruptFileError, r"r.nix"),
+    ("netcdf_reader_options", lambda t: sio.read(_written(t, ".nc"), intervals="all"),
+     FileFormatError, r"the netcdf reader takes no options"),
+    ("truncated_nwb", _nwb_bytes_cut, CorruptFileError, r"cut.nwb"),
+    ("nwb_unknown_label_column", _nwb_bad_label, ConfigError, r"label_column == 'stimCategory' is not a column"),
+    ("nwb_unknown_intervals", _nwb_bad_table, ConfigError, r"intervals names \['trials'\]"),
+    ("neo_forced_pickleio", lambda t: sio.read_neo(_written(t, ".nc"), io="PickleIO"),
+     FileFormatError, r"'PickleIO' is refused"),
+]
+
+
+@pytest.mark.parametrize(("make", "exc", "match"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_malformed_input_raises_specific_error(tmp_path, make, exc, match):
+    with pytest.raises(exc, match=match) as info:
+        make(tmp_path)
+    err = info.value
+    assert isinstance(err, SpikeDecodeError)
+    # a wrapped third-party error stays reachable as the cause, never as the error itself
+    assert type(err).__module__ == "spikedecode.errors"
+
+
+def test_catalogue_is_large_enough():
+    assert len(CASES) >= 20
+    assert len({c[0] for c in CASES}) == len(CASES)
+
+
+def test_wrapped_errors_keep_their_cause(tmp_path):
+    p = _truncate(sio.write(_rec(), tmp_path / "r.nc"))
+    with pytest.raises(CorruptFileError) as info:
+        sio.read(p)
+    assert info.value.__cause__ is not None
+
+
+def test_missing_file_is_also_file_not_found(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        sio.read(tmp_path / "nothing.csv")
+
+
+def test_json_meta_is_used(tmp_path):
+    # sanity for the csv metadata line used above: a valid one is honoured
+    p = tmp_path / "s.csv"
+    p.write_text("# spikedecode " + json.dumps({"t_stop": 5.0, "day": 4}) + "\ntime,unit\n0.1,a\n")
+    rec = sio.read(p)
+    assert rec.attrs["t_stop"] == 5.0 and rec.attrs["day"] == 4
