@@ -28,7 +28,7 @@ def schema_names() -> list[str]:
     return sorted(p.name.split(".")[0] for p in SCHEMA_DIR.glob("*.schema.json"))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_schema(name: str) -> dict[str, Any]:
     """Load the JSON Schema called ``name`` (``recording``, ``binned``, ``windows``)."""
     path = SCHEMA_DIR / f"{name}.schema.json"
