@@ -1,0 +1,57 @@
+"""Preprocessing: Recording -> Binned -> Windows -> (X, y, groups), samplers and splitters.
+
+See ``docs/preprocessing.md`` for the rules (bin edges, window labelling, leakage-safe
+splitting) and the design choices behind them.
+"""
+
+from spikedecode.preprocess.binning import (
+    bin_edges,
+    bin_sessions,
+    bin_spikes,
+    count_dtype,
+    n_bins_for,
+)
+from spikedecode.preprocess.labels import (
+    LATENT,
+    STIMULUS,
+    label_windows,
+    make_windows,
+    trial_windows,
+)
+from spikedecode.preprocess.resample import (
+    BlockedTimeSplit,
+    BootstrapSampler,
+    RandomOverSampler,
+    RandomUnderSampler,
+    leakage_safe_cv,
+)
+from spikedecode.preprocess.windows import (
+    check_windows,
+    concat_days,
+    sliding_windows,
+    to_sequences,
+    to_xy,
+)
+
+__all__ = [
+    "bin_spikes",
+    "bin_sessions",
+    "bin_edges",
+    "n_bins_for",
+    "count_dtype",
+    "sliding_windows",
+    "to_xy",
+    "to_sequences",
+    "concat_days",
+    "check_windows",
+    "label_windows",
+    "trial_windows",
+    "make_windows",
+    "STIMULUS",
+    "LATENT",
+    "RandomUnderSampler",
+    "RandomOverSampler",
+    "BootstrapSampler",
+    "leakage_safe_cv",
+    "BlockedTimeSplit",
+]
