@@ -1,0 +1,36 @@
+"""Decoders: linear pipelines with a grouped λ search, and torch models behind sklearn.
+
+>>> from spikedecode.decoders import make_decoder, LSTMDecoder
+>>> make_decoder("svm").steps[-1][1].kind
+'svm'
+"""
+
+from __future__ import annotations
+
+from spikedecode.decoders.linear import (
+    DEFAULT_LAMBDAS,
+    GroupCVLinearClassifier,
+    group_splits,
+    groups_fit_params,
+    make_decoder,
+)
+from spikedecode.decoders.lstm import LSTMDecoder
+from spikedecode.decoders.mlp import MLPDecoder
+from spikedecode.decoders.torch_estimator import (
+    TorchClassifier,
+    balanced_bootstrap_indices,
+    grouped_validation_split,
+)
+
+__all__ = [
+    "DEFAULT_LAMBDAS",
+    "GroupCVLinearClassifier",
+    "LSTMDecoder",
+    "MLPDecoder",
+    "TorchClassifier",
+    "balanced_bootstrap_indices",
+    "group_splits",
+    "grouped_validation_split",
+    "groups_fit_params",
+    "make_decoder",
+]

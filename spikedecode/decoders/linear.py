@@ -1,0 +1,416 @@
+"""Linear decoders: standardize + logistic regression / linear SVM with a grouped λ search.
+
+``make_decoder("logistic")`` returns a scikit-learn :class:`~sklearn.pipeline.Pipeline`
+``StandardScaler -> GroupCVLinearClassifier``. The final step picks the regularization
+strength λ on a log grid spanning ``[1e-6, 10**-0.5]`` (11 points, as MATLAB
+``fitclinear`` examples do) by cross-validation that keeps each group (trial) on one side
+of every split, walking the path from strong to weak regularization with warm starts and
+stopping the walk once the CV score has stopped improving (``path_patience``).
+
+λ follows the convention of MATLAB ``fitclinear`` / glmnet: the objective is the *mean*
+loss plus ``λ/2 ||w||²``, i.e. scikit-learn's ``C = 1 / (n_samples * λ)`` with
+``n_samples`` the size of the data given to ``fit``, so the same λ means the same amount
+of shrinkage whatever the number of windows.
+
+How groups reach the inner CV
+-----------------------------
+``GroupCVLinearClassifier.fit(X, y, groups=None)`` takes ``groups`` as a fit parameter.
+Without metadata routing, pass it through a Pipeline as ``pipe.fit(X, y, clf__groups=g)``
+(:func:`groups_fit_params` builds that dict for any of our decoders); the scikit-learn
+helpers ``cross_val_score(..., params={"clf__groups": g})`` and
+``GridSearchCV.fit(X, y, clf__groups=g)`` index it per fold. With
+``sklearn.set_config(enable_metadata_routing=True)`` the estimator requests ``groups``
+by default, so ``cross_validate(pipe, X, y, params={"groups": g}, cv=GroupKFold())``
+routes the same ``groups`` to the outer splitter and to the inner λ search.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.metrics import get_scorer
+from sklearn.utils import check_random_state
+from sklearn.utils._available_if import available_if
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+
+from spikedecode.errors import ConfigError, NotEnoughDataError, SpikeDecodeValueError
+
+__all__ = [
+    "DEFAULT_LAMBDAS",
+    "GroupCVLinearClassifier",
+    "make_decoder",
+    "groups_fit_params",
+    "group_splits",
+]
+
+#: λ grid of the seed study (MATLAB ``logspace(-6, -0.5, 11)``).
+DEFAULT_LAMBDAS: NDArray[np.float64] = np.logspace(-6, -0.5, 11)
+
+
+def group_splits(
+    y: ArrayLike, groups: ArrayLike | None, n_splits: int = 5, random_state: Any = None
+) -> list[tuple[NDArray[np.intp], NDArray[np.intp]]]:
+    """Leakage-safe K-fold splits: stratified by class, each group on one side only.
+
+    Falls back to fewer folds when there are fewer groups (or class members) than
+    ``n_splits``; without ``groups`` samples are treated as independent.
+
+    Parameters
+    ----------
+    y : array-like (n_samples,)
+    groups : array-like (n_samples,) or None
+        Trial ids; windows of one trial never sit on both sides.
+    n_splits : int, default=5
+    random_state : int or None
+
+    Returns
+    -------
+    list of (train_idx, test_idx)
+
+    Raises
+    ------
+    NotEnoughDataError
+        Fewer than 2 groups (or 2 samples per class) to split.
+
+    Examples
+    --------
+    >>> y = np.repeat([0, 1], 20); g = np.repeat(np.arange(8), 5)
+    >>> splits = group_splits(y, g, 4, random_state=0)
+    >>> all(set(g[tr]).isdisjoint(g[te]) for tr, te in splits)
+    True
+    """
+    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+
+    y = np.asarray(y)
+    seed = check_random_state(random_state).randint(2**31 - 1) if not isinstance(
+        random_state, np.random.Generator) else int(random_state.integers(2**31 - 1))
+    idx = np.arange(len(y))
+    if groups is None:
+        _, counts = np.unique(y, return_counts=True)
+        k = int(min(n_splits, counts.min()))
+        if k < 2:
+            raise NotEnoughDataError(
+                f"the smallest class has {counts.min()} sample(s); cross-validation needs >= 2."
+            )
+        return list(StratifiedKFold(k, shuffle=True, random_state=seed).split(idx, y))
+    groups = np.asarray(groups)
+    if len(groups) != len(y):
+        raise SpikeDecodeValueError(f"groups has {len(groups)} entries but y has {len(y)}.")
+    # a group counts for the class it mostly holds; k <= groups of the rarest class
+    per_class = []
+    for c in np.unique(y):
+        per_class.append(len(np.unique(groups[y == c])))
+    k = int(min(n_splits, min(per_class), len(np.unique(groups))))
+    if k < 2:
+        raise NotEnoughDataError(
+            f"only {min(per_class)} group(s) (trials) hold the rarest class; grouped "
+            "cross-validation needs >= 2 per class. Record more trials or merge labels."
+        )
+    splits = list(StratifiedGroupKFold(k, shuffle=True, random_state=seed).split(idx, y, groups))
+    return [(tr, te) for tr, te in splits if len(te) and len(tr)]
+
+
+class GroupCVLinearClassifier(ClassifierMixin, BaseEstimator):
+    """Logistic regression or linear SVM with λ chosen by grouped cross-validation.
+
+    The path runs from the largest λ (strongest shrinkage) to the smallest; each fold's
+    model is warm-started from the previous λ (logistic); the walk stops once the mean CV
+    score has not improved for ``path_patience`` consecutive λ (the weakly regularized end
+    is the expensive one). The final model is refit on all data at the best λ, warm-started
+    from the mean of the fold solutions.
+
+    Parameters
+    ----------
+    kind : {"logistic", "svm"}, default="logistic"
+    lambdas : array-like of float or None, default=None
+        λ grid; None means :data:`DEFAULT_LAMBDAS` (``logspace(-6, -0.5, 11)``).
+    cv : int or list of (train, test), default=5
+        Folds of the inner search (grouped when ``groups`` is passed to ``fit``).
+    scoring : str, default="accuracy"
+        A scikit-learn scorer name, used to pick λ.
+    path_patience : int or None, default=3
+        Stop the path after this many λ without improvement; None walks the whole grid.
+    max_iter : int, default=100
+    tol : float, default=1e-4
+    class_weight : {"balanced"} or None, default=None
+    random_state : int or None, default=None
+        Shuffles the folds.
+
+    Attributes
+    ----------
+    lambda_ : float
+        Selected λ.
+    C_ : float
+        ``1 / (n_samples * lambda_)``.
+    lambdas_ : ndarray
+        The grid, descending.
+    cv_scores_ : ndarray (n_folds, n_lambdas)
+        Validation scores along the path (NaN where the walk stopped).
+    estimator_ : LogisticRegression or LinearSVC
+        Refit on all data at ``lambda_``.
+    n_iter_ : ndarray
+        Iterations of the final refit.
+    classes_, coef_, intercept_, n_features_in_
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 5)); y = (X[:, 0] + 0.5 * rng.normal(size=200) > 0)
+    >>> clf = GroupCVLinearClassifier(random_state=0).fit(X, y, groups=np.arange(200) // 4)
+    >>> bool(1e-6 <= clf.lambda_ <= 10**-0.5), clf.score(X, y) > 0.8
+    (True, True)
+    """
+
+    # with metadata routing enabled, ``groups`` is requested by default
+    __metadata_request__fit = {"groups": True}
+
+    def __init__(
+        self,
+        *,
+        kind: str = "logistic",
+        lambdas: Sequence[float] | None = None,
+        cv: Any = 5,
+        scoring: str = "accuracy",
+        path_patience: int | None = 3,
+        max_iter: int = 100,
+        tol: float = 1e-4,
+        class_weight: Any = None,
+        random_state: Any = None,
+    ) -> None:
+        self.kind = kind
+        self.lambdas = lambdas
+        self.cv = cv
+        self.scoring = scoring
+        self.path_patience = path_patience
+        self.max_iter = max_iter
+        self.tol = tol
+        self.class_weight = class_weight
+        self.random_state = random_state
+
+    def _check_params(self) -> NDArray[np.float64]:
+        if self.kind not in ("logistic", "svm"):
+            raise ConfigError(f"kind == {self.kind!r}, must be 'logistic' or 'svm'.")
+        lambdas = DEFAULT_LAMBDAS if self.lambdas is None else np.asarray(self.lambdas, float)
+        if lambdas.ndim != 1 or lambdas.size == 0 or not np.all(lambdas > 0):
+            raise ConfigError(f"lambdas == {self.lambdas!r}, must be a non-empty 1-D grid > 0.")
+        if self.path_patience is not None and self.path_patience < 1:
+            raise ConfigError(f"path_patience == {self.path_patience}, must be >= 1 or None.")
+        return np.sort(lambdas)[::-1]
+
+    def _make(self, C: float) -> Any:
+        if self.kind == "logistic":
+            from sklearn.linear_model import LogisticRegression
+
+            return LogisticRegression(C=C, max_iter=self.max_iter, tol=self.tol,
+                                      class_weight=self.class_weight, warm_start=True)
+        from sklearn.svm import LinearSVC
+
+        return LinearSVC(C=C, max_iter=max(self.max_iter, 1000), tol=self.tol,
+                         class_weight=self.class_weight, dual="auto")
+
+    def fit(self, X: ArrayLike, y: ArrayLike, groups: ArrayLike | None = None
+            ) -> GroupCVLinearClassifier:
+        """Search λ by grouped CV and refit on all data.
+
+        Parameters
+        ----------
+        X : array-like (n_samples, n_features)
+        y : array-like (n_samples,)
+        groups : array-like (n_samples,), optional
+            Trial ids for the inner CV (windows of one trial never on both sides).
+
+        Returns
+        -------
+        self
+        """
+        import warnings
+
+        from sklearn.exceptions import ConvergenceWarning
+
+        lambdas = self._check_params()
+        X, y = validate_data(self, X, y, dtype=np.float64)
+        y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        self.classes_ = np.unique(y)
+        if len(self.classes_) < 2:
+            raise NotEnoughDataError(
+                f"y has 1 class ({self.classes_.tolist()}); a classifier needs 2 or more."
+            )
+        n = len(y)
+        Cs = 1.0 / (n * lambdas)
+        self.lambdas_ = lambdas
+        if isinstance(self.cv, (int, np.integer)):
+            try:
+                splits = group_splits(y, groups, int(self.cv), self.random_state)
+            except NotEnoughDataError:
+                splits = []
+        else:
+            splits = [(np.asarray(tr), np.asarray(te)) for tr, te in
+                      (self.cv.split(X, y, groups) if hasattr(self.cv, "split") else self.cv)]
+        scorer = get_scorer(self.scoring)
+        scores = np.full((len(splits), len(lambdas)), np.nan)
+        models = [self._make(Cs[0]) for _ in splits]
+        best, best_j, wait = -np.inf, 0, 0
+        coefs: dict[int, list[Any]] = {}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            for j, C in enumerate(Cs):
+                if not splits:
+                    break
+                fold_coefs = []
+                for k, (tr, te) in enumerate(splits):
+                    if len(np.unique(y[tr])) < 2:
+                        continue
+                    m = models[k].set_params(C=C)
+                    m.fit(X[tr], y[tr])
+                    scores[k, j] = scorer(m, X[te], y[te])
+                    fold_coefs.append((m.coef_.copy(), np.array(m.intercept_, copy=True),
+                                       m.classes_))
+                coefs[j] = fold_coefs
+                mean = np.nanmean(scores[:, j]) if np.isfinite(scores[:, j]).any() else -np.inf
+                if mean > best + 1e-12:
+                    best, best_j, wait = mean, j, 0
+                else:
+                    wait += 1
+                    if self.path_patience is not None and wait >= self.path_patience:
+                        break
+            self.cv_scores_ = scores
+            self.lambda_ = float(lambdas[best_j])
+            self.C_ = float(Cs[best_j])
+            est = self._make(self.C_)
+            same = [c for c in coefs.get(best_j, []) if np.array_equal(c[2], self.classes_)]
+            if self.kind == "logistic" and same:
+                # warm start the refit from the mean fold solution (as LogisticRegressionCV)
+                est.coef_ = np.mean([c[0] for c in same], axis=0)
+                est.intercept_ = np.mean([c[1] for c in same], axis=0)
+            est.fit(X, y)
+        self.estimator_ = est
+        self.n_iter_ = np.atleast_1d(est.n_iter_).astype(int)
+        self.coef_ = est.coef_
+        self.intercept_ = est.intercept_
+        return self
+
+    def decision_function(self, X: ArrayLike) -> NDArray[np.float64]:
+        """Signed distance to the hyperplane(s)."""
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        return self.estimator_.decision_function(X)
+
+    def predict(self, X: ArrayLike) -> NDArray:
+        """Predicted class of each sample."""
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        return self.estimator_.predict(X)
+
+    def _has_proba(self) -> bool:
+        return self.kind == "logistic"
+
+    @available_if(_has_proba)
+    def predict_proba(self, X: ArrayLike) -> NDArray[np.float64]:
+        """Class probabilities (logistic only)."""
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        return self.estimator_.predict_proba(X)
+
+
+def make_decoder(
+    kind: str = "logistic",
+    *,
+    lambdas: Sequence[float] | None = None,
+    cv: Any = 5,
+    scoring: str = "accuracy",
+    path_patience: int | None = 3,
+    max_iter: int = 100,
+    class_weight: Any = None,
+    random_state: Any = None,
+    standardize: bool = True,
+    **torch_params: Any,
+) -> Any:
+    """Build a decoder by name.
+
+    Parameters
+    ----------
+    kind : {"logistic", "svm", "mlp", "lstm"}, default="logistic"
+        ``"logistic"``/``"svm"`` give a Pipeline ``("scale", StandardScaler())`` ->
+        ``("clf", GroupCVLinearClassifier)``; ``"mlp"``/``"lstm"`` give
+        :class:`MLPDecoder` / :class:`LSTMDecoder` built with ``torch_params``.
+    lambdas, cv, scoring, path_patience, max_iter, class_weight
+        See :class:`GroupCVLinearClassifier` (linear kinds only).
+    random_state : int or None
+    standardize : bool, default=True
+        Prepend a StandardScaler (linear kinds).
+    **torch_params
+        Parameters of the torch decoders (``max_epochs``, ``hidden_size`` ...).
+
+    Returns
+    -------
+    estimator
+        Fit it with ``est.fit(X, y, **groups_fit_params(est, groups))``.
+
+    Examples
+    --------
+    >>> pipe = make_decoder("logistic", random_state=0)
+    >>> [name for name, _ in pipe.steps]
+    ['scale', 'clf']
+    """
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    if kind in ("logistic", "svm"):
+        if torch_params:
+            raise ConfigError(
+                f"{sorted(torch_params)} are not parameters of the {kind!r} decoder."
+            )
+        clf = GroupCVLinearClassifier(kind=kind, lambdas=lambdas, cv=cv, scoring=scoring,
+                                      path_patience=path_patience, max_iter=max_iter,
+                                      class_weight=class_weight, random_state=random_state)
+        steps = ([("scale", StandardScaler())] if standardize else []) + [("clf", clf)]
+        return Pipeline(steps)
+    if kind == "mlp":
+        from spikedecode.decoders.mlp import MLPDecoder
+
+        return MLPDecoder(random_state=random_state, **torch_params)
+    if kind == "lstm":
+        from spikedecode.decoders.lstm import LSTMDecoder
+
+        return LSTMDecoder(random_state=random_state, **torch_params)
+    raise ConfigError(f"kind == {kind!r}, must be one of 'logistic', 'svm', 'mlp', 'lstm'.")
+
+
+def _accepts_groups(est: Any) -> bool:
+    import inspect
+
+    try:
+        return "groups" in inspect.signature(est.fit).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def groups_fit_params(estimator: Any, groups: ArrayLike | None) -> dict[str, Any]:
+    """The ``fit`` keyword arguments that deliver ``groups`` to ``estimator``'s inner CV.
+
+    ``{"groups": g}`` for an estimator whose ``fit`` takes ``groups``;
+    ``{"<last step>__groups": g}`` for a Pipeline ending in one; ``{}`` otherwise.
+
+    Examples
+    --------
+    >>> groups_fit_params(make_decoder("svm"), [0, 0, 1])
+    {'clf__groups': [0, 0, 1]}
+    """
+    if groups is None:
+        return {}
+    steps = getattr(estimator, "steps", None)
+    if steps:
+        name, last = steps[-1]
+        inner = groups_fit_params(last, groups)
+        return {f"{name}__{k}": v for k, v in inner.items()}
+    if _accepts_groups(estimator):
+        return {"groups": groups}
+    return {}
+
+

@@ -1,0 +1,91 @@
+"""Multi-layer perceptron decoder on flattened spike-count windows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from spikedecode.decoders.torch_estimator import TorchClassifier
+
+__all__ = ["MLPDecoder"]
+
+
+class MLPDecoder(TorchClassifier):
+    """MLP classifier of (sample, lag, unit) windows (flattened), trained with torch.
+
+    Parameters
+    ----------
+    hidden_sizes : tuple of int, default=(64,)
+        Widths of the hidden ReLU layers.
+    dropout : float, default=0.0
+    max_epochs, batch_size, lr, weight_decay, optimizer, validation_fraction, patience, \
+grad_clip, n_lags, bootstrap, device, random_state, progress, warm_start, loss_terms, \
+transforms, callbacks
+        As in :class:`~spikedecode.decoders.TorchClassifier`.
+
+    Attributes
+    ----------
+    module_ : spikedecode.decoders._nets.MLPNet
+    classes_, n_features_in_, input_shape_, device_, history_, n_epochs_
+        As in :class:`~spikedecode.decoders.TorchClassifier`.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.poisson(2.0, size=(120, 3, 4)).astype("float32")
+    >>> y = np.where(X[:, :, 0].sum(1) > 6, "a", "b")
+    >>> clf = MLPDecoder(hidden_sizes=(16,), max_epochs=40, lr=0.01, random_state=0).fit(X, y)
+    >>> clf.score(X, y) > 0.8
+    True
+    """
+
+    def __init__(
+        self,
+        *,
+        hidden_sizes: Sequence[int] = (64,),
+        dropout: float = 0.0,
+        max_epochs: int = 100,
+        batch_size: int = 64,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        optimizer: str | Callable = "adam",
+        validation_fraction: float = 0.1,
+        patience: int | None = 10,
+        grad_clip: float | None = None,
+        n_lags: int | None = None,
+        bootstrap: bool = False,
+        device: Any = "auto",
+        random_state: Any = None,
+        progress: bool = False,
+        warm_start: bool = False,
+        loss_terms: Sequence[Any] = (),
+        transforms: Sequence[Any] = (),
+        callbacks: Sequence[Any] = (),
+    ) -> None:
+        self.hidden_sizes = hidden_sizes
+        self.dropout = dropout
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.optimizer = optimizer
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.grad_clip = grad_clip
+        self.n_lags = n_lags
+        self.bootstrap = bootstrap
+        self.device = device
+        self.random_state = random_state
+        self.progress = progress
+        self.warm_start = warm_start
+        self.loss_terms = loss_terms
+        self.transforms = transforms
+        self.callbacks = callbacks
+
+    def _build_module(self, input_shape: tuple[int, ...], n_classes: int) -> Any:
+        from spikedecode.decoders._nets import MLPNet
+
+        return MLPNet(int(np.prod(input_shape)), n_classes, hidden_sizes=tuple(self.hidden_sizes),
+                      dropout=float(self.dropout))

@@ -1,0 +1,582 @@
+"""One scikit-learn classifier wrapper for any torch ``nn.Module``.
+
+:class:`TorchClassifier` turns a module factory (or a module instance) into a
+scikit-learn classifier that trains through :func:`spikedecode.training.train`, the
+project's one training loop. :class:`~spikedecode.decoders.MLPDecoder` and
+:class:`~spikedecode.decoders.LSTMDecoder` are thin subclasses that build the nets of
+:mod:`spikedecode.decoders._nets`.
+
+Input layout
+------------
+``X`` is ``(sample, lag, unit)`` as produced by ``preprocess.to_sequences`` (any
+``(sample, *shape)`` array with ``ndim >= 3`` is accepted and its trailing shape kept);
+a 2-D ``X`` ``(sample, feature)`` counts as sequences of length 1, or is reshaped to
+``(sample, n_lags, feature // n_lags)`` when ``n_lags`` is given (the C-order layout of
+``preprocess.to_xy``). The fitted ``module_`` is a plain ``nn.Module`` that maps float32
+tensors of shape ``(batch, *input_shape_)`` to logits; :meth:`TorchClassifier.torch_module`
+returns it wrapped so that it also accepts flat ``(batch, n_features_in_)`` tensors. That is
+what :mod:`spikedecode.robust` attacks and regularizes.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import (
+    check_array,
+    check_is_fitted,
+    check_X_y,
+    column_or_1d,
+    validate_data,
+)
+
+from spikedecode.errors import ConfigError, NotEnoughDataError, SpikeDecodeValueError
+
+__all__ = ["TorchClassifier", "balanced_bootstrap_indices", "grouped_validation_split"]
+
+_COMMON_DEFAULTS: dict[str, Any] = {
+    "max_epochs": 100,
+    "batch_size": 64,
+    "lr": 1e-3,
+    "weight_decay": 0.0,
+    "optimizer": "adam",
+    "validation_fraction": 0.1,
+    "patience": 10,
+    "grad_clip": None,
+    "n_lags": None,
+    "bootstrap": False,
+    "device": "auto",
+    "random_state": None,
+    "progress": False,
+    "warm_start": False,
+    "loss_terms": (),
+    "transforms": (),
+    "callbacks": (),
+}
+
+# parameters that are objects (plug-ins): not stored in a saved model's JSON config
+_NOT_SAVED = ("loss_terms", "transforms", "callbacks", "module")
+
+
+def balanced_bootstrap_indices(y: ArrayLike, random_state: Any = None) -> NDArray[np.intp]:
+    """Indices of a class-balanced bootstrap of ``y``.
+
+    Every class is drawn with replacement up to the size of the largest class, so the
+    result has ``n_classes * max_count`` indices. Use it on a training fold only.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+    random_state : int, Generator, RandomState or None
+
+    Returns
+    -------
+    ndarray of int
+
+    Examples
+    --------
+    >>> idx = balanced_bootstrap_indices(["a", "a", "a", "b"], random_state=0)
+    >>> len(idx), sorted(set(np.asarray(["a", "a", "a", "b"])[idx].tolist()))
+    (6, ['a', 'b'])
+    """
+    from spikedecode._random import check_generator
+
+    rng = check_generator(random_state)
+    y = np.asarray(y)
+    classes = np.unique(y)
+    members = [np.flatnonzero(y == c) for c in classes]
+    size = max(len(m) for m in members)
+    idx = np.concatenate([rng.choice(m, size=size, replace=True) for m in members])
+    return rng.permutation(idx)
+
+
+def grouped_validation_split(
+    y: ArrayLike, groups: ArrayLike | None, fraction: float, random_state: Any = None
+) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """Split sample indices into (train, validation) keeping each group on one side.
+
+    With ``groups`` (e.g. trial ids) whole groups go to validation, so overlapping windows
+    of one trial never sit on both sides; without, a stratified split of samples. Returns
+    an empty validation set when the data are too small to hold one out.
+
+    Examples
+    --------
+    >>> tr, va = grouped_validation_split([0, 0, 1, 1] * 5, np.repeat(np.arange(10), 2),
+    ...                                   0.2, random_state=0)
+    >>> set(np.repeat(np.arange(10), 2)[tr]).isdisjoint(np.repeat(np.arange(10), 2)[va])
+    True
+    """
+    y = np.asarray(y)
+    n = len(y)
+    everything = np.arange(n)
+    empty = np.zeros(0, dtype=np.intp)
+    if not fraction or fraction <= 0 or n < 10:
+        return everything, empty
+    seed = check_random_state(random_state).randint(2**31 - 1) if not isinstance(
+        random_state, np.random.Generator) else int(random_state.integers(2**31 - 1))
+    from sklearn.model_selection import GroupShuffleSplit, StratifiedShuffleSplit
+
+    if groups is not None:
+        groups = np.asarray(groups)
+        if len(np.unique(groups)) < 4:
+            return everything, empty
+        splitter = GroupShuffleSplit(n_splits=1, test_size=fraction, random_state=seed)
+        tr, va = next(splitter.split(everything, y, groups))
+    else:
+        _, counts = np.unique(y, return_counts=True)
+        n_val = int(np.ceil(fraction * n))
+        if counts.min() < 2 or n_val < len(counts) or n - n_val < len(counts):
+            return everything, empty
+        splitter = StratifiedShuffleSplit(n_splits=1, test_size=n_val, random_state=seed)
+        tr, va = next(splitter.split(everything, y))
+    return np.sort(tr), np.sort(va)
+
+
+def _import_path(obj: Any) -> str | None:
+    mod = getattr(obj, "__module__", None)
+    name = getattr(obj, "__qualname__", None)
+    if not mod or not name or "<" in name:
+        return None
+    return f"{mod}:{name}"
+
+
+def _resolve_import_path(path: str) -> Any:
+    mod, _, name = path.partition(":")
+    if not (mod == "spikedecode" or mod.startswith("spikedecode.") or mod.startswith("torch.")):
+        raise ConfigError(
+            f"the saved module factory {path!r} is outside spikedecode/torch and is not imported "
+            "from a file for safety; pass it explicitly: load(path, module=<factory>)."
+        )
+    obj: Any = importlib.import_module(mod)
+    for part in name.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+class TorchClassifier(ClassifierMixin, BaseEstimator):
+    """A scikit-learn classifier around any torch ``nn.Module``.
+
+    Trains through :func:`spikedecode.training.train` (Adam by default) with early
+    stopping on a validation split that keeps groups (trials) whole.
+
+    Parameters
+    ----------
+    module : callable or torch.nn.Module, default=None
+        Factory ``module(input_shape, n_classes, **module_params) -> nn.Module`` where
+        ``input_shape`` is the per-sample shape (``(lag, unit)``), or an ``nn.Module``
+        instance (deep-copied at each fit). The module maps float32
+        ``(batch, *input_shape)`` tensors to ``(batch, n_classes)`` logits.
+    module_params : dict, default=None
+        Extra keyword arguments of the factory.
+    max_epochs : int, default=100
+    batch_size : int, default=64
+    lr : float, default=1e-3
+    weight_decay : float, default=0.0
+    optimizer : {"adam", "adamw", "sgd"} or callable, default="adam"
+    validation_fraction : float, default=0.1
+        Fraction of the training groups (or samples, without groups) held out for early
+        stopping; 0 disables validation and early stopping.
+    patience : int or None, default=10
+        Early-stopping patience in epochs on the validation loss; best weights restored.
+    grad_clip : float or None, default=None
+    n_lags : int or None, default=None
+        Reshape a 2-D ``X`` to ``(sample, n_lags, feature // n_lags)``.
+    bootstrap : bool, default=False
+        Train on a class-balanced bootstrap of the training fold (drawn after the
+        validation split, so validation stays clean).
+    device : {"auto", "cpu", "cuda"}, default="auto"
+    random_state : int, RandomState or None, default=None
+        Seeds the weights, the validation split, the bootstrap, dropout and batch order.
+    progress : bool, default=False
+        Show a progress bar over epochs.
+    warm_start : bool, default=False
+        Keep training the fitted ``module_`` on the next ``fit`` instead of rebuilding it.
+    loss_terms, transforms, callbacks : sequences, default=()
+        Passed straight to :func:`spikedecode.training.train` (e.g.
+        ``robust.SpectralRegularizer``, noise injection). ``decoders`` never imports
+        ``robust``: pass its pieces in.
+
+    Attributes
+    ----------
+    module_ : torch.nn.Module
+        The trained plain module (eval mode), input ``(batch, *input_shape_)`` float32.
+    classes_ : ndarray
+    n_features_in_ : int
+        ``prod(input_shape_)``.
+    input_shape_ : tuple of int
+        Per-sample shape the module expects, e.g. ``(lag, unit)``.
+    device_ : torch.device
+    history_ : spikedecode.training.History
+    n_epochs_ : int
+
+    Examples
+    --------
+    >>> from torch import nn
+    >>> def linear(shape, n_classes):
+    ...     return nn.Sequential(nn.Flatten(), nn.Linear(int(np.prod(shape)), n_classes))
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(80, 2, 3)).astype("float32"); y = (X[:, 0, 0] > 0).astype(int)
+    >>> clf = TorchClassifier(module=linear, max_epochs=30, lr=0.05, random_state=0).fit(X, y)
+    >>> clf.score(X, y) > 0.8
+    True
+    """
+
+    def __init__(
+        self,
+        *,
+        module: Any = None,
+        module_params: dict[str, Any] | None = None,
+        max_epochs: int = 100,
+        batch_size: int = 64,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        optimizer: str | Callable = "adam",
+        validation_fraction: float = 0.1,
+        patience: int | None = 10,
+        grad_clip: float | None = None,
+        n_lags: int | None = None,
+        bootstrap: bool = False,
+        device: Any = "auto",
+        random_state: Any = None,
+        progress: bool = False,
+        warm_start: bool = False,
+        loss_terms: Sequence[Any] = (),
+        transforms: Sequence[Any] = (),
+        callbacks: Sequence[Any] = (),
+    ) -> None:
+        self.module = module
+        self.module_params = module_params
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.optimizer = optimizer
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.grad_clip = grad_clip
+        self.n_lags = n_lags
+        self.bootstrap = bootstrap
+        self.device = device
+        self.random_state = random_state
+        self.progress = progress
+        self.warm_start = warm_start
+        self.loss_terms = loss_terms
+        self.transforms = transforms
+        self.callbacks = callbacks
+
+    # ------------------------------------------------------------------ hooks
+    def _build_module(self, input_shape: tuple[int, ...], n_classes: int) -> Any:
+        """Build a fresh module for this input shape (subclasses override)."""
+        import torch
+
+        if self.module is None:
+            raise ConfigError(
+                "module is None; pass a factory module(input_shape, n_classes) -> nn.Module "
+                "or an nn.Module instance, or use MLPDecoder / LSTMDecoder."
+            )
+        if isinstance(self.module, torch.nn.Module):
+            return copy.deepcopy(self.module)
+        if not callable(self.module):
+            raise ConfigError(f"module == {self.module!r} is neither callable nor an nn.Module.")
+        return self.module(tuple(input_shape), int(n_classes), **(self.module_params or {}))
+
+    def _check_params(self) -> None:
+        from sklearn.utils import check_scalar
+
+        check_scalar(self.max_epochs, "max_epochs", (int, np.integer), min_val=1)
+        check_scalar(self.batch_size, "batch_size", (int, np.integer), min_val=1)
+        check_scalar(self.lr, "lr", (float, int), min_val=0, include_boundaries="neither")
+        check_scalar(self.weight_decay, "weight_decay", (float, int), min_val=0)
+        check_scalar(self.validation_fraction, "validation_fraction", (float, int),
+                     min_val=0, max_val=1, include_boundaries="left")
+        if self.patience is not None:
+            check_scalar(self.patience, "patience", (int, np.integer), min_val=1)
+        if self.n_lags is not None:
+            check_scalar(self.n_lags, "n_lags", (int, np.integer), min_val=1)
+
+    # ----------------------------------------------------------------- input
+    def _validate_X(self, X: Any, y: Any = None, *, reset: bool) -> Any:
+        """Validate X (and y) and return X as float32 ``(sample, *input_shape)``."""
+        nd = getattr(X, "ndim", None)
+        if nd is None and not hasattr(X, "shape") and isinstance(X, (list, tuple)):
+            nd = np.ndim(X)
+        if nd is not None and nd >= 3:
+            if hasattr(X, "values") and not isinstance(X, np.ndarray):
+                X = X.values  # DataArray of Windows
+            if y is not None:
+                X, y = check_X_y(X, y, allow_nd=True, dtype=np.float32)
+            else:
+                X = check_array(X, allow_nd=True, dtype=np.float32)
+            shape = tuple(int(s) for s in X.shape[1:])
+            if reset:
+                self.n_features_in_ = int(np.prod(shape))
+                self.input_shape_ = shape
+                if hasattr(self, "feature_names_in_"):
+                    del self.feature_names_in_
+            elif shape != tuple(self.input_shape_):
+                raise SpikeDecodeValueError(
+                    f"X has per-sample shape {shape}, but {type(self).__name__} is expecting "
+                    f"{tuple(self.input_shape_)} (lag, unit) as input."
+                )
+        else:
+            if y is not None:
+                X, y = validate_data(self, X, y, reset=reset, dtype=np.float32)
+            else:
+                X = validate_data(self, X, reset=reset, dtype=np.float32)
+            n_feat = X.shape[1]
+            if reset:
+                if self.n_lags is not None:
+                    if n_feat % int(self.n_lags):
+                        raise ConfigError(
+                            f"n_lags == {self.n_lags} does not divide the {n_feat} features of X;"
+                            " pass n_lags equal to the window length used by to_xy."
+                        )
+                    self.input_shape_ = (int(self.n_lags), n_feat // int(self.n_lags))
+                else:
+                    self.input_shape_ = (1, n_feat)
+        X = np.ascontiguousarray(X, dtype=np.float32).reshape(len(X), *self.input_shape_)
+        return (X, y) if y is not None else X
+
+    def __sklearn_tags__(self):  # noqa: D105
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        return tags
+
+    # ------------------------------------------------------------------- fit
+    def fit(self, X: ArrayLike, y: ArrayLike, groups: ArrayLike | None = None) -> TorchClassifier:
+        """Train the module.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, lag, unit) or (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            Class labels (any hashable, e.g. ``"touch/LUM"``).
+        groups : array-like of shape (n_samples,), optional
+            Trial ids: the early-stopping validation split keeps each group whole.
+
+        Returns
+        -------
+        self
+        """
+        import torch
+
+        from spikedecode._random import torch_seeded
+        from spikedecode.training import resolve_device, train
+
+        self._check_params()
+        if y is None:
+            raise SpikeDecodeValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None."
+            )
+        X, y = self._validate_X(X, y, reset=True)
+        y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        classes, y_idx = np.unique(y, return_inverse=True)
+        if len(classes) < 2:
+            raise NotEnoughDataError(
+                f"y has 1 class ({classes.tolist()}); a classifier needs at least 2 classes."
+            )
+        if groups is not None:
+            groups = np.asarray(groups)
+            if len(groups) != len(y):
+                raise SpikeDecodeValueError(
+                    f"groups has {len(groups)} entries but X has {len(y)} samples."
+                )
+        rng = check_random_state(self.random_state)
+        seed = int(rng.randint(2**31 - 1))
+        self.device_ = resolve_device(self.device)
+        tr, va = grouped_validation_split(y_idx, groups, float(self.validation_fraction),
+                                          random_state=seed)
+        if self.bootstrap:
+            tr = tr[balanced_bootstrap_indices(y_idx[tr], random_state=seed + 1)]
+        reuse = (self.warm_start and hasattr(self, "module_")
+                 and getattr(self, "_fit_classes", None) is not None
+                 and np.array_equal(self._fit_classes, classes))
+        if not reuse:
+            with torch_seeded(seed):
+                self.module_ = self._build_module(tuple(self.input_shape_), len(classes))
+            if not isinstance(self.module_, torch.nn.Module):
+                raise ConfigError(
+                    f"the module factory returned {type(self.module_).__name__}, "
+                    "not a torch.nn.Module."
+                )
+        self.classes_ = classes
+        self._fit_classes = classes
+        x_t = torch.from_numpy(X)
+        y_t = torch.from_numpy(y_idx.astype(np.int64))
+        val = (x_t[va], y_t[va]) if len(va) else None
+        self.history_ = train(
+            self.module_,
+            (x_t[tr], y_t[tr]),
+            val_data=val,
+            optimizer=self.optimizer,
+            lr=float(self.lr),
+            weight_decay=float(self.weight_decay),
+            max_epochs=int(self.max_epochs),
+            batch_size=int(self.batch_size),
+            loss_terms=tuple(self.loss_terms),
+            transforms=tuple(self.transforms),
+            callbacks=tuple(self.callbacks),
+            patience=int(self.patience) if (self.patience is not None and val is not None)
+            else None,
+            grad_clip=self.grad_clip,
+            device=self.device_,
+            random_state=seed,
+            progress=bool(self.progress),
+        )
+        self.n_epochs_ = len(self.history_.epochs)
+        self._seed = seed
+        self.module_.eval()
+        return self
+
+    # --------------------------------------------------------------- predict
+    def _logits(self, X: Any) -> NDArray[np.float32]:
+        from spikedecode.training import History, TrainState, predict_logits
+
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        state = None
+        if any(not getattr(t, "train_only", True) for t in self.transforms):
+            from spikedecode._random import torch_generator
+
+            state = TrainState(module=self.module_, optimizer=None, device=self.device_,
+                               generator=torch_generator(getattr(self, "_seed", 0)),
+                               history=History(), max_epochs=0, training=False)
+        out = predict_logits(self.module_, X, device=self.device_,
+                             transforms=tuple(self.transforms), state=state)
+        return out.numpy().reshape(len(X), -1)
+
+    def decision_function(self, X: ArrayLike) -> NDArray[np.float32]:
+        """Logits, shape (n_samples, n_classes) (column 1 minus column 0 for 2 classes)."""
+        z = self._logits(X)
+        return z[:, 1] - z[:, 0] if z.shape[1] == 2 else z
+
+    def predict_proba(self, X: ArrayLike) -> NDArray[np.float64]:
+        """Class probabilities (softmax of the logits), columns in ``classes_`` order."""
+        z = self._logits(X).astype(np.float64)
+        z -= z.max(axis=1, keepdims=True)
+        p = np.exp(z)
+        return p / p.sum(axis=1, keepdims=True)
+
+    def predict_log_proba(self, X: ArrayLike) -> NDArray[np.float64]:
+        """Log of :meth:`predict_proba`."""
+        z = self._logits(X).astype(np.float64)
+        z -= z.max(axis=1, keepdims=True)
+        return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+
+    def predict(self, X: ArrayLike) -> NDArray:
+        """Most probable class of each sample."""
+        z = self._logits(X)
+        return self.classes_[np.argmax(z, axis=1)]
+
+    def torch_module(self) -> Any:
+        """The fitted module, wrapped to accept ``(batch, n_features_in_)`` or
+        ``(batch, *input_shape_)`` float32 tensors; returns logits with gradients.
+
+        Use it to attack or inspect the decoder with torch (it shares weights with
+        ``module_``; call ``.eval()`` as needed).
+        """
+        from spikedecode.decoders._nets import InputReshape
+
+        check_is_fitted(self)
+        return InputReshape(self.module_, self.input_shape_)
+
+    # ------------------------------------------------------------ save/load
+    def _config(self) -> dict[str, Any]:
+        params = {}
+        dropped = []
+        for k, v in self.get_params(deep=False).items():
+            if k in _NOT_SAVED:
+                if k != "module" and v:
+                    dropped.append(k)
+                continue
+            if k == "device":
+                v = str(v)
+            params[k] = v
+        cfg: dict[str, Any] = {
+            "class": type(self).__name__,
+            "params": params,
+            "classes": self.classes_.tolist(),
+            "input_shape": list(self.input_shape_),
+            "n_features_in": int(self.n_features_in_),
+            "history": self.history_.to_dict(),
+            "not_saved": dropped,
+        }
+        if "module" in self.get_params(deep=False):
+            cfg["module_factory"] = _import_path(self.module)
+        return cfg
+
+    def save(self, path: str | Path) -> Path:
+        """Save the fitted decoder as ``path.safetensors`` + ``path.json`` (no pickle).
+
+        Plug-ins (``loss_terms``, ``transforms``, ``callbacks``) are not saved.
+
+        Returns
+        -------
+        Path
+            ``path`` without suffix.
+        """
+        from spikedecode.serialization import save_module
+
+        check_is_fitted(self)
+        return save_module(self.module_, path, config=self._config())
+
+    @classmethod
+    def load(cls, path: str | Path, **overrides: Any) -> TorchClassifier:
+        """Load a decoder written by :meth:`save`.
+
+        Parameters
+        ----------
+        path : path with or without suffix
+        **overrides
+            Parameters to set instead of the saved ones (e.g. ``device="cpu"``,
+            ``module=<factory>`` for a custom :class:`TorchClassifier`).
+        """
+        from spikedecode.serialization import load_state
+        from spikedecode.training import History, resolve_device
+
+        state, cfg = load_state(path)
+        registry = {c.__name__: c for c in _registry()}
+        name = cfg.get("class")
+        if name not in registry:
+            raise ConfigError(f"{path} holds a {name!r}, not one of {sorted(registry)}.")
+        klass = registry[name]
+        if not issubclass(klass, cls):
+            raise ConfigError(f"{path} holds a {name}, not a {cls.__name__}.")
+        params = dict(cfg.get("params", {}))
+        for k in ("hidden_sizes",):
+            if k in params and isinstance(params[k], list):
+                params[k] = tuple(params[k])
+        if klass is TorchClassifier and "module" not in overrides and cfg.get("module_factory"):
+            params["module"] = _resolve_import_path(cfg["module_factory"])
+        params.update(overrides)
+        est = klass(**params)
+        est.classes_ = np.asarray(cfg["classes"])
+        est._fit_classes = est.classes_
+        est.input_shape_ = tuple(cfg["input_shape"])
+        est.n_features_in_ = int(cfg["n_features_in"])
+        est.device_ = resolve_device(est.device)
+        est.module_ = est._build_module(est.input_shape_, len(est.classes_))
+        est.module_.load_state_dict(state)
+        est.module_.to(est.device_).eval()
+        h = cfg.get("history", {})
+        est.history_ = History(epochs=h.get("epochs", []), best_epoch=h.get("best_epoch"),
+                               stopped_early=bool(h.get("stopped_early", False)))
+        est.n_epochs_ = len(est.history_.epochs)
+        return est
+
+
+def _registry() -> list[type]:
+    from spikedecode.decoders.lstm import LSTMDecoder
+    from spikedecode.decoders.mlp import MLPDecoder
+
+    return [TorchClassifier, MLPDecoder, LSTMDecoder]
