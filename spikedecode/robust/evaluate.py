@@ -1,0 +1,371 @@
+"""Robustness curves and gradient-masking checks.
+
+:func:`robustness_curve` evaluates a model's accuracy under one or several attacks at a
+list of budgets and returns an ``xarray.DataArray`` with dims ``(eps, attack)``.
+:func:`check_gradient_masking` runs the sanity checks of Athalye et al. (2018) and
+Croce & Hein (2020, AutoAttack's flags) and warns with
+:class:`~spikedecode.errors.GradientMaskingWarning` when an evaluation looks unreliable:
+logits that change between identical calls, accuracy that does not reach ~0 at a very
+large budget, a stronger attack doing worse than a weaker one, random noise in the ball
+doing better than the gradient attack, accuracy that rises with the budget.
+"""
+
+from __future__ import annotations
+
+import inspect
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from spikedecode._random import RandomStateLike, draw_seed, torch_generator
+from spikedecode.errors import AttackError, GradientMaskingWarning, SpikeDecodeTypeError
+from spikedecode.robust.attacks import (
+    Attack,
+    _as_input,
+    _as_labels,
+    _device_of,
+    _module_of,
+    attack_mode,
+    get_attack,
+    is_stochastic,
+    lbfgs_attack,
+)
+
+__all__ = [
+    "accuracy",
+    "robustness_curve",
+    "check_gradient_masking",
+    "check_curve",
+    "MaskingReport",
+]
+
+_MIN_NORM = ("lbfgs",)
+
+
+def accuracy(model: Any, x: Any, y: Any, *, batch_size: int = 1000) -> float:
+    """Fraction of ``x`` classified as ``y`` (eval mode, no gradients).
+
+    Examples
+    --------
+    >>> net = torch.nn.Linear(2, 2)
+    >>> 0.0 <= accuracy(net, torch.rand(10, 2), torch.zeros(10, dtype=torch.long)) <= 1.0
+    True
+    """
+    module = _module_of(model)
+    x = _as_input(x)
+    y = _as_labels(y, len(x))
+    dev = _device_of(module)
+    correct = 0
+    with attack_mode(module) as m, torch.no_grad():
+        for i in range(0, len(x), batch_size):
+            xb = x[i:i + batch_size].to(dev)
+            if not xb.is_floating_point():
+                xb = xb.float()
+            correct += int((m(xb).argmax(1).cpu() == y[i:i + batch_size].cpu()).sum())
+    return correct / len(x)
+
+
+def _xy(data: Any, split: str, limit: int | None) -> tuple[torch.Tensor, torch.Tensor, str]:
+    if hasattr(data, "train") and hasattr(data, "test"):
+        x, y = getattr(data, split)
+        name = getattr(data, "name", "")
+    elif isinstance(data, (tuple, list)) and len(data) == 2:
+        x, y = data
+        name = ""
+    else:
+        raise SpikeDecodeTypeError(f"data must be an ImageData or an (x, y) pair; got "
+                                   f"{type(data).__name__}.")
+    x = _as_input(x)
+    y = _as_labels(y, len(x))
+    if limit is not None:
+        x, y = x[:limit], y[:limit]
+    return x, y, name
+
+
+def _attack_items(attack: Any) -> list[tuple[str, Any]]:
+    if isinstance(attack, Mapping):
+        return [(str(k), v) for k, v in attack.items()]
+    if isinstance(attack, (str, Attack)) or callable(attack):
+        attack = [attack]
+    items = []
+    for a in attack:
+        if isinstance(a, str):
+            items.append((a, a))
+        elif isinstance(a, Attack):
+            items.append((a.name, a))
+        elif callable(a):
+            items.append((getattr(a, "__name__", type(a).__name__), a))
+        else:
+            raise SpikeDecodeTypeError(f"attack entries must be names or callables; got "
+                                       f"{type(a).__name__}.")
+    names = [n for n, _ in items]
+    if len(set(names)) != len(names):
+        raise AttackError(f"attack names {names} are not unique; pass a dict name -> attack.")
+    return items
+
+
+def _accepts(fn: Callable, name: str, strict: bool = False) -> bool:
+    """Whether ``fn`` takes keyword ``name`` (``strict``: a ``**kwargs`` counts as yes)."""
+    if isinstance(fn, Attack):
+        fn = type(fn).function
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return strict
+    return name in params or any(p.kind == p.VAR_KEYWORD for p in params.values())
+
+
+def robustness_curve(model: Any, data: Any, attack: Any = "pgd",
+                     eps: Sequence[float] = (0.0, 0.05, 0.1, 0.2, 0.3), *,
+                     split: str = "test", limit: int | None = None, batch_size: int = 500,
+                     attack_kwargs: Mapping[str, Any] | None = None,
+                     random_state: RandomStateLike = 0, progress: bool = False) -> Any:
+    """Accuracy of ``model`` under ``attack`` at each budget in ``eps``.
+
+    Parameters
+    ----------
+    model : nn.Module or fitted estimator with ``module_``
+    data : ImageData or (x, y)
+        With an ImageData, the ``split`` split is used (default the test split).
+    attack : str, callable, Attack, or a list/dict of them, default="pgd"
+        Names of :data:`~spikedecode.robust.attacks.ATTACKS` (``"fgsm"``, ``"pgd"``,
+        ``"bim"``, ``"lbfgs"``, ``"gaussian"``...) or ``attack(model, x, y, eps=...)``.
+    eps : sequence of float
+        Budgets; ``0`` gives the clean accuracy without calling the attack.
+    split : {"test", "val", "train"}, default="test"
+    limit : int, optional
+        Evaluate on the first ``limit`` samples only.
+    batch_size : int, default=500
+    attack_kwargs : dict, optional
+        Extra keywords for every attack (``n_steps``, ``step_size``...).
+    random_state : int, Generator or None, default=0
+        Seeds the random starts (attacks that take a ``generator``).
+    progress : bool, default=False
+        tqdm bar over (attack, eps) pairs.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``accuracy`` with dims ``(eps, attack)``; attrs ``n_samples``, ``dataset``,
+        ``model``. ``lbfgs`` is a minimum-norm attack: it runs once, and its accuracy at
+        ``eps`` counts a sample as broken when L-BFGS found an adversarial whose L-inf
+        size is <= eps.
+
+    Examples
+    --------
+    >>> net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2))
+    >>> x = torch.rand(20, 1, 2, 2); y = net(x).argmax(1)
+    >>> curve = robustness_curve(net, (x, y), ["fgsm", "pgd"], eps=[0, 0.5],
+    ...                          attack_kwargs={"n_steps": 3})
+    >>> curve.dims, float(curve.sel(eps=0.0, attack="pgd"))
+    (('eps', 'attack'), 1.0)
+    """
+    import xarray as xr
+
+    module = _module_of(model)
+    x, y, dname = _xy(data, split, limit)
+    eps_list = [float(e) for e in eps]
+    if not eps_list or any((not np.isfinite(e)) or e < 0 for e in eps_list):
+        raise AttackError(f"eps == {list(eps)!r}, must be a non-empty list of numbers >= 0.")
+    items = _attack_items(attack)
+    kw = dict(attack_kwargs or {})
+    seed = draw_seed(random_state)
+    acc = np.full((len(eps_list), len(items)), np.nan)
+    clean = accuracy(module, x, y, batch_size=batch_size)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(items) * len(eps_list), desc="robustness", leave=False)
+    for j, (_name, atk) in enumerate(items):
+        if isinstance(atk, str) and atk in _MIN_NORM:
+            acc[:, j] = _min_norm_curve(module, x, y, eps_list, batch_size, kw)
+            if bar is not None:
+                bar.update(len(eps_list))
+            continue
+        fn = get_attack(atk)
+        wants_gen = _accepts(fn, "generator") if not isinstance(atk, str) else \
+            atk in ("pgd", "pgd_l2", "gaussian", "count_linf")
+        kw_j = {k: v for k, v in kw.items() if _accepts(fn, k, strict=True)}
+        for i, e in enumerate(eps_list):
+            if e == 0:
+                acc[i, j] = clean
+            else:
+                gen = torch_generator(seed + i)
+                correct = 0
+                for s in range(0, len(x), batch_size):
+                    xb, yb = x[s:s + batch_size], y[s:s + batch_size]
+                    extra = {"generator": gen} if wants_gen else {}
+                    adv = fn(module, xb, yb, eps=e, **kw_j, **extra)
+                    correct += int(accuracy(module, adv, yb, batch_size=batch_size) * len(yb)
+                                   + 0.5)
+                acc[i, j] = correct / len(x)
+            if bar is not None:
+                bar.update(1)
+    if bar is not None:
+        bar.close()
+    return xr.DataArray(
+        acc, dims=("eps", "attack"),
+        coords={"eps": eps_list, "attack": [n for n, _ in items]}, name="accuracy",
+        attrs={"n_samples": len(x), "dataset": dname, "split": split,
+               "model": type(module).__name__, "clean_accuracy": clean},
+    )
+
+
+def _min_norm_curve(module: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
+                    eps_list: list[float], batch_size: int, kw: Mapping[str, Any]) -> np.ndarray:
+    lb_kw = {k: v for k, v in kw.items() if k in ("clip", "c_init", "c_search", "max_iter")}
+    dist = []
+    ok_all = []
+    correct = []
+    dev = _device_of(module)
+    for s in range(0, len(x), batch_size):
+        xb, yb = x[s:s + batch_size], y[s:s + batch_size]
+        with attack_mode(module) as m, torch.no_grad():
+            pred = m(xb.to(dev).float()).argmax(1).cpu()
+        adv, ok = lbfgs_attack(module, xb, None, y=yb, return_success=True, **lb_kw)
+        dist.append((adv.float() - xb.float()).flatten(1).abs().amax(1).cpu())
+        ok_all.append(ok.cpu())
+        correct.append(pred == yb.cpu())
+    d = torch.cat(dist)
+    ok = torch.cat(ok_all)
+    cor = torch.cat(correct)
+    return np.array([float((cor & ~(ok & (d <= e))).float().mean()) for e in eps_list])
+
+
+def check_curve(curve: Any, *, tol: float = 0.01, warn: bool = True) -> dict[str, bool]:
+    """Flag attacks whose accuracy *rises* with eps by more than ``tol`` (a masking sign).
+
+    Returns
+    -------
+    dict
+        attack name -> True when flagged.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> c = xr.DataArray([[0.9], [0.95]], dims=("eps", "attack"),
+    ...                  coords={"eps": [0.0, 0.1], "attack": ["pgd"]})
+    >>> check_curve(c, warn=False)
+    {'pgd': True}
+    """
+    flags = {}
+    c = curve.sortby("eps")
+    for a in c["attack"].values:
+        vals = c.sel(attack=a).values
+        bad = bool(np.any(np.diff(vals) > tol))
+        flags[str(a)] = bad
+        if bad and warn:
+            warnings.warn(f"accuracy under {a} rises with eps ({np.round(vals, 3).tolist()}): "
+                          "the attack is not converging or gradients are masked; use more "
+                          "steps, random restarts or EOT.", GradientMaskingWarning, stacklevel=2)
+    return flags
+
+
+@dataclass
+class MaskingReport:
+    """Result of :func:`check_gradient_masking`.
+
+    Attributes
+    ----------
+    flags : dict of str -> bool
+        ``stochastic_logits``, ``large_eps_not_zero``, ``weaker_beats_stronger``,
+        ``noise_beats_gradient``; True means suspicious.
+    accuracies : dict of str -> float
+        The accuracies the checks were based on.
+    """
+
+    flags: dict[str, bool] = field(default_factory=dict)
+    accuracies: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """True when no check was flagged."""
+        return not any(self.flags.values())
+
+
+def check_gradient_masking(model: Any, x: Any, y: Any, *, eps: float,
+                           large_eps: float | None = None, clip: Any = (0.0, 1.0),
+                           n_steps: int = 20, tol: float = 0.02, large_eps_tol: float = 0.1,
+                           random_state: RandomStateLike = 0, warn: bool = True
+                           ) -> MaskingReport:
+    """Sanity checks of an attack evaluation, after AutoAttack's flags.
+
+    Checks, each a ``GradientMaskingWarning`` when it fails:
+
+    * ``stochastic_logits``: two identical calls give different logits (evaluate with EOT,
+      which the attacks do by default when this is detected);
+    * ``large_eps_not_zero``: PGD at ``large_eps`` (default: the whole ``clip`` range)
+      leaves accuracy above ``large_eps_tol``;
+    * ``weaker_beats_stronger``: PGD (``n_steps``) leaves a higher accuracy than FGSM at
+      ``eps`` (by more than ``tol``);
+    * ``noise_beats_gradient``: random corners of the eps-ball (``x + eps * random
+      signs``) leave a lower accuracy than PGD (by more than ``tol``).
+
+    Parameters
+    ----------
+    model : nn.Module
+    x, y : inputs and labels
+    eps : float
+        The budget of the evaluation being checked.
+    large_eps : float, optional
+        Default ``clip[1] - clip[0]`` (every image reachable), or ``10 * eps``.
+    clip : (low, high), default=(0.0, 1.0)
+    n_steps : int, default=20
+    tol, large_eps_tol : float
+    random_state : int, Generator or None, default=0
+    warn : bool, default=True
+
+    Returns
+    -------
+    MaskingReport
+    """
+    from spikedecode.robust.attacks import fgsm, pgd
+
+    module = _module_of(model)
+    x = _as_input(x)
+    y = _as_labels(y, len(x))
+    seed = draw_seed(random_state)
+    lo, hi = (None, None) if clip is None else clip
+    if large_eps is None:
+        large_eps = float(hi - lo) if lo is not None and hi is not None else 10 * float(eps)
+    report = MaskingReport()
+    msgs = []
+    report.flags["stochastic_logits"] = is_stochastic(module, x)
+    if report.flags["stochastic_logits"]:
+        msgs.append("the model's logits differ between two identical calls: attack it with "
+                    "expectation over transformation (eot_samples > 1).")
+    acc_f = accuracy(module, fgsm(module, x, y, eps=eps, clip=clip), y)
+    acc_p = accuracy(module, pgd(module, x, y, eps=eps, n_steps=n_steps, clip=clip,
+                                 generator=torch_generator(seed)), y)
+    acc_big = accuracy(module, pgd(module, x, y, eps=large_eps, n_steps=n_steps, clip=clip,
+                                   step_size=2.5 * large_eps / n_steps,
+                                   generator=torch_generator(seed + 1)), y)
+    g = torch_generator(seed + 2)
+    signs = torch.randint(0, 2, x.shape, generator=g).to(x.dtype) * 2 - 1
+    noisy = x.float() + eps * signs
+    if clip is not None:
+        noisy = torch.clamp(noisy, min=lo, max=hi)
+    acc_n = accuracy(module, noisy, y)
+    report.accuracies = {"clean": accuracy(module, x, y), "fgsm": acc_f, "pgd": acc_p,
+                         "pgd_large_eps": acc_big, "random_sign_noise": acc_n,
+                         "eps": float(eps), "large_eps": float(large_eps)}
+    report.flags["large_eps_not_zero"] = acc_big > large_eps_tol
+    if report.flags["large_eps_not_zero"]:
+        msgs.append(f"PGD at eps={large_eps:g} leaves accuracy {acc_big:.3f} (> "
+                    f"{large_eps_tol}); an unbounded attack should reach ~0.")
+    report.flags["weaker_beats_stronger"] = acc_p > acc_f + tol
+    if report.flags["weaker_beats_stronger"]:
+        msgs.append(f"PGD ({acc_p:.3f}) is weaker than FGSM ({acc_f:.3f}) at eps={eps:g}.")
+    report.flags["noise_beats_gradient"] = acc_n < acc_p - tol
+    if report.flags["noise_beats_gradient"]:
+        msgs.append(f"random noise in the eps-ball ({acc_n:.3f}) beats PGD ({acc_p:.3f}).")
+    if warn:
+        for msg in msgs:
+            warnings.warn("possible gradient masking: " + msg, GradientMaskingWarning,
+                          stacklevel=2)
+    return report
