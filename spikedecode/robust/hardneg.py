@@ -919,6 +919,12 @@ class SelectiveDropoutTrainer:
         if len(yt) != len(xt):
             raise SpikeDecodeValueError(f"y has {len(yt)} labels but there are {len(xt)} pairs.")
         layer_mod = _resolve_layers(model, self.layer)[self.layer]
+        if getattr(layer_mod, "weight", None) is None:
+            raise ConfigError(
+                f"layer == {self.layer!r} ({type(layer_mod).__name__}) has no 'weight'; "
+                "selective dropout masks the output units of a Linear or Conv layer: name "
+                "that layer.")
+        gm = GradientMask(layer_mod, np.ones(int(layer_mod.weight.shape[0]), dtype=bool))
         rng = check_generator(self.random_state)
         seed = draw_seed(rng)
         pairs = torch.stack([xa, xt], dim=1)  # (n, 2, ...): adversarial first, then clean
@@ -929,7 +935,7 @@ class SelectiveDropoutTrainer:
         self.volatility_history_: list[NDArray] = []
         self.steps_to_converge_: int | None = None
         self.epochs_to_converge_: int | None = None
-        gm = GradientMask(layer_mod, np.ones(int(layer_mod.weight.shape[0]), dtype=bool))
+
         cb = _SelectiveCallback(self, model, self.layer, gm, pairs, yt, rng)
         pair_net = _PairNet.build(model)
         layer_params = [p for _, p in gm._params()]

@@ -467,9 +467,10 @@ def classifier_error(outputs: ArrayLike, y: ArrayLike, *, output: str = "logits"
     ----------
     outputs : array-like, shape (n, n_classes)
     y : array-like of int, shape (n,)
-    output : {"logits", "probs"}, default="logits"
-        ``"logits"``: ``p = softmax(outputs)``; ``"probs"``: the outputs already are
-        probabilities (e.g. Net1's sigmoid units) and are used as they are.
+    output : {"logits", "sigmoid", "probs"}, default="logits"
+        ``"logits"``: ``p = softmax(outputs)``; ``"sigmoid"``: ``p = sigmoid(outputs)``
+        (Net1, whose ``forward`` returns pre-sigmoid scores of one-vs-rest units);
+        ``"probs"``: the outputs already are probabilities and are used as they are.
     floor : float, default=1e-8
 
     Returns
@@ -490,10 +491,12 @@ def classifier_error(outputs: ArrayLike, y: ArrayLike, *, output: str = "logits"
         o = o - o.max(1, keepdims=True)
         p = np.exp(o)
         p /= p.sum(1, keepdims=True)
+    elif output == "sigmoid":
+        p = 1.0 / (1.0 + np.exp(-o))
     elif output == "probs":
         p = o
     else:
-        raise ConfigError(f"output == {output!r}, must be 'logits' or 'probs'.")
+        raise ConfigError(f"output == {output!r}, must be 'logits', 'sigmoid' or 'probs'.")
     onehot = np.zeros_like(p)
     onehot[np.arange(len(yy)), yy] = 1.0
     return np.maximum(((p - onehot) ** 2).sum(1), floor)
@@ -579,8 +582,8 @@ class Introspector(BaseEstimator):
     ----------
     layers : sequence of str, optional
         Hidden layers to concatenate; default :func:`hidden_layers`.
-    output : {"logits", "probs"}, default="logits"
-        What the classifier returns (see :func:`classifier_error`).
+    output : {"logits", "sigmoid", "probs"}, default="logits"
+        What the classifier returns (see :func:`classifier_error`); ``"sigmoid"`` for Net1.
     n_latent : int, default=2
     vae_params, estimator_params : dict, optional
         Passed to :class:`InfoVAE` and :class:`ErrorEstimator`.
@@ -627,8 +630,9 @@ class Introspector(BaseEstimator):
 
         if not isinstance(model, torch.nn.Module):
             raise SpikeDecodeTypeError(f"model must be a torch.nn.Module; got {type(model).__name__}.")
-        if self.output not in ("logits", "probs"):
-            raise ConfigError(f"output == {self.output!r}, must be 'logits' or 'probs'.")
+        if self.output not in ("logits", "sigmoid", "probs"):
+            raise ConfigError(f"output == {self.output!r}, must be 'logits', 'sigmoid' or "
+                              "'probs'.")
         rng = check_generator(self.random_state)
         self.model_ = model
         self.layers_ = list(self.layers) if self.layers is not None else hidden_layers(model)
@@ -883,7 +887,7 @@ def attack_trajectory(introspector: Introspector, x: ArrayLike, target: ArrayLik
     n_steps : int, default=100
     every : int, default=1
         Record every ``every`` steps (step 0, the clean input, is always recorded).
-    output : {"logits", "probs"}, optional
+    output : {"logits", "sigmoid", "probs"}, optional
         Default the introspector's ``output``.
     clip : (low, high)
 
@@ -922,7 +926,8 @@ def attack_trajectory(introspector: Introspector, x: ArrayLike, target: ArrayLik
         for k in range(1, n_steps + 1):
             xv = xa.to(dev).requires_grad_(True)
             out = model(xv)
-            p = torch.softmax(out, 1) if out_kind == "logits" else out
+            p = (torch.softmax(out, 1) if out_kind == "logits" else
+                 torch.sigmoid(out) if out_kind == "sigmoid" else out)
             onehot = torch.nn.functional.one_hot(tgt.to(dev), p.shape[1]).to(p.dtype)
             loss = ((p - onehot) ** 2).sum()
             (g,) = torch.autograd.grad(loss, xv)
