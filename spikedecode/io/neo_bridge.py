@@ -101,7 +101,10 @@ def read_block(path: str | Path, *, io: Any = None, block_index: int = 0) -> Any
                 raise FileFormatError(
                     f"block_index == {block_index}, but {path} holds {len(blocks)} block(s)."
                 )
-            return blocks[block_index]
+            blk = blocks[block_index]
+            if cls.__name__ == "NeoMatlabIO":
+                _strip_matlab_padding(blk)
+            return blk
         except SpikeDecodeError:
             raise
         except Exception as err:  # neo readers raise anything: wrap, never leak
@@ -118,6 +121,17 @@ def read_block(path: str | Path, *, io: Any = None, block_index: int = 0) -> Any
         f"neo could not read {path}: " + "; ".join(failures)[:800]
         + ". The file is damaged or not of the format its suffix says."
     ) from last
+
+
+def _strip_matlab_padding(blk: Any) -> None:
+    """MATLAB char matrices pad shorter strings with spaces: strip them from epoch labels."""
+    import numpy as np
+
+    for seg in blk.segments:
+        for ep in seg.epochs:
+            labels = np.atleast_1d(np.asarray(ep.labels))
+            if labels.dtype.kind == "U":
+                ep.labels = np.char.rstrip(labels)
 
 
 def read_neo(
