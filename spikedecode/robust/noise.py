@@ -456,9 +456,11 @@ class LayerNoise:
 
     Parameters
     ----------
-    layer : torch.nn.Module
+    layer : torch.nn.Module or str
         The layer whose output is perturbed (for modules returning a tuple, such as
-        ``nn.LSTM``, the first element is).
+        ``nn.LSTM``, the first element is). A str is a submodule name (``"lstm"``,
+        ``"layers.1"``) resolved against the trained module at the start of training —
+        for decoders whose network is built inside ``fit``.
     kind : {"covariance", "isotropic", "relative"}, default="covariance"
         ``"covariance"``: N(0, scale·Σ_layer) with Σ_layer the covariance of the layer's
         (clean) activations — data-informed. ``"isotropic"``: the same energy spread
@@ -491,9 +493,9 @@ class LayerNoise:
 
     def __init__(self, layer: nn.Module, kind: str = "covariance", scale: float = 0.1,
                  test_time: bool = False, max_features: int = 4096) -> None:
-        if not isinstance(layer, nn.Module):
-            raise SpikeDecodeTypeError(f"layer must be a torch.nn.Module; got "
-                                       f"{type(layer).__name__}.")
+        if not isinstance(layer, (nn.Module, str)):
+            raise SpikeDecodeTypeError(f"layer must be a torch.nn.Module or a submodule name; "
+                                       f"got {type(layer).__name__}.")
         if kind not in ("covariance", "isotropic", "relative"):
             raise ConfigError(f"kind == {kind!r}, must be 'covariance', 'isotropic' or "
                               "'relative'.")
@@ -547,7 +549,7 @@ class LayerNoise:
             return self
         X = torch.as_tensor(np.asarray(X) if not torch.is_tensor(X) else X).float()
         self._reset_moments()
-        handle = self.layer.register_forward_hook(
+        handle = self._resolve(model).register_forward_hook(
             lambda m, i, o: self._accumulate(o[0] if isinstance(o, tuple) else o))
         was = model.training
         model.eval()
@@ -595,10 +597,26 @@ class LayerNoise:
             return (h2, *output[1:])
         return h2
 
+    def _resolve(self, module: Any = None) -> nn.Module:
+        if isinstance(self.layer, nn.Module):
+            return self.layer
+        if module is None:
+            raise ConfigError(f"layer == {self.layer!r} is a name; pass the model to attach() "
+                              "or use LayerNoise as a training callback.")
+        try:
+            return module.get_submodule(self.layer)
+        except AttributeError as err:
+            names = [n for n, _ in module.named_modules() if n]
+            raise ConfigError(f"layer == {self.layer!r} is not a submodule of "
+                              f"{type(module).__name__}; choose one of {names[:20]}.") from err
+
     def attach(self, module: Any = None) -> LayerNoise:
-        """Register the forward hook (idempotent); returns self."""
+        """Register the forward hook (idempotent); returns self.
+
+        ``module`` resolves a layer given by name.
+        """
         if self._handle is None:
-            self._handle = self.layer.register_forward_hook(self._hook)
+            self._handle = self._resolve(module).register_forward_hook(self._hook)
         return self
 
     def detach(self) -> None:
@@ -610,7 +628,7 @@ class LayerNoise:
     # -- training-loop callback protocol
     def on_train_begin(self, state: Any) -> None:  # noqa: D102
         self._reset_moments()
-        self.attach()
+        self.attach(getattr(state, "module", None))
 
     def on_epoch_end(self, state: Any) -> None:  # noqa: D102
         cov = self._cov_from_moments()
@@ -624,6 +642,21 @@ class LayerNoise:
 
 
 # ----------------------------------------------------------------------------- noisy ResNets
+def _fast_std(out: torch.Tensor, per_sample: bool) -> torch.Tensor:
+    """Unbiased std of ``out`` per sample (broadcastable) or over the whole tensor.
+
+    Computed from the mean and the L2 norm (one fused reduction each) instead of
+    ``Tensor.std``, which is ~10x slower on CPU; stays differentiable.
+    """
+    z = out.reshape(len(out), -1) if per_sample else out.reshape(1, -1)
+    n = z.shape[1]
+    mean = z.mean(1)
+    sq = torch.linalg.vector_norm(z, dim=1).square()
+    var = ((sq - n * mean.square()) / max(n - 1, 1)).clamp_min(1e-12)
+    std = var.sqrt()
+    return std.reshape(-1, *([1] * (out.ndim - 1))) if per_sample else std.reshape(())
+
+
 class NoisyResidualBlock(PreActBlock):
     """Pre-activation block followed by Gaussian noise of std ``a·std(x + F(x))``.
 
@@ -655,15 +688,17 @@ class NoisyResidualBlock(PreActBlock):
         self.per_sample = bool(per_sample)
         self.noise_on = True
 
+    @property
+    def stochastic(self) -> bool:
+        """True while the block injects noise (read by the attacks to enable EOT)."""
+        return bool(self.noise_on and self.a > 0)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
         out = self.residual_sum(x)
         if not self.noise_on or self.a == 0:
             return out
-        if self.per_sample:
-            std = out.reshape(len(out), -1).std(1).reshape(-1, 1, 1, 1)
-        else:
-            std = out.std()
-        return out + self.a * std * torch.randn_like(out)
+        std = _fast_std(out, self.per_sample)
+        return out + torch.randn_like(out) * (self.a * std)
 
 
 def noisy_resnet20(a: float = 0.1, num_classes: int = 10, per_sample: bool = True,

@@ -350,3 +350,21 @@ def test_certified_accuracy_curve_monotone():
     assert np.all(np.diff(v) <= 0)
     assert np.isclose(v[0], np.mean(pred == y))
     assert ca.dims == ("radius",)
+
+
+def test_layer_noise_by_name_and_stochastic_flag():
+    from spikedecode.robust.attacks import is_stochastic
+
+    net = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    ln = LayerNoise("1", kind="relative", scale=0.5, test_time=True)
+    x = torch.randn(32, 3)
+    train(net, (x, (x[:, 0] > 0).long()), max_epochs=1, batch_size=16, random_state=0,
+          callbacks=[ln])
+    net.eval()
+    with torch.no_grad():
+        assert not torch.equal(net(x), net(x))  # still attached (test_time)
+    ln.detach()
+    with pytest.raises(ConfigError, match="not a submodule"):
+        LayerNoise("nope").attach(net)
+    noisy = noisy_resnet20(a=0.1)
+    assert is_stochastic(noisy) and not is_stochastic(set_noise(noisy, False))
