@@ -458,6 +458,14 @@ def _numpy_scalar() -> Any:
     return scalar
 
 
+def _latin1_encode(text: str, encoding: str = "latin1", *args: Any) -> bytes:
+    """``_codecs.encode`` as Python 3 pickles bytes at protocol 2, limited to latin-1 text."""
+    if not isinstance(text, str) or encoding.lower().replace("_", "-") not in ("latin1",
+                                                                              "latin-1"):
+        raise pickle.UnpicklingError(f"_codecs.encode with {encoding!r} is not allowed")
+    return text.encode("latin1")
+
+
 class _RestrictedUnpickler(pickle.Unpickler):
     """Builds only numpy arrays/dtypes plus builtin containers; refuses every other global."""
 
@@ -468,6 +476,7 @@ class _RestrictedUnpickler(pickle.Unpickler):
         ("numpy._core.multiarray", "scalar"): _numpy_scalar,
         ("numpy", "ndarray"): lambda: np.ndarray,
         ("numpy", "dtype"): lambda: np.dtype,
+        ("_codecs", "encode"): lambda: _latin1_encode,
     }
 
     def find_class(self, module: str, name: str) -> Any:  # noqa: D102
@@ -600,20 +609,28 @@ def _decode_image(raw: bytes, label: str) -> np.ndarray:
     return arr
 
 
-def _iter_folder_members(path: Path):
+def _iter_folder_members(path: Path, max_per_class: int | None = None):
     """Yield (split, class, sort key, raw bytes) for every image of a folder or archive."""
+    seen: dict[tuple[str, str], int] = {}
+
+    def keep(sc: tuple[str, str]) -> bool:
+        if max_per_class is None:
+            return True
+        seen[sc] = seen.get(sc, 0) + 1
+        return seen[sc] <= max_per_class
+
     if path.is_dir():
         for f in sorted(path.rglob("*")):
             if f.is_file():
                 sc = _split_class(f.relative_to(path).parts)
-                if sc:
+                if sc and keep(sc):
                     yield sc[0], sc[1], str(f), f.read_bytes()
     elif path.name.lower().endswith(".zip"):
         with zipfile.ZipFile(path) as zf:
             for info in sorted(zf.infolist(), key=lambda i: i.filename):
                 if not info.is_dir():
                     sc = _split_class(info.filename.split("/"))
-                    if sc:
+                    if sc and keep(sc):
                         yield sc[0], sc[1], info.filename, zf.read(info)
     else:
         try:
@@ -625,16 +642,16 @@ def _iter_folder_members(path: Path):
                 for m in tf:
                     if m.isfile():
                         sc = _split_class(m.name.split("/"))
-                        if sc:
+                        if sc and keep(sc):
                             yield sc[0], sc[1], m.name, tf.extractfile(m).read()
             except (tarfile.TarError, OSError, EOFError) as err:
                 raise CorruptFileError(f"{path} is a damaged archive ({err}).") from err
 
 
-def _read_image_folder(path: Path) -> dict[str, np.ndarray]:
+def _read_image_folder(path: Path, max_per_class: int | None = None) -> dict[str, np.ndarray]:
     items: dict[str, list[tuple[str, str, np.ndarray]]] = {"train": [], "test": []}
     lossy = False
-    for split, cls, key, raw in _iter_folder_members(path):
+    for split, cls, key, raw in _iter_folder_members(path, max_per_class):
         lossy = lossy or key.lower().endswith((".jpg", ".jpeg"))
         items[split].append((cls, key, _decode_image(raw, f"{path}:{key}")))
     if not items["train"] or not items["test"]:
@@ -664,10 +681,12 @@ def _cache_key(path: Path) -> str:
     return h[:16]
 
 
-def _cached_folder(path: Path, cache_dir: str | Path | None, use_cache: bool
-                   ) -> dict[str, np.ndarray]:
-    if not use_cache or path.is_dir():
-        return _read_image_folder(path)
+def _cached_folder(path: Path, cache_dir: str | Path | None, use_cache: bool,
+                   max_per_class: int | None = None) -> dict[str, np.ndarray]:
+    if max_per_class is not None:
+        _check_int("max_per_class", max_per_class, minimum=1)
+    if not use_cache or path.is_dir() or max_per_class is not None:
+        return _read_image_folder(path, max_per_class)
     cache = Path(cache_dir) if cache_dir is not None else default_data_root() / "cache"
     stem = path.name.split(".")[0]
     target = cache / f"{stem}-{_cache_key(path)}.npz"
@@ -692,7 +711,7 @@ def _cached_folder(path: Path, cache_dir: str | Path | None, use_cache: bool
 def load_image_folder(path: str | Path, *, val_size: float | int = 0.1,
                       random_state: RandomStateLike = 0, limit: int | None = None,
                       cache_dir: str | Path | None = None, use_cache: bool = True,
-                      name: str | None = None) -> ImageData:
+                      max_per_class: int | None = None, name: str | None = None) -> ImageData:
     """Load ``train|test/<class>/*.(png|jpg)`` from a folder or a tar/zip archive.
 
     Parameters
@@ -710,6 +729,9 @@ def load_image_folder(path: str | Path, *, val_size: float | int = 0.1,
         Where a decoded archive is cached as ``.npz`` (default ``default_data_root()/cache``);
         the key includes the archive's path, size and modification time.
     use_cache : bool, default=True
+    max_per_class : int, optional
+        Decode only the first images of each split and class (archive order), without
+        caching: a fast look at a large archive.
     name : str, optional
         Dataset name (default: the file name).
 
@@ -721,7 +743,7 @@ def load_image_folder(path: str | Path, *, val_size: float | int = 0.1,
     path = Path(path).expanduser()
     if not path.exists():
         raise FileMissingError(f"{path} does not exist.")
-    arrays = _cached_folder(path, cache_dir, use_cache)
+    arrays = _cached_folder(path, cache_dir, use_cache, max_per_class)
     return _make_splits(arrays["x_train"], arrays["y_train"], arrays["x_test"],
                         arrays["y_test"], val_size=val_size, random_state=random_state,
                         limit=limit, classes=[str(c) for c in arrays["classes"]],
@@ -753,7 +775,7 @@ def _find_cifar(root: Path) -> tuple[str, Path] | None:
 def load_cifar10(root: str | Path | None = None, *, val_size: float | int = 5000,
                  random_state: RandomStateLike = 0, limit: int | None = None,
                  download: bool = False, cache_dir: str | Path | None = None,
-                 use_cache: bool = True) -> ImageData:
+                 use_cache: bool = True, max_per_class: int | None = None) -> ImageData:
     """Load CIFAR-10 from the official pickled batches or an image-folder copy.
 
     Parameters
@@ -773,6 +795,8 @@ def load_cifar10(root: str | Path | None = None, *, val_size: float | int = 5000
     cache_dir : path, optional
         Cache folder for decoded image-folder archives (see :func:`load_image_folder`).
     use_cache : bool, default=True
+    max_per_class : int, optional
+        Image-folder copies only: decode just the first images of each split and class.
 
     Returns
     -------
@@ -809,7 +833,7 @@ def load_cifar10(root: str | Path | None = None, *, val_size: float | int = 5000
         if arrays is not None:
             classes = CIFAR10_CLASSES
         else:
-            arrays = _cached_folder(path, cache_dir, use_cache)
+            arrays = _cached_folder(path, cache_dir, use_cache, max_per_class)
             classes = [str(c) for c in arrays["classes"]]
             lossy = bool(arrays.get("lossy", False))
     return _make_splits(arrays["x_train"], arrays["y_train"], arrays["x_test"],
