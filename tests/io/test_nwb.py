@@ -1,0 +1,75 @@
+"""Real NWB files from ../shared/data/nwb (skipped when absent)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from spikedecode import io as sio
+from tests.conftest import shared_data
+
+pytestmark = pytest.mark.data
+
+
+@pytest.fixture(scope="module")
+def human():
+    return sio.read(shared_data("nwb", "sub-4_ses-4_ecephys+image.nwb"))
+
+
+def test_human_mtl_units_and_encoding_trials(human):
+    rec = human
+    assert sio.sniff(shared_data("nwb", "sub-4_ses-4_ecephys+image.nwb")) == "nwb"
+    assert rec.spikedecode.n_units == 35
+    assert rec.sizes["epoch"] == 90
+    # labels from stimCategory (0/1/2), 30 clips each
+    assert rec.spikedecode.summary()["epochs_per_label"] == {
+        "encoding_table/0": 30, "encoding_table/1": 30, "encoding_table/2": 30,
+    }
+    assert rec["unit"].values.tolist() == [str(i) for i in range(35)]
+    # ~47 min; every spike inside [t_start, t_stop)
+    assert 2700 < rec.spikedecode.duration < 2900
+    t = rec["spike_time"].values
+    assert t.min() >= rec.attrs["t_start"] and t.max() < rec.attrs["t_stop"]
+    assert rec.attrs["subject"] == "4"
+    assert rec.attrs["nwb_intervals"].split(",") == [
+        "encoding_table", "recognition_table", "timediscrimination_table"
+    ]
+    # epochs are sorted and inside the recording
+    assert np.all(np.diff(rec["epoch_start"].values) >= 0)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning:pynwb")
+def test_human_spike_counts_match_pynwb(human):
+    import pynwb
+
+    with pynwb.NWBHDF5IO(str(shared_data("nwb", "sub-4_ses-4_ecephys+image.nwb")), "r") as io:
+        units = io.read().units
+        first = np.asarray(units["spike_times"][0])
+        total = sum(len(units["spike_times"][i]) for i in range(len(units)))
+    assert human.spikedecode.n_spikes == total
+    np.testing.assert_array_equal(human.spikedecode.unit("0"), np.sort(first))
+
+
+def test_human_recognition_table_on_request():
+    p = shared_data("nwb", "sub-4_ses-4_ecephys+image.nwb")
+    rec = sio.read(p, intervals="recognition_table", label_column="old_new")
+    assert rec.sizes["epoch"] == 180
+    assert all(lab.startswith("recognition_table/") for lab in rec["epoch_label"].values)
+    both = sio.read(p, intervals=["encoding_table", "recognition_table"])
+    per = both.spikedecode.summary()["epochs_per_label"]
+    assert sum(v for k, v in per.items() if k.startswith("encoding_table/")) == 90
+    assert per["recognition_table"] == 180  # no label column there: the table name
+    assert sio.read(p, intervals=None).sizes["epoch"] == 0
+
+
+def test_mouse_three_units():
+    rec = sio.read(shared_data("nwb", "A8604-211122.nwb"))
+    assert rec.spikedecode.n_units == 3
+    assert rec["unit"].values.tolist() == ["6", "191", "206"]  # the units table ids
+    assert rec.spikedecode.epochs() == [(0.0, 1087.5289, "epochs/wake")]  # from 'tags'
+    assert rec.attrs["session"] == "A8604-211122"
+
+
+def test_nwb_to_netcdf_roundtrip(tmp_path, human):
+    back = sio.read(sio.write(human, tmp_path / "human.nc"))
+    assert back.identical(human)
