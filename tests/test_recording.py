@@ -1,0 +1,158 @@
+"""The Recording data model: construction, views, neo round trip, elephant interop."""
+
+from __future__ import annotations
+
+import neo
+import numpy as np
+import pytest
+import quantities as pq
+from hypothesis import given, settings
+
+import spikedecode
+from spikedecode.errors import DataDroppedWarning, RecordingError, SpikeDecodeWarning
+from spikedecode.recording import check_recording, make_epochs
+from tests.io.strategies import recordings
+
+
+def test_long_format_sorted_by_unit_then_time(small_recording):
+    rec = small_recording
+    u = rec["spike_unit"].values
+    t = rec["spike_time"].values
+    assert np.all(np.diff(u) >= 0)
+    for i in range(rec.sizes["unit"]):
+        assert np.all(np.diff(t[u == i]) >= 0)
+    assert rec["spike_time"].dtype == np.float64 and rec["spike_unit"].dtype == np.int32
+
+
+def test_unit_is_a_read_only_view(small_recording):
+    rec = small_recording
+    a = rec.spikedecode.unit("a")
+    assert np.shares_memory(a, rec["spike_time"].values)
+    assert a.tolist() == [0.01, 0.02, 0.5]
+    with pytest.raises(ValueError):
+        a[0] = 5.0
+    trains = rec.spikedecode.spiketrains()
+    assert all(np.shares_memory(v, rec["spike_time"].values) for v in trains.values())
+    with pytest.raises(RecordingError, match="unit 'zz' is not in this recording"):
+        rec.spikedecode.unit("zz")
+
+
+def test_counts_rates_and_summary(small_recording):
+    acc = small_recording.spikedecode
+    assert acc.spike_counts().values.tolist() == [3, 3, 1]
+    np.testing.assert_allclose(acc.firing_rates().values, [1.5, 1.5, 0.5])
+    s = acc.summary()
+    assert s["n_spikes"] == 7 and s["n_units"] == 3 and s["duration_s"] == 2.0
+    assert s["epochs_per_label"] == {"touch/LBR": 1, "touch/LUM": 1}
+
+
+@settings(max_examples=15, deadline=None)
+@given(rec=recordings())
+def test_spikes_are_conserved_by_construction(rec):
+    # rebuilding from the per-unit views gives the same Recording
+    again = spikedecode.from_spiketrains(
+        {u: rec.spikedecode.unit(u) for u in rec["unit"].values},
+        t_start=rec.attrs["t_start"], t_stop=rec.attrs["t_stop"],
+        epochs=rec.spikedecode.epochs() or None, session=rec.attrs["session"],
+        day=rec.attrs["day"], subject=rec.attrs["subject"],
+    )
+    assert again.identical(rec)
+    assert int(rec.spikedecode.spike_counts().sum()) == rec.sizes["spike"]
+
+
+@settings(max_examples=10, deadline=None)
+@given(rec=recordings(max_units=4, max_spikes=15))
+def test_neo_round_trip(rec):
+    blk = spikedecode.to_neo(rec)
+    seg = blk.segments[0]
+    assert [st.annotations["unit_id"] for st in seg.spiketrains] == rec["unit"].values.tolist()
+    for st in seg.spiketrains:
+        assert float(st.t_start.rescale("s")) == rec.attrs["t_start"]
+        assert float(st.t_stop.rescale("s")) == rec.attrs["t_stop"]
+    assert spikedecode.from_neo(blk).identical(rec)
+
+
+def test_from_neo_options():
+    seg = neo.Segment(name="seg")
+    seg.spiketrains.append(neo.SpikeTrain([100, 400] * pq.ms, t_stop=1 * pq.s))
+    seg.spiketrains.append(neo.SpikeTrain([0.2] * pq.s, t_stop=1 * pq.s, name="named"))
+    rec = spikedecode.from_neo(seg, day=4, session="x")
+    assert rec["unit"].values.tolist() == ["unit0", "named"]
+    assert rec.spikedecode.unit("unit0").tolist() == [0.1, 0.4]
+    assert rec.attrs["day"] == 4 and rec.attrs["source"] == "neo"
+    blk = neo.Block()
+    blk.segments.extend([seg, neo.Segment()])
+    with pytest.raises(RecordingError, match="pass segment=<index>"):
+        spikedecode.from_neo(blk)
+    assert spikedecode.from_neo(blk, segment=0).spikedecode.n_spikes == 3
+    with pytest.raises(RecordingError, match="no spike trains"):
+        spikedecode.from_neo(blk, segment=1)
+
+
+def test_from_neo_drops_spikes_outside_with_warning():
+    seg = neo.Segment()
+    seg.spiketrains.append(neo.SpikeTrain([0.1, 0.9] * pq.s, t_start=0 * pq.s, t_stop=1 * pq.s))
+    seg.spiketrains.append(neo.SpikeTrain([0.5] * pq.s, t_start=0 * pq.s, t_stop=0.5 * pq.s))
+    # the second train's only spike sits on its own t_stop; the recording ends at 1 s
+    rec = spikedecode.from_neo(seg)
+    assert rec.spikedecode.n_spikes == 3
+
+
+def test_elephant_on_to_neo_output(small_recording):
+    from elephant.statistics import isi, mean_firing_rate
+
+    blk = spikedecode.to_neo(small_recording)
+    ours = small_recording.spikedecode.firing_rates().values
+    theirs = [float(mean_firing_rate(st).rescale("Hz")) for st in blk.segments[0].spiketrains]
+    np.testing.assert_allclose(theirs, ours, rtol=1e-12)
+    np.testing.assert_allclose(
+        isi(blk.segments[0].spiketrains[0]).rescale("s").magnitude,
+        np.diff(small_recording.spikedecode.unit("a")),
+    )
+
+
+def test_elephant_binned_matches_our_counts(small_recording):
+    from elephant.conversion import BinnedSpikeTrain
+
+    blk = spikedecode.to_neo(small_recording)
+    bst = BinnedSpikeTrain(blk.segments[0].spiketrains, bin_size=0.5 * pq.s)
+    assert bst.to_array().sum(axis=1).tolist() == [3, 3, 1]
+
+
+def test_outside_drop_counts_and_warns():
+    with pytest.warns(DataDroppedWarning, match="dropped 2 spike"):
+        rec = spikedecode.make_recording(
+            [0.1, 1.5, -0.2, 0.4], ["a", "a", "a", "b"], t_start=0.0, t_stop=1.0, outside="drop"
+        )
+    assert rec.spikedecode.n_spikes == 2
+
+
+def test_explicit_negative_t_start_is_allowed():
+    rec = spikedecode.make_recording([-0.5, 0.2], ["a", "a"], t_start=-1.0, t_stop=1.0)
+    assert rec.attrs["t_start"] == -1.0
+
+
+def test_default_t_stop_covers_epochs():
+    rec = spikedecode.make_recording([0.1], ["a"], epochs=[(0.5, 3.0, "late")])
+    assert rec.attrs["t_stop"] == 3.0
+    rec = spikedecode.make_recording([4.0], ["a"], epochs=[(0.5, 3.0, "x")])
+    assert rec.attrs["t_stop"] == np.nextafter(4.0, np.inf)
+
+
+def test_silent_units_are_kept_and_reported():
+    with pytest.warns(SpikeDecodeWarning, match=r"1 unit\(s\) have no spikes"):
+        rec = spikedecode.make_recording([0.1], [0], units=["a", "quiet"], t_stop=1.0)
+    assert rec.spikedecode.unit("quiet").size == 0
+
+
+def test_make_epochs_forms():
+    import pandas as pd
+
+    df = pd.DataFrame({"start": [1.0], "stop": [2.0], "label": ["x"]})
+    for form in (df, {"start": [1.0], "stop": [2.0], "label": ["x"]}, [(1.0, 2.0, "x")]):
+        s, e, lab = make_epochs(form)
+        assert (s.tolist(), e.tolist(), lab.tolist()) == ([1.0], [2.0], ["x"])
+
+
+def test_check_recording_returns_input(small_recording):
+    assert check_recording(small_recording) is small_recording
