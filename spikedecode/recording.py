@@ -213,7 +213,7 @@ def make_recording(
     Examples
     --------
     >>> rec = make_recording([0.1, 0.5, 0.2], ["b", "a", "a"], t_stop=1.0)
-    >>> rec.sizes["spike"], list(rec["unit"].values)
+    >>> rec.sizes["spike"], rec["unit"].values.tolist()
     (3, ['a', 'b'])
     >>> rec.spikedecode.unit("a").tolist()
     [0.2, 0.5]
