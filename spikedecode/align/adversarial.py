@@ -1,0 +1,583 @@
+"""Adversarial alignment: one autoencoder per day, one discriminator shared by all days.
+
+The reference day gets an autoencoder (encoder ``p_ref -> k``, decoder ``k -> p_ref``)
+trained on reconstruction. Every new day gets its own encoder/decoder pair, trained on a
+convex combination
+
+    (1 - alpha) * reconstruction(new day) + alpha * adversarial(new day's codes)
+
+where the adversarial loss comes from ONE discriminator shared across all days, trained
+at the same time to tell the codes of the earlier days (frozen encoders) from the new
+day's. When the discriminator can no longer tell them apart, the new day's codes follow
+the same distribution as the earlier days' and a decoder trained on those reads it.
+
+Stabilizers (the seed implementation diverged after about five days; every one of these
+is a parameter, on by default, and tested in ``tests/align/test_adversarial.py``):
+
+1. **Spectral normalization** of every discriminator layer (``spectral_norm=True``): the
+   discriminator is 1-Lipschitz in the codes, so its gradients cannot explode as it
+   accumulates days.
+2. **R1 gradient penalty** on the earlier days' codes (``gradient_penalty``, Mescheder et
+   al. 2018): keeps the discriminator flat on the "real" distribution, the usual cure for
+   oscillating GAN games.
+3. **Reference anchoring** (``anchor_weight``): half of every "earlier days" batch is
+   drawn from the reference day itself, the rest from a fixed-size reservoir of the other
+   earlier days' codes. Errors of one day cannot compound into the target of the next
+   (no drift), and the cost of adapting a day does not grow with the number of days.
+4. **Label conditioning** (:class:`ConditionalAdversarialAligner`): the discriminator
+   also sees the label, so it matches each condition's codes separately (no permutation
+   or rotation of conditions can fool it).
+5. **Early stopping on held-out discriminator accuracy**: a validation split of the new
+   day is encoded after every epoch; training stops once the discriminator's balanced
+   accuracy stays within ``tol`` of chance for ``patience`` epochs, and the weights of the
+   epoch closest to chance are kept.
+6. **Learning-rate schedule** (cosine decay, ``schedule="cosine"``), a slower
+   discriminator (``lr_disc``), Adam with beta1 = 0.5 and gradient clipping.
+7. **PCA-initialised linear encoders** (``encoder="linear"``): each new encoder starts
+   as the projection of the day on its own leading principal components, so training
+   only has to find a rotation within a good subspace.
+
+Training goes through :func:`spikedecode.training.train`: the discriminator's update is
+a loss term (the generator's part of the loss reaches the encoder only; the
+discriminator's part reaches the discriminator only), not a second training loop.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Hashable
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from spikedecode._random import check_generator, draw_seed, torch_seeded
+from spikedecode.align.base import BaseDayAligner
+from spikedecode.errors import ConfigError, LabelError
+from spikedecode.training import Callback, TrainState, train
+
+__all__ = ["AdversarialAligner", "ConditionalAdversarialAligner"]
+
+
+def _nets():  # torch is imported lazily
+    import torch
+    from torch import nn
+
+    class AutoEncoder(nn.Module):
+        def __init__(self, encoder: nn.Module, decoder: nn.Module) -> None:
+            super().__init__()
+            self.encoder = encoder
+            self.decoder = decoder
+
+        def forward(self, x):
+            z = self.encoder(x)
+            return self.decoder(z), z, x
+
+    class Discriminator(nn.Module):
+        def __init__(self, k: int, n_classes: int, hidden: int, sn: bool) -> None:
+            super().__init__()
+            self.n_classes = n_classes
+            wrap = nn.utils.parametrizations.spectral_norm if sn else (lambda m: m)
+            self.net = nn.Sequential(
+                wrap(nn.Linear(k + n_classes, hidden)), nn.LeakyReLU(0.2),
+                wrap(nn.Linear(hidden, hidden)), nn.LeakyReLU(0.2),
+                wrap(nn.Linear(hidden, 1)),
+            )
+
+        def forward(self, z, labels=None):
+            if self.n_classes:
+                z = torch.cat([z, nn.functional.one_hot(labels, self.n_classes).to(z.dtype)], 1)
+            return self.net(z).squeeze(1)
+
+    return AutoEncoder, Discriminator
+
+
+def _encoder(kind: str, p: int, k: int, hidden: int, init: NDArray | None,
+             bias: NDArray | None = None):
+    import torch
+    from torch import nn
+
+    if kind == "linear":
+        enc = nn.Linear(p, k)
+        if init is not None:
+            with torch.no_grad():
+                enc.weight.copy_(torch.as_tensor(init, dtype=torch.float32))
+                enc.bias.copy_(torch.as_tensor(np.zeros(k) if bias is None else bias,
+                                               dtype=torch.float32))
+        return enc
+    return nn.Sequential(nn.Linear(p, hidden), nn.ELU(), nn.Linear(hidden, k))
+
+
+def _decoder(k: int, p: int, hidden: int):
+    from torch import nn
+
+    return nn.Sequential(nn.Linear(k, hidden), nn.ELU(), nn.Linear(hidden, p))
+
+
+class _AdversarialTerm:
+    """Loss term: alpha * generator loss (to the encoder) + discriminator loss (to D)."""
+
+    name = "adversarial"
+
+    def __init__(self, disc: Any, bank_ref: Any, lab_ref: Any, bank: Any, lab_bank: Any,
+                 alpha: float, anchor_weight: float, gp: float) -> None:
+        self.disc = disc
+        self.bank_ref, self.lab_ref = bank_ref, lab_ref
+        self.bank, self.lab_bank = bank, lab_bank
+        self.alpha = alpha
+        self.anchor_weight = anchor_weight
+        self.gp = gp
+
+    def sample_real(self, n: int, generator: Any) -> tuple[Any, Any]:
+        import torch
+
+        n_ref = int(round(self.anchor_weight * n))
+        i = torch.randint(len(self.bank_ref), (n_ref,), generator=generator)
+        j = torch.randint(len(self.bank), (n - n_ref,), generator=generator)
+        return (torch.cat([self.bank_ref[i], self.bank[j]]),
+                torch.cat([self.lab_ref[i], self.lab_bank[j]]))
+
+    def __call__(self, state: TrainState) -> Any:
+        import torch
+        import torch.nn.functional as F
+
+        _, z, _ = state.output
+        lab = state.y
+        real, lab_real = self.sample_real(len(z), state.generator)
+        if self.gp > 0:
+            real = real.clone().requires_grad_(True)
+        d_real = self.disc(real, lab_real)
+        d_fake = self.disc(z.detach(), lab)
+        d_loss = (F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
+                  + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
+        if self.gp > 0:
+            (grad,) = torch.autograd.grad(d_real.sum(), real, create_graph=True)
+            d_loss = d_loss + 0.5 * self.gp * grad.pow(2).sum(1).mean()
+        # generator part: gradients reach the encoder only (D's parameters frozen here)
+        self.disc.requires_grad_(False)
+        try:
+            g = self.disc(z, lab)
+        finally:
+            self.disc.requires_grad_(True)
+        g_loss = F.binary_cross_entropy_with_logits(g, torch.ones_like(g))
+        return self.alpha * g_loss + d_loss
+
+
+class _Monitor(Callback):
+    """Held-out reconstruction error and discriminator accuracy; stop near chance."""
+
+    def __init__(self, term: _AdversarialTerm, x_val: Any, y_val: Any, tol: float,
+                 patience: int, min_epochs: int, early_stopping: bool, seed: int) -> None:
+        self.term, self.x_val, self.y_val = term, x_val, y_val
+        self.tol, self.patience, self.min_epochs = tol, patience, min_epochs
+        self.early_stopping = early_stopping
+        self.seed = seed
+
+    def on_train_begin(self, state: TrainState) -> None:
+        self._wait = 0
+        self.best = (np.inf, None, None)
+
+    def measure(self, module: Any) -> tuple[float, float]:
+        import torch
+
+        from spikedecode._random import torch_generator
+
+        was = module.training
+        module.eval()
+        self.term.disc.eval()
+        try:
+            with torch.no_grad():
+                x_hat, z, _ = module(self.x_val)
+                recon = float(((x_hat - self.x_val) ** 2).mean())
+                real, lab_real = self.term.sample_real(len(z), torch_generator(self.seed))
+                acc = 0.5 * (float((self.term.disc(real, lab_real) > 0).float().mean())
+                             + float((self.term.disc(z, self.y_val) <= 0).float().mean()))
+        finally:
+            module.train(was)
+            self.term.disc.train()
+        return recon, acc
+
+    def on_epoch_end(self, state: TrainState) -> None:
+        recon, acc = self.measure(state.module)
+        state.logs["val_recon"] = recon
+        state.logs["val_disc_accuracy"] = acc
+        if state.epoch + 1 < self.min_epochs:
+            return
+        gap = abs(acc - 0.5)
+        if gap < self.best[0]:
+            enc = copy.deepcopy(state.module.state_dict())
+            self.best = (gap, enc, state.epoch)
+        if not self.early_stopping:
+            return
+        self._wait = self._wait + 1 if gap <= self.tol else 0
+        if self._wait >= self.patience:
+            state.stop_training = True
+            state.history.stopped_early = True
+
+    def on_train_end(self, state: TrainState) -> None:
+        if self.best[1] is not None:
+            state.module.load_state_dict(self.best[1])
+            state.history.best_epoch = self.best[2]
+
+
+class AdversarialAligner(BaseDayAligner):
+    """Reference-day autoencoder + per-day encoders aligned by one shared discriminator.
+
+    Label-free: the discriminator only sees codes. See the module docstring for the
+    stabilizers, and :class:`ConditionalAdversarialAligner` for the label-conditioned
+    variant.
+
+    Parameters
+    ----------
+    n_components : int, default=10
+        Dimension of the common code space.
+    alpha : float, default=0.5
+        Weight of the adversarial loss in the convex combination with reconstruction.
+    encoder : {"linear", "mlp"}, default="linear"
+        New-day encoders; "linear" starts from the day's PCA projection.
+    hidden : int, default=64
+        Width of the decoders, the MLP encoders and the discriminator.
+    lr, lr_disc : float, default=2e-3, 1e-3
+        Learning rates of the encoder/decoder and of the discriminator.
+    max_epochs, ref_epochs : int, default=150, 100
+        Epochs for a new day and for the reference autoencoder.
+    min_epochs : int, default=10
+        Early stopping is not considered before this many epochs.
+    batch_size : int, default=128
+    spectral_norm : bool, default=True
+    gradient_penalty : float, default=1.0
+        R1 penalty weight on the earlier days' codes (0 disables it).
+    anchor_weight : float, default=0.5
+        Fraction of each "earlier days" batch drawn from the reference day.
+    early_stopping : bool, default=True
+    tol : float, default=0.05
+        Held-out discriminator accuracy within ``0.5 +- tol`` counts as chance.
+    patience : int, default=5
+    val_fraction : float, default=0.2
+        Share of each new day's samples held out for the monitor.
+    bank_size : int, default=4096
+        Size of the reservoir of earlier days' codes (constant: adapt cost does not grow).
+    schedule : {"cosine", None}, default="cosine"
+    grad_clip : float, default=5.0
+    init : {"auto", "pca", "matched"}, default="auto"
+        Start of a new day's linear encoder: its PCA projection ("pca"), rotated onto the
+        reference by Procrustes on matched condition averages ("matched", conditional
+        aligner only). "auto": "matched" when conditional, else "pca".
+    reference_day : hashable, optional
+    device : str, default="cpu"
+    random_state : int or None
+
+    Attributes
+    ----------
+    encoders_ : dict day -> torch.nn.Module
+        Frozen encoders (after ``fit``/``adapt``, never trained again).
+    discriminator_ : torch.nn.Module
+        The discriminator shared by all days (it keeps training as days are added).
+    day_stats_ : dict day -> dict
+        ``recon_mse`` (held-out, standardized units), ``disc_accuracy`` (held-out,
+        balanced; 0.5 is chance), ``epochs``, ``stopped_early``, ``time_s``.
+    history_ : dict day -> History
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> Z = rng.normal(size=(200, 2))
+    >>> days = {d: Z @ rng.normal(size=(2, 6 + d)) for d in range(3)}
+    >>> al = AdversarialAligner(n_components=2, max_epochs=5, ref_epochs=5,
+    ...                         random_state=0).fit(days)
+    >>> al.transform(days[2], day=2).shape
+    (200, 2)
+    """
+
+    uses_labels = False
+    uses_time = False
+    _conditional = False
+
+    def __init__(self, *, n_components: int = 10, alpha: float = 0.5, encoder: str = "linear",
+                 hidden: int = 64, lr: float = 2e-3, lr_disc: float = 1e-3,
+                 max_epochs: int = 150, ref_epochs: int = 100, min_epochs: int = 10,
+                 batch_size: int = 128, spectral_norm: bool = True,
+                 gradient_penalty: float = 1.0, anchor_weight: float = 0.5,
+                 early_stopping: bool = True, tol: float = 0.05, patience: int = 5,
+                 val_fraction: float = 0.2, bank_size: int = 4096,
+                 schedule: str | None = "cosine", grad_clip: float | None = 5.0,
+                 init: str = "auto", reference_day: Hashable | None = None, device: str = "cpu",
+                 random_state: Any = None) -> None:
+        self.n_components = n_components
+        self.alpha = alpha
+        self.encoder = encoder
+        self.hidden = hidden
+        self.lr = lr
+        self.lr_disc = lr_disc
+        self.max_epochs = max_epochs
+        self.ref_epochs = ref_epochs
+        self.min_epochs = min_epochs
+        self.batch_size = batch_size
+        self.spectral_norm = spectral_norm
+        self.gradient_penalty = gradient_penalty
+        self.anchor_weight = anchor_weight
+        self.early_stopping = early_stopping
+        self.tol = tol
+        self.patience = patience
+        self.val_fraction = val_fraction
+        self.bank_size = bank_size
+        self.schedule = schedule
+        self.grad_clip = grad_clip
+        self.init = init
+        self.reference_day = reference_day
+        self.device = device
+        self.random_state = random_state
+
+    # -- checks -------------------------------------------------------------------
+    def _check_params(self) -> None:
+        super()._check_params()
+        if not 0.0 <= float(self.alpha) <= 1.0:
+            raise ConfigError(f"alpha == {self.alpha!r}, must be in [0, 1] (convex weight).")
+        if self.init not in ("auto", "pca", "matched"):
+            raise ConfigError(f"init == {self.init!r}, must be 'auto', 'pca' or 'matched'.")
+        if self.encoder not in ("linear", "mlp"):
+            raise ConfigError(f"encoder == {self.encoder!r}, must be 'linear' or 'mlp'.")
+        if not 0.0 <= float(self.anchor_weight) <= 1.0:
+            raise ConfigError(f"anchor_weight == {self.anchor_weight!r}, must be in [0, 1].")
+        if not 0.0 < float(self.val_fraction) < 0.5:
+            raise ConfigError(f"val_fraction == {self.val_fraction!r}, must be in (0, 0.5).")
+        if float(self.gradient_penalty) < 0 or float(self.tol) < 0:
+            raise ConfigError("gradient_penalty and tol must be >= 0; got "
+                              f"{self.gradient_penalty!r}, {self.tol!r}.")
+        for name in ("max_epochs", "ref_epochs", "batch_size", "patience", "bank_size",
+                     "hidden"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, np.integer)) or v < 1:
+                raise ConfigError(f"{name} == {v!r}, must be an integer >= 1.")
+
+    def _needs_labels(self) -> bool:
+        return self._conditional
+
+    # -- helpers ------------------------------------------------------------------
+    def _standardize(self, X: NDArray, day: Hashable) -> NDArray:
+        return ((X - self.mean_[day]) / self.scale_[day]).astype(np.float32)
+
+    def _label_index(self, y: NDArray | None, n: int, day: Hashable) -> NDArray:
+        if not self._conditional:
+            return np.zeros(n, dtype=np.int64)
+        idx = np.array([self._class_pos.get(k, -1) for k in y.tolist()], dtype=np.int64)
+        if np.any(idx < 0):
+            unknown = sorted({str(k) for k, i in zip(y.tolist(), idx) if i < 0})[:5]
+            raise LabelError(
+                f"day {day!r} has labels {unknown} absent from the reference day "
+                f"(labels {list(self.classes_)[:10]}); the conditional discriminator "
+                "cannot align them. Drop those samples or use AdversarialAligner.")
+        return idx
+
+    def _encode(self, day: Hashable, Xs: NDArray) -> NDArray:
+        import torch
+
+        enc = self.encoders_[day]
+        with torch.no_grad():
+            return enc(torch.as_tensor(Xs)).numpy().astype(np.float64)
+
+    def _opt(self, module: Any) -> Any:
+        import torch
+
+        def build(_params: Any) -> Any:
+            return torch.optim.Adam([
+                {"params": [p for n, p in module.named_parameters()
+                            if not n.startswith("disc.") and p.requires_grad], "lr": self.lr},
+                {"params": list(self.discriminator_.parameters()), "lr": self.lr_disc},
+            ], betas=(0.5, 0.9))
+
+        return build
+
+    def _update_bank(self, codes: NDArray, labels: NDArray, rng: np.random.Generator) -> None:
+        """Reservoir of the earlier days' codes, constant size ``bank_size``."""
+        n_old = self._bank_seen
+        cap = int(self.bank_size)
+        for i in rng.permutation(len(codes)):
+            if len(self._bank) < cap:
+                self._bank.append(codes[i])
+                self._bank_lab.append(labels[i])
+            else:
+                j = int(rng.integers(0, n_old + 1))
+                if j < cap:
+                    self._bank[j] = codes[i]
+                    self._bank_lab[j] = labels[i]
+            n_old += 1
+        self._bank_seen = n_old
+
+    # -- protocol -----------------------------------------------------------------
+    def _fit_reference(self, X: NDArray, y: NDArray | None, day: Hashable, **kw: Any) -> None:
+        import torch
+
+        from spikedecode.align.pca import day_pca
+
+        AutoEncoder, Discriminator = _nets()
+        self._rng = check_generator(self.random_state)
+        self.n_components_ = k = int(self.n_components)
+        if k > X.shape[1]:
+            raise ConfigError(f"n_components == {k} exceeds the reference day's {X.shape[1]} "
+                              "features.")
+        self.mean_ = {day: X.mean(0)}
+        sc = X.std(0)
+        self.scale_ = {day: np.where(sc > 1e-12, sc, 1.0)}
+        if self._conditional:
+            self.classes_ = np.unique(y)
+            self._class_pos = {c: i for i, c in enumerate(self.classes_.tolist())}
+        lab = self._label_index(y, len(X), day)
+        Xs = self._standardize(X, day)
+        seed = draw_seed(self._rng)
+        with torch_seeded(seed):
+            init = day_pca(X, k, day=day)["components"] if self.encoder == "linear" else None
+            ae = AutoEncoder(_encoder(self.encoder, X.shape[1], k, self.hidden, init),
+                             _decoder(k, X.shape[1], self.hidden))
+            self.discriminator_ = Discriminator(k, len(self.classes_) if self._conditional
+                                                else 0, self.hidden, bool(self.spectral_norm))
+        xt = torch.as_tensor(Xs)
+        hist = train(ae, (xt, xt), loss=lambda out, x: torch.nn.functional.mse_loss(out[0], x),
+                     lr=self.lr, max_epochs=int(self.ref_epochs), batch_size=int(self.batch_size),
+                     schedule=self.schedule, device=self.device, random_state=seed,
+                     grad_clip=self.grad_clip)
+        ae = ae.cpu().eval()
+        ae.requires_grad_(False)
+        self.encoders_ = {day: ae.encoder}
+        self.decoders_ = {day: ae.decoder}
+        self.history_ = {day: hist}
+        codes = self._encode(day, Xs)
+        self._code_scale = float(codes.std()) or 1.0
+        self._bank_ref = torch.as_tensor(codes, dtype=torch.float32)
+        self._lab_ref = torch.as_tensor(lab)
+        self._bank: list[NDArray] = []
+        self._bank_lab: list[Any] = []
+        self._bank_seen = 0
+        self._update_bank(codes, lab, self._rng)
+        recon = float(np.mean((ae.decoder(torch.as_tensor(codes, dtype=torch.float32)).numpy()
+                               - Xs) ** 2))
+        self.day_stats_ = {day: {"recon_mse": recon, "disc_accuracy": float("nan"),
+                                 "epochs": len(hist.epochs), "stopped_early": False,
+                                 "time_s": float(sum(hist["time_s"]))}}
+
+    def _adapt_day(self, X: NDArray, y: NDArray | None, day: Hashable, **kw: Any) -> None:
+        import torch
+
+
+        AutoEncoder, _ = _nets()
+        k = self.n_components_
+        if k > X.shape[1]:
+            raise ConfigError(f"n_components == {k} exceeds day {day!r}'s {X.shape[1]} "
+                              "features.")
+        lab = self._label_index(y, len(X), day)
+        self.mean_[day] = X.mean(0)
+        sc = X.std(0)
+        self.scale_[day] = np.where(sc > 1e-12, sc, 1.0)
+        Xs = self._standardize(X, day)
+        seed = draw_seed(self._rng)
+        rng = np.random.default_rng(seed)
+        perm = rng.permutation(len(X))
+        n_val = max(2, int(round(self.val_fraction * len(X))))
+        val, tr = perm[:n_val], perm[n_val:]
+        with torch_seeded(seed):
+            init, bias = None, None
+            if self.encoder == "linear":
+                init, bias = self._init_linear(X, Xs, lab, day)
+            ae = AutoEncoder(_encoder(self.encoder, X.shape[1], k, self.hidden, init, bias),
+                             _decoder(k, X.shape[1], self.hidden))
+        bank = torch.as_tensor(np.asarray(self._bank), dtype=torch.float32)
+        bank_lab = torch.as_tensor(np.asarray(self._bank_lab, dtype=np.int64))
+        term = _AdversarialTerm(self.discriminator_, self._bank_ref, self._lab_ref, bank,
+                                bank_lab, float(self.alpha), float(self.anchor_weight),
+                                float(self.gradient_penalty))
+        class _Net(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.ae = ae
+                self.disc = term.disc
+
+            def forward(self, x):
+                return self.ae(x)
+
+        module = _Net()
+        x_val = torch.as_tensor(Xs[val])
+        mon = _Monitor(term, x_val, torch.as_tensor(lab[val]), float(self.tol),
+                       int(self.patience), int(self.min_epochs), bool(self.early_stopping),
+                       seed)
+        alpha = float(self.alpha)
+        hist = train(module, (torch.as_tensor(Xs[tr]), torch.as_tensor(lab[tr])),
+                     loss=lambda out, _y: (1.0 - alpha) * torch.nn.functional.mse_loss(
+                         out[0], out[2]),
+                     optimizer=self._opt(module), lr=self.lr, max_epochs=int(self.max_epochs),
+                     batch_size=int(self.batch_size), loss_terms=[term], callbacks=[mon],
+                     schedule=self.schedule, device=self.device, random_state=seed,
+                     grad_clip=self.grad_clip, drop_last=True)
+        ae = ae.cpu().eval()
+        ae.requires_grad_(False)
+        self.discriminator_.cpu()
+        recon, acc = mon.measure(module)
+        self.encoders_[day] = ae.encoder
+        self.decoders_[day] = ae.decoder
+        self.history_[day] = hist
+        self.day_stats_[day] = {"recon_mse": recon, "disc_accuracy": acc,
+                                "epochs": len(hist.epochs),
+                                "stopped_early": bool(hist.stopped_early),
+                                "time_s": float(sum(hist["time_s"]))}
+        self._update_bank(self._encode(day, Xs), lab, rng)
+
+    def _init_linear(self, X: NDArray, Xs: NDArray, lab: NDArray, day: Hashable
+                     ) -> tuple[NDArray, NDArray]:
+        """Initial weights of a new day's linear encoder (stabilizer 7).
+
+        PCA projection of the z-scored day scaled to the reference codes' spread; for the
+        conditional aligner (``init="matched"``), also rotated onto the reference codes by
+        Procrustes on matched condition averages, so that the adversarial game starts
+        from an aligned solution and only refines it.
+        """
+        from spikedecode.align.base import procrustes
+        from spikedecode.align.pca import day_pca
+
+        k = self.n_components_
+        comp = day_pca(X, k, day=day)["components"]
+        L = Xs.astype(np.float64) @ comp.T
+        init = self.init if self.init != "auto" else ("matched" if self._conditional else "pca")
+        if init == "matched" and self._conditional:
+            ref = self._bank_ref.numpy().astype(np.float64)
+            ref_lab = self._lab_ref.numpy()
+            shared = np.intersect1d(np.unique(ref_lab), np.unique(lab))
+            if shared.size >= 2:
+                A = np.stack([ref[ref_lab == c].mean(0) for c in shared])
+                B = np.stack([L[lab == c].mean(0) for c in shared])
+                mu_a, mu_b = A.mean(0), B.mean(0)
+                R = procrustes(B - mu_b, A - mu_a)
+                den = float(np.sum((B - mu_b) ** 2))
+                sc = float(np.sum(((B - mu_b) @ R) * (A - mu_a))) / den if den > 0 else 1.0
+                W = comp.T @ R * sc  # (p, k)
+                return W.T, mu_a - sc * (mu_b @ R)
+        lat_sd = float(L.std()) or 1.0
+        return comp * (self._code_scale / lat_sd), np.zeros(k)
+
+    def _transform_day(self, X: NDArray, day: Hashable) -> NDArray:
+        return self._encode(day, self._standardize(X, day))
+
+
+class ConditionalAdversarialAligner(AdversarialAligner):
+    """:class:`AdversarialAligner` whose discriminator also sees the label of each code.
+
+    It matches the codes of each condition separately, which removes the ambiguities a
+    label-free distribution match can fall into (swapped or rotated conditions). Needs
+    condition keys ``y`` (the same key set as the reference day) for every day; with
+    ``uses_time = True`` the evaluation passes ``"label@t"`` keys, so the discriminator
+    is conditioned on condition *and* time since onset. Each new linear encoder starts
+    from the Procrustes alignment of matched condition averages (``init="auto"``) and
+    the adversarial game refines it.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> lab = np.repeat(["a", "b"], 100); Z = rng.normal(size=(200, 2)) + (lab == "a")[:, None]
+    >>> days = {d: Z @ rng.normal(size=(2, 6 + d)) for d in range(2)}
+    >>> al = ConditionalAdversarialAligner(n_components=2, max_epochs=3, ref_epochs=3,
+    ...                                    random_state=0).fit(days, {0: lab, 1: lab})
+    >>> al.classes_.tolist()
+    ['a', 'b']
+    """
+
+    uses_labels = True
+    uses_time = True
+    _conditional = True

@@ -1,0 +1,452 @@
+"""The DayAligner protocol shared by every aligner, and the registry ``get_aligner``.
+
+An aligner maps several recording days, each with its own features (different units,
+a different count of them), into one ``n_components``-dimensional space where one
+decoder can read every day.
+
+* ``fit(days, y=None)`` fits the reference day (``reference_day`` or the first key) and
+  adapts every other day to it, in the mapping's order.
+* ``adapt(X_new, y=None, *, day)`` adds one day later. It never changes the transform of
+  a day fitted before (a lab adds a day at a time), and its cost does not grow with the
+  number of earlier days.
+* ``transform(X, *, day)`` maps one day's samples into the common space.
+
+``y`` holds *condition keys*, one hashable per sample (a label such as ``"touch/LUM"``
+or, for aligners with ``uses_time = True``, a label and a time relative to stimulus
+onset such as ``"touch/LUM@0.025"``). Matched averages are the means over samples that
+share a key on the two days being aligned.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Hashable, Mapping
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from spikedecode.errors import (
+    ConfigError,
+    NotEnoughDataError,
+    SpikeDecodeTypeError,
+    SpikeDecodeValueError,
+    SpikeDecodeWarning,
+)
+
+__all__ = [
+    "DayAligner",
+    "BaseDayAligner",
+    "NoAlignment",
+    "AlignmentWarning",
+    "ALIGNERS",
+    "get_aligner",
+    "matched_averages",
+    "procrustes",
+]
+
+
+class AlignmentWarning(SpikeDecodeWarning):
+    """An aligner had to fall back to a weaker method (e.g. no units shared across days)."""
+
+
+@runtime_checkable
+class DayAligner(Protocol):
+    """What every aligner offers (see the module docstring).
+
+    Attributes
+    ----------
+    uses_labels : bool
+        True when ``fit``/``adapt`` need condition keys ``y``; label-free aligners get
+        ``y=None`` from the evaluation functions.
+    uses_time : bool
+        True when the condition keys should include the time relative to stimulus onset
+        (``"label@t"``), so that matched averages are condition- *and* time-averaged.
+    """
+
+    uses_labels: bool
+    uses_time: bool
+
+    def fit(self, days: Mapping[Hashable, ArrayLike], y: Any = None, **kw: Any) -> Any: ...
+
+    def adapt(self, X_new: ArrayLike, y: Any = None, *, day: Hashable, **kw: Any) -> Any: ...
+
+    def transform(self, X: ArrayLike, *, day: Hashable) -> NDArray[np.float64]: ...
+
+
+def _check_X(X: Any, *, day: Hashable, name: str = "X") -> NDArray[np.float64]:
+    try:
+        arr = np.asarray(X, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise SpikeDecodeTypeError(
+            f"{name} of day {day!r} must be a numeric array (n_samples, n_features); got "
+            f"{type(X).__name__}."
+        ) from err
+    if arr.ndim != 2:
+        raise SpikeDecodeValueError(
+            f"{name} of day {day!r} must be 2D (n_samples, n_features); got shape {arr.shape}. "
+            "Flatten windows with preprocess.to_xy (lag*unit features)."
+        )
+    if arr.shape[0] < 2 or arr.shape[1] < 1:
+        raise NotEnoughDataError(
+            f"{name} of day {day!r} has shape {arr.shape}; need >= 2 samples and >= 1 feature."
+        )
+    if not np.all(np.isfinite(arr)):
+        raise SpikeDecodeValueError(f"{name} of day {day!r} contains NaN or inf values.")
+    return arr
+
+
+def _check_keys(y: Any, n: int, *, day: Hashable) -> NDArray[Any]:
+    keys = np.asarray(y)
+    if keys.ndim != 1 or keys.shape[0] != n:
+        raise SpikeDecodeValueError(
+            f"y of day {day!r} must hold one condition key per sample ({n}); got shape "
+            f"{keys.shape}."
+        )
+    return keys
+
+
+def matched_averages(
+    Z_ref: ArrayLike, keys_ref: ArrayLike, Z_new: ArrayLike, keys_new: ArrayLike, *,
+    min_count: int = 1,
+) -> tuple[NDArray[np.float64], NDArray[np.float64], list[Any]]:
+    """Means of ``Z_ref`` and ``Z_new`` over the condition keys present on both days.
+
+    Parameters
+    ----------
+    Z_ref, Z_new : array (n_samples, n_dims)
+        Samples of the two days (already reduced, e.g. per-day PCA latents).
+    keys_ref, keys_new : array (n_samples,)
+        Condition key of every sample.
+    min_count : int, default=1
+        Keys with fewer samples on either day are ignored.
+
+    Returns
+    -------
+    A_ref, A_new : ndarray (n_keys, n_dims)
+        Matched averages, one row per shared key (sorted by ``str(key)``).
+    keys : list
+        The shared keys.
+
+    Examples
+    --------
+    >>> Z = np.array([[0.0], [2.0], [10.0]]); k = np.array(["a", "a", "b"])
+    >>> A, B, keys = matched_averages(Z, k, Z + 1, k)
+    >>> A.ravel().tolist(), B.ravel().tolist(), keys
+    ([1.0, 10.0], [2.0, 11.0], ['a', 'b'])
+    """
+    Z_ref = np.asarray(Z_ref, dtype=np.float64)
+    Z_new = np.asarray(Z_new, dtype=np.float64)
+    kr = np.asarray(keys_ref)
+    kn = np.asarray(keys_new)
+    ur, inv_r, cnt_r = np.unique(kr, return_inverse=True, return_counts=True)
+    un, inv_n, cnt_n = np.unique(kn, return_inverse=True, return_counts=True)
+    pos_r = {k: i for i, k in enumerate(ur.tolist())}
+    pos_n = {k: i for i, k in enumerate(un.tolist())}
+    shared = sorted((k for k in pos_r if k in pos_n
+                     and cnt_r[pos_r[k]] >= min_count and cnt_n[pos_n[k]] >= min_count), key=str)
+    sums_r = np.zeros((ur.size, Z_ref.shape[1]))
+    np.add.at(sums_r, inv_r.ravel(), Z_ref)
+    sums_n = np.zeros((un.size, Z_new.shape[1]))
+    np.add.at(sums_n, inv_n.ravel(), Z_new)
+    ir = np.array([pos_r[k] for k in shared], dtype=int)
+    i_n = np.array([pos_n[k] for k in shared], dtype=int)
+    A = sums_r[ir] / cnt_r[ir, None] if shared else np.zeros((0, Z_ref.shape[1]))
+    B = sums_n[i_n] / cnt_n[i_n, None] if shared else np.zeros((0, Z_new.shape[1]))
+    return A, B, shared
+
+
+def procrustes(A: ArrayLike, B: ArrayLike) -> NDArray[np.float64]:
+    """Orthogonal ``R`` minimising ``||A @ R - B||_F`` (both already centred).
+
+    Examples
+    --------
+    >>> rot = np.array([[0.0, -1.0], [1.0, 0.0]])
+    >>> A = np.array([[1.0, 0.0], [0.0, 2.0], [-1.0, -2.0]])
+    >>> np.allclose(procrustes(A, A @ rot), rot)
+    True
+    """
+    A = np.asarray(A, dtype=np.float64)
+    B = np.asarray(B, dtype=np.float64)
+    U, _, Vt = np.linalg.svd(A.T @ B, full_matrices=False)
+    return U @ Vt
+
+
+class BaseDayAligner(TransformerMixin, BaseEstimator):
+    """Shared machinery of the aligners: day bookkeeping, validation, ``fit`` over days.
+
+    Subclasses implement ``_fit_reference(X, y, day, **kw)``,
+    ``_adapt_day(X, y, day, **kw)`` and ``_transform_day(X, day)``. ``fit`` calls the
+    first on the reference day and the second on every other day; ``adapt`` calls the
+    second only, so that no earlier day's state is touched.
+
+    Fitted attributes common to all aligners: ``reference_day_``, ``days_`` (in the order
+    they were added), ``n_features_`` (dict day -> feature count), ``n_features_ref_``,
+    ``n_components_``.
+    """
+
+    uses_labels: ClassVar[bool] = False
+    uses_time: ClassVar[bool] = False
+
+    # -- public API ---------------------------------------------------------------
+    def fit(self, days: Mapping[Hashable, ArrayLike], y: Mapping[Hashable, ArrayLike] | None = None,
+            **fit_params: Any) -> BaseDayAligner:
+        """Fit the reference day, then adapt every other day to it.
+
+        Parameters
+        ----------
+        days : mapping day -> array (n_samples, n_features)
+            Feature counts may differ between days.
+        y : mapping day -> array (n_samples,), optional
+            Condition keys per sample (required when ``uses_labels``).
+        **fit_params
+            Passed to the reference fit and every adapt (e.g. ``units=`` mapping for
+            :class:`~spikedecode.align.FactorAnalysisStabilizer`).
+
+        Returns
+        -------
+        self
+        """
+        if not isinstance(days, Mapping) or len(days) == 0:
+            raise SpikeDecodeTypeError(
+                f"days must be a non-empty mapping day -> X; got {type(days).__name__}"
+                + (" (empty)" if isinstance(days, Mapping) else "") + "."
+            )
+        if y is not None and not isinstance(y, Mapping):
+            raise SpikeDecodeTypeError(
+                f"y must be None or a mapping day -> condition keys; got {type(y).__name__}."
+            )
+        self._check_params()
+        ref = getattr(self, "reference_day", None)
+        if ref is None:
+            ref = next(iter(days))
+        if ref not in days:
+            raise ConfigError(
+                f"reference_day == {ref!r} is not one of the days {list(days)[:12]}."
+            )
+        for attr in list(vars(self)):
+            if attr.endswith("_") and not attr.startswith("__"):
+                delattr(self, attr)
+        self.reference_day_ = ref
+        self.days_: list[Hashable] = []
+        self.n_features_: dict[Hashable, int] = {}
+        X_ref = _check_X(days[ref], day=ref)
+        y_ref = self._get_y(y, ref, X_ref.shape[0])
+        self._fit_reference(X_ref, y_ref, ref, **self._day_params(fit_params, ref))
+        self.days_.append(ref)
+        self.n_features_[ref] = X_ref.shape[1]
+        self.n_features_ref_ = X_ref.shape[1]
+        self.n_features_in_ = X_ref.shape[1]
+        for day, X in days.items():
+            if day == ref:
+                continue
+            self.adapt(X, self._get_y(y, day, np.shape(X)[0]) if y is not None else None,
+                       day=day, **self._day_params(fit_params, day))
+        return self
+
+    def adapt(self, X_new: ArrayLike, y: ArrayLike | None = None, *, day: Hashable,
+              **fit_params: Any) -> BaseDayAligner:
+        """Add one day without changing the transform of any day fitted before.
+
+        Parameters
+        ----------
+        X_new : array (n_samples, n_features)
+        y : array (n_samples,), optional
+            Condition keys (required when ``uses_labels``). Use trials that are NOT used
+            to test the day afterwards (see :mod:`spikedecode.align.evaluate`).
+        day : hashable
+            Key of the new day; must not be fitted already.
+
+        Returns
+        -------
+        self
+        """
+        check_is_fitted(self, "reference_day_")
+        if day in self.n_features_:
+            raise ConfigError(
+                f"day == {day!r} is already fitted; adapt adds a new day (use a new key, or "
+                "copy.deepcopy the aligner before adapting a held-out day twice)."
+            )
+        X = _check_X(X_new, day=day, name="X_new")
+        keys = None
+        if y is not None:
+            keys = _check_keys(y, X.shape[0], day=day)
+        elif self.uses_labels and self._needs_labels():
+            raise SpikeDecodeValueError(
+                f"{type(self).__name__} uses condition keys: pass y (one key per sample) "
+                f"for day {day!r}."
+            )
+        self._adapt_day(X, keys, day, **fit_params)
+        self.days_.append(day)
+        self.n_features_[day] = X.shape[1]
+        return self
+
+    def transform(self, X: ArrayLike, *, day: Hashable) -> NDArray[np.float64]:
+        """Map samples of ``day`` into the common space.
+
+        Returns
+        -------
+        ndarray (n_samples, n_components)
+        """
+        check_is_fitted(self, "reference_day_")
+        if day not in self.n_features_:
+            raise ConfigError(
+                f"day == {day!r} is not fitted; known days are {self.days_[:12]}"
+                + ("..." if len(self.days_) > 12 else "") + ". Call adapt(X, day=...) first."
+            )
+        arr = np.asarray(X, dtype=np.float64)
+        if arr.ndim != 2 or arr.shape[1] != self.n_features_[day]:
+            raise SpikeDecodeValueError(
+                f"X has shape {arr.shape}, but {type(self).__name__} is expecting "
+                f"{self.n_features_[day]} features for day {day!r}."
+            )
+        return np.asarray(self._transform_day(arr, day), dtype=np.float64)
+
+    def fit_transform(self, days: Mapping[Hashable, ArrayLike],  # type: ignore[override]
+                      y: Mapping[Hashable, ArrayLike] | None = None,
+                      **fit_params: Any) -> dict[Hashable, NDArray[np.float64]]:
+        """``fit(days, y)`` then the transform of every day, as a dict day -> array."""
+        self.fit(days, y, **fit_params)
+        return {d: self.transform(days[d], day=d) for d in days}
+
+    # -- hooks --------------------------------------------------------------------
+    def _check_params(self) -> None:
+        k = getattr(self, "n_components", None)
+        if k is not None and (not isinstance(k, (int, np.integer)) or k < 1):
+            raise ConfigError(f"n_components == {k!r}, must be an integer >= 1.")
+
+    def _needs_labels(self) -> bool:
+        return True
+
+    def _day_params(self, fit_params: Mapping[str, Any], day: Hashable) -> dict[str, Any]:
+        return dict(fit_params)
+
+    def _get_y(self, y: Mapping[Hashable, ArrayLike] | None, day: Hashable,
+               n: int) -> NDArray[Any] | None:
+        if y is None:
+            if self.uses_labels and self._needs_labels():
+                raise SpikeDecodeValueError(
+                    f"{type(self).__name__} uses condition keys: pass y as a mapping day -> "
+                    f"keys (missing for day {day!r})."
+                )
+            return None
+        if day not in y:
+            raise SpikeDecodeValueError(f"y has no condition keys for day {day!r}.")
+        return _check_keys(y[day], n, day=day)
+
+    def _fit_reference(self, X: NDArray, y: NDArray | None, day: Hashable,
+                       **kw: Any) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _adapt_day(self, X: NDArray, y: NDArray | None, day: Hashable,
+                   **kw: Any) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _transform_day(self, X: NDArray, day: Hashable) -> NDArray:  # pragma: no cover
+        raise NotImplementedError
+
+
+class NoAlignment(BaseDayAligner):
+    """No alignment: every day's features are used as they are.
+
+    Only meaningful when all days record the same features (same units in the same
+    order). With ``mismatch="raise"`` (default) a day with another feature count is an
+    error; ``mismatch="pad"`` zero-pads or truncates it to the reference's count (a
+    deliberately naive baseline) and warns.
+
+    Parameters
+    ----------
+    mismatch : {"raise", "pad"}, default="raise"
+    reference_day : hashable, optional
+
+    Examples
+    --------
+    >>> X = np.arange(6.0).reshape(3, 2)
+    >>> NoAlignment().fit({0: X, 1: X + 1}).transform(X, day=1).shape
+    (3, 2)
+    """
+
+    def __init__(self, *, mismatch: str = "raise", reference_day: Hashable | None = None) -> None:
+        self.mismatch = mismatch
+        self.reference_day = reference_day
+
+    def _check_params(self) -> None:
+        if self.mismatch not in ("raise", "pad"):
+            raise ConfigError(f"mismatch == {self.mismatch!r}, must be 'raise' or 'pad'.")
+
+    def _fit_reference(self, X: NDArray, y: NDArray | None, day: Hashable, **kw: Any) -> None:
+        self.n_components_ = X.shape[1]
+
+    def _adapt_day(self, X: NDArray, y: NDArray | None, day: Hashable, **kw: Any) -> None:
+        if X.shape[1] != self.n_features_ref_:
+            if self.mismatch == "raise":
+                raise SpikeDecodeValueError(
+                    f"day {day!r} has {X.shape[1]} features but the reference day has "
+                    f"{self.n_features_ref_}; without alignment days must share features. "
+                    "Use get_aligner('pca'|'cca'|'procrustes'|'fa'|'adversarial') or "
+                    "NoAlignment(mismatch='pad')."
+                )
+            warnings.warn(
+                f"day {day!r}: {X.shape[1]} features zero-padded/truncated to the reference's "
+                f"{self.n_features_ref_} (no alignment).", AlignmentWarning, stacklevel=3)
+
+    def _transform_day(self, X: NDArray, day: Hashable) -> NDArray:
+        p = self.n_features_ref_
+        if X.shape[1] == p:
+            return X.copy()
+        out = np.zeros((X.shape[0], p))
+        m = min(p, X.shape[1])
+        out[:, :m] = X[:, :m]
+        return out
+
+
+def _registry() -> dict[str, type]:
+    from spikedecode.align.adversarial import AdversarialAligner, ConditionalAdversarialAligner
+    from spikedecode.align.cca import CCAAligner, ProcrustesAligner
+    from spikedecode.align.fa import FactorAnalysisStabilizer
+    from spikedecode.align.pca import PerDayPCA
+
+    return {
+        "none": NoAlignment,
+        "pca": PerDayPCA,
+        "cca": CCAAligner,
+        "procrustes": ProcrustesAligner,
+        "fa": FactorAnalysisStabilizer,
+        "adversarial": AdversarialAligner,
+        "adversarial-cond": ConditionalAdversarialAligner,
+    }
+
+
+ALIGNERS = ("none", "pca", "cca", "procrustes", "fa", "adversarial", "adversarial-cond")
+
+
+def get_aligner(name: str, **kw: Any) -> BaseDayAligner:
+    """Build an aligner by name.
+
+    Parameters
+    ----------
+    name : {"none", "pca", "cca", "procrustes", "fa", "adversarial", "adversarial-cond"}
+        ``"adversarial"`` is label-free; ``"adversarial-cond"`` conditions its
+        discriminator on the labels.
+    **kw
+        Parameters of the aligner (``n_components``, ``random_state``...).
+
+    Returns
+    -------
+    BaseDayAligner
+
+    Examples
+    --------
+    >>> get_aligner("cca", n_components=3).n_components
+    3
+    """
+    table = _registry()
+    if not isinstance(name, str) or name.lower() not in table:
+        raise ConfigError(f"aligner name == {name!r}, must be one of {list(ALIGNERS)}.")
+    cls = table[name.lower()]
+    try:
+        return cls(**kw)
+    except TypeError as err:
+        raise ConfigError(f"get_aligner({name!r}): {err}") from err
