@@ -311,9 +311,9 @@ def spectral_penalty(activations: Any, V: Any, *, alpha: float = 1.0, tau: int =
         First (1-based) index penalized; also the anchor of ``kappa``.
     directions : 1-D integer tensor, optional
         0-based indices (all ``>= tau``, i.e. 1-based ``n > tau``) of a random subset of
-        eigen-directions. The sum over them is scaled by ``(N - tau + 1) / len(directions)``
-        to give an unbiased estimate of the full sum (the ``n = tau`` term is zero by
-        construction of ``kappa``). ``None`` (default) computes every direction exactly.
+        eigen-directions. The sum over them is scaled by ``(N - tau) / len(directions)``
+        (the ``n = tau`` term is always added exactly) to give an unbiased estimate of the
+        full sum. ``None`` (default) computes every direction exactly.
     kappa : float or Tensor, optional
         Fix the target's scale instead of anchoring it to this batch's ``lam_tau``.
     detach_kappa : bool, default=True
@@ -358,10 +358,14 @@ def spectral_penalty(activations: Any, V: Any, *, alpha: float = 1.0, tau: int =
         cols = torch.cat([torch.tensor([tau - 1], device=directions.device), directions])
         lam = (ac @ V[:, cols]).pow(2).sum(0) / (B - 1)
         lam_tau = lam[0]
-        tail = lam[1:]
-        n = (directions + 1).to(activations.dtype)
-        scale = (N - tau + 1) / directions.numel()
-        eigs = tail
+        tail = lam
+        n = torch.cat([torch.tensor([float(tau)], device=directions.device),
+                       (directions + 1).to(torch.float64)]).to(activations.dtype)
+        # the n = tau term is always computed (exactly zero when kappa is anchored to this
+        # batch); the sampled n > tau terms stand for all N - tau of them
+        scale = torch.full_like(n, (N - tau) / directions.numel())
+        scale[0] = 1.0
+        eigs = lam[1:]
     if kappa is None:
         kappa = lam_tau * float(tau) ** alpha
         if detach_kappa:
@@ -369,7 +373,7 @@ def spectral_penalty(activations: Any, V: Any, *, alpha: float = 1.0, tau: int =
     kappa = torch.as_tensor(kappa, dtype=activations.dtype, device=activations.device)
     kappa = kappa.clamp_min(torch.finfo(activations.dtype).tiny)
     ratio = tail * n.pow(alpha) / kappa - 1.0
-    pen = scale * (ratio.pow(2) + torch.relu(ratio)).sum() / N
+    pen = (scale * (ratio.pow(2) + torch.relu(ratio))).sum() / N
     return (pen, eigs) if return_eigs else pen
 
 
@@ -401,7 +405,7 @@ class SpectralRegularizer:
     **Speed.** The exact estimate costs two (B x N x N) matrix products per layer and step
     (forward and backward), about 3x a plain step of the 2,000-unit shallow net. With
     ``n_directions=m`` each step draws ``m`` of the ``N - tau`` tail directions uniformly
-    without replacement and rescales their sum by ``(N - tau + 1) / m``: an unbiased
+    without replacement and rescales their sum by ``(N - tau) / m``: an unbiased
     estimate of the exact penalty (and of its gradient) for the batch, at ``m / N`` of the
     cost. ``n_directions=None`` keeps the exact mode.
 
