@@ -718,8 +718,8 @@ def count_greedy_attack(model: Any, x_counts: Any, y: Any, *, k: int, norm: str 
     >>> bool((adv - x).abs().flatten(1).sum(1).max() <= 3) and bool(adv.min() >= 0)
     True
     """
+    _check_counts(_as_input(x_counts, "x_counts"))
     module, x_in, x0, y_, _ = _prepare(model, x_counts, y, (0.0, None))
-    _check_counts(x0)
     k = _check_int("k", k, 0)
     if norm not in ("l1", "l0"):
         raise AttackError(f"norm == {norm!r}, must be 'l1' or 'l0'.")
@@ -832,8 +832,8 @@ def count_linf_attack(model: Any, x_counts: Any, y: Any, *, eps: int, n_steps: i
     >>> bool((adv - x).abs().max() <= 1) and adv.dtype == x.dtype
     True
     """
+    _check_counts(_as_input(x_counts, "x_counts"))
     module, x_in, x0, y_, _ = _prepare(model, x_counts, y, (0.0, None))
-    _check_counts(x0)
     e = _check_eps(eps)
     if e != int(e):
         raise AttackError(f"eps == {eps!r}: count budgets are whole spikes; use an integer.")
