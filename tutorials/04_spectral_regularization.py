@@ -1,0 +1,423 @@
+# %% [markdown]
+# # 04 — The 1/n spectral regularizer (Nassar et al., NeurIPS 2020)
+#
+# Stringer et al. (2019) found that the covariance eigenspectrum of mouse V1 responses
+# decays as ``1/n``. Nassar et al. imposed that spectrum on a network's hidden layer with a
+# penalty (their eq. 2, ``spikedecode.robust.SpectralRegularizer``) and reported more
+# robustness to FGSM and PGD without adversarial training. This tutorial reproduces the
+# core of that study on real MNIST, at a scale a shared CPU can afford:
+#
+# 1. **Shallow net** (784-2000 sigmoid + batch norm-10): vanilla vs SpecReg
+#    (beta in {1, 2, 5}, tau = 10, alpha = 1), 3 seeds; hidden-layer spectra with fitted
+#    alpha; robustness curves +- std under FGSM and PGD (40 steps of eta = 0.01),
+#    eps in [0, 0.1]; white Gaussian noise; eigenvalue sensitivity maps d lambda_n / dx.
+# 2. **MLP 3x1000**: SpecReg on the last layer only, on every layer, a whitening layer
+#    (flat spectrum) before the read-out, and the Jacobian-norm baseline.
+# 3. **SmallCNN**: vanilla vs SpecReg on its fully connected hidden layer.
+# 4. **The simulated touch decoder** (MLPDecoder on spike-count windows): does SpecReg on
+#    its hidden layer change its robustness to count-domain attacks?
+#
+# **Scale (full mode, one core).** Training subsets instead of 60,000 images, few epochs,
+# Adam lr 1e-3 (the paper's 1e-4 needs many more epochs), the subsampled regularizer
+# (``n_directions=250`` eigen-directions per step, an unbiased estimate of eq. 2; see
+# docs/robust_spectral.md), PGD on a test subset, one seed for parts 2-4. Every number
+# printed says what it was computed on. ``--quick`` is a < 60 s smoke test with tiny
+# models whose numbers mean nothing.
+#
+# Run: ``OMP_NUM_THREADS=1 python tutorials/04_spectral_regularization.py [--quick]
+# [--out DIR] [--parts shallow,mlp,cnn,touch]``.
+
+# %%
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1") or 1))
+
+from spikedecode.robust.attacks import count_linf_attack, fgsm, gaussian_noise, pgd
+from spikedecode.robust.models import MLP, ShallowMLP, SmallCNN
+from spikedecode.robust.spectral import (
+    JacobianRegularizer,
+    SpectralRegularizer,
+    Whitening,
+    effective_dimension,
+    eigenspectrum,
+    fit_power_law,
+    sensitivity_map,
+)
+from spikedecode.training import train
+
+QUICK = dict(
+    n_train=600, n_val=200, n_test=100, width=64, batch=96, epochs=2, seeds=[0], betas=[2.0],
+    eps=[0.0, 0.05, 0.1], pgd_steps=5, pgd_step=None, n_directions=None, sigmas=[0.0, 0.3],
+    mlp_widths=(48, 48, 48), mlp_batch=72, mlp_epochs=1, mlp_train=600,
+    cnn_hidden=32, cnn_batch=64, cnn_epochs=1, cnn_train=300,
+    touch_sim=dict(n_repeats=1, n_strokes=4, n_puffs=4, n_units_range=(20, 30)),
+    touch_train=1500, touch_epochs=3, touch_hidden=16, touch_eps=[0, 1], touch_n_test=100,
+    sens_n=[1, 10], sens_samples=50,
+)
+FULL = dict(
+    n_train=9000, n_val=1000, n_test=500, width=2000, batch=3000, epochs=10, seeds=[0, 1, 2],
+    betas=[1.0, 2.0, 5.0], eps=[0.0, 0.025, 0.05, 0.075, 0.1], pgd_steps=40, pgd_step=0.01,
+    n_directions=250, sigmas=[0.0, 0.1, 0.2, 0.3, 0.4, 0.5],
+    mlp_widths=(1000, 1000, 1000), mlp_batch=1500, mlp_epochs=6, mlp_train=6000,
+    cnn_hidden=1000, cnn_batch=1500, cnn_epochs=4, cnn_train=6000,
+    touch_sim=dict(), touch_train=20000, touch_epochs=30, touch_hidden=64,
+    touch_eps=[0, 1, 2, 3], touch_n_test=400, sens_n=[1, 10, 100], sens_samples=500,
+)
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description="1/n spectral regularization tutorial")
+    p.add_argument("--quick", action="store_true", help="< 60 s smoke test")
+    p.add_argument("--out", default="out/04_spectral_regularization")
+    p.add_argument("--parts", default="shallow,touch,mlp,cnn")
+    p.add_argument("--data-root", default=None, help="folder with the MNIST idx files")
+    return p.parse_args(argv)
+
+
+def _fmt(values):
+    return [f"{v:.3f}" for v in values]
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+# %% [markdown]
+# ## Data: real MNIST (a random training subset, validation held out, test subset)
+
+# %%
+def load_data(cfg, root=None):
+    from spikedecode.datasets.images import load_digits, load_mnist
+
+    try:
+        d = load_mnist(root or _default_mnist(), val_size=10000, random_state=0)
+        name = "mnist"
+    except Exception as err:  # noqa: BLE001 - fall back to the digits shipped with sklearn
+        log(f"MNIST unavailable ({type(err).__name__}: {err}); using sklearn digits")
+        d = load_digits()
+        name = "digits"
+    g = torch.Generator().manual_seed(0)
+    xtr, ytr = d.train
+    idx = torch.randperm(len(ytr), generator=g)[: cfg["n_train"]]
+    xv, yv = d.val
+    xt, yt = d.test
+    jt = torch.randperm(len(yt), generator=g)[: cfg["n_test"]]
+    return dict(name=name, train=(xtr[idx], ytr[idx]), val=(xv[: cfg["n_val"]], yv[: cfg["n_val"]]),
+                test=(xt[jt], yt[jt]), shape=tuple(xtr.shape[1:]))
+
+
+def _default_mnist():
+    here = Path(__file__).resolve().parents[1]
+    for cand in (here.parent / "shared" / "data" / "mnist", here / "data" / "mnist"):
+        if cand.exists():
+            return cand
+    return None
+
+
+# %% [markdown]
+# ## Helpers: train, attack, measure
+
+# %%
+def fit(model, data, cfg, *, batch, epochs, loss_terms=(), seed=0):
+    t0 = time.perf_counter()
+    hist = train(model, data["train"], val_data=data["val"], loss_terms=list(loss_terms),
+                 max_epochs=epochs, batch_size=batch, lr=1e-3, random_state=seed, device="cpu",
+                 drop_last=True)
+    model.eval()
+    return hist, time.perf_counter() - t0
+
+
+def accuracy(model, x, y, bs=500):
+    with torch.no_grad():
+        return float(torch.cat([model(x[i:i + bs]).argmax(1) for i in range(0, len(x), bs)])
+                     .eq(y).float().mean())
+
+
+def curves(model, data, cfg, seed=0):
+    """Accuracy vs eps under FGSM and PGD (40 steps of 0.01 in full mode) + Gaussian noise."""
+    x, y = data["test"]
+    out = {"fgsm": [], "pgd": [], "noise": []}
+    for eps in cfg["eps"]:
+        if eps == 0:
+            a = accuracy(model, x, y)
+            out["fgsm"].append(a)
+            out["pgd"].append(a)
+            continue
+        out["fgsm"].append(accuracy(model, fgsm(model, x, y, eps=eps), y))
+        adv = pgd(model, x, y, eps=eps, step_size=cfg["pgd_step"], n_steps=cfg["pgd_steps"],
+                  generator=seed)
+        out["pgd"].append(accuracy(model, adv, y))
+    for s in cfg["sigmas"]:
+        out["noise"].append(accuracy(model, gaussian_noise(x, s, generator=seed) if s else x, y))
+    return out
+
+
+def spectrum_summary(model, data, layer, tau=10):
+    # on the training subset: the test subset has fewer images than units (rank-deficient)
+    spec = eigenspectrum(model, data["train"][0], layer)
+    n_min = min(tau, max(1, spec.size // 4))
+    fitres = fit_power_law(spec, n_min=n_min)
+    return spec, {"alpha": fitres.alpha, "ci": list(fitres.ci),
+                  "effective_dimension": effective_dimension(spec)}
+
+
+def spectral_reg(layers, beta, cfg, X, seed, **kw):
+    return SpectralRegularizer(layers, alpha=1.0, tau=10, beta=beta, X=X,
+                               n_directions=cfg["n_directions"], random_state=seed, **kw)
+
+
+def save(results, out):
+    (out / "results.json").write_text(json.dumps(results, indent=2, default=float))
+
+
+# %% [markdown]
+# ## 1. Shallow net: vanilla vs SpecReg
+
+# %%
+def part_shallow(cfg, data, out, results):
+    import matplotlib.pyplot as plt
+
+    from spikedecode.plotting.spectral import (
+        plot_curves_with_std,
+        plot_sensitivity_maps,
+        plot_spectrum,
+    )
+
+    n_in = int(np.prod(data["shape"]))
+    configs = [("vanilla", 0.0)] + [(f"specreg_b{b:g}", b) for b in cfg["betas"]]
+    res = {c: {"fgsm": [], "pgd": [], "noise": [], "alpha": [], "clean": [], "spectra": [],
+               "train_s": [], "effective_dimension": []} for c, _ in configs}
+    models = {}
+    for seed in cfg["seeds"]:
+        for name, beta in configs:
+            torch.manual_seed(seed)
+            net = ShallowMLP(n_in=n_in, n_hidden=cfg["width"])
+            terms = [spectral_reg("hidden", beta, cfg, data["train"][0], seed)] if beta else []
+            _, secs = fit(net, data, cfg, batch=cfg["batch"], epochs=cfg["epochs"],
+                          loss_terms=terms, seed=seed)
+            spec, summ = spectrum_summary(net, data, "hidden")
+            cv = curves(net, data, cfg, seed)
+            r = res[name]
+            for k in ("fgsm", "pgd", "noise"):
+                r[k].append(cv[k])
+            r["clean"].append(cv["pgd"][0])
+            r["alpha"].append(summ["alpha"])
+            r["effective_dimension"].append(summ["effective_dimension"])
+            r["spectra"].append(spec.values.tolist())
+            r["train_s"].append(secs)
+            models.setdefault(name, net)
+            log(f"shallow {name} seed {seed}: clean {cv['pgd'][0]:.3f}, alpha "
+                f"{summ['alpha']:.2f}, FGSM@{cfg['eps'][-1]} {cv['fgsm'][-1]:.3f}, "
+                f"PGD@{cfg['eps'][-1]} {cv['pgd'][-1]:.3f} ({secs:.0f} s)")
+            results["shallow"] = {k: {kk: vv for kk, vv in v.items() if kk != "spectra"}
+                                  for k, v in res.items()}
+            save(results, out)
+    # figures
+    fig = plot_spectrum({k: np.array(v["spectra"]) for k, v in res.items()}, n_min=10,
+                        title=f"shallow net hidden layer ({data['name']} test subset)")
+    fig.savefig(out / "shallow_spectra.png", dpi=120)
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    for ax, kind, xs in ((axes[0], "fgsm", cfg["eps"]), (axes[1], "pgd", cfg["eps"]),
+                         (axes[2], "noise", cfg["sigmas"])):
+        plot_curves_with_std({k: v[kind] for k, v in res.items()}, xs, ax=ax,
+                             title=kind.upper() if kind != "noise" else "Gaussian noise")
+    axes[2].set_xlabel("sigma")
+    fig.savefig(out / "shallow_curves.png", dpi=120)
+    plt.close("all")
+    # sensitivity maps d lambda_n / dx on test images
+    xs = data["test"][0][: cfg["sens_samples"]]
+    for name in ("vanilla", configs[-1][0]):
+        maps = sensitivity_map(models[name], xs, n=cfg["sens_n"], layer="hidden")
+        fig = plot_sensitivity_maps(maps, ns=cfg["sens_n"], n_examples=2,
+                                    title=f"d lambda_n / dx, {name}")
+        fig.savefig(out / f"sensitivity_{name}.png", dpi=120)
+        plt.close(fig)
+    summary = {}
+    eps = cfg["eps"]
+    for name, r in res.items():
+        f, p = np.array(r["fgsm"]), np.array(r["pgd"])
+        summary[name] = {
+            "alpha_mean": float(np.mean(r["alpha"])), "alpha_std": float(np.std(r["alpha"])),
+            "clean_mean": float(np.mean(r["clean"])),
+            **{f"fgsm@{e:g}": [float(f[:, i].mean()), float(f[:, i].std())]
+               for i, e in enumerate(eps) if e in (0.05, 0.1)},
+            **{f"pgd@{e:g}": [float(p[:, i].mean()), float(p[:, i].std())]
+               for i, e in enumerate(eps) if e in (0.05, 0.1)},
+            "noise": np.array(r["noise"]).mean(0).tolist(),
+        }
+    results["shallow_summary"] = summary
+    save(results, out)
+    log("shallow summary: " + json.dumps(summary, default=float))
+
+
+# %% [markdown]
+# ## 2. MLP 3x1000 and 3. SmallCNN: where to regularize, whitening, Jacobian baseline
+
+# %%
+class _Whitened(nn.Module):
+    """MLP with a whitening layer after its last hidden layer (a flat spectrum)."""
+
+    def __init__(self, mlp, width):
+        super().__init__()
+        self.mlp = mlp
+        self.whiten = Whitening(width)
+
+    def forward(self, x):
+        h = x.flatten(1)
+        for block in self.mlp.hidden:
+            h = block(h)
+        return self.mlp.out(self.whiten(h))
+
+
+def part_mlp(cfg, data, out, results):
+    n_in = int(np.prod(data["shape"]))
+    sub = dict(data, train=(data["train"][0][: cfg["mlp_train"]],
+                            data["train"][1][: cfg["mlp_train"]]))
+    X = sub["train"][0]
+    w = cfg["mlp_widths"]
+    last = f"hidden.{len(w) - 1}"
+    every = [f"hidden.{i}" for i in range(len(w))]
+    variants = {
+        "vanilla": (lambda: MLP(n_in=n_in, widths=w), lambda m: []),
+        "specreg_last": (lambda: MLP(n_in=n_in, widths=w),
+                         lambda m: [spectral_reg(last, 1.0, cfg, X, 0)]),
+        "specreg_every": (lambda: MLP(n_in=n_in, widths=w),
+                          lambda m: [spectral_reg(every, 1.0, cfg, X, 0)]),
+        "whitened_last": (lambda: _Whitened(MLP(n_in=n_in, widths=w), w[-1]), lambda m: []),
+        "jacobian": (lambda: MLP(n_in=n_in, widths=w),
+                     lambda m: [JacobianRegularizer(0.01, random_state=0)]),
+    }
+    rows = {}
+    for name, (build, terms) in variants.items():
+        torch.manual_seed(0)
+        net = build()
+        _, secs = fit(net, sub, cfg, batch=cfg["mlp_batch"], epochs=cfg["mlp_epochs"],
+                      loss_terms=terms(net), seed=0)
+        layer = "mlp." + last if name == "whitened_last" else last
+        _, summ = spectrum_summary(net, sub, layer)
+        cv = curves(net, sub, cfg, 0)
+        rows[name] = {**cv, "alpha_last": summ["alpha"], "train_s": secs}
+        log(f"mlp {name}: clean {cv['pgd'][0]:.3f}, alpha(last) {summ['alpha']:.2f}, "
+            f"FGSM {_fmt(cv['fgsm'])}, PGD {_fmt(cv['pgd'])} "
+            f"({secs:.0f} s)")
+        results["mlp"] = rows
+        save(results, out)
+
+
+def part_cnn(cfg, data, out, results):
+    if len(data["shape"]) != 3:
+        return
+    sub = dict(data, train=(data["train"][0][: cfg["cnn_train"]],
+                            data["train"][1][: cfg["cnn_train"]]))
+    rows = {}
+    C, H, _ = data["shape"]
+    for name, beta in (("vanilla", 0.0), ("specreg_fc", 1.0)):
+        torch.manual_seed(0)
+        net = SmallCNN(in_channels=C, image_size=H, n_hidden=cfg["cnn_hidden"])
+        terms = [spectral_reg("hidden", beta, cfg, sub["train"][0], 0)] if beta else []
+        _, secs = fit(net, sub, cfg, batch=cfg["cnn_batch"], epochs=cfg["cnn_epochs"],
+                      loss_terms=terms, seed=0)
+        _, summ = spectrum_summary(net, sub, "hidden")
+        cv = curves(net, sub, cfg, 0)
+        rows[name] = {**cv, "alpha_fc": summ["alpha"], "train_s": secs}
+        log(f"cnn {name}: clean {cv['pgd'][0]:.3f}, alpha(fc) {summ['alpha']:.2f}, "
+            f"FGSM {_fmt(cv['fgsm'])}, PGD {_fmt(cv['pgd'])}")
+        results["cnn"] = rows
+        save(results, out)
+
+
+# %% [markdown]
+# ## 4. The simulated touch decoder: SpecReg on the MLP decoder's hidden layer
+#
+# The decoder sees 25 ms windows of spike counts (5 bins x units). The attack is the
+# count-domain L-inf attack: every count may change by at most ``eps`` spikes and stays a
+# non-negative integer.
+
+# %%
+def part_touch(cfg, out, results):
+    from spikedecode.datasets import simulate_touch_experiment
+    from spikedecode.decoders import MLPDecoder
+    from spikedecode.preprocess import make_windows, to_xy
+
+    exp = simulate_touch_experiment(n_days=1, random_state=0, **cfg["touch_sim"])
+    w = make_windows(exp[0], rule="multiclass")
+    X, y, groups = to_xy(w)
+    rng = np.random.default_rng(0)
+    trials = np.unique(groups)
+    test_trials = rng.choice(trials, size=max(1, len(trials) // 4), replace=False)
+    te = np.isin(groups, test_trials)
+    Xtr, ytr, gtr = X[~te], y[~te], groups[~te]
+    keep = rng.choice(len(ytr), size=min(cfg["touch_train"], len(ytr)), replace=False)
+    Xtr, ytr, gtr = Xtr[keep], ytr[keep], gtr[keep]
+    Xte, yte = X[te], y[te]
+    pick = rng.choice(len(yte), size=min(cfg["touch_n_test"], len(yte)), replace=False)
+    Xte, yte = Xte[pick], yte[pick]
+    width = cfg["touch_hidden"]
+    rows = {}
+    for name, beta in (("vanilla", 0.0), ("specreg", 2.0)):
+        terms = [SpectralRegularizer("layers.1", tau=min(10, width // 4), beta=beta,
+                                     X=torch.as_tensor(Xtr))] if beta else []
+        clf = MLPDecoder(hidden_sizes=(width,), max_epochs=cfg["touch_epochs"],
+                         batch_size=max(96, int(1.5 * width)), lr=1e-3, loss_terms=terms,
+                         random_state=0, device="cpu", patience=None)
+        clf.fit(Xtr, ytr, groups=gtr)
+        yi = torch.as_tensor(np.searchsorted(clf.classes_, yte))
+        xt = torch.as_tensor(Xte, dtype=torch.float32)
+        accs = []
+        for eps in cfg["touch_eps"]:
+            adv = xt if eps == 0 else count_linf_attack(clf.module_, xt, yi, eps=int(eps))
+            accs.append(accuracy(clf.module_, adv, yi))
+        spec = eigenspectrum(clf.module_, torch.as_tensor(Xtr), "layers.1")
+        a = fit_power_law(spec, n_min=min(10, width // 4)).alpha
+        rows[name] = {"count_linf": accs, "eps_spikes": cfg["touch_eps"], "alpha": a,
+                      "n_train": int(len(ytr)), "n_test": int(len(yte))}
+        log(f"touch decoder {name}: alpha {a:.2f}, accuracy vs spikes changed "
+            f"{dict(zip(cfg['touch_eps'], _fmt(accs)))}")
+    results["touch"] = rows
+    save(results, out)
+
+
+# %%
+def main(argv=None):
+    args = parse_args(argv)
+    cfg = QUICK if args.quick else FULL
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    t0 = time.perf_counter()
+    parts = [p.strip() for p in args.parts.split(",") if p.strip()]
+    results = {"mode": "quick" if args.quick else "full",
+               "config": {k: v for k, v in cfg.items()}, "parts": parts}
+    data = load_data(cfg, args.data_root)
+    results["data"] = {"name": data["name"], "n_train": len(data["train"][1]),
+                       "n_val": len(data["val"][1]), "n_test": len(data["test"][1])}
+    log(f"data: {results['data']}")
+    if "shallow" in parts:
+        part_shallow(cfg, data, out, results)
+    if "touch" in parts:
+        part_touch(cfg, out, results)
+    if "mlp" in parts:
+        part_mlp(cfg, data, out, results)
+    if "cnn" in parts:
+        part_cnn(cfg, data, out, results)
+    results["wall_s"] = time.perf_counter() - t0
+    save(results, out)
+    log(f"done in {results['wall_s']:.0f} s; results in {out / 'results.json'}")
+    return results
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
