@@ -191,6 +191,8 @@ CASES: list[tuple[str, Callable[[Path], object], type[SpikeDecodeError], str]] =
     # ---- Datasets that break the data model
     ("wrong_dims", lambda t: check_recording(_rec().rename_dims(spike="time")),
      SchemaError, r"spike"),
+    ("write_unserialisable_attr", lambda t: sio.write(_with_attrs(truth={"w": [1, 2]}), t / "x.nc"),
+     SchemaError, r"attrs\['truth'\] is a dict"),
     ("write_wrong_dims", lambda t: sio.write(_rec().rename_dims(spike="time"), t / "x.nc"),
      SchemaError, r"spike"),
     ("wrong_dtype", lambda t: check_recording(_rec().assign(spike_time=lambda d: (d.spike_time * 1000).astype(np.int64))),

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from spikedecode.errors import CorruptFileError, SpikeDecodeError
+from spikedecode.errors import CorruptFileError, SchemaError, SpikeDecodeError
 
 __all__ = ["read_netcdf", "write_netcdf", "read_zarr", "write_zarr", "normalize"]
 
@@ -58,8 +58,20 @@ def normalize(ds: xr.Dataset) -> xr.Dataset:
 def _for_disk(rec: xr.Dataset) -> xr.Dataset:
     out = rec.copy(deep=False)
     for k, v in list(out.attrs.items()):
-        if isinstance(v, bool):  # netCDF has no bool attribute type
+        if isinstance(v, (bool, np.bool_)):  # netCDF has no bool attribute type
             out.attrs[k] = int(v)
+        elif isinstance(v, (str, int, float, np.generic)):
+            continue
+        elif isinstance(v, (list, tuple, np.ndarray)) and np.asarray(v).ndim == 1 and (
+            np.asarray(v).dtype.kind in "iuf"
+        ):
+            continue
+        else:
+            raise SchemaError(
+                f"attrs[{k!r}] is a {type(v).__name__}; netCDF/zarr attributes must be "
+                "str, numbers or 1-D numeric arrays. Convert it (e.g. json.dumps) or drop it "
+                "before writing."
+            )
     for name in out.variables:
         out[name].encoding = {}
     return out

@@ -8,14 +8,13 @@ import pytest
 from spikedecode import io as sio
 from tests.conftest import shared_data
 
-pytestmark = pytest.mark.data
-
 
 @pytest.fixture(scope="module")
 def human():
     return sio.read(shared_data("nwb", "sub-4_ses-4_ecephys+image.nwb"))
 
 
+@pytest.mark.data
 def test_human_mtl_units_and_encoding_trials(human):
     rec = human
     assert sio.sniff(shared_data("nwb", "sub-4_ses-4_ecephys+image.nwb")) == "nwb"
@@ -38,6 +37,7 @@ def test_human_mtl_units_and_encoding_trials(human):
     assert np.all(np.diff(rec["epoch_start"].values) >= 0)
 
 
+@pytest.mark.data
 @pytest.mark.filterwarnings("ignore::UserWarning:pynwb")
 def test_human_spike_counts_match_pynwb(human):
     import pynwb
@@ -50,6 +50,7 @@ def test_human_spike_counts_match_pynwb(human):
     np.testing.assert_array_equal(human.spikedecode.unit("0"), np.sort(first))
 
 
+@pytest.mark.data
 def test_human_recognition_table_on_request():
     p = shared_data("nwb", "sub-4_ses-4_ecephys+image.nwb")
     rec = sio.read(p, intervals="recognition_table", label_column="old_new")
@@ -62,6 +63,7 @@ def test_human_recognition_table_on_request():
     assert sio.read(p, intervals=None).sizes["epoch"] == 0
 
 
+@pytest.mark.data
 def test_mouse_three_units():
     rec = sio.read(shared_data("nwb", "A8604-211122.nwb"))
     assert rec.spikedecode.n_units == 3
@@ -70,6 +72,51 @@ def test_mouse_three_units():
     assert rec.attrs["session"] == "A8604-211122"
 
 
+@pytest.mark.data
 def test_nwb_to_netcdf_roundtrip(tmp_path, human):
     back = sio.read(sio.write(human, tmp_path / "human.nc"))
     assert back.identical(human)
+
+
+# --------------------------------------------------------------- synthetic files
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory):
+    from tests.io.nwb_factory import make_nwb
+
+    return make_nwb(tmp_path_factory.mktemp("nwb") / "synth.nwb")
+
+
+def test_synthetic_trials_and_ids(synth):
+    from spikedecode.errors import SpikeDecodeWarning
+
+    with pytest.warns(SpikeDecodeWarning, match=r"\['12'\]"):  # the unit without spikes
+        rec = sio.read(synth)
+    assert rec["unit"].values.tolist() == ["10", "11", "12"]
+    assert rec.spikedecode.unit("10").tolist() == [0.1, 0.5, 2.0]  # sorted
+    # 'auto' picks the trials table; labels from its 'stimulus' column
+    assert [e[2] for e in rec.spikedecode.epochs()] == ["trials/LUM", "trials/LBR", "trials/LUM"]
+    assert (rec.attrs["session"], rec.attrs["subject"]) == ("S7", "M3")
+    assert rec.attrs["t_stop"] == 4.0  # the last trial ends after the last spike
+    assert rec.attrs["session_start_time"].startswith("2024-01-02")
+    with pytest.warns(SpikeDecodeWarning):
+        both = sio.read(synth, intervals="all", day=2)
+    assert [e[2] for e in both.spikedecode.epochs()][-1] == "puffs"
+    assert both.attrs["t_stop"] == 5.5 and both.attrs["day"] == 2
+
+
+def test_synthetic_unit_names(tmp_path):
+    from tests.io.nwb_factory import make_nwb
+
+    p = make_nwb(tmp_path / "named.nwb", names=["tt1_c1", "tt2_c4"])
+    rec = sio.read(p)
+    assert rec["unit"].values.tolist() == ["tt1_c1", "tt2_c4"]
+    assert sio.read(p, unit_column="id")["unit"].values.tolist() == ["10", "11"]
+
+
+def test_synthetic_without_units(tmp_path):
+    from spikedecode.errors import FileFormatError
+    from tests.io.nwb_factory import make_nwb
+
+    p = make_nwb(tmp_path / "nounits.nwb", units=False)
+    with pytest.raises(FileFormatError, match=r"no units table with spike_times \(nwb.units\)"):
+        sio.read(p)
