@@ -1,0 +1,136 @@
+"""Robustness curves, gradient-masking flags and the curve figure."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from spikedecode.datasets.images import load_digits
+from spikedecode.errors import AttackError, GradientMaskingWarning
+from spikedecode.robust.attacks import FGSM
+from spikedecode.robust.evaluate import (
+    accuracy,
+    check_curve,
+    check_gradient_masking,
+    robustness_curve,
+)
+from spikedecode.robust.models import MLP, train_image_model
+
+
+@pytest.fixture(scope="module")
+def trained():
+    data = load_digits(random_state=0)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        net = MLP(n_in=64, widths=(64, 64))
+    train_image_model(net, data, max_epochs=25, lr=3e-3, random_state=0, device="cpu")
+    return net.eval(), data
+
+
+def test_robustness_curve(trained):
+    net, data = trained
+    eps = [0.0, 0.05, 0.1, 0.2]
+    curve = robustness_curve(net, data, ["fgsm", "pgd"], eps=eps, limit=200,
+                             attack_kwargs={"n_steps": 10})
+    assert curve.dims == ("eps", "attack") and curve.name == "accuracy"
+    assert list(curve["attack"].values) == ["fgsm", "pgd"]
+    assert curve.attrs["n_samples"] == 200 and curve.attrs["dataset"] == "digits"
+    clean = accuracy(net, data.test[0][:200], data.test[1][:200])
+    assert np.allclose(curve.sel(eps=0.0).values, clean) and clean > 0.9
+    for a in ("fgsm", "pgd"):
+        vals = curve.sel(attack=a).values
+        assert np.all(np.diff(vals) <= 0.01)  # accuracy falls with the budget
+    assert float(curve.sel(eps=0.2, attack="pgd")) < 0.05
+    # PGD at least as strong as FGSM
+    assert np.all(curve.sel(attack="pgd").values <= curve.sel(attack="fgsm").values + 0.01)
+    # reproducible with the same random_state
+    again = robustness_curve(net, data, ["pgd"], eps=eps, limit=200,
+                             attack_kwargs={"n_steps": 10})
+    assert np.array_equal(again.sel(attack="pgd").values, curve.sel(attack="pgd").values)
+    assert check_curve(curve, warn=False) == {"fgsm": False, "pgd": False}
+
+
+def test_curve_with_lbfgs_and_objects(trained):
+    net, data = trained
+    x, y = data.test[0][:30], data.test[1][:30]
+    curve = robustness_curve(net, (x, y), {"lbfgs": "lbfgs", "fgsm01": FGSM(clip=(0.0, 1.0))},
+                             eps=[0.0, 0.1, 1.0],
+                             attack_kwargs={"c_search": 4, "max_iter": 20})
+    lb = curve.sel(attack="lbfgs").values
+    assert lb[0] == pytest.approx(accuracy(net, x, y))
+    assert lb[0] >= lb[1] >= lb[2] and lb[2] < 0.2  # eps=1 covers every L-BFGS adversarial
+    with pytest.raises(AttackError, match="eps"):
+        robustness_curve(net, (x, y), "fgsm", eps=[-1.0])
+    with pytest.raises(AttackError, match="unique"):
+        robustness_curve(net, (x, y), ["fgsm", "fgsm"], eps=[0.1])
+
+
+class _Masked(nn.Module):
+    """Quantises its input: zero gradients almost everywhere (a classic masking defence)."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x):
+        return self.net(torch.round(x * 4) / 4)
+
+
+class _Noisy(nn.Module):
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x):
+        return self.net(x + 0.05 * torch.randn_like(x))
+
+
+def test_masking_checks_pass_on_plain_model(trained):
+    net, data = trained
+    x, y = data.test[0][:100], data.test[1][:100]
+    report = check_gradient_masking(net, x, y, eps=0.1, n_steps=10)
+    assert report.ok, report.flags
+    assert report.accuracies["pgd_large_eps"] < 0.1
+
+
+def test_masking_checks_flag_quantised_and_noisy_models(trained):
+    net, data = trained
+    x, y = data.test[0][:100], data.test[1][:100]
+    with pytest.warns(GradientMaskingWarning, match="noise in the eps-ball|should reach"):
+        report = check_gradient_masking(_Masked(net), x, y, eps=0.2, n_steps=10)
+    assert report.flags["noise_beats_gradient"] or report.flags["large_eps_not_zero"]
+    with pytest.warns(GradientMaskingWarning, match="identical calls"):
+        report = check_gradient_masking(_Noisy(net), x, y, eps=0.1, n_steps=5)
+    assert report.flags["stochastic_logits"]
+
+
+def test_check_curve_warns_on_rising_accuracy():
+    import xarray as xr
+
+    c = xr.DataArray([[0.9], [0.5], [0.7]], dims=("eps", "attack"),
+                     coords={"eps": [0.0, 0.1, 0.2], "attack": ["pgd"]})
+    with pytest.warns(GradientMaskingWarning, match="rises with eps"):
+        assert check_curve(c) == {"pgd": True}
+
+
+def test_plot_robustness_curves(trained):
+    from spikedecode.plotting.robust import plot_adversarial_examples, plot_robustness_curves
+
+    net, data = trained
+    curve = robustness_curve(net, data, ["fgsm"], eps=[0.0, 0.1], limit=50)
+    fig = plot_robustness_curves({"mlp": curve}, title="digits", note="test")
+    ax = fig.axes[0]
+    assert len(ax.lines) == 1 and ax.get_ylabel() == "accuracy"
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), curve.sel(attack="fgsm").values)
+    x = data.test[0][:4]
+    fig2 = plot_adversarial_examples(x, x.clamp(0, 0.9), y=data.test[1][:4], n=4)
+    assert len(fig2.axes) == 12
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
