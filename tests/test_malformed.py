@@ -124,6 +124,14 @@ def _zarr_broken(tmp: Path) -> object:
     return sio.read(p)
 
 
+def _foreign_mat(tmp: Path) -> object:
+    from scipy.io import savemat
+
+    p = tmp / "spikes.mat"
+    savemat(p, {"spikes": np.array([[0.1, 0.2]])})  # a lab's own layout, not neo's
+    return sio.read(p)
+
+
 def _foreign_netcdf(tmp: Path) -> object:
     p = tmp / "other.nc"
     xr.Dataset({"x": ("time", np.arange(3.0))}).to_netcdf(p, engine="h5netcdf")
@@ -253,6 +261,7 @@ CASES: list[tuple[str, Callable[[Path], object], type[SpikeDecodeError], str]] =
     ("truncated_nwb", _nwb_bytes_cut, CorruptFileError, r"cut.nwb"),
     ("nwb_unknown_label_column", _nwb_bad_label, ConfigError, r"label_column == 'stimCategory' is not a column"),
     ("nwb_unknown_intervals", _nwb_bad_table, ConfigError, r"intervals names \['trials'\]"),
+    ("mat_foreign_layout", _foreign_mat, CorruptFileError, r"Only neo's own .mat layout"),
     ("neo_forced_pickleio", lambda t: sio.read_neo(_written(t, ".nc"), io="PickleIO"),
      FileFormatError, r"'PickleIO' is refused"),
 ]

@@ -9,6 +9,7 @@ pynwb instead).
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +91,34 @@ def read_block(path: str | Path, *, io: Any = None, block_index: int = 0) -> Any
         )
     failures: list[str] = []
     last: BaseException | None = None
+    # neo logs tracebacks of failed attempts; we report them ourselves
+    neo_logger = logging.getLogger("neo")
+    level = neo_logger.level
+    neo_logger.setLevel(logging.CRITICAL)
+    try:
+        return _try_candidates(path, candidates, block_index, failures)
+    except _AllFailed as err:
+        last = err.__cause__
+    finally:
+        neo_logger.setLevel(level)
+    hint = ""
+    if path.suffix.lower() == ".mat":
+        hint = (
+            " Only neo's own .mat layout (NeoMatlabIO) is read; for another layout load it "
+            "with scipy.io.loadmat and build the Recording with spikedecode.from_spiketrains."
+        )
+    raise CorruptFileError(
+        f"neo could not read {path}: " + "; ".join(failures)[:800]
+        + ". The file is damaged or not of the format its suffix says." + hint
+    ) from last
+
+
+class _AllFailed(Exception):
+    pass
+
+
+def _try_candidates(path: Path, candidates: list[type], block_index: int, failures: list[str]) -> Any:
+    last: BaseException | None = None
     for cls in candidates:
         reader = None
         try:
@@ -117,10 +146,7 @@ def read_block(path: str | Path, *, io: Any = None, block_index: int = 0) -> Any
                     close()
                 except Exception:  # noqa: BLE001 - closing a failed reader
                     pass
-    raise CorruptFileError(
-        f"neo could not read {path}: " + "; ".join(failures)[:800]
-        + ". The file is damaged or not of the format its suffix says."
-    ) from last
+    raise _AllFailed() from last
 
 
 def _strip_matlab_padding(blk: Any) -> None:

@@ -8,6 +8,7 @@ into place only when complete, so an interrupted write never leaves a broken fil
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -140,7 +141,7 @@ def read_zarr(path: str | Path) -> xr.Dataset:
 
     path = Path(path)
     try:
-        ds = xr.open_zarr(path, consolidated=None, chunks=None).load()
+        ds = xr.open_zarr(path, consolidated=_consolidated(path), chunks=None).load()
     except SpikeDecodeError:
         raise
     except Exception as err:  # zarr raises many types: never leak them
@@ -149,6 +150,19 @@ def read_zarr(path: str | Path) -> xr.Dataset:
             "incomplete or damaged — write it again."
         ) from err
     return check_recording(normalize(ds))
+
+
+def _consolidated(path: Path) -> bool:
+    """Whether a zarr store has consolidated metadata (v2 ``.zmetadata`` or v3 ``zarr.json``)."""
+    if (path / ".zmetadata").exists():
+        return True
+    meta = path / "zarr.json"
+    if meta.exists():
+        try:
+            return bool(json.loads(meta.read_text()).get("consolidated_metadata"))
+        except (ValueError, UnicodeDecodeError):
+            return False  # let the reader report the damage
+    return False
 
 
 def write_zarr(rec: xr.Dataset, path: str | Path, *, zarr_format: int = 2) -> Path:
