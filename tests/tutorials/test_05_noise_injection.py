@@ -1,0 +1,43 @@
+"""Tutorial 05 runs end to end in --quick mode and writes its results."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_05_noise_injection_quick(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "tutorials" / "05_noise_injection.py"), "--quick",
+         "--out", str(tmp_path)],
+        capture_output=True, text=True, env=env, timeout=300, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    res = json.loads((tmp_path / "results.json").read_text())
+    assert res["mode"] == "quick"
+    models = res["cifar"]["models"]
+    assert len(models) == 3
+    for r in models.values():
+        for proto in ("honest", "published_protocol"):
+            assert all(0.0 <= v <= 100.0 for v in r[proto].values())
+        assert r["k_eot"] >= 1 and r["k_pred"] >= 1
+    # the deterministic ResNet20 needs no EOT; the stochastic models use it
+    assert models["ResNet20"]["k_eot"] == 1
+    assert all(r["k_eot"] > 1 for n, r in models.items() if n != "ResNet20")
+    assert len(res["mnist"]["rows"]) == 4 and len(res["touch"]["rows"]) == 5
+    for rows in (res["mnist"]["rows"], res["touch"]["rows"]):
+        for r in rows.values():
+            # certified accuracy can only fall with the radius and never beats clean accuracy
+            radii = sorted(k for k in r if k.startswith("certified_r"))
+            vals = [r[k] for k in radii]
+            assert vals == sorted(vals, reverse=True)
+    assert (tmp_path / "cifar_protocols.png").exists()
+    assert (tmp_path / "touch_certified.png").exists()
