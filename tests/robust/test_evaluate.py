@@ -134,3 +134,26 @@ def test_plot_robustness_curves(trained):
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+def test_cli_robust(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from spikedecode._cli.robust import command
+
+    res = CliRunner().invoke(command, ["--dataset", "digits", "--model", "mlp", "--epochs", "2",
+                                       "--eps", "0,0.1,0.3", "--attack", "fgsm,pgd",
+                                       "--steps", "3", "--n-eval", "60", "--json",
+                                       "--out", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert out["eps"] == [0.0, 0.1, 0.3] and out["n_eval"] == 60
+    for a in ("fgsm", "pgd"):
+        acc = out["accuracy"][a]
+        assert acc[0] == out["clean_accuracy"] and acc[-1] <= acc[0]
+    assert json.loads((tmp_path / "results.json").read_text())["model"] == "mlp"
+    assert (tmp_path / "curve.png").stat().st_size > 1000
+    bad = CliRunner().invoke(command, ["--attack", "deepfool"])
+    assert bad.exit_code != 0 and "deepfool" in str(bad.exception)
