@@ -1,0 +1,111 @@
+"""AdversarialAligner: stabilizers and stability over >= 12 days (tiny settings)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from spikedecode.align import AdversarialAligner, ConditionalAdversarialAligner
+from spikedecode.align.evaluate import default_decoder
+from spikedecode.errors import ConfigError, LabelError
+
+TINY = dict(n_components=3, hidden=16, max_epochs=15, ref_epochs=20, min_epochs=3,
+            patience=3, batch_size=64, random_state=0)
+
+
+def _fit(al, days):
+    y = {d: v.keys(al.uses_time) for d, v in days.items()} if al.uses_labels else None
+    return al.fit({d: v.X for d, v in days.items()}, y)
+
+
+@pytest.fixture(scope="module")
+def cond13(days13):
+    return _fit(ConditionalAdversarialAligner(**TINY), days13)
+
+
+def test_conditional_aligner_stays_stable_for_13_days(cond13, days13):
+    """Decoder trained on the reference reads every later day; discriminator ~ chance."""
+    dec = default_decoder().fit(cond13.transform(days13[0].X, day=0), days13[0].labels)
+    ceiling = np.mean(dec.predict(cond13.transform(days13[0].X, day=0)) == days13[0].labels)
+    accs = [np.mean(dec.predict(cond13.transform(days13[d].X, day=d)) == days13[d].labels)
+            for d in range(1, 13)]
+    assert min(accs) > 0.8 * ceiling
+    # no drift: the last days are as good as the first ones
+    assert np.mean(accs[-4:]) > np.mean(accs[:4]) - 0.1
+    disc = [cond13.day_stats_[d]["disc_accuracy"] for d in range(1, 13)]
+    assert max(disc) < 0.7 and abs(np.mean(disc) - 0.5) < 0.1
+    for d in range(13):
+        s = cond13.day_stats_[d]
+        assert np.isfinite(s["recon_mse"]) and s["recon_mse"] < 1.25  # z-scored units
+        assert np.all(np.isfinite(cond13.transform(days13[d].X, day=d)))
+
+
+def test_stabilizers_are_in_place(cond13):
+    from torch.nn.utils import parametrize
+
+    lin = [m for m in cond13.discriminator_.modules() if hasattr(m, "parametrizations")]
+    assert len(lin) == 3 and all(parametrize.is_parametrized(m, "weight") for m in lin)
+    # spectral norm: every layer has operator norm ~<= 1
+    for m in lin:
+        assert np.linalg.norm(m.weight.detach().numpy(), 2) < 1.05
+    # early stopping on held-out discriminator accuracy ended training early
+    assert any(cond13.day_stats_[d]["stopped_early"] for d in range(1, 13))
+    assert all(cond13.day_stats_[d]["epochs"] <= TINY["max_epochs"] for d in range(1, 13))
+    # the cosine schedule lowered the learning rate over the epochs
+    h = cond13.history_[0]
+    assert h["lr"][-1] < h["lr"][0]
+    # the reservoir of earlier days' codes has a constant size (adapt cost does not grow)
+    assert len(cond13._bank) <= cond13.bank_size
+    logs = cond13.history_[5].epochs[-1]
+    assert {"val_disc_accuracy", "val_recon", "term/adversarial"} <= set(logs)
+
+
+def test_anchor_sampling_draws_the_reference_share():
+    import torch
+
+    from spikedecode.align.adversarial import _AdversarialTerm
+
+    ref = torch.zeros(50, 2)
+    bank = torch.ones(50, 2)
+    lab = torch.zeros(50, dtype=torch.long)
+    term = _AdversarialTerm(None, ref, lab, bank, lab, 0.5, 0.75, 0.0)
+    real, _ = term.sample_real(200, torch.Generator().manual_seed(0))
+    assert float((real[:, 0] == 0).float().mean()) == 0.75
+
+
+def test_gradient_penalty_and_no_spectral_norm_still_train(days4):
+    al = _fit(ConditionalAdversarialAligner(**{**TINY, "spectral_norm": False,
+                                               "gradient_penalty": 10.0}), days4)
+    assert all(np.isfinite(al.day_stats_[d]["recon_mse"]) for d in days4)
+    assert not any(hasattr(m, "parametrizations") for m in al.discriminator_.modules())
+
+
+def test_label_free_aligner_runs_without_labels(days4):
+    al = AdversarialAligner(**TINY).fit({d: v.X for d, v in days4.items()})
+    assert not al.uses_labels
+    z = al.transform(days4[3].X, day=3)
+    assert z.shape == (len(days4[3].X), 3) and np.all(np.isfinite(z))
+    assert 0.0 <= al.day_stats_[3]["disc_accuracy"] <= 1.0
+
+
+def test_same_seed_same_codes(days4):
+    sub = {d: days4[d] for d in range(2)}
+    a = _fit(ConditionalAdversarialAligner(**TINY), sub)
+    b = _fit(ConditionalAdversarialAligner(**TINY), sub)
+    np.testing.assert_array_equal(a.transform(sub[1].X, day=1), b.transform(sub[1].X, day=1))
+
+
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [({"alpha": 1.5}, "alpha"), ({"encoder": "cnn"}, "encoder"), ({"init": "x"}, "init"),
+     ({"val_fraction": 0.9}, "val_fraction"), ({"max_epochs": 0}, "max_epochs")],
+)
+def test_bad_parameters(kw, match, days4):
+    with pytest.raises(ConfigError, match=match):
+        _fit(ConditionalAdversarialAligner(**{**TINY, **kw}), days4)
+
+
+def test_unknown_labels_on_a_new_day_are_refused(days4):
+    al = _fit(ConditionalAdversarialAligner(**TINY), {0: days4[0]})
+    with pytest.raises(LabelError, match="absent from the reference"):
+        al.adapt(days4[1].X, np.array(["new"] * len(days4[1].X)), day=1)
