@@ -143,7 +143,7 @@ def test_cli_robust(tmp_path):
 
     from spikedecode._cli.robust import command
 
-    res = CliRunner().invoke(command, ["--dataset", "digits", "--model", "mlp", "--epochs", "2",
+    res = CliRunner().invoke(command, ["--dataset", "digits", "--model", "small_cnn", "--epochs", "2",
                                        "--eps", "0,0.1,0.3", "--attack", "fgsm,pgd",
                                        "--steps", "3", "--n-eval", "60", "--json",
                                        "--out", str(tmp_path)])
@@ -153,7 +153,7 @@ def test_cli_robust(tmp_path):
     for a in ("fgsm", "pgd"):
         acc = out["accuracy"][a]
         assert acc[0] == out["clean_accuracy"] and acc[-1] <= acc[0]
-    assert json.loads((tmp_path / "results.json").read_text())["model"] == "mlp"
+    assert json.loads((tmp_path / "results.json").read_text())["model"] == "small_cnn"
     assert (tmp_path / "curve.png").stat().st_size > 1000
     bad = CliRunner().invoke(command, ["--attack", "deepfool"])
     assert bad.exit_code != 0 and "deepfool" in str(bad.exception)
