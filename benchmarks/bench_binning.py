@@ -1,0 +1,182 @@
+"""Benchmark: binning 100 units x 1 h x 10 Hz (~3.6 M spikes) into 5 ms bins.
+
+Side by side, in one run:
+
+* ``spikedecode.preprocess.bin_spikes`` (engine "auto": numba when installed, and the
+  pure-numpy engine);
+* ``elephant.conversion.BinnedSpikeTrain(...).to_array()`` (the peer);
+* a memory-write floor: allocating an output of the same size and dtype and filling it.
+
+Prints spikes/s and the ratios against the targets (>= 3x elephant's throughput, within
+1.5x of the write floor, peak memory <= 1.5x output + input) and writes
+``out/bench_binning.json``. Times are the best of ``--repeats`` runs (the machine may be
+shared); peak memory is measured with ``tracemalloc`` in a separate run.
+
+Run: ``python benchmarks/bench_binning.py [--repeats 5] [--duration 3600] [--out out]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import time
+import tracemalloc
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+
+def best_of(fn, repeats: int) -> tuple[float, object]:
+    best, result = np.inf, None
+    for _ in range(repeats):
+        result = None
+        gc.collect()
+        t0 = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - t0)
+    return best, result
+
+
+def peak_bytes(fn) -> int:
+    """Peak of new allocations (bytes) while ``fn`` runs."""
+    gc.collect()
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    out = fn()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    del out
+    return int(peak)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--n-units", type=int, default=100)
+    p.add_argument("--duration", type=float, default=3600.0, help="seconds")
+    p.add_argument("--rate", type=float, default=10.0, help="Hz per unit")
+    p.add_argument("--bin-size", type=float, default=0.005)
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--elephant-repeats", type=int, default=2)
+    p.add_argument("--out", type=Path, default=Path("out"))
+    args = p.parse_args(argv)
+
+    import neo
+    import quantities as pq
+    from elephant.conversion import BinnedSpikeTrain
+
+    from spikedecode.preprocess import bin_spikes
+    from spikedecode.preprocess.binning import _numba_kernel
+    from spikedecode.recording import from_spiketrains
+
+    load_start = os.getloadavg()
+    rng = np.random.default_rng(0)
+    trains = {
+        f"u{i:03d}": np.sort(rng.uniform(0.0, args.duration, rng.poisson(args.rate * args.duration)))
+        for i in range(args.n_units)
+    }
+    rec = from_spiketrains(trains, t_start=0.0, t_stop=args.duration, session="bench")
+    n_spikes = rec.sizes["spike"]
+    input_bytes = int(rec["spike_time"].values.nbytes + rec["spike_unit"].values.nbytes)
+    print(f"{args.n_units} units x {args.duration:g} s x {args.rate:g} Hz = {n_spikes} spikes, "
+          f"{args.bin_size * 1e3:g} ms bins; load average {load_start[0]:.2f}")
+
+    have_numba = _numba_kernel() is not None
+    engines = ["numba", "numpy"] if have_numba else ["numpy"]
+    results: dict[str, dict] = {}
+    ours = None
+    for engine in engines:
+        bin_spikes(rec, args.bin_size, engine=engine)  # warm-up (numba compiles/loads here)
+        t, ours = best_of(lambda e=engine: bin_spikes(rec, args.bin_size, engine=e), args.repeats)
+        peak = peak_bytes(lambda e=engine: bin_spikes(rec, args.bin_size, engine=e))
+        results[f"spikedecode[{engine}]"] = {"seconds": t, "peak_new_bytes": peak}
+    assert ours is not None
+    out_bytes = int(ours.values.nbytes + ours["time"].values.nbytes)
+    shape, dtype = ours.shape, ours.dtype
+    assert int(ours.values.sum(dtype=np.int64)) == n_spikes, "binning lost spikes"
+
+    def floor():
+        out = np.empty(shape, dtype=dtype)
+        out.fill(1)
+        return out
+
+    floor()
+    t_floor, _ = best_of(floor, args.repeats)
+    results["write_floor"] = {"seconds": t_floor, "peak_new_bytes": peak_bytes(floor)}
+
+    sts = [neo.SpikeTrain(v * pq.s, t_start=0.0 * pq.s, t_stop=args.duration * pq.s)
+           for v in rec.spikedecode.spiketrains().values()]
+
+    def eleph():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return BinnedSpikeTrain(sts, bin_size=args.bin_size * pq.s, t_start=0.0 * pq.s,
+                                    t_stop=args.duration * pq.s).to_array()
+
+    t_el, theirs = best_of(eleph, args.elephant_repeats)
+    results["elephant"] = {"seconds": t_el, "peak_new_bytes": peak_bytes(eleph),
+                           "dtype": str(theirs.dtype)}
+    mismatch = int(np.count_nonzero(theirs.T != ours.values))
+    del theirs
+
+    for r in results.values():
+        r["spikes_per_s"] = n_spikes / r["seconds"]
+    main_key = f"spikedecode[{engines[0]}]"
+    t_ours = results[main_key]["seconds"]
+    peak = results[main_key]["peak_new_bytes"]
+    summary = {
+        "engine": engines[0],
+        "speedup_vs_elephant": t_el / t_ours,
+        "target_speedup_vs_elephant": 3.0,
+        "ratio_to_write_floor": t_ours / t_floor,
+        "target_ratio_to_write_floor": 1.5,
+        "numpy_engine_ratio_to_write_floor": results["spikedecode[numpy]"]["seconds"] / t_floor,
+        "numpy_engine_speedup_vs_elephant": t_el / results["spikedecode[numpy]"]["seconds"],
+        # peak counts new allocations; the input exists before the call
+        "peak_memory_over_output_plus_input": (peak + input_bytes) / (out_bytes + input_bytes),
+        "peak_memory_within_1_5x_output_plus_input": peak <= 1.5 * out_bytes,
+        "bins_differing_from_elephant": mismatch,
+    }
+    report = {
+        "benchmark": "bin_spikes",
+        "n_units": args.n_units,
+        "duration_s": args.duration,
+        "rate_hz": args.rate,
+        "bin_size_s": args.bin_size,
+        "n_spikes": int(n_spikes),
+        "output_shape": list(shape),
+        "output_dtype": str(dtype),
+        "output_bytes": out_bytes,
+        "input_bytes": input_bytes,
+        "repeats": args.repeats,
+        "results": results,
+        "summary": summary,
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
+                    "load_average_start": load_start, "load_average_end": os.getloadavg()},
+    }
+
+    print(f"{'method':<22}{'seconds':>10}{'Mspikes/s':>12}{'peak MB':>10}")
+    for name, r in results.items():
+        print(f"{name:<22}{r['seconds']:>10.4f}{r['spikes_per_s'] / 1e6:>12.1f}"
+              f"{r['peak_new_bytes'] / 2**20:>10.1f}")
+    print(f"output {out_bytes / 2**20:.1f} MB ({dtype}), input {input_bytes / 2**20:.1f} MB")
+    print(f"speed-up vs elephant: {summary['speedup_vs_elephant']:.1f}x (target >= 3x; numpy "
+          f"engine {summary['numpy_engine_speedup_vs_elephant']:.1f}x)")
+    print(f"time / write floor:   {summary['ratio_to_write_floor']:.2f}x (target <= 1.5x; numpy "
+          f"engine {summary['numpy_engine_ratio_to_write_floor']:.2f}x)")
+    print(f"peak / (output + input): {summary['peak_memory_over_output_plus_input']:.2f} "
+          f"(target: new allocations <= 1.5x output: "
+          f"{summary['peak_memory_within_1_5x_output_plus_input']})")
+    print(f"bins differing from elephant: {mismatch}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / "bench_binning.json"
+    path.write_text(json.dumps(report, indent=2))
+    print(f"wrote {path}")
+    return report
+
+
+if __name__ == "__main__":
+    main()
