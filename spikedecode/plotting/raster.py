@@ -118,8 +118,11 @@ def plot_raster(
         ys.append(np.full(t.size, y))
     x = np.concatenate(xs) if xs else np.zeros(0)
     y = np.concatenate(ys) if ys else np.zeros(0)
-    ms = marker_size if marker_size is not None else max(2.0, min(8.0, 300.0 / max(len(rows), 1)))
-    ax.plot(x, y, linestyle="none", marker="|", markersize=ms, color="k", rasterized=x.size > 5000)
+    if marker_size is None:  # about 80 % of a row's height, in points
+        height_pt = ax.get_position().height * fig.get_figheight() * 72.0
+        marker_size = max(1.0, 0.8 * height_pt / max(len(rows), 1))
+    ax.plot(x, y, linestyle="none", marker="|", markersize=marker_size, markeredgewidth=0.6,
+            color="k", rasterized=x.size > 5000, zorder=2)
 
     start = rec["epoch_start"].values
     stop = rec["epoch_stop"].values
@@ -128,7 +131,7 @@ def plot_raster(
     colors = label_colors(lab[shown])
     seen: set[str] = set()
     for a, b, lb in zip(start[shown], stop[shown], lab[shown]):
-        ax.axvspan(max(a, t0), min(b, t1), color=colors[lb], alpha=0.25, lw=0,
+        ax.axvspan(max(a, t0), min(b, t1), color=colors[lb], alpha=0.35, lw=0, zorder=1,
                    label=lb if lb not in seen else None)
         seen.add(lb)
     if seen:
@@ -191,11 +194,11 @@ def plot_window_heatmap(windows: xr.DataArray, sample: int = 0, *, ax: Any = Non
     extent = None
     if bin_size:
         ms = float(bin_size) * 1e3
-        extent = (-0.5 * ms, (lags.size - 0.5) * ms, data.shape[0] - 0.5, -0.5)
+        extent = (0.0, lags.size * ms, data.shape[0] - 0.5, -0.5)  # bins span [lag, lag+1)
     im = ax.imshow(data, aspect="auto", interpolation="nearest", cmap="viridis",
                    extent=extent)
     fig.colorbar(im, ax=ax, label="spikes per bin")
-    ax.set_xlabel("lag (ms)" if bin_size else "lag (bins)")
+    ax.set_xlabel("time in window (ms)" if bin_size else "lag (bins)")
     ax.set_ylabel(windows.dims[2])
     parts = [f"sample {int(sample)}"]
     for name, fmt in (("label", "{}"), ("time", "t = {:.3f} s"), ("trial", "trial {}")):
