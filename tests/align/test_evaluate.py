@@ -20,16 +20,20 @@ from spikedecode.errors import ConfigError, SpikeDecodeTypeError
 
 
 @pytest.fixture(scope="module")
-def sim12():
+def sim_exp():
     from spikedecode.datasets import simulate_touch_experiment
 
-    exp = simulate_touch_experiment(n_days=12, n_repeats=1, n_strokes=8, n_puffs=8, gap=2.0,
-                                    random_state=3)
-    return {d: trial_bins(r, bin_size=0.1, t_window=(0.0, 0.5)) for d, r in exp.items()}
+    return simulate_touch_experiment(n_days=12, n_repeats=1, n_strokes=8, n_puffs=8, gap=2.0,
+                                     random_state=3)
 
 
-def test_trial_bins_conserves_spikes(tiny_experiment):
-    rec = tiny_experiment[0]
+@pytest.fixture(scope="module")
+def sim12(sim_exp):
+    return {d: trial_bins(r, bin_size=0.1, t_window=(0.0, 0.5)) for d, r in sim_exp.items()}
+
+
+def test_trial_bins_conserves_spikes(sim_exp):
+    rec = sim_exp[0]
     d = trial_bins(rec, bin_size=0.05, t_window=(0.0, 0.4))
     starts = rec["epoch_start"].values
     t = rec["spike_time"].values
