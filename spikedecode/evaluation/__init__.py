@@ -1,0 +1,39 @@
+"""Evaluation: leakage-safe within-day scores, cross-day matrices, consistency."""
+
+from __future__ import annotations
+
+from spikedecode.evaluation.consistency import (
+    condition_keys,
+    consistency_score,
+    cross_day_matrix,
+    leave_one_day_out,
+    prepare_days,
+    run_tasks,
+)
+from spikedecode.evaluation.metrics import (
+    METRICS,
+    bootstrap_ci,
+    confusion,
+    cross_val_predictions,
+    permutation_chance,
+    resample_then_split_score,
+    set_seed,
+    within_day_scores,
+)
+
+__all__ = [
+    "METRICS",
+    "bootstrap_ci",
+    "condition_keys",
+    "confusion",
+    "consistency_score",
+    "cross_day_matrix",
+    "cross_val_predictions",
+    "leave_one_day_out",
+    "permutation_chance",
+    "prepare_days",
+    "resample_then_split_score",
+    "run_tasks",
+    "set_seed",
+    "within_day_scores",
+]

@@ -1,0 +1,374 @@
+"""Within-day decoding metrics: leakage-safe CV, bootstrap CIs, confusion, permutation chance.
+
+Everything here splits by ``groups`` (trial ids): overlapping windows of one trial never
+sit on both sides of a split, the inner λ search of the linear decoders receives the
+training fold's groups, and any resampling happens inside the training fold only.
+Confidence intervals come from a *cluster* bootstrap over trials when groups are given
+(windows of one trial are not independent samples).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import xarray as xr
+from numpy.typing import ArrayLike, NDArray
+from sklearn.base import clone
+from sklearn.metrics import accuracy_score, balanced_accuracy_score
+
+from spikedecode._random import RandomStateLike, check_generator, draw_seed
+from spikedecode.errors import ConfigError, SpikeDecodeValueError
+
+__all__ = [
+    "METRICS",
+    "bootstrap_ci",
+    "confusion",
+    "cross_val_predictions",
+    "within_day_scores",
+    "permutation_chance",
+    "resample_then_split_score",
+    "set_seed",
+]
+
+METRICS = {"accuracy": accuracy_score, "balanced_accuracy": balanced_accuracy_score}
+
+
+def _metric(name: str) -> Any:
+    if name not in METRICS:
+        raise ConfigError(f"metric == {name!r}, must be one of {sorted(METRICS)}.")
+    return METRICS[name]
+
+
+def set_seed(estimator: Any, seed: int) -> Any:
+    """Set every ``random_state`` parameter of ``estimator`` that is None to ``seed``.
+
+    Makes a cloned decoder reproducible (and identical on every Dask worker) without
+    overriding a seed the user chose.
+    """
+    params = estimator.get_params(deep=True)
+    update = {k: int(seed) for k, v in params.items()
+              if (k == "random_state" or k.endswith("__random_state")) and v is None}
+    if update:
+        estimator.set_params(**update)
+    return estimator
+
+
+def bootstrap_ci(
+    y_true: ArrayLike,
+    y_pred: ArrayLike,
+    *,
+    metric: str = "accuracy",
+    groups: ArrayLike | None = None,
+    n_boot: int = 1000,
+    ci: float = 0.95,
+    random_state: RandomStateLike = None,
+) -> tuple[float, float, float]:
+    """Point estimate and percentile bootstrap CI of a metric.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like (n_samples,)
+    metric : {"accuracy", "balanced_accuracy"}, default="accuracy"
+    groups : array-like (n_samples,), optional
+        Resample whole groups (trials) — a cluster bootstrap; else samples.
+    n_boot : int, default=1000
+    ci : float, default=0.95
+    random_state : int, Generator or None
+
+    Returns
+    -------
+    (value, low, high)
+
+    Examples
+    --------
+    >>> v, lo, hi = bootstrap_ci([0, 1] * 50, [0, 1] * 45 + [1, 0] * 5, random_state=0)
+    >>> v, bool(lo < 0.9 < hi)
+    (0.9, True)
+    """
+    fn = _metric(metric)
+    y_true = np.asarray(y_true)
+    y_pred = np.asarray(y_pred)
+    if y_true.shape != y_pred.shape or y_true.ndim != 1 or len(y_true) == 0:
+        raise SpikeDecodeValueError(
+            f"y_true {y_true.shape} and y_pred {y_pred.shape} must be equal non-empty 1-D."
+        )
+    if not 0 < ci < 1:
+        raise ConfigError(f"ci == {ci}, must be in (0, 1).")
+    value = float(fn(y_true, y_pred))
+    if n_boot < 1:
+        return value, np.nan, np.nan
+    rng = check_generator(random_state)
+    correct_metric = metric == "accuracy"
+    if groups is not None:
+        groups = np.asarray(groups)
+        _, inv = np.unique(groups, return_inverse=True)
+        members = np.argsort(inv, kind="stable")
+        bounds = np.concatenate([[0], np.cumsum(np.bincount(inv))])
+        n_g = len(bounds) - 1
+    stats = np.empty(n_boot)
+    hit = (y_true == y_pred).astype(float)
+    for b in range(n_boot):
+        if groups is None:
+            idx = rng.integers(0, len(y_true), len(y_true))
+        else:
+            pick = rng.integers(0, n_g, n_g)
+            idx = np.concatenate([members[bounds[g]:bounds[g + 1]] for g in pick])
+        if correct_metric:
+            stats[b] = hit[idx].mean()
+        else:
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                stats[b] = fn(y_true[idx], y_pred[idx])
+    alpha = (1 - ci) / 2
+    lo, hi = np.quantile(stats, [alpha, 1 - alpha])
+    return value, float(lo), float(hi)
+
+
+def confusion(y_true: ArrayLike, y_pred: ArrayLike, *, labels: Sequence[Any] | None = None,
+              normalize: str | None = None) -> xr.DataArray:
+    """Confusion matrix as a DataArray (``true``, ``predicted``).
+
+    Parameters
+    ----------
+    normalize : {None, "true", "pred", "all"}
+        As :func:`sklearn.metrics.confusion_matrix`.
+
+    Examples
+    --------
+    >>> confusion(["a", "b", "b"], ["a", "b", "a"]).values.tolist()
+    [[1, 0], [1, 1]]
+    """
+    from sklearn.metrics import confusion_matrix
+
+    y_true = np.asarray(y_true)
+    y_pred = np.asarray(y_pred)
+    if labels is None:
+        labels = np.unique(np.concatenate([y_true, y_pred]))
+    labels = np.asarray(labels)
+    cm = confusion_matrix(y_true, y_pred, labels=labels, normalize=normalize)
+    return xr.DataArray(cm, dims=("true", "predicted"),
+                        coords={"true": labels, "predicted": labels},
+                        name="confusion", attrs={"normalize": str(normalize)})
+
+
+def _fit(decoder: Any, X: NDArray, y: NDArray, groups: NDArray | None) -> Any:
+    from spikedecode.decoders.linear import groups_fit_params
+
+    return decoder.fit(X, y, **groups_fit_params(decoder, groups))
+
+
+def cross_val_predictions(
+    decoder: Any,
+    X: ArrayLike,
+    y: ArrayLike,
+    groups: ArrayLike | None = None,
+    *,
+    n_splits: int = 5,
+    sampler: Any = None,
+    random_state: RandomStateLike = None,
+) -> NDArray:
+    """Out-of-fold predictions with leakage-safe folds.
+
+    Parameters
+    ----------
+    decoder : estimator
+        Cloned for each fold; groups of the training fold are passed to its inner search.
+    X : array (n_samples, ...)
+    y : array-like (n_samples,)
+    groups : array-like (n_samples,), optional
+        Trial ids (strongly recommended for overlapping windows).
+    n_splits : int, default=5
+    sampler : object with ``fit_resample(X, y, groups=...)``, optional
+        Applied to each *training* fold only (e.g. ``preprocess.RandomUnderSampler``).
+    random_state : int, Generator or None
+        Seeds the folds, the sampler and unseeded decoders.
+
+    Returns
+    -------
+    ndarray (n_samples,)
+    """
+    from spikedecode.decoders.linear import group_splits
+
+    X = np.asarray(X)
+    y = np.asarray(y)
+    groups = None if groups is None else np.asarray(groups)
+    seed = draw_seed(random_state)
+    splits = group_splits(y, groups, n_splits, seed)
+    pred = np.empty(len(y), dtype=y.dtype)
+    done = np.zeros(len(y), bool)
+    for k, (tr, te) in enumerate(splits):
+        X_tr, y_tr, g_tr = X[tr], y[tr], None if groups is None else groups[tr]
+        if sampler is not None:
+            s = clone(sampler)
+            set_seed(s, seed + 1000 + k)
+            if g_tr is not None:
+                X_tr, y_tr, g_tr = s.fit_resample(X_tr, y_tr, groups=g_tr)
+            else:
+                X_tr, y_tr = s.fit_resample(X_tr, y_tr)
+        est = set_seed(clone(decoder), seed + k)
+        _fit(est, X_tr, y_tr, g_tr)
+        pred[te] = est.predict(X[te])
+        done[te] = True
+    if not done.all():
+        raise SpikeDecodeValueError(f"{int((~done).sum())} samples were in no test fold.")
+    return pred
+
+
+def within_day_scores(
+    decoder: Any,
+    X: ArrayLike,
+    y: ArrayLike,
+    groups: ArrayLike | None = None,
+    *,
+    n_splits: int = 5,
+    sampler: Any = None,
+    n_boot: int = 1000,
+    ci: float = 0.95,
+    n_permutations: int = 0,
+    random_state: RandomStateLike = None,
+) -> dict[str, Any]:
+    """Leakage-safe within-day accuracy and balanced accuracy with bootstrap CIs.
+
+    Parameters
+    ----------
+    decoder, X, y, groups, n_splits, sampler, random_state
+        See :func:`cross_val_predictions`.
+    n_boot : int, default=1000
+        Cluster-bootstrap replicates (over trials when groups are given).
+    ci : float, default=0.95
+    n_permutations : int, default=0
+        When > 0, also estimate chance with :func:`permutation_chance` (refits the
+        decoder ``n_permutations`` times per fold).
+
+    Returns
+    -------
+    dict
+        ``accuracy``, ``accuracy_ci`` (low, high), ``balanced_accuracy``,
+        ``balanced_accuracy_ci``, ``majority_chance``, ``n_samples``, ``n_trials``,
+        ``confusion`` (DataArray), ``y_pred``; with permutations also ``chance``,
+        ``chance_ci`` and ``p_value``.
+
+    Examples
+    --------
+    >>> from spikedecode.decoders import make_decoder
+    >>> rng = np.random.default_rng(0); g = np.repeat(np.arange(40), 5)
+    >>> y = np.repeat(np.arange(40) % 2, 5); X = rng.normal(size=(200, 4)) + y[:, None]
+    >>> r = within_day_scores(make_decoder("logistic"), X, y, g, n_boot=200, random_state=0)
+    >>> r["accuracy"] > 0.7 and r["accuracy_ci"][0] < r["accuracy"] < r["accuracy_ci"][1]
+    True
+    """
+    y = np.asarray(y)
+    seed = draw_seed(random_state)
+    pred = cross_val_predictions(decoder, X, y, groups, n_splits=n_splits, sampler=sampler,
+                                 random_state=seed)
+    out: dict[str, Any] = {}
+    for m in ("accuracy", "balanced_accuracy"):
+        v, lo, hi = bootstrap_ci(y, pred, metric=m, groups=groups, n_boot=n_boot, ci=ci,
+                                 random_state=seed + 1)
+        out[m], out[f"{m}_ci"] = v, (lo, hi)
+    _, counts = np.unique(y, return_counts=True)
+    out["majority_chance"] = float(counts.max() / counts.sum())
+    out["n_samples"] = int(len(y))
+    out["n_trials"] = int(len(np.unique(groups))) if groups is not None else int(len(y))
+    out["confusion"] = confusion(y, pred)
+    out["y_pred"] = pred
+    if n_permutations > 0:
+        perm = permutation_chance(decoder, X, y, groups, n_permutations=n_permutations,
+                                  n_splits=n_splits, sampler=sampler, random_state=seed + 2,
+                                  observed=out["accuracy"])
+        out.update(chance=perm["chance"], chance_ci=perm["chance_ci"], p_value=perm["p_value"])
+    return out
+
+
+def _permute_labels(y: NDArray, groups: NDArray | None, rng: np.random.Generator) -> NDArray:
+    if groups is None:
+        return rng.permutation(y)
+    uniq, first, inv = np.unique(groups, return_index=True, return_inverse=True)
+    constant = all(len(np.unique(y[inv == i])) == 1 for i in range(len(uniq)))
+    if constant:  # permute the label of whole trials: keeps the trial structure
+        return y[first][rng.permutation(len(uniq))][inv]
+    return rng.permutation(y)
+
+
+def permutation_chance(
+    decoder: Any,
+    X: ArrayLike,
+    y: ArrayLike,
+    groups: ArrayLike | None = None,
+    *,
+    n_permutations: int = 20,
+    n_splits: int = 5,
+    metric: str = "accuracy",
+    sampler: Any = None,
+    observed: float | None = None,
+    random_state: RandomStateLike = None,
+) -> dict[str, Any]:
+    """Chance level from a label-permutation test with the same leakage-safe CV.
+
+    Labels are permuted across whole trials (when each trial holds one label), which
+    keeps the within-trial correlation that a sample-level shuffle would destroy.
+
+    Returns
+    -------
+    dict
+        ``chance`` (mean null score), ``chance_ci`` (2.5 and 97.5 percentiles),
+        ``null`` (the scores) and ``p_value`` (with ``observed``, (1 + #null >= obs) /
+        (1 + n)).
+    """
+    fn = _metric(metric)
+    y = np.asarray(y)
+    groups_arr = None if groups is None else np.asarray(groups)
+    rng = check_generator(random_state)
+    null = np.empty(n_permutations)
+    for i in range(n_permutations):
+        y_perm = _permute_labels(y, groups_arr, rng)
+        pred = cross_val_predictions(decoder, X, y_perm, groups_arr, n_splits=n_splits,
+                                     sampler=sampler, random_state=int(rng.integers(2**31 - 1)))
+        null[i] = fn(y_perm, pred)
+    out = {"chance": float(null.mean()),
+           "chance_ci": tuple(float(q) for q in np.quantile(null, [0.025, 0.975])),
+           "null": null}
+    out["p_value"] = (float((1 + np.sum(null >= observed)) / (1 + n_permutations))
+                      if observed is not None else np.nan)
+    return out
+
+
+def resample_then_split_score(
+    decoder: Any,
+    X: ArrayLike,
+    y: ArrayLike,
+    *,
+    sampler: Any,
+    n_splits: int = 5,
+    metric: str = "accuracy",
+    random_state: RandomStateLike = None,
+) -> float:
+    """The WRONG protocol, kept as a demonstration: resample first, then split samples.
+
+    Over- or bootstrap-sampling the whole data set before a sample-level K-fold puts
+    copies of one window (and overlapping windows of one trial) on both sides of the
+    split, so a flexible decoder scores above chance even when the labels carry no
+    information. Compare with :func:`within_day_scores`. Never use this to report results.
+
+    Returns
+    -------
+    float
+        Mean test score over the folds.
+    """
+    from sklearn.model_selection import StratifiedKFold
+
+    fn = _metric(metric)
+    seed = draw_seed(random_state)
+    s = set_seed(clone(sampler), seed)
+    X_res, y_res = s.fit_resample(np.asarray(X), np.asarray(y))
+    scores = []
+    for k, (tr, te) in enumerate(StratifiedKFold(n_splits, shuffle=True, random_state=seed)
+                                 .split(X_res, y_res)):
+        est = set_seed(clone(decoder), seed + k)
+        est.fit(X_res[tr], y_res[tr])
+        scores.append(fn(y_res[te], est.predict(X_res[te])))
+    return float(np.mean(scores))
