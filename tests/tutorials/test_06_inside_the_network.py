@@ -19,7 +19,7 @@ def test_tutorial_06_quick(tmp_path: Path):
     cmd = [sys.executable, str(SCRIPT), "--quick", "--out", str(tmp_path)]
     if (SHARED_DATA / "mnist").exists():
         cmd += ["--data", str(SHARED_DATA)]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     res = json.loads((tmp_path / "results.json").read_text())
     assert res["mode"] == "quick"
