@@ -62,6 +62,7 @@ QUICK = dict(
     mlp_widths=(48, 48, 48), mlp_batch=72, mlp_epochs=1, mlp_train=600,
     cnn_hidden=32, cnn_batch=64, cnn_epochs=1, cnn_train=300,
     touch_sim=dict(n_repeats=1, n_strokes=4, n_puffs=4, n_units_range=(20, 30)),
+    long_epochs=2, long_every=1,
     touch_train=1500, touch_epochs=3, touch_hidden=16, touch_eps=[0, 1], touch_n_test=100,
     sens_n=[1, 10], sens_samples=50,
 )
@@ -71,6 +72,7 @@ FULL = dict(
     n_directions=250, sigmas=[0.0, 0.1, 0.2, 0.3, 0.4, 0.5],
     mlp_widths=(1000, 1000, 1000), mlp_batch=1500, mlp_epochs=6, mlp_train=6000,
     cnn_hidden=1000, cnn_batch=1500, cnn_epochs=4, cnn_train=6000,
+    long_epochs=30, long_every=10,
     touch_sim=dict(), touch_train=20000, touch_epochs=30, touch_hidden=64,
     touch_eps=[0, 1, 2, 3], touch_n_test=400, sens_n=[1, 10, 100], sens_samples=500,
 )
@@ -80,7 +82,8 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description="1/n spectral regularization tutorial")
     p.add_argument("--quick", action="store_true", help="< 60 s smoke test")
     p.add_argument("--out", default="out/04_spectral_regularization")
-    p.add_argument("--parts", default="shallow,touch,mlp,cnn")
+    p.add_argument("--parts", default="shallow,touch,mlp,cnn,long",
+                   help="comma-separated subset of shallow,long,touch,mlp,cnn")
     p.add_argument("--data-root", default=None, help="folder with the MNIST idx files")
     return p.parse_args(argv)
 
@@ -262,6 +265,58 @@ def part_shallow(cfg, data, out, results):
 
 
 # %% [markdown]
+# ## 1b. Longer training, exact estimator: does the spectrum reach 1/n?
+#
+# One seed, vanilla vs SpecReg (beta = 5, exact ``lam_hat`` for every n), three times the
+# epochs of part 1; the fitted alpha is tracked every few epochs.
+
+# %%
+def part_long(cfg, data, out, results):
+    from spikedecode.training import Callback
+
+    n_in = int(np.prod(data["shape"]))
+    rows = {}
+
+    class AlphaTrace(Callback):
+        def __init__(self):
+            self.trace = []
+
+        def on_epoch_end(self, state):
+            if (state.epoch + 1) % cfg["long_every"] == 0:
+                _, summ = spectrum_summary(state.module, data, "hidden")
+                state.module.train()
+                self.trace.append([state.epoch + 1, summ["alpha"], state.logs.get("val_accuracy")])
+
+    for name, beta in (("vanilla", 0.0), ("specreg_b5_exact", 5.0)):
+        torch.manual_seed(0)
+        net = ShallowMLP(n_in=n_in, n_hidden=cfg["width"])
+        terms = [SpectralRegularizer("hidden", alpha=1.0, tau=10, beta=beta,
+                                     X=data["train"][0])] if beta else []
+        trace = AlphaTrace()
+        t0 = time.perf_counter()
+        train(net, data["train"], val_data=data["val"], loss_terms=terms, callbacks=[trace],
+              max_epochs=cfg["long_epochs"], batch_size=cfg["batch"], lr=1e-3, random_state=0,
+              device="cpu", drop_last=True)
+        net.eval()
+        secs = time.perf_counter() - t0
+        spec, summ = spectrum_summary(net, data, "hidden")
+        cv = curves(net, data, cfg, 0)
+        rows[name] = {**cv, "alpha": summ["alpha"], "alpha_ci": summ["ci"],
+                      "alpha_trace": trace.trace, "spectrum": spec.values.tolist(),
+                      "train_s": secs}
+        log(f"long {name}: clean {cv['pgd'][0]:.3f}, alpha {summ['alpha']:.2f} "
+            f"(trace {[(e, round(a, 2)) for e, a, _ in trace.trace]}), FGSM {_fmt(cv['fgsm'])}, "
+            f"PGD {_fmt(cv['pgd'])} ({secs:.0f} s)")
+        results["long"] = rows
+        save(results, out)
+    from spikedecode.plotting.spectral import plot_spectrum
+
+    fig = plot_spectrum({k: np.array(v["spectrum"]) for k, v in rows.items()}, n_min=10,
+                        title=f"shallow net, {cfg['long_epochs']} epochs")
+    fig.savefig(out / "long_spectra.png", dpi=120)
+
+
+# %% [markdown]
 # ## 2. MLP 3x1000 and 3. SmallCNN: where to regularize, whitening, Jacobian baseline
 
 # %%
@@ -407,6 +462,8 @@ def main(argv=None):
     log(f"data: {results['data']}")
     if "shallow" in parts:
         part_shallow(cfg, data, out, results)
+    if "long" in parts:
+        part_long(cfg, data, out, results)
     if "touch" in parts:
         part_touch(cfg, out, results)
     if "mlp" in parts:

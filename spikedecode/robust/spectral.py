@@ -508,7 +508,7 @@ class SpectralRegularizer:
             raise ConfigError(f"{name} has {len(vals)} values for {n} layers; give one per "
                               "layer or a single number.")
         for v in vals:
-            _check_positive(name, v, strict=name != "alpha", minimum=0.0)
+            _check_positive(name, v, strict=False, minimum=0.0)
         return [float(v) for v in vals]
 
     def _check_params(self) -> None:
@@ -592,7 +592,6 @@ class SpectralRegularizer:
     def __call__(self, state: Any) -> Any:
         """The penalty for the current batch (sum over layers)."""
         if not self._handles:
-            self.attach(state.module)
             raise ConfigError("SpectralRegularizer was called before attach(module); pass it "
                               "in train(loss_terms=[...]) so that its hooks are registered.")
         missing = [i for i in range(len(self._mods)) if i not in self._acts]
