@@ -239,11 +239,15 @@ class BaseDayAligner(TransformerMixin, BaseEstimator):
         self.n_features_[ref] = X_ref.shape[1]
         self.n_features_ref_ = X_ref.shape[1]
         self.n_features_in_ = X_ref.shape[1]
-        for day, X in days.items():
-            if day == ref:
-                continue
-            self.adapt(X, self._get_y(y, day, np.shape(X)[0]) if y is not None else None,
-                       day=day, **self._day_params(fit_params, day))
+        self._warn_level = 4  # warnings from _adapt_day point at fit's caller
+        try:
+            for day, X in days.items():
+                if day == ref:
+                    continue
+                self.adapt(X, self._get_y(y, day, np.shape(X)[0]) if y is not None else None,
+                           day=day, **self._day_params(fit_params, day))
+        finally:
+            self._warn_level = 3  # ... and at adapt's caller afterwards
         return self
 
     def adapt(self, X_new: ArrayLike, y: ArrayLike | None = None, *, day: Hashable,
@@ -390,7 +394,8 @@ class NoAlignment(BaseDayAligner):
                 )
             warnings.warn(
                 f"day {day!r}: {X.shape[1]} features zero-padded/truncated to the reference's "
-                f"{self.n_features_ref_} (no alignment).", AlignmentWarning, stacklevel=3)
+                f"{self.n_features_ref_} (no alignment).", AlignmentWarning,
+                stacklevel=getattr(self, "_warn_level", 3))
 
     def _transform_day(self, X: NDArray, day: Hashable) -> NDArray:
         p = self.n_features_ref_

@@ -230,7 +230,8 @@ class FactorAnalysisStabilizer(BaseDayAligner):
         warnings.warn(
             f"FactorAnalysisStabilizer: day {day!r} shares {n_sh} unit(s) with the fitted "
             f"days (< {min_shared}); aligning it on matched condition averages instead of "
-            "stable loadings.", AlignmentWarning, stacklevel=4)
+            "stable loadings.", AlignmentWarning,
+            stacklevel=getattr(self, "_warn_level", 3))
         F = self._factors(X, day)
         A, B, shared = matched_averages(self.ref_factors_, self.ref_keys_, F, y)
         if len(shared) < 2:
