@@ -325,9 +325,11 @@ def test_certify_batches_across_inputs_consistently():
     # draws of one input spread over several small batches are counted for that input
     f = _Threshold(0.0)
     x = torch.tensor([[-1.0, 0.0], [1.0, 0.0], [0.2, 0.0]])
-    a = certify(f, x, 0.5, n0=10, n=3000, batch_size=7, random_state=0)
-    b = certify(f, x, 0.5, n0=10, n=3000, batch_size=10000, random_state=0)
-    for r in (a, b):
+    a = certify(f, x, 0.5, n0=100, n=3000, batch_size=7, random_state=0)
+    b = certify(f, x, 0.5, n0=100, n=3000, batch_size=10000, random_state=0)
+    c = certify(f, x, 0.5, n0=100, n=3000, batch_size=7, common_noise=False, random_state=0)
+    d = certify(f, x, 0.5, n0=100, n=3000, batch_size=500, common_noise=False, random_state=0)
+    for r in (a, b, c, d):
         assert (r.counts.sum(1) == 3000).all() and r.prediction.tolist() == [0, 1, 1]
         expect = norm.cdf(np.array([1.0, -1.0, -0.2]) / 0.5)  # P(class 0)
         np.testing.assert_allclose(r.counts[:, 0] / 3000, expect, atol=0.03)
