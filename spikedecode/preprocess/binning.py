@@ -328,9 +328,18 @@ def _count_values(
     if engine == "numba" and kernel is None:
         raise ImportError("engine='numba' needs numba; run: pip install numba")
     if kernel is not None:
-        out, stats = _count_numba(kernel, times, units, grid, t_first, t_end, eps, out,
-                                  bin_size, dtype)
-        return out.T, stats
+        try:
+            out, stats = _count_numba(kernel, times, units, grid, t_first, t_end, eps, out,
+                                      bin_size, dtype)
+            return out.T, stats
+        except SpikeDecodeValueError:
+            raise
+        except Exception:  # a numba that cannot compile here: fall back to numpy
+            if engine == "numba":
+                raise
+            global _NUMBA_KERNEL
+            _NUMBA_KERNEL = False
+            out = np.zeros((n_units, n_bins), dtype=np.uint8 if dtype is None else dtype)
 
     bounds = _unit_bounds(units, n_units)
     limit = int(np.iinfo(out.dtype).max)

@@ -21,6 +21,7 @@ from spikedecode.errors import (
     DataDroppedWarning,
     LabelError,
     NotEnoughDataError,
+    SchemaError,
     SpikeDecodeTypeError,
     SpikeDecodeValueError,
 )
@@ -137,6 +138,11 @@ def label_windows(
     2
     """
     windows = check_windows(windows)
+    if "bin_size" not in windows.attrs or "time" not in windows.coords:
+        raise SchemaError(
+            "windows need attrs['bin_size'] and a 'time' coordinate to be labelled; build "
+            "them with spikedecode.preprocess.sliding_windows()."
+        )
     if rule not in _RULES:
         raise SpikeDecodeValueError(f"rule == {rule!r}, must be one of {_RULES}.")
     guard = float(guard)

@@ -44,11 +44,12 @@ def _n_samples(X: Any) -> int:
                 f"X is a DataArray without a 'sample' dim (dims {X.dims}); pass Windows."
             )
         return int(X.sizes["sample"])
-    if not hasattr(X, "shape") or len(X.shape) == 0:
+    shape = np.shape(X)
+    if len(shape) == 0:
         raise SpikeDecodeTypeError(
             f"X must be an array (n_samples, ...) or a Windows DataArray; got {type(X).__name__}."
         )
-    return int(X.shape[0])
+    return int(shape[0])
 
 
 def _take(X: Any, idx: NDArray[np.int64]) -> Any:

@@ -335,3 +335,23 @@ def test_bin_sessions_is_lazy_and_equal(tiny_experiment):
         assert arr.attrs["day"] == day
     lazy_list = bin_sessions(list(tiny_experiment.values()), 0.01)
     assert sorted(lazy_list) == sorted(tiny_experiment)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_recording_without_spikes(engine):
+    rec = raw_recording([], [], 3, 0.0, 1.0)
+    b = bin_spikes(rec, 0.1, engine=engine)
+    assert b.shape == (10, 3) and int(b.sum()) == 0 and b.dtype == np.uint8
+    assert b.attrs["n_spikes_binned"] == 0 and b.attrs["n_spikes_dropped"] == 0
+
+
+def test_auto_engine_falls_back_to_numpy(monkeypatch, small_recording):
+    def broken(*args, **kwargs):
+        raise RuntimeError("cannot compile here")
+
+    monkeypatch.setattr(_binning, "_NUMBA_KERNEL", broken)
+    with pytest.raises(RuntimeError):
+        bin_spikes(small_recording, 0.1, engine="numba")
+    b = bin_spikes(small_recording, 0.1, engine="auto")
+    assert int(b.sum()) == small_recording.sizes["spike"]
+    assert _binning._NUMBA_KERNEL is False  # disabled for the rest of the session

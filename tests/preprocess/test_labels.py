@@ -188,3 +188,12 @@ def test_make_windows_equals_composition(tiny_experiment):
     stops = rec["epoch_stop"].values[g[y == "stimulus"]]
     t = a["time"].values[y == "stimulus"]
     assert np.all(t >= starts) and np.all(t + 0.03 <= stops + 1e-12)
+
+
+def test_windows_without_bin_size_are_rejected():
+    from spikedecode.errors import SchemaError
+
+    w, _ = labelled([(0.4, 0.8, "x")])
+    w.attrs.pop("bin_size")
+    with pytest.raises(SchemaError, match="bin_size"):
+        label_windows(w, rec_with([(0.4, 0.8, "x")]))

@@ -97,6 +97,8 @@ def test_sampler_errors():
     with pytest.raises(NotEnoughDataError):
         RandomOverSampler().fit_resample(np.zeros((0, 1)), np.array([]))
     assert RandomUnderSampler(random_state=3).get_params() == {"random_state": 3}
+    Xl, yl = RandomOverSampler(random_state=0).fit_resample([[0], [1], [2]], ["a", "a", "b"])
+    assert Xl.shape == (4, 1) and sorted(yl.tolist()) == ["a", "a", "b", "b"]
 
 
 @settings(max_examples=40, deadline=None)
