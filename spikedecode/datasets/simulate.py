@@ -53,6 +53,8 @@ class DayTruth:
     unit_ids : list of str
     shared_units : list of str
         Units also recorded on the previous day (same weights).
+    max_rate : float
+        Cap on the firing rate (Hz) applied when the spikes were drawn.
     """
 
     latent: NDArray[np.float64]
@@ -61,10 +63,13 @@ class DayTruth:
     baseline: NDArray[np.float64]
     unit_ids: list[str]
     shared_units: list[str] = field(default_factory=list)
+    max_rate: float = np.inf
 
     def rates(self) -> NDArray[np.float64]:
-        """Firing rates (n_steps, n_units) in Hz, recomputed from the latent."""
-        return self.baseline[None, :] * np.exp(self.latent @ self.weights.T)
+        """Firing rates (n_steps, n_units) in Hz, recomputed from the latent (capped at
+        ``max_rate`` exactly as when the spikes were drawn)."""
+        return np.minimum(self.baseline[None, :] * np.exp(self.latent @ self.weights.T),
+                          self.max_rate)
 
 
 class SimulatedExperiment(dict):
@@ -277,6 +282,6 @@ def simulate_touch_experiment(
             subject="sim",
             source="spikedecode.simulate_touch_experiment",
         )
-        exp.truth[day] = DayTruth(latent, dt, weights, baseline, ids, shared)
+        exp.truth[day] = DayTruth(latent, dt, weights, baseline, ids, shared, float(max_rate))
         prev_units = units
     return exp

@@ -167,3 +167,19 @@ def test_stimuli_are_decodable(tiny_experiment):
 def test_bad_config(kwargs, match):
     with pytest.raises(ConfigError, match=match):
         simulate_touch_experiment(random_state=0, **kwargs)
+
+
+def test_spike_counts_follow_the_true_rates():
+    # modulated, partly capped rates: each unit's count matches the integral of its true
+    # (capped) rate, the check that time rescaling draws the process it claims
+    exp = simulate_touch_experiment(n_days=1, random_state=4, n_units_range=(12, 12),
+                                    weight_scale=1.0, max_rate=15.0, n_repeats=1,
+                                    n_strokes=4, n_puffs=3)
+    rec, tr = exp[0], exp.truth[0]
+    rates = tr.rates()
+    assert rates.max() <= 15.0
+    assert (rates == 15.0).mean() > 0.01  # the cap is active somewhere
+    expected = rates.sum(axis=0) * tr.dt
+    observed = rec.spikedecode.spike_counts().values
+    z = (observed - expected) / np.sqrt(expected)
+    assert np.all(np.abs(z) < 5), z
