@@ -355,3 +355,19 @@ def test_auto_engine_falls_back_to_numpy(monkeypatch, small_recording):
     b = bin_spikes(small_recording, 0.1, engine="auto")
     assert int(b.sum()) == small_recording.sizes["spike"]
     assert _binning._NUMBA_KERNEL is False  # disabled for the rest of the session
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("t0", [1.7e9, 1_700_000_123.25])
+def test_unix_timestamps(engine, t0):
+    # times since 1970 leave ~10^5 floats per 5 ms bin: still exact, edges on the decimal grid
+    n_bins = 1000
+    edges = bin_edges(t0, 0.005, n_bins)
+    rng = np.random.default_rng(1)
+    times = np.concatenate([rng.uniform(t0, edges[-1], 500), edges[rng.integers(0, n_bins, 50)],
+                            np.nextafter(edges[rng.integers(1, n_bins, 50)], 0.0)])
+    units = rng.integers(0, 3, times.size)
+    rec = raw_recording(times, units, 3, t0, float(edges[-1]))
+    b = bin_spikes(rec, 0.005, engine=engine)
+    np.testing.assert_array_equal(b.values, reference_counts(times, units, 3, edges))
+    assert b["time"].values[7] == float(Fraction(t0) + Fraction(7, 200))
