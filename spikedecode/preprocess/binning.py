@@ -1,17 +1,18 @@
 """Binning spike trains into counts: Recording -> Binned ``DataArray (time, unit)``.
 
-Bins are half-open, ``[edge_k, edge_{k+1})``, as in elephant's ``BinnedSpikeTrain``. The
-edges are the float64 numbers ``t_start + k * bin_size`` (exactly what
-``t_start + np.arange(n_bins + 1) * bin_size`` gives, and what the ``time`` coordinate
-holds), and a spike belongs to bin ``k`` when ``edge_k <= t < edge_{k+1}`` compared
+Bins are half-open, ``[edge_k, edge_{k+1})``, as in elephant's ``BinnedSpikeTrain``.
+Edge ``k`` is the float64 nearest to the exact ``t_start + k * bin_size`` computed from the
+decimal values (``bin_edges``; ``12 * 0.05`` gives ``0.6``), and it is what the ``time``
+coordinate holds. A spike belongs to bin ``k`` when ``edge_k <= t < edge_{k+1}``, compared
 exactly in float64: a spike whose time equals an edge goes to the bin that edge starts,
 whatever rounding ``(t - t_start) / bin_size`` suffers. No tolerance is applied (elephant
 shifts spikes lying within ``1e-8`` bins *below* an edge into the next bin; we do not).
 
-The work is done unit by unit in cache-sized chunks of spikes: the bin index is estimated
-by one division, corrected against the exact edges, and the sorted indices are
-run-length encoded and written into the output row of that unit, so the only large
-allocation is the output itself.
+The bin index is estimated by one multiplication or division and, only where its
+fractional part lies within a tiny margin of an integer, corrected against the exact
+edges. Two engines fill the output (the only large allocation): a compiled single pass
+(numba, optional) and a vectorised numpy path that works unit by unit in cache-sized chunks.
+See ``docs/preprocessing.md``.
 """
 
 from __future__ import annotations
