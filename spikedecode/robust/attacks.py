@@ -300,17 +300,16 @@ def _loss(loss_fn: Callable | None) -> Callable:
 def _input_grad(module: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: Callable,
                 targeted: bool, eot: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Gradient of the attack objective w.r.t. x (ascent direction) and the last logits."""
-    grad = None
-    out = None
+    grad = torch.zeros_like(x)
+    out = torch.empty(0)
     for _ in range(eot):
-        xr = x.detach().requires_grad_(True)
-        out = module(xr)
-        loss = loss_fn(out, y)
-        (g,) = torch.autograd.grad(loss, xr, allow_unused=True)
-        if g is None:
-            g = torch.zeros_like(xr)
-        grad = g if grad is None else grad + g
-    assert grad is not None and out is not None
+        with torch.enable_grad():  # attacks also work when called under torch.no_grad()
+            xr = x.detach().requires_grad_(True)
+            out = module(xr)
+            loss = loss_fn(out, y)
+            (g,) = torch.autograd.grad(loss, xr, allow_unused=True)
+        if g is not None:
+            grad = g if eot == 1 else grad + g
     if eot > 1:
         grad = grad / eot
     return (-grad if targeted else grad), out.detach()
@@ -606,12 +605,13 @@ def lbfgs_attack(model: Any, x: Any, target: Any = None, *, y: Any = None,
             ct = torch.as_tensor(c, dtype=torch.float32, device=dev)
 
             def fun(z: np.ndarray, ct: torch.Tensor = ct) -> tuple[float, np.ndarray]:
-                xr = torch.as_tensor(z, dtype=torch.float32, device=dev).view(shape)
-                xr.requires_grad_(True)
-                ce = F.cross_entropy(m(xr), t, reduction="none")
-                dist = ((xr - x0) ** 2).flatten(1).sum(1) / d
-                total = (dist + ct * ce).sum()
-                (g,) = torch.autograd.grad(total, xr)
+                with torch.enable_grad():
+                    xr = torch.as_tensor(z, dtype=torch.float32, device=dev).view(shape)
+                    xr.requires_grad_(True)
+                    ce = F.cross_entropy(m(xr), t, reduction="none")
+                    dist = ((xr - x0) ** 2).flatten(1).sum(1) / d
+                    total = (dist + ct * ce).sum()
+                    (g,) = torch.autograd.grad(total, xr)
                 return float(total.detach()), g.detach().cpu().double().numpy().ravel()
 
             res = minimize(fun, x0_np.copy(), jac=True, method="L-BFGS-B", bounds=bounds,
