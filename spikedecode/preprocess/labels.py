@@ -174,20 +174,26 @@ def label_windows(
     e = _window_ends(windows, s)
     n_ov, id_sum = _overlaps(s, e, start, stop)
     n_near = _overlaps(s - guard, e + guard, start, stop)[0] if guard > 0 else n_ov
-    j = np.where(n_ov == 1, id_sum, 0)
-    inside = (n_ov == 1) & (start[j] <= s) & (e <= stop[j]) if start.size else n_ov < 0
-    is_stim = inside & selected[j] if start.size else inside
-    is_excl = inside & ~selected[j] if start.size else inside
+    n_epochs = start.size
+    if n_epochs:
+        j = np.where(n_ov == 1, id_sum, 0)  # the one overlapping epoch, where there is one
+        inside = (n_ov == 1) & (start[j] <= s) & (e <= stop[j])
+        is_stim = inside & selected[j]
+        is_excl = inside & ~selected[j]
+    else:
+        j = np.zeros(s.size, dtype=np.int64)
+        is_stim = is_excl = np.zeros(s.size, dtype=bool)
     is_latent = n_near == 0
     keep = np.flatnonzero(is_stim | is_latent)
 
-    n_epochs = start.size
-    gap = np.searchsorted(np.sort(stop), s[keep], side="right")  # epochs ended before
-    stim_k = is_stim[keep]
-    jk = j[keep]
-    lab = np.where(stim_k, out_labels[jk] if n_epochs else "", latent_label).astype(str)
+    stim_k, jk, s_k = is_stim[keep], j[keep], s[keep]
+    lab = np.full(keep.size, latent_label, dtype=object)
+    lab[stim_k] = out_labels[jk[stim_k]]
+    lab = lab.astype(str)
+    gap = np.searchsorted(np.sort(stop), s_k, side="right")  # epochs ended by the start
     trial = np.where(stim_k, jk, n_epochs + gap).astype(np.int64)
-    t_rel = np.where(stim_k, s[keep] - (start[jk] if n_epochs else 0.0), np.nan)
+    t_rel = np.full(keep.size, np.nan)
+    t_rel[stim_k] = s_k[stim_k] - start[jk[stim_k]]
     day = windows.attrs.get("day", rec.attrs.get("day", 0))
     if isinstance(day, np.integer):
         day = int(day)
