@@ -40,6 +40,8 @@ def test_04_spectral_regularization_quick(tmp_path):
                                "jacobian"}
     assert set(res["cnn"]) == {"vanilla", "specreg_fc"}
     assert set(res["touch"]) == {"vanilla", "specreg"}
+    assert set(res["long"]) == {"vanilla", "specreg_b5_exact"}
+    assert all(len(r["alpha_trace"]) == 2 for r in res["long"].values())
     for r in res["touch"].values():
         assert r["count_linf"][-1] <= r["count_linf"][0] + 1e-9
     for fig in ("shallow_spectra.png", "shallow_curves.png", "sensitivity_vanilla.png"):
