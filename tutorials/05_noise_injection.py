@@ -46,6 +46,7 @@ from spikedecode.robust.noise import (
     CountNoise,
     DataNoise,
     EnResNet,
+    GaussianNoise,
     LayerNoise,
     certified_accuracy,
     certify,
@@ -311,7 +312,8 @@ def mnist_experiment(cfg, out: Path) -> dict:
     iso_noise = matched_isotropic(cov_noise)
     noises = {"none": None, "data covariance N(0, a Sigma)": cov_noise,
               "data PCA top-50": pca_noise,
-              f"isotropic same energy (sigma={iso_noise.sigma:.3f})": iso_noise}
+              f"isotropic same energy (sigma={iso_noise.sigma:.3f})": iso_noise,
+              "isotropic sigma=0.25 (smoothing-matched)": GaussianNoise(0.25)}
     log(f"[mnist] {src}: train {len(ytr)}, eval {len(yte)}; a = {a}; energy E|n|^2 = "
         f"{cov_noise.energy_:.2f} (covariance), {pca_noise.energy_:.2f} (PCA-50)")
     sig_cert = 0.25
@@ -394,6 +396,7 @@ def touch_experiment(cfg, out: Path) -> dict:
         "Poisson counts": ([CountNoise(kind="poisson", scale=1.0)], []),
         "hidden-layer N(0, 0.5 Sigma_h)": ([], [LayerNoise("layers.1", kind="covariance",
                                                             scale=0.5)]),
+        "Gaussian sigma=1 (smoothing-matched)": ([GaussianNoise(1.0, clip=(0.0, None))], []),
     }
     rng = np.random.default_rng(0)
     X_thin = rng.binomial(Xte.astype(np.int64), 0.7).astype(np.float32)  # drop 30 % spikes

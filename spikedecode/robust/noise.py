@@ -41,8 +41,9 @@ from spikedecode._random import RandomStateLike, draw_seed, torch_generator, tor
 from spikedecode.errors import ConfigError, NotEnoughDataError, SpikeDecodeTypeError
 from spikedecode.robust.resnet import PreActBlock, PreActResNet
 
+# ``gaussian_noise`` stays out of __all__: robust.attacks exports an attack of that name
+# and spikedecode.robust re-exports __all__ names lazily.
 __all__ = [
-    "gaussian_noise",
     "GaussianNoise",
     "DataNoise",
     "CountNoise",

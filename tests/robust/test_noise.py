@@ -370,3 +370,13 @@ def test_layer_noise_by_name_and_stochastic_flag():
         LayerNoise("nope").attach(net)
     noisy = noisy_resnet20(a=0.1)
     assert is_stochastic(noisy) and not is_stochastic(set_noise(noisy, False))
+
+
+def test_lazy_reexport_from_robust():
+    import spikedecode.robust as R
+    from spikedecode.robust import noise
+
+    for name in ("certify", "smooth_predict", "noisy_resnet20", "EnResNet", "DataNoise",
+                 "CountNoise", "LayerNoise", "certified_accuracy", "PredictionAverage"):
+        assert getattr(R, name) is getattr(noise, name)
+    assert R.resnet20 is resnet20

@@ -32,7 +32,7 @@ def test_05_noise_injection_quick(tmp_path):
     # the deterministic ResNet20 needs no EOT; the stochastic models use it
     assert models["ResNet20"]["k_eot"] == 1
     assert all(r["k_eot"] > 1 for n, r in models.items() if n != "ResNet20")
-    assert len(res["mnist"]["rows"]) == 4 and len(res["touch"]["rows"]) == 5
+    assert len(res["mnist"]["rows"]) == 5 and len(res["touch"]["rows"]) == 6
     for rows in (res["mnist"]["rows"], res["touch"]["rows"]):
         for r in rows.values():
             # certified accuracy can only fall with the radius and never beats clean accuracy
