@@ -20,15 +20,17 @@ def build_decoder(kind: str, *, random_state: int = 0, max_epochs: int = 60,
     from spikedecode.decoders import make_decoder
 
     if kind in ("logistic", "svm"):
-        return make_decoder(kind, random_state=random_state)
+        # stimulus windows are rare next to latent ones: weight classes
+        return make_decoder(kind, class_weight="balanced", random_state=random_state)
     if kind == "mlp":
         return make_decoder("mlp", hidden_sizes=(64,), dropout=0.2, max_epochs=max_epochs,
-                            lr=3e-3, patience=8, random_state=random_state,
+                            lr=3e-3, patience=8, bootstrap=True, random_state=random_state,
                             progress=progress)
     if kind == "lstm":
+        # class-balanced bootstrap of the training fold (never of the test fold)
         return make_decoder("lstm", hidden_size=32, num_layers=3, dropout=0.2,
                             max_epochs=max_epochs, lr=3e-3, batch_size=128, patience=8,
-                            random_state=random_state, progress=progress)
+                            bootstrap=True, random_state=random_state, progress=progress)
     from spikedecode.errors import ConfigError
 
     raise ConfigError(f"--decoder == {kind!r}, must be one of {', '.join(DECODERS)}.")

@@ -319,9 +319,17 @@ def run_tasks(fn: Callable, calls: Sequence[tuple[tuple, dict]], *, scheduler: A
     if scheduler is None:
         if not isinstance(n_jobs, (int, np.integer)) or n_jobs < 1:
             raise ConfigError(f"n_jobs == {n_jobs!r}, must be an integer >= 1.")
-        cluster = distributed.LocalCluster(n_workers=int(n_jobs), threads_per_worker=1,
-                                           processes=True, dashboard_address=None,
-                                           silence_logs=40)
+        try:
+            cluster = distributed.LocalCluster(n_workers=int(n_jobs), threads_per_worker=1,
+                                               processes=True, dashboard_address=None,
+                                               silence_logs=40)
+        except RuntimeError as err:
+            raise ConfigError(
+                f"could not start a local Dask cluster of {n_jobs} workers ({err}). In a "
+                "script, call this from inside `if __name__ == '__main__':` (workers are "
+                "spawned processes that re-import the main module), or pass "
+                "scheduler='sync'."
+            ) from err
         client = distributed.Client(cluster)
         own = (client, cluster)
     elif isinstance(scheduler, str):

@@ -1,0 +1,185 @@
+"""TorchClassifier, MLPDecoder, LSTMDecoder: training, splits, plug-ins, save/load."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from spikedecode.decoders import (
+    LSTMDecoder,
+    MLPDecoder,
+    TorchClassifier,
+    balanced_bootstrap_indices,
+    grouped_validation_split,
+)
+from spikedecode.errors import ConfigError, NotEnoughDataError, SpikeDecodeValueError
+from spikedecode.training import Callback
+
+
+def _seq(seed=0, n_trials=40, per=5, lag=4, units=6):
+    rng = np.random.default_rng(seed)
+    groups = np.repeat(np.arange(n_trials), per)
+    y = np.repeat(np.where(np.arange(n_trials) % 2, "LUM", "LBR"), per)
+    X = rng.poisson(1.0, size=(len(y), lag, units)).astype(np.float32)
+    X[y == "LUM", -1, 0] += 3.0  # signal at the last lag only
+    return X, y, groups
+
+
+FAST = dict(max_epochs=30, lr=0.02, batch_size=32, device="cpu")
+
+
+def test_lstm_learns_last_lag_signal(global_random_seed):
+    X, y, g = _seq(global_random_seed)
+    clf = LSTMDecoder(hidden_size=8, num_layers=2, dropout=0.0, random_state=global_random_seed,
+                      **FAST).fit(X, y, groups=g)
+    assert clf.score(X, y) > 0.85
+    assert clf.input_shape_ == (4, 6) and clf.n_features_in_ == 24
+    assert list(clf.classes_) == ["LBR", "LUM"]
+    assert isinstance(clf.module_, torch.nn.Module)
+    assert clf.module_.lstm.num_layers == 2
+
+
+def test_lstm_default_three_layers():
+    assert LSTMDecoder().num_layers == 3
+
+
+def test_2d_input_with_n_lags_equals_3d():
+    X, y, g = _seq(0)
+    a = LSTMDecoder(hidden_size=6, num_layers=1, random_state=0, **FAST).fit(X, y, groups=g)
+    b = LSTMDecoder(hidden_size=6, num_layers=1, random_state=0, n_lags=4, **FAST).fit(
+        X.reshape(len(X), -1), y, groups=g)
+    np.testing.assert_allclose(a.predict_proba(X), b.predict_proba(X.reshape(len(X), -1)),
+                               atol=1e-6)
+    with pytest.raises(ConfigError, match="n_lags"):
+        LSTMDecoder(n_lags=5, **FAST).fit(X.reshape(len(X), -1), y)
+
+
+def test_2d_without_n_lags_is_length_one_sequence():
+    X, y, _ = _seq(0)
+    clf = MLPDecoder(hidden_sizes=(8,), random_state=0, **FAST).fit(X.reshape(len(X), -1), y)
+    assert clf.input_shape_ == (1, 24)
+
+
+def test_reproducible_with_random_state():
+    X, y, g = _seq(1)
+    p1 = MLPDecoder(hidden_sizes=(8,), dropout=0.3, random_state=3, **FAST).fit(X, y, groups=g)
+    p2 = MLPDecoder(hidden_sizes=(8,), dropout=0.3, random_state=3, **FAST).fit(X, y, groups=g)
+    np.testing.assert_array_equal(p1.predict_proba(X), p2.predict_proba(X))
+    state = torch.random.get_rng_state()
+    MLPDecoder(hidden_sizes=(8,), random_state=3, **FAST).fit(X, y)
+    assert torch.equal(state, torch.random.get_rng_state())  # caller's RNG untouched
+
+
+def test_grouped_validation_split_keeps_trials_whole(global_random_seed):
+    _, y, g = _seq(global_random_seed)
+    tr, va = grouped_validation_split(y, g, 0.2, random_state=global_random_seed)
+    assert len(va) > 0 and set(g[tr]).isdisjoint(g[va])
+    assert len(tr) + len(va) == len(y)
+
+
+def test_early_stopping_uses_validation_and_restores_best():
+    X, y, g = _seq(0)
+    clf = MLPDecoder(hidden_sizes=(32,), random_state=0, max_epochs=200, lr=0.05, patience=3,
+                     validation_fraction=0.25, device="cpu").fit(X, y, groups=g)
+    assert "val_loss" in clf.history_.epochs[0]
+    assert clf.n_epochs_ < 200 and clf.history_.stopped_early
+    vl = clf.history_["val_loss"]
+    assert clf.history_.best_epoch == int(np.argmin(vl))
+
+
+def test_bootstrap_balances_training_set():
+    y = np.array(["a"] * 30 + ["b"] * 10)
+    idx = balanced_bootstrap_indices(y, random_state=0)
+    vals, counts = np.unique(y[idx], return_counts=True)
+    assert counts.tolist() == [30, 30]
+    X, yy, g = _seq(0)
+    clf = LSTMDecoder(hidden_size=4, num_layers=1, bootstrap=True, random_state=0,
+                      **FAST).fit(X, yy, groups=g)
+    assert clf.history_.epochs[0]["n_samples"] == 2 * max(np.unique(
+        yy[grouped_validation_split(yy, g, 0.1, random_state=np.random.RandomState(0)
+                                    .randint(2**31 - 1))[0]], return_counts=True)[1])
+
+
+def test_plugins_reach_the_training_loop():
+    X, y, g = _seq(0)
+    seen = {"term": 0, "tf": 0, "cb": 0}
+
+    def term(state):
+        seen["term"] += 1
+        return 0.0 * state.output.sum()
+
+    class Noise:
+        train_only = True
+
+        def __call__(self, x, state):
+            seen["tf"] += 1
+            return x + 0.0
+
+    class CB(Callback):
+        def on_epoch_end(self, state):
+            seen["cb"] += 1
+
+    clf = MLPDecoder(hidden_sizes=(4,), max_epochs=2, loss_terms=(term,), transforms=(Noise(),),
+                     callbacks=(CB(),), random_state=0, device="cpu").fit(X, y, groups=g)
+    assert seen["term"] > 0 and seen["tf"] > 0 and seen["cb"] == 2
+    assert clf.n_epochs_ == 2
+
+
+def test_warm_start_continues_training():
+    X, y, g = _seq(0)
+    clf = MLPDecoder(hidden_sizes=(8,), warm_start=True, random_state=0, max_epochs=3,
+                     lr=0.01, device="cpu", validation_fraction=0).fit(X, y)
+    w1 = clf.module_.layers[0].weight.detach().clone()
+    m1 = clf.module_
+    clf.fit(X, y)
+    assert clf.module_ is m1
+    assert clf.history_.epochs[0]["train_loss"] < 1e9
+    assert not torch.equal(w1, clf.module_.layers[0].weight)
+
+
+def test_save_load_round_trip(tmp_path):
+    X, y, g = _seq(0)
+    clf = LSTMDecoder(hidden_size=6, num_layers=2, random_state=0, **FAST).fit(X, y, groups=g)
+    path = clf.save(tmp_path / "dec")
+    assert (tmp_path / "dec.safetensors").exists() and (tmp_path / "dec.json").exists()
+    back = LSTMDecoder.load(path)
+    np.testing.assert_allclose(back.predict_proba(X), clf.predict_proba(X), atol=1e-6)
+    assert back.get_params()["hidden_size"] == 6
+    assert TorchClassifier.load(path).__class__ is LSTMDecoder
+    with pytest.raises(ConfigError, match="MLPDecoder"):
+        MLPDecoder.load(path)
+
+
+def test_torch_module_gives_logits_with_gradients():
+    X, y, g = _seq(0)
+    clf = MLPDecoder(hidden_sizes=(8,), random_state=0, **FAST).fit(X, y, groups=g)
+    net = clf.torch_module().eval()
+    x = torch.tensor(X[:5].reshape(5, -1), requires_grad=True)
+    out = net(x)
+    out[:, 1].sum().backward()
+    assert x.grad is not None and out.shape == (5, 2)
+    np.testing.assert_allclose(torch.softmax(out, 1).detach().numpy(), clf.predict_proba(X[:5]),
+                               atol=1e-5)
+
+
+def test_input_errors():
+    X, y, g = _seq(0)
+    clf = MLPDecoder(hidden_sizes=(4,), max_epochs=1, device="cpu").fit(X, y)
+    with pytest.raises(SpikeDecodeValueError, match="expecting"):
+        clf.predict(X[:, :3])
+    with pytest.raises(NotEnoughDataError, match="1 class"):
+        MLPDecoder(max_epochs=1).fit(X, np.array(["a"] * len(X)))
+    with pytest.raises(ValueError, match="max_epochs"):
+        MLPDecoder(max_epochs=0).fit(X, y)
+    with pytest.raises(ConfigError, match="module is None"):
+        TorchClassifier().fit(X, y)
+
+
+def test_module_instance_is_copied():
+    X, y, _ = _seq(0)
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(24, 2))
+    w0 = net[1].weight.detach().clone()
+    clf = TorchClassifier(module=net, max_epochs=3, lr=0.05, random_state=0,
+                          device="cpu").fit(X, y)
+    assert torch.equal(net[1].weight, w0) and clf.module_ is not net

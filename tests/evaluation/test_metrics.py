@@ -1,0 +1,120 @@
+"""Within-day metrics, CIs, permutation chance and the honest-evaluation guard."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from spikedecode.decoders import make_decoder
+from spikedecode.errors import ConfigError
+from spikedecode.evaluation import (
+    bootstrap_ci,
+    confusion,
+    cross_val_predictions,
+    permutation_chance,
+    resample_then_split_score,
+    within_day_scores,
+)
+from spikedecode.preprocess import RandomOverSampler
+
+
+def _trials(seed=0, n_trials=40, per=6, signal=1.0, n_feat=8):
+    rng = np.random.default_rng(seed)
+    groups = np.repeat(np.arange(n_trials), per)
+    y = np.repeat(np.arange(n_trials) % 2, per)
+    X = rng.normal(size=(len(y), n_feat))
+    X[:, 0] += signal * y
+    return X, y, groups
+
+
+def _null_windows(seed, n_trials=40, per=10, n_units=12, n_lags=5):
+    """Overlapping windows of Poisson counts; trial labels independent of the spikes.
+
+    Each trial has its own rate profile (trial identity is recognisable from any of its
+    windows), which is exactly what leaks when windows of a trial sit on both sides.
+    """
+    rng = np.random.default_rng(seed)
+    X, y, g = [], [], []
+    labels = rng.permutation(np.repeat([0, 1], n_trials // 2))
+    for t in range(n_trials):
+        rate = rng.gamma(2.0, 1.0, size=n_units)
+        counts = rng.poisson(rate, size=(per + n_lags - 1, n_units))
+        for k in range(per):
+            X.append(counts[k:k + n_lags].ravel())
+            y.append(labels[t])
+            g.append(t)
+    return np.asarray(X, float), np.asarray(y), np.asarray(g)
+
+
+def test_bootstrap_ci_contains_value_and_shrinks_with_n():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 2000)
+    pred = np.where(rng.random(2000) < 0.8, y, 1 - y)
+    v, lo, hi = bootstrap_ci(y, pred, n_boot=300, random_state=0)
+    assert lo < v < hi and hi - lo < 0.06
+    v2, lo2, hi2 = bootstrap_ci(y[:200], pred[:200], n_boot=300, random_state=0)
+    assert hi2 - lo2 > hi - lo
+    # cluster bootstrap over 20 big trials is wider than over 2000 samples
+    g = np.repeat(np.arange(20), 100)
+    _, lo3, hi3 = bootstrap_ci(y, pred, groups=g, n_boot=300, random_state=0)
+    assert lo3 <= v <= hi3
+    with pytest.raises(ConfigError, match="metric"):
+        bootstrap_ci(y, pred, metric="f1")
+
+
+def test_confusion_counts_sum_to_samples():
+    cm = confusion(["a", "b", "b", "c"], ["a", "b", "c", "c"])
+    assert int(cm.sum()) == 4 and cm.dims == ("true", "predicted")
+    assert int(cm.sel(true="b", predicted="c")) == 1
+
+
+def test_within_day_above_chance_with_signal(global_random_seed):
+    X, y, g = _trials(global_random_seed, signal=1.5)
+    r = within_day_scores(make_decoder("logistic"), X, y, g, n_boot=200,
+                          random_state=global_random_seed)
+    assert r["accuracy"] > 0.7 and r["accuracy_ci"][0] > 0.55
+    assert r["n_trials"] == 40 and r["majority_chance"] == 0.5
+    assert int(r["confusion"].sum()) == len(y)
+
+
+def test_cross_val_predictions_sampler_only_on_training_folds():
+    X, y, g = _trials(0)
+    keep = np.ones(len(y), bool)
+    keep[(y == 1) & (g > 20)] = False  # imbalance
+    X, y, g = X[keep], y[keep], g[keep]
+    pred = cross_val_predictions(make_decoder("logistic"), X, y, g,
+                                 sampler=RandomOverSampler(random_state=0), random_state=0)
+    assert pred.shape == y.shape  # every original sample predicted exactly once
+
+
+def test_permutation_chance_near_half():
+    X, y, g = _trials(0, signal=2.0, n_trials=20)
+    out = permutation_chance(make_decoder("logistic", lambdas=(1e-3, 1e-1)), X, y, g,
+                             n_permutations=8, observed=0.9, random_state=0)
+    assert 0.3 < out["chance"] < 0.7
+    assert out["p_value"] == pytest.approx(1 / 9)
+
+
+def test_null_experiment_default_is_at_chance_resample_first_is_inflated():
+    """The honest-evaluation guard (docs/evaluation.md).
+
+    Labels are independent of the spikes. The default pipeline (grouped CV, resampling
+    inside the training fold) must report chance; over-sampling before a sample-level split
+    must show inflation, because copies and overlapping windows of a trial land on both
+    sides of the split.
+    """
+    X, y, g = _null_windows(0, n_trials=200, per=5, n_units=8)
+    # unbalance the classes so that resampling has something to do
+    keep = ~((y == 1) & (g % 3 == 0))
+    X, y, g = X[keep], y[keep], g[keep]
+    from sklearn.neighbors import KNeighborsClassifier
+
+    honest_lin = within_day_scores(make_decoder("logistic"), X, y, g, n_boot=0,
+                                   sampler=RandomOverSampler(random_state=0), random_state=0)
+    honest_knn = within_day_scores(KNeighborsClassifier(1), X, y, g, n_boot=0,
+                                   sampler=RandomOverSampler(random_state=0), random_state=0)
+    leaky = resample_then_split_score(KNeighborsClassifier(1), X, y,
+                                      sampler=RandomOverSampler(random_state=0), random_state=0)
+    assert honest_lin["balanced_accuracy"] <= 0.55
+    assert honest_knn["balanced_accuracy"] <= 0.55
+    assert leaky >= 0.65  # measured 0.72-0.75 over seeds 0-3
