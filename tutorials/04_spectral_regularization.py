@@ -85,6 +85,8 @@ def parse_args(argv=None):
     p.add_argument("--parts", default="shallow,touch,mlp,cnn,long",
                    help="comma-separated subset of shallow,long,touch,mlp,cnn")
     p.add_argument("--data-root", default=None, help="folder with the MNIST idx files")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
+                   help="override a config entry, e.g. --set 'seeds=[1, 2]' --set mlp_epochs=4")
     return p.parse_args(argv)
 
 
@@ -446,7 +448,12 @@ def part_touch(cfg, out, results):
 # %%
 def main(argv=None):
     args = parse_args(argv)
-    cfg = QUICK if args.quick else FULL
+    cfg = dict(QUICK if args.quick else FULL)
+    for item in args.set:
+        key, _, value = item.partition("=")
+        if key not in cfg:
+            raise SystemExit(f"--set {key}: unknown config key; choose from {sorted(cfg)}")
+        cfg[key] = json.loads(value)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     import matplotlib
