@@ -166,17 +166,29 @@ def _clamp(x: torch.Tensor, clip: tuple[float | None, float | None]) -> torch.Te
     return torch.clamp(x, min=lo, max=hi)
 
 
-def _project_linf(adv: torch.Tensor, x0: torch.Tensor, eps: float,
-                  clip: tuple[float | None, float | None]) -> torch.Tensor:
-    """Box, then the eps-ball, exactly in the dtype of ``x0`` (moves toward x0 stay in box)."""
-    adv = _clamp(adv, clip)
-    adv = torch.maximum(torch.minimum(adv, x0 + eps), x0 - eps)
-    for _ in range(4):  # float rounding of x0 + eps can overshoot by an ulp
-        over = (adv - x0).abs() > eps
-        if not bool(over.any()):
+def _linf_bounds(x0: torch.Tensor, eps: float, clip: tuple[float | None, float | None]
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-element bounds of the eps-ball intersected with the box, exact in x0's dtype.
+
+    ``x0 - eps`` and ``x0 + eps`` are rounded in float; where the rounding put a bound more
+    than ``eps`` away from ``x0``, it is moved one ulp towards ``x0``. Any value between
+    the bounds is then within ``eps`` of ``x0`` (float subtraction is monotone), so one
+    ``clamp`` per step projects exactly.
+    """
+    lo_b, hi_b = x0 - eps, x0 + eps
+    lo, hi = clip
+    if lo is not None:
+        lo_b = torch.clamp(lo_b, min=lo)
+    if hi is not None:
+        hi_b = torch.clamp(hi_b, max=hi)
+    for _ in range(4):
+        over_lo = (x0 - lo_b) > eps
+        over_hi = (hi_b - x0) > eps
+        if not bool(over_lo.any()) and not bool(over_hi.any()):
             break
-        adv = torch.where(over, torch.nextafter(adv, x0), adv)
-    return adv
+        lo_b = torch.where(over_lo, torch.nextafter(lo_b, x0), lo_b)
+        hi_b = torch.where(over_hi, torch.nextafter(hi_b, x0), hi_b)
+    return lo_b, hi_b
 
 
 def _project_l2(adv: torch.Tensor, x0: torch.Tensor, eps: float,
@@ -300,7 +312,7 @@ def _loss(loss_fn: Callable | None) -> Callable:
 def _input_grad(module: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: Callable,
                 targeted: bool, eot: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Gradient of the attack objective w.r.t. x (ascent direction) and the last logits."""
-    grad = torch.zeros_like(x)
+    grad: torch.Tensor | None = None
     out = torch.empty(0)
     for _ in range(eot):
         with torch.enable_grad():  # attacks also work when called under torch.no_grad()
@@ -308,8 +320,11 @@ def _input_grad(module: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: Ca
             out = module(xr)
             loss = loss_fn(out, y)
             (g,) = torch.autograd.grad(loss, xr, allow_unused=True)
-        if g is not None:
-            grad = g if eot == 1 else grad + g
+        if g is None:
+            g = torch.zeros_like(x)
+        grad = g if grad is None else grad + g
+    if grad is None:  # eot >= 1 always runs once; keeps type checkers happy
+        grad = torch.zeros_like(x)
     if eot > 1:
         grad = grad / eot
     return (-grad if targeted else grad), out.detach()
@@ -382,7 +397,8 @@ def fgsm(model: Any, x: Any, y: Any, *, eps: float, clip: Clip = (0.0, 1.0),
     with attack_mode(module) as m:
         eot = _resolve_eot(m, x0, eot_samples)
         g, _ = _input_grad(m, x0, y_, _loss(loss_fn), targeted, eot)
-        adv = _project_linf(x0 + eps * g.sign(), x0, eps, clip_)
+        lo_b, hi_b = _linf_bounds(x0, eps, clip_)
+        adv = torch.clamp(x0 + eps * g.sign(), min=lo_b, max=hi_b)
     return _out(adv, x_in)
 
 
@@ -456,7 +472,13 @@ def pgd(model: Any, x: Any, y: Any, *, eps: float, step_size: float | None = Non
         2.5 * eps / max(n_steps, 1)
     gen = _generator(generator)
     loss = _loss(loss_fn)
-    project = _project_linf if norm == "linf" else _project_l2
+    if norm == "linf":
+        lo_b, hi_b = _linf_bounds(x0, eps, clip_)
+
+        def project(a: torch.Tensor, *_: Any) -> torch.Tensor:
+            return torch.clamp(a, min=lo_b, max=hi_b)
+    else:
+        project = _project_l2
     with attack_mode(module) as m:
         eot = _resolve_eot(m, x0, eot_samples)
         adv = x0.clone()
@@ -472,12 +494,12 @@ def pgd(model: Any, x: Any, y: Any, *, eps: float, step_size: float | None = Non
         for _ in range(n_steps):
             g, _ = _input_grad(m, adv, y_, loss, targeted, eot)
             with torch.no_grad():
-                if norm == "linf":
-                    adv = adv + alpha * g.sign()
+                if norm == "linf":  # in place: g is a fresh tensor, adv is ours
+                    adv = adv.add_(g.sign_(), alpha=alpha).clamp_(min=lo_b, max=hi_b)
                 else:
                     gn = g.flatten(1).norm(dim=1).clamp_min(1e-12)
                     adv = adv + alpha * g / gn.view(-1, *([1] * (x0.ndim - 1)))
-                adv = project(adv, x0, eps, clip_)
+                    adv = project(adv, x0, eps, clip_)
     return _out(adv, x_in)
 
 
@@ -516,6 +538,7 @@ def targeted_ifgsm_mse(model: Any, x: Any, target: Any, *, eps: float = 0.01,
         onehot = F.one_hot(tt, out.shape[1]).to(out.dtype)
         return F.mse_loss(torch.softmax(out, dim=1), onehot)
 
+    lo_b, hi_b = _linf_bounds(x0, bound, clip_) if bound is not None else (None, None)
     with attack_mode(module) as m:
         eot = _resolve_eot(m, x0, eot_samples)
         adv = x0.clone()
@@ -523,7 +546,7 @@ def targeted_ifgsm_mse(model: Any, x: Any, target: Any, *, eps: float = 0.01,
             g, _ = _input_grad(m, adv, t, mse, True, eot)
             with torch.no_grad():
                 adv = adv + eps * g.sign()
-                adv = _project_linf(adv, x0, bound, clip_) if bound is not None else \
+                adv = torch.clamp(adv, min=lo_b, max=hi_b) if lo_b is not None else \
                     _clamp(adv, clip_)
     return _out(adv, x_in)
 

@@ -229,6 +229,8 @@ def test_mode_restored_and_no_param_grads():
     assert torch.equal(a1, a2)  # attacked in eval mode: dropout off
     assert [m.training for m in net.modules()] == before
     assert all(p.grad is None for p in net.parameters())
+    with torch.no_grad():  # attacks enable gradients themselves
+        assert torch.equal(fgsm(net, x, y, eps=0.1, eot_samples=1), a1)
 
 
 def test_mode_restored_after_error():
