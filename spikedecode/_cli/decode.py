@@ -15,21 +15,26 @@ DECODERS = ("logistic", "svm", "mlp", "lstm")
 
 
 def build_decoder(kind: str, *, random_state: int = 0, max_epochs: int = 60,
-                  progress: bool = False) -> Any:
-    """A decoder with CLI-friendly settings (small torch models, early stopping)."""
+                  progress: bool = False, small: bool = False) -> Any:
+    """A decoder with CLI-friendly settings (small torch models, early stopping).
+
+    ``small=True`` shrinks the torch models (hidden 16) for the demo.
+    """
     from spikedecode.decoders import make_decoder
 
     if kind in ("logistic", "svm"):
         # stimulus windows are rare next to latent ones: weight classes
         return make_decoder(kind, class_weight="balanced", random_state=random_state)
     if kind == "mlp":
-        return make_decoder("mlp", hidden_sizes=(64,), dropout=0.2, max_epochs=max_epochs,
+        return make_decoder("mlp", hidden_sizes=(16,) if small else (64,), dropout=0.2,
+                            max_epochs=max_epochs,
                             lr=3e-3, patience=8, bootstrap=True, random_state=random_state,
                             progress=progress)
     if kind == "lstm":
         # class-balanced bootstrap of the training fold (never of the test fold)
-        return make_decoder("lstm", hidden_size=32, num_layers=3, dropout=0.2,
-                            max_epochs=max_epochs, lr=3e-3, batch_size=128, patience=8,
+        return make_decoder("lstm", hidden_size=16 if small else 32, num_layers=3,
+                            dropout=0.2, max_epochs=max_epochs, lr=3e-3,
+                            batch_size=256 if small else 128, patience=8,
                             bootstrap=True, random_state=random_state, progress=progress)
     from spikedecode.errors import ConfigError
 
@@ -46,7 +51,7 @@ def _sampler(balance: str, seed: int) -> Any:
 
 def decode_windows(windows: Any, kinds: list[str], *, n_splits: int = 5, n_boot: int = 1000,
                    n_permutations: int = 0, balance: str = "none", random_state: int = 0,
-                   max_epochs: int = 60) -> dict[str, dict[str, Any]]:
+                   max_epochs: int = 60, small: bool = False) -> dict[str, dict[str, Any]]:
     """Within-day scores of each decoder kind on one labelled Windows DataArray."""
     from spikedecode.evaluation import within_day_scores
     from spikedecode.preprocess import to_sequences
@@ -54,7 +59,8 @@ def decode_windows(windows: Any, kinds: list[str], *, n_splits: int = 5, n_boot:
     X3, y, g = to_sequences(windows)
     out = {}
     for kind in kinds:
-        est = build_decoder(kind, random_state=random_state, max_epochs=max_epochs)
+        est = build_decoder(kind, random_state=random_state, max_epochs=max_epochs,
+                            small=small)
         X = X3 if kind in ("mlp", "lstm") else X3.reshape(len(X3), -1)
         out[kind] = within_day_scores(est, X, y, g, n_splits=n_splits, n_boot=n_boot,
                                       n_permutations=n_permutations if kind in ("logistic",

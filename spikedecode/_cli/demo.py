@@ -36,7 +36,7 @@ def run_demo(*, n_days: int = 3, decoders: tuple[str, ...] = ("logistic", "svm",
     torch.set_num_threads(1)
     t0 = time.perf_counter()
     exp = simulate_touch_experiment(
-        n_days=n_days, n_repeats=2, n_strokes=6 if quick else 10, n_puffs=4 if quick else 10,
+        n_days=n_days, n_repeats=2, n_strokes=5 if quick else 10, n_puffs=2 if quick else 10,
         n_units_range=(25, 35), unit_overlap=0.6, random_state=seed,
     )
     report: dict[str, Any] = {"days": {}, "within_day": [], "timing_s": {}}
@@ -76,7 +76,7 @@ def run_demo(*, n_days: int = 3, decoders: tuple[str, ...] = ("logistic", "svm",
         "latent_label", "latent")))
     for task, w in (("stimulus vs latent", binary), ("LUM vs LBR", sites)):
         res = decode_windows(w, list(decoders), n_splits=5, n_boot=n_boot, random_state=seed,
-                             max_epochs=25 if quick else 60)
+                             max_epochs=6 if quick else 60, small=quick)
         report["within_day"] += score_rows(res, task=task)
         report.setdefault("details", {})[task] = jsonable(res)
     report["timing_s"]["within_day"] = time.perf_counter() - t1
