@@ -28,6 +28,7 @@ from typing import Any
 
 import xarray as xr
 
+from spikedecode._optional import attempt_import
 from spikedecode.errors import FileFormatError, SpikeDecodeError, SpikeDecodeWarning
 from spikedecode.io._sniff import FORMATS, sniff
 from spikedecode.io.neo_bridge import read_neo, write_neo
@@ -129,6 +130,7 @@ def read(path: str | Path, *, format: str | None = None, **kwargs: Any) -> xr.Da
         rec = read_npz(path, **kwargs, **meta)
     else:  # nix and every other neo format
         if kind == "nix":
+            attempt_import("nixio", "to read NIX files")
             kwargs.setdefault("io", "NixIO")
         rec = read_neo(path, **kwargs, **meta)
     if meta:

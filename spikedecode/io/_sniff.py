@@ -68,7 +68,7 @@ def _sniff_hdf5(path: Path) -> str:
                 obj = f[name]
                 if "DIMENSION_LIST" in obj.attrs or obj.attrs.get("CLASS") == b"DIMENSION_SCALE":
                     return "netcdf"
-    except OSError as err:
+    except Exception as err:  # h5py raises OSError, KeyError, RuntimeError...: never leak
         raise CorruptFileError(
             f"{path} starts like an HDF5 file but h5py cannot open it ({err}); it is "
             "probably truncated or damaged — copy it again from the source."

@@ -217,6 +217,10 @@ def write_neo(rec: xr.Dataset, path: str | Path, *, io: Any = None) -> Path:
                 f"no neo writer chosen for suffix {path.suffix!r}; use .nix or .mat, or pass io=."
             )
     cls = _resolve_io(io)[0]
+    if cls.__name__ == "NixIO":
+        from spikedecode._optional import attempt_import
+
+        attempt_import("nixio", "to write NIX files")
     if not getattr(cls, "is_writable", False):
         raise FileFormatError(f"neo's {cls.__name__} cannot write files.")
     blk = to_neo(rec)

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from spikedecode._optional import attempt_import
 from spikedecode.errors import CorruptFileError, SchemaError, SpikeDecodeError
 
 __all__ = ["read_netcdf", "write_netcdf", "read_zarr", "write_zarr", "normalize"]
@@ -139,6 +140,7 @@ def read_zarr(path: str | Path) -> xr.Dataset:
     """Read a Recording from a zarr folder written by :func:`write_zarr`."""
     from spikedecode.recording import check_recording
 
+    attempt_import("zarr", "to read zarr stores")
     path = Path(path)
     try:
         ds = xr.open_zarr(path, consolidated=_consolidated(path), chunks=None).load()
@@ -173,6 +175,7 @@ def write_zarr(rec: xr.Dataset, path: str | Path, *, zarr_format: int = 2) -> Pa
     from spikedecode.recording import check_recording
     from spikedecode.serialization import atomic_path
 
+    attempt_import("zarr", "to write zarr stores")
     check_recording(rec)
     path = Path(path)
     with atomic_path(path, suffix=".zarr") as tmp:
