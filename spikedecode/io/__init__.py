@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import xarray as xr
 
 from spikedecode._optional import attempt_import
@@ -136,7 +137,10 @@ def read(path: str | Path, *, format: str | None = None, **kwargs: Any) -> xr.Da
     if meta:
         rec = rec.copy(deep=False)
         for k, v in meta.items():
-            rec.attrs[k] = v if k == "day" and isinstance(v, int) else str(v)
+            if k == "day" and isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+                rec.attrs[k] = int(v)
+            else:
+                rec.attrs[k] = str(v)
     return check_recording(rec)
 
 
