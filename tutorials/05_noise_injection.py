@@ -165,11 +165,16 @@ def load_cifar_like(cfg):
 
     root = Path(os.environ.get("SPIKEDECODE_SHARED_DATA", Path(__file__).resolve().parents[2]
                                / "shared" / "data")) / "cifar10" / "cifar10-jpeg.tar.xz"
-    limit = max(2 * cfg["n_train"], cfg["n_val"], cfg["n_test_select"], cfg["n_attack"])
-    d = load_cifar10(root if root.exists() else None, random_state=0, limit=limit)
+    # No ``limit=``: it keeps the *first* validation/test images, and the image-folder copy
+    # is sorted by class (the first 1,000 test images are all airplanes). Subsample at random.
+    d = load_cifar10(root if root.exists() else None, random_state=0)
     note = ("CIFAR-10 from the shared JPEG copy: mean abs error ~6/255 per pixel vs the "
             "original images" if d.attrs.get("lossy") else "CIFAR-10 (lossless)")
-    return d.train, d.val, d.test, note
+    g = torch.Generator().manual_seed(2019)
+    va_idx = torch.randperm(len(d.val[1]), generator=g)
+    te_idx = torch.randperm(len(d.test[1]), generator=g)
+    return (d.train, (d.val[0][va_idx], d.val[1][va_idx]),
+            (d.test[0][te_idx], d.test[1][te_idx]), note)
 
 
 def cifar_experiment(cfg, out: Path) -> dict:
@@ -185,7 +190,8 @@ def cifar_experiment(cfg, out: Path) -> dict:
     xsel, ysel = te[0][:cfg["n_test_select"]], te[1][:cfg["n_test_select"]]
     xat, yat = te[0][:cfg["n_attack"]], te[1][:cfg["n_attack"]]
     log(f"[cifar] {note}; train {len(ytr)}, surrogate {len(ysur)}, val {len(yva)}, "
-        f"test for selection {len(ysel)}, attacked {len(yat)}")
+        f"test for selection {len(ysel)}, attacked {len(yat)}; classes in the attacked set "
+        f"{np.bincount(yat.numpy(), minlength=10).tolist()}")
 
     def fit(model, x, y, seed, adv):
         snaps = Snapshots()
