@@ -43,7 +43,13 @@ from torch import nn
 
 torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1") or 1))
 
-from spikedecode.robust.attacks import count_linf_attack, fgsm, gaussian_noise, pgd
+from spikedecode.robust.attacks import (
+    count_greedy_attack,
+    count_linf_attack,
+    fgsm,
+    gaussian_noise,
+    pgd,
+)
 from spikedecode.robust.models import MLP, ShallowMLP, SmallCNN
 from spikedecode.robust.spectral import (
     JacobianRegularizer,
@@ -63,7 +69,7 @@ QUICK = dict(
     cnn_hidden=32, cnn_batch=64, cnn_epochs=1, cnn_train=300,
     touch_sim=dict(n_repeats=1, n_strokes=4, n_puffs=4, n_units_range=(20, 30)),
     long_epochs=2, long_every=1,
-    touch_train=1500, touch_epochs=3, touch_hidden=16, touch_eps=[0, 1], touch_n_test=100,
+    touch_train=1500, touch_epochs=3, touch_hidden=16, touch_eps=[0, 1], touch_k=[0, 2], touch_n_test=100,
     sens_n=[1, 10], sens_samples=50,
 )
 FULL = dict(
@@ -74,7 +80,7 @@ FULL = dict(
     cnn_hidden=1000, cnn_batch=1500, cnn_epochs=4, cnn_train=6000,
     long_epochs=30, long_every=10,
     touch_sim=dict(), touch_train=20000, touch_epochs=30, touch_hidden=64,
-    touch_eps=[0, 1, 2, 3], touch_n_test=400, sens_n=[1, 10, 100], sens_samples=500,
+    touch_eps=[0, 1], touch_k=[0, 1, 2, 4, 8, 16], touch_n_test=400, sens_n=[1, 10, 100], sens_samples=500,
 )
 
 
@@ -431,16 +437,24 @@ def part_touch(cfg, out, results):
         clf.fit(Xtr, ytr, groups=gtr)
         yi = torch.as_tensor(np.searchsorted(clf.classes_, yte))
         xt = torch.as_tensor(Xte, dtype=torch.float32)
-        accs = []
-        for eps in cfg["touch_eps"]:
+        greedy, linf = [], []
+        for k in cfg["touch_k"]:  # add/delete at most k spikes in the whole window (L1)
+            adv = xt if k == 0 else count_greedy_attack(clf.module_, xt, yi, k=int(k))
+            greedy.append(accuracy(clf.module_, adv, yi))
+        for eps in cfg["touch_eps"]:  # every count may change by at most eps spikes
             adv = xt if eps == 0 else count_linf_attack(clf.module_, xt, yi, eps=int(eps))
-            accs.append(accuracy(clf.module_, adv, yi))
+            linf.append(accuracy(clf.module_, adv, yi))
         spec = eigenspectrum(clf.module_, torch.as_tensor(Xtr), "layers.1")
-        a = fit_power_law(spec, n_min=min(10, width // 4)).alpha
-        rows[name] = {"count_linf": accs, "eps_spikes": cfg["touch_eps"], "alpha": a,
+        tau = min(10, width // 4)
+        n_live = int((spec.values > 1e-6 * spec.values[0]).sum())
+        a = fit_power_law(spec, n_min=tau, n_max=max(tau + 3, n_live)).alpha
+        rows[name] = {"count_greedy_l1": greedy, "k_spikes": cfg["touch_k"],
+                      "count_linf": linf, "eps_spikes": cfg["touch_eps"], "alpha": a,
+                      "n_live_components": n_live, "clean": greedy[0],
                       "n_train": int(len(ytr)), "n_test": int(len(yte))}
-        log(f"touch decoder {name}: alpha {a:.2f}, accuracy vs spikes changed "
-            f"{dict(zip(cfg['touch_eps'], _fmt(accs)))}")
+        log(f"touch decoder {name}: alpha {a:.2f} ({n_live} components > 1e-6 lambda_1), "
+            f"accuracy vs k spikes (greedy L1) {dict(zip(cfg['touch_k'], _fmt(greedy)))}, "
+            f"vs eps spikes per count (L-inf) {dict(zip(cfg['touch_eps'], _fmt(linf)))}")
     results["touch"] = rows
     save(results, out)
 

@@ -44,5 +44,6 @@ def test_04_spectral_regularization_quick(tmp_path):
     assert all(len(r["alpha_trace"]) == 2 for r in res["long"].values())
     for r in res["touch"].values():
         assert r["count_linf"][-1] <= r["count_linf"][0] + 1e-9
+        assert r["count_greedy_l1"][-1] <= r["count_greedy_l1"][0] + 1e-9
     for fig in ("shallow_spectra.png", "shallow_curves.png", "sensitivity_vanilla.png"):
         assert (tmp_path / fig).stat().st_size > 1000
