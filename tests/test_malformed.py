@@ -261,6 +261,8 @@ CASES: list[tuple[str, Callable[[Path], object], type[SpikeDecodeError], str]] =
     ("truncated_nwb", _nwb_bytes_cut, CorruptFileError, r"cut.nwb"),
     ("nwb_unknown_label_column", _nwb_bad_label, ConfigError, r"label_column == 'stimCategory' is not a column"),
     ("nwb_unknown_intervals", _nwb_bad_table, ConfigError, r"intervals names \['trials'\]"),
+    ("plain_folder", lambda t: (t.joinpath("sub").mkdir(), t.joinpath("sub", "notes.md").write_text("x"), sio.read(t / "sub")),
+     FileFormatError, r"folder .*sub is neither a zarr store nor a folder format neo knows"),
     ("mat_foreign_layout", _foreign_mat, CorruptFileError, r"Only neo's own .mat layout"),
     ("neo_forced_pickleio", lambda t: sio.read_neo(_written(t, ".nc"), io="PickleIO"),
      FileFormatError, r"'PickleIO' is refused"),

@@ -119,7 +119,14 @@ def sniff(path: str | Path) -> str:
                 f"{p} is named .zarr but has no zarr metadata (.zgroup or zarr.json); the "
                 "write was interrupted or the folder was copied partially."
             )
-        return "neo"  # folder formats: phy, Open Ephys, Neuralynx, SpikeGLX...
+        from spikedecode.io.neo_bridge import neo_candidates
+
+        if neo_candidates(p):
+            return "neo"  # folder formats: phy, Open Ephys, Neuralynx, SpikeGLX...
+        raise FileFormatError(
+            f"folder {p} is neither a zarr store nor a folder format neo knows (phy, Open "
+            "Ephys, Neuralynx, SpikeGLX...); pass a file inside it instead."
+        )
     if suffix in _PICKLE_SUFFIXES:
         raise FileFormatError(
             f"{p} is a pickle ({suffix}); spikedecode never unpickles users' files because "
