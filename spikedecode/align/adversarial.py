@@ -29,8 +29,10 @@ is a parameter, on by default, and tested in ``tests/align/test_adversarial.py``
    or rotation of conditions can fool it).
 5. **Early stopping on held-out discriminator accuracy**: a validation split of the new
    day is encoded after every epoch; training stops once the discriminator's balanced
-   accuracy stays within ``tol`` of chance for ``patience`` epochs, and the weights of the
-   epoch closest to chance are kept.
+   accuracy has stayed within ``tol`` of chance for ``patience`` epochs and the held-out
+   reconstruction has stopped improving; the kept weights are those of the epoch with
+   the best held-out reconstruction among the epochs at chance (else the epoch closest
+   to chance).
 6. **Learning-rate schedule** (cosine decay, ``schedule="cosine"``), a slower
    discriminator (``lr_disc``), Adam with beta1 = 0.5 and gradient clipping.
 7. **PCA-initialised linear encoders** (``encoder="linear"``): each new encoder starts
@@ -175,7 +177,10 @@ class _Monitor(Callback):
 
     def on_train_begin(self, state: TrainState) -> None:
         self._wait = 0
-        self.best = (np.inf, None, None)
+        self._recon_hist: list[float] = []
+        # best = (is_not_at_chance, recon or gap, weights, epoch): epochs at chance
+        # (|acc - 0.5| <= tol) are preferred, and among them the best reconstruction
+        self.best: tuple[Any, ...] = (True, np.inf, None, None)
 
     def measure(self, module: Any) -> tuple[float, float]:
         import torch
@@ -201,23 +206,29 @@ class _Monitor(Callback):
         recon, acc = self.measure(state.module)
         state.logs["val_recon"] = recon
         state.logs["val_disc_accuracy"] = acc
+        self._recon_hist.append(recon)
         if state.epoch + 1 < self.min_epochs:
             return
         gap = abs(acc - 0.5)
-        if gap < self.best[0]:
-            enc = copy.deepcopy(state.module.state_dict())
-            self.best = (gap, enc, state.epoch)
+        at_chance = gap <= self.tol
+        cand = (not at_chance, recon if at_chance else gap)
+        if cand < self.best[:2]:
+            self.best = (*cand, copy.deepcopy(state.module.state_dict()), state.epoch)
         if not self.early_stopping:
             return
-        self._wait = self._wait + 1 if gap <= self.tol else 0
-        if self._wait >= self.patience:
+        self._wait = self._wait + 1 if at_chance else 0
+        # stop once at chance for `patience` epochs and the reconstruction has plateaued
+        h = self._recon_hist
+        plateau = len(h) > self.patience and min(h[-self.patience:]) > 0.99 * min(
+            h[:-self.patience])
+        if self._wait >= self.patience and plateau:
             state.stop_training = True
             state.history.stopped_early = True
 
     def on_train_end(self, state: TrainState) -> None:
-        if self.best[1] is not None:
-            state.module.load_state_dict(self.best[1])
-            state.history.best_epoch = self.best[2]
+        if self.best[2] is not None:
+            state.module.load_state_dict(self.best[2])
+            state.history.best_epoch = self.best[3]
 
 
 class AdversarialAligner(BaseDayAligner):
