@@ -55,10 +55,12 @@ def command(file: str, as_json: bool, intervals: str | None, label_column: str |
     rec = read(file, **kwargs)
     info = info_dict(rec)
     info["file"] = str(file)
+    info["format"] = sniff(file)
     if as_json:
         echo_json(info)
         return
     click.echo(f"file        {file}")
+    click.echo(f"format      {info['format']}")
     for key in ("session", "subject", "day", "source"):
         click.echo(f"{key:<11} {info[key]}")
     click.echo(f"interval    [{info['t_start']:.3f}, {info['t_stop']:.3f}) s")

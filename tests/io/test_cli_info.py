@@ -32,7 +32,7 @@ def test_info_json(tmp_path):
         {"unit": "a", "n_spikes": 2, "rate_hz": 1.0},
         {"unit": "b", "n_spikes": 2, "rate_hz": 1.0},
     ]
-    assert out["session"] == "s9" and out["day"] == 3
+    assert out["session"] == "s9" and out["day"] == 3 and out["format"] == "netcdf"
 
 
 def test_info_text(tmp_path):
