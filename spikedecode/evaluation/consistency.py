@@ -109,6 +109,9 @@ def prepare_days(days: Mapping[Hashable, Any], *, shared_units: bool = True
                 )
             t_rel = (w["t_rel"].values.astype(float) if "t_rel" in w.coords
                      else np.zeros(len(y)))
+            res = float(w.attrs.get("bin_size", 0.0)) * int(w.attrs.get("step", 1))
+            if res > 0:  # onsets are off the bin grid: quantise so keys match across trials
+                t_rel = np.round(t_rel / res) * res
             out[d] = {"X": X3.reshape(len(X3), -1), "y": np.asarray(y), "groups": g,
                       "t_rel": t_rel, "n_lags": int(X3.shape[1]),
                       "units": w["unit"].values.tolist() if "unit" in w.coords else None}
@@ -136,6 +139,9 @@ def prepare_days(days: Mapping[Hashable, Any], *, shared_units: bool = True
 def condition_keys(aligner: Any, y: NDArray, t_rel: NDArray, decimals: int = 3) -> NDArray:
     """Per-sample condition keys for an aligner: labels, or ``label@t_rel`` if it uses time.
 
+    :func:`prepare_days` quantises ``t_rel`` to the window stride (``bin_size * step``)
+    so that windows at the same latency after onset share a key across trials and days.
+
     Examples
     --------
     >>> class A: uses_time = True
@@ -143,8 +149,9 @@ def condition_keys(aligner: Any, y: NDArray, t_rel: NDArray, decimals: int = 3) 
     ['a@0.025']
     """
     if getattr(aligner, "uses_time", False):
-        return np.asarray([f"{lab}@{np.round(t, decimals):.{decimals}f}"
-                           for lab, t in zip(y, t_rel)])
+        t = np.round(np.asarray(t_rel, dtype=float), decimals)
+        t = np.where(t == 0, 0.0, t)  # no "-0.000"
+        return np.asarray([f"{lab}@{v:.{decimals}f}" for lab, v in zip(y, t.tolist())])
     return np.asarray(y)
 
 
