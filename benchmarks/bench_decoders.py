@@ -51,6 +51,7 @@ def bench_lambda(X, y, g, repeats: int) -> dict:
     ours, peer = [], []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", FutureWarning)  # sklearn 1.9 LogisticRegressionCV notes
         for _ in range(repeats):
             t = time.perf_counter()
             a = GroupCVLinearClassifier(cv=splits).fit(Xs, y)

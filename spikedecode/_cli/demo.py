@@ -36,7 +36,8 @@ def run_demo(*, n_days: int = 3, decoders: tuple[str, ...] = ("logistic", "svm",
     torch.set_num_threads(1)
     t0 = time.perf_counter()
     exp = simulate_touch_experiment(
-        n_days=n_days, n_repeats=2, n_strokes=5 if quick else 10, n_puffs=2 if quick else 10,
+        n_days=n_days, n_repeats=1 if quick else 2, n_strokes=6 if quick else 10,
+        n_puffs=2 if quick else 10,
         n_units_range=(25, 35), unit_overlap=0.6, random_state=seed,
     )
     report: dict[str, Any] = {"days": {}, "within_day": [], "timing_s": {}}
@@ -75,8 +76,8 @@ def run_demo(*, n_days: int = 3, decoders: tuple[str, ...] = ("logistic", "svm",
     sites = sites.isel(sample=np.flatnonzero(sites["label"].values != sites.attrs.get(
         "latent_label", "latent")))
     for task, w in (("stimulus vs latent", binary), ("LUM vs LBR", sites)):
-        res = decode_windows(w, list(decoders), n_splits=5, n_boot=n_boot, random_state=seed,
-                             max_epochs=6 if quick else 60, small=quick)
+        res = decode_windows(w, list(decoders), n_splits=4 if quick else 5, n_boot=n_boot,
+                             random_state=seed, max_epochs=5 if quick else 60, small=quick)
         report["within_day"] += score_rows(res, task=task)
         report.setdefault("details", {})[task] = jsonable(res)
     report["timing_s"]["within_day"] = time.perf_counter() - t1
@@ -87,7 +88,7 @@ def run_demo(*, n_days: int = 3, decoders: tuple[str, ...] = ("logistic", "svm",
         # units not shared by every day are dropped on purpose here
         warnings.simplefilter("ignore", DataDroppedWarning)
         m = cross_day_matrix(days, build_decoder("logistic", random_state=seed),
-                             scheduler="sync", random_state=seed)
+                             scheduler="sync", metric="balanced_accuracy", random_state=seed)
     report["cross_day"] = {"matrix": m.values.tolist(), "n_shared_units": m.attrs["n_units"],
                            "consistency": consistency_score(m)}
     report["timing_s"]["cross_day"] = time.perf_counter() - t2
@@ -114,12 +115,13 @@ def command(out: str, n_days: int, decoders: str, full: bool, seed: int, as_json
     echo_table([{"day": d, **v} for d, v in report["days"].items()])
     if report.get("raster"):
         click.echo(f"raster figure: {report['raster']}")
-    click.echo("\nwithin-day decoding (day 0, grouped 5-fold CV, 95% cluster-bootstrap CI):")
+    click.echo("\nwithin-day decoding (day 0, grouped K-fold CV, 95% cluster-bootstrap CI):")
     echo_table(report["within_day"], ["task", "decoder", "accuracy", "acc_ci", "balanced_acc",
                                       "bal_ci", "chance", "n_windows", "n_trials"])
     cd = report["cross_day"]
     click.echo(
-        f"\ncross-day (logistic, {cd['n_shared_units']} shared units): mean diagonal "
+        f"\ncross-day (logistic, {cd['n_shared_units']} shared units, balanced accuracy): "
+        f"mean diagonal "
         f"{np.mean(np.diag(cd['matrix'])):.3f}, consistency (off/diag) {cd['consistency']:.3f}"
     )
     click.echo(f"total {report['timing_s']['total']:.1f} s")

@@ -31,8 +31,9 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from sklearn import config_context
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.metrics import get_scorer
+from sklearn.metrics import balanced_accuracy_score, get_scorer
 from sklearn.utils import check_random_state
 from sklearn.utils._available_if import available_if
 from sklearn.utils.multiclass import check_classification_targets
@@ -252,23 +253,37 @@ class GroupCVLinearClassifier(ClassifierMixin, BaseEstimator):
         else:
             splits = [(np.asarray(tr), np.asarray(te)) for tr, te in
                       (self.cv.split(X, y, groups) if hasattr(self.cv, "split") else self.cv)]
-        scorer = get_scorer(self.scoring)
+        # Encode labels once and slice each fold once: refitting along the path then costs
+        # only the solver (no per-λ copies, label encoding or scorer validation).
+        y_enc = np.searchsorted(self.classes_, y)
+        folds = []
+        for tr, te in splits:
+            if len(np.unique(y_enc[tr])) < 2:
+                continue
+            folds.append((np.ascontiguousarray(X[tr]), y_enc[tr], np.ascontiguousarray(X[te]),
+                          y_enc[te]))
+        fast = self.scoring in ("accuracy", "balanced_accuracy")
+        scorer = None if fast else get_scorer(self.scoring)
         scores = np.full((len(splits), len(lambdas)), np.nan)
-        models = [self._make(Cs[0]) for _ in splits]
+        models = [self._make(Cs[0]) for _ in folds]
         best, best_j, wait = -np.inf, 0, 0
         coefs: dict[int, list[Any]] = {}
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), config_context(assume_finite=True):
             warnings.simplefilter("ignore", ConvergenceWarning)
             for j, C in enumerate(Cs):
-                if not splits:
+                if not folds:
                     break
                 fold_coefs = []
-                for k, (tr, te) in enumerate(splits):
-                    if len(np.unique(y[tr])) < 2:
-                        continue
+                for k, (X_tr, y_tr, X_te, y_te) in enumerate(folds):
                     m = models[k].set_params(C=C)
-                    m.fit(X[tr], y[tr])
-                    scores[k, j] = scorer(m, X[te], y[te])
+                    m.fit(X_tr, y_tr)
+                    if fast:
+                        pred = m.classes_[np.argmax(_decision(m, X_te), axis=1)]
+                        scores[k, j] = (balanced_accuracy_score(y_te, pred)
+                                        if self.scoring == "balanced_accuracy"
+                                        else float(np.mean(pred == y_te)))
+                    else:
+                        scores[k, j] = scorer(m, X_te, y_te)
                     fold_coefs.append((m.coef_.copy(), np.array(m.intercept_, copy=True),
                                        m.classes_))
                 coefs[j] = fold_coefs
@@ -283,12 +298,15 @@ class GroupCVLinearClassifier(ClassifierMixin, BaseEstimator):
             self.lambda_ = float(lambdas[best_j])
             self.C_ = float(Cs[best_j])
             est = self._make(self.C_)
-            same = [c for c in coefs.get(best_j, []) if np.array_equal(c[2], self.classes_)]
+            full = np.arange(len(self.classes_))
+            same = [c for c in coefs.get(best_j, []) if np.array_equal(c[2], full)]
             if self.kind == "logistic" and same:
                 # warm start the refit from the mean fold solution (as LogisticRegressionCV)
                 est.coef_ = np.mean([c[0] for c in same], axis=0)
                 est.intercept_ = np.mean([c[1] for c in same], axis=0)
-            est.fit(X, y)
+            est.fit(X, y_enc)
+        # the final model speaks the original labels
+        est.classes_ = self.classes_
         self.estimator_ = est
         self.n_iter_ = np.atleast_1d(est.n_iter_).astype(int)
         self.coef_ = est.coef_
@@ -316,6 +334,14 @@ class GroupCVLinearClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=np.float64)
         return self.estimator_.predict_proba(X)
+
+
+def _decision(model: Any, X: NDArray) -> NDArray:
+    """(n, n_classes) scores of a fitted linear model without input re-validation."""
+    z = X @ model.coef_.T + model.intercept_
+    if z.shape[1] == 1:
+        z = np.hstack([-z, z])
+    return z
 
 
 def make_decoder(
