@@ -942,13 +942,18 @@ def _sample_counts(model: nn.Module, x: torch.Tensor, sigma: float, num: int, ba
     if common_noise:
         m_chunk = min(num, batch_size)
         group = max(1, batch_size // m_chunk)
+        # one reusable input buffer: avoids a large allocation (and page faults) per batch
+        buf = torch.empty((min(group, n_in) * m_chunk, *feat), device=dev, dtype=x.dtype)
         for d0 in range(0, num, m_chunk):
             m = min(m_chunk, num - d0)
             noise = torch.randn((m, per_row), generator=gen, device=gen.device)
-            noise = (sigma * noise).to(dev, x.dtype).reshape(1, m, *feat)
+            noise = noise.mul_(sigma).to(dev, x.dtype).reshape(1, m, *feat)
             for i0 in range(0, n_in, group):
                 xg = x[i0:i0 + group].to(dev)
-                xb = _clip(xg.unsqueeze(1) + noise, clip).reshape(-1, *feat)
+                xb = buf[:len(xg) * m]
+                torch.add(xg.unsqueeze(1), noise, out=xb.view(len(xg), m, *feat))
+                if clip is not None:
+                    xb.clamp_(min=clip[0], max=clip[1])
                 rows = torch.arange(i0, i0 + len(xg)).repeat_interleave(m)
                 add(rows, model(xb))
     else:
