@@ -40,7 +40,14 @@ def info_dict(rec: Any) -> dict[str, Any]:
     help="NWB: interval tables to read as epochs ('auto', 'all', or comma-separated names).",
 )
 @click.option("--label-column", default=None, help="NWB: column that labels the epochs.")
-def command(file: str, as_json: bool, intervals: str | None, label_column: str | None) -> None:
+@click.option(
+    "--isolate",
+    is_flag=True,
+    help="Read in a child process, so that a damaged file cannot crash this one.",
+)
+def command(
+    file: str, as_json: bool, intervals: str | None, label_column: str | None, isolate: bool
+) -> None:
     """Summarise a recording FILE: units, duration, spikes, epochs per label, unit rates."""
     from spikedecode.io import read, sniff
 
@@ -52,7 +59,7 @@ def command(file: str, as_json: bool, intervals: str | None, label_column: str |
             kwargs["intervals"] = intervals if intervals in ("auto", "all") else intervals.split(",")
         if label_column is not None:
             kwargs["label_column"] = label_column
-    rec = read(file, **kwargs)
+    rec = read(file, isolate=isolate, **kwargs)
     info = info_dict(rec)
     info["file"] = str(file)
     info["format"] = sniff(file)

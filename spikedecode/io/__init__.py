@@ -71,7 +71,9 @@ WRITERS = {
 }
 
 
-def read(path: str | Path, *, format: str | None = None, **kwargs: Any) -> xr.Dataset:
+def read(
+    path: str | Path, *, format: str | None = None, isolate: bool = False, **kwargs: Any
+) -> xr.Dataset:
     """Read a recording file (or folder) into a Recording.
 
     Parameters
@@ -80,6 +82,12 @@ def read(path: str | Path, *, format: str | None = None, **kwargs: Any) -> xr.Da
         A file, or a folder for zarr and folder-based neo formats (phy, Open Ephys...).
     format : str, optional
         Skip detection and use this reader: one of :data:`FORMATS`.
+    isolate : bool, default=False
+        Read in a separate Python process and pass the Recording back through a
+        temporary netCDF file. The C readers underneath (HDF5, scipy's MATLAB reader)
+        are not hardened against damaged files and can crash the process; isolated, a
+        crash becomes a :class:`CorruptFileError`. Costs one interpreter start-up;
+        options must then be JSON-serialisable.
     **kwargs
         ``session``, ``day``, ``subject``, ``source`` override the file's metadata; the
         rest go to the reader, e.g. ``intervals=``/``label_column=``/``unit_column=``
@@ -113,6 +121,8 @@ def read(path: str | Path, *, format: str | None = None, **kwargs: Any) -> xr.Da
     from spikedecode.recording import check_recording
 
     path = Path(path)
+    if isolate:
+        return _read_isolated(path, format=format, **kwargs)
     kind = format or sniff(path)
     if kind not in FORMATS:
         raise FileFormatError(f"format == {format!r}; choose one of {sorted(FORMATS)}.")
@@ -142,6 +152,60 @@ def read(path: str | Path, *, format: str | None = None, **kwargs: Any) -> xr.Da
             else:
                 rec.attrs[k] = str(v)
     return check_recording(rec)
+
+
+_CHILD = """
+import json, sys
+from spikedecode import errors
+from spikedecode.io import read, write
+args = json.loads(sys.argv[1])
+try:
+    write(read(args["path"], format=args["format"], **args["kwargs"]), args["out"])
+except errors.SpikeDecodeError as err:
+    with open(args["err"], "w") as fh:
+        json.dump({"type": type(err).__name__, "message": str(err)}, fh)
+    sys.exit(3)
+"""
+
+
+def _read_isolated(path: Path, *, format: str | None, **kwargs: Any) -> xr.Dataset:
+    import json
+    import subprocess
+    import sys
+    import tempfile
+
+    from spikedecode import errors
+    from spikedecode.errors import ConfigError, CorruptFileError
+
+    path = path.resolve()
+    with tempfile.TemporaryDirectory(prefix="spikedecode-read-") as tmp:
+        out, err_file = Path(tmp) / "rec.nc", Path(tmp) / "error.json"
+        try:
+            args = json.dumps(
+                {"path": str(path), "format": format, "kwargs": kwargs, "out": str(out),
+                 "err": str(err_file)}
+            )
+        except TypeError as err:
+            raise ConfigError(
+                f"read(..., isolate=True) passes options to a child process as JSON; "
+                f"{sorted(kwargs)} are not all JSON-serialisable ({err}). Pass file paths "
+                "or plain lists instead."
+            ) from err
+        proc = subprocess.run(
+            [sys.executable, "-c", _CHILD, args], capture_output=True, text=True, check=False
+        )
+        if proc.returncode == 3 and err_file.exists():
+            info = json.loads(err_file.read_text())
+            cls = getattr(errors, info["type"], errors.SpikeDecodeError)
+            raise cls(info["message"])
+        if proc.returncode != 0:
+            how = f"signal {-proc.returncode}" if proc.returncode < 0 else f"exit {proc.returncode}"
+            tail = proc.stderr.strip().splitlines()[-1:] if proc.stderr else []
+            raise CorruptFileError(
+                f"the reader crashed ({how}) on {path}: the file is damaged in a way the "
+                f"underlying C library does not catch. {' '.join(tail)}"
+            )
+        return read_netcdf(out)
 
 
 def _no_kwargs(kind: str, kwargs: dict[str, Any]) -> None:
