@@ -67,15 +67,15 @@ results: dict = {"quick": QUICK}
 def decoders(quick: bool, n_lags: int) -> dict:
     """The four decoders; linear ones search λ by grouped CV, torch ones early-stop."""
     lam = (1e-4, 1e-2, 10**-0.5) if quick else None
-    epochs = 3 if quick else 60
+    epochs = 3 if quick else 40
     out = {
         "logistic": make_decoder("logistic", lambdas=lam, class_weight="balanced",
                                  random_state=0),
         "svm": make_decoder("svm", lambdas=lam, class_weight="balanced", random_state=0),
         "mlp": MLPDecoder(hidden_sizes=(64,), dropout=0.2, max_epochs=epochs, lr=3e-3,
-                          patience=8, bootstrap=True, random_state=0),
+                          patience=6, bootstrap=True, random_state=0),
         "lstm": LSTMDecoder(hidden_size=8 if quick else 32, num_layers=3, dropout=0.2,
-                            max_epochs=epochs, lr=3e-3, batch_size=128, patience=8,
+                            max_epochs=epochs, lr=3e-3, batch_size=128, patience=6,
                             bootstrap=True, random_state=0),
     }
     if quick:
@@ -112,11 +112,11 @@ def score_all(X3, y, g, quick: bool, n_boot: int) -> dict:
 
 # %%
 exp = simulate_touch_experiment(
-    n_days=1, n_repeats=1 if QUICK else 4, n_strokes=4 if QUICK else 10,
+    n_days=1, n_repeats=1 if QUICK else 2, n_strokes=4 if QUICK else 10,
     n_puffs=2 if QUICK else 10, n_units_range=(40, 40), random_state=0,
 )
 rec = exp[0]
-w = make_windows(rec, bin_size=0.005, n_bins=5, step=5 if QUICK else 2, rule="binary",
+w = make_windows(rec, bin_size=0.005, n_bins=5, step=5, rule="binary",
                  stimulus_labels=["touch/LUM", "touch/LBR"])
 X3, y, g = to_sequences(w)
 labels, counts = np.unique(y, return_counts=True)

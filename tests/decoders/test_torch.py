@@ -183,3 +183,18 @@ def test_module_instance_is_copied():
     clf = TorchClassifier(module=net, max_epochs=3, lr=0.05, random_state=0,
                           device="cpu").fit(X, y)
     assert torch.equal(net[1].weight, w0) and clf.module_ is not net
+
+
+def _factory(input_shape, n_classes):
+    return torch.nn.Sequential(torch.nn.Flatten(),
+                               torch.nn.Linear(int(np.prod(input_shape)), n_classes))
+
+
+def test_custom_factory_load_needs_explicit_module(tmp_path):
+    X, y, _ = _seq(0)
+    clf = TorchClassifier(module=_factory, max_epochs=2, random_state=0, device="cpu").fit(X, y)
+    path = clf.save(tmp_path / "m")
+    with pytest.raises(ConfigError, match="module="):
+        TorchClassifier.load(path)  # never imports code named in a file outside spikedecode
+    back = TorchClassifier.load(path, module=_factory)
+    np.testing.assert_allclose(back.predict_proba(X), clf.predict_proba(X), atol=1e-6)
