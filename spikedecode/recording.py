@@ -554,6 +554,9 @@ def from_neo(
         rows.extend(zip(starts.tolist(), stops.tolist(), labels))
     if len(seg.epochs) > 1:
         rows.sort(key=lambda r: r[0])  # stable: one Epoch keeps its own order
+    if rows:  # the recording covers its epochs too (neo lets them outlast the trains)
+        t_start = min(t_start, min(r[0] for r in rows))
+        t_stop = max(t_stop, max(r[1] for r in rows))
     stored = _stored_attrs(block_ann)
     subj = block_ann.get("subject", "")
     if subject is None:

@@ -156,3 +156,11 @@ def test_make_epochs_forms():
 
 def test_check_recording_returns_input(small_recording):
     assert check_recording(small_recording) is small_recording
+
+
+def test_from_neo_recording_covers_epochs():
+    seg = neo.Segment()
+    seg.spiketrains.append(neo.SpikeTrain([0.1] * pq.s, t_stop=1 * pq.s, name="u"))
+    seg.epochs.append(neo.Epoch([0.5] * pq.s, durations=[2.0] * pq.s, labels=np.array(["x"])))
+    rec = spikedecode.from_neo(seg)
+    assert rec.attrs["t_stop"] == 2.5 and rec.spikedecode.epochs() == [(0.5, 2.5, "x")]
