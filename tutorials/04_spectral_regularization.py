@@ -68,7 +68,7 @@ QUICK = dict(
     mlp_widths=(48, 48, 48), mlp_batch=72, mlp_epochs=1, mlp_train=600,
     cnn_hidden=32, cnn_batch=64, cnn_epochs=1, cnn_train=300,
     touch_sim=dict(n_repeats=1, n_strokes=4, n_puffs=4, n_units_range=(20, 30)),
-    long_epochs=2, long_every=1,
+    long_epochs=2, long_every=1, deep_beta=1.0, variants=[], touch_beta=2.0,
     touch_train=1500, touch_epochs=3, touch_hidden=16, touch_eps=[0, 1], touch_k=[0, 2], touch_n_test=100,
     sens_n=[1, 10], sens_samples=50,
 )
@@ -78,7 +78,7 @@ FULL = dict(
     n_directions=250, sigmas=[0.0, 0.1, 0.2, 0.3, 0.4, 0.5],
     mlp_widths=(1000, 1000, 1000), mlp_batch=1500, mlp_epochs=6, mlp_train=6000,
     cnn_hidden=1000, cnn_batch=1500, cnn_epochs=4, cnn_train=6000,
-    long_epochs=30, long_every=10,
+    long_epochs=30, long_every=10, deep_beta=1.0, variants=[], touch_beta=2.0,
     touch_sim=dict(), touch_train=20000, touch_epochs=30, touch_hidden=64,
     touch_eps=[0, 1], touch_k=[0, 1, 2, 4, 8, 16], touch_n_test=400, sens_n=[1, 10, 100], sens_samples=500,
 )
@@ -354,15 +354,17 @@ def part_mlp(cfg, data, out, results):
     variants = {
         "vanilla": (lambda: MLP(n_in=n_in, widths=w), lambda m: []),
         "specreg_last": (lambda: MLP(n_in=n_in, widths=w),
-                         lambda m: [spectral_reg(last, 1.0, cfg, X, 0)]),
+                         lambda m: [spectral_reg(last, cfg["deep_beta"], cfg, X, 0)]),
         "specreg_every": (lambda: MLP(n_in=n_in, widths=w),
-                          lambda m: [spectral_reg(every, 1.0, cfg, X, 0)]),
+                          lambda m: [spectral_reg(every, cfg["deep_beta"], cfg, X, 0)]),
         "whitened_last": (lambda: _Whitened(MLP(n_in=n_in, widths=w), w[-1]), lambda m: []),
         "jacobian": (lambda: MLP(n_in=n_in, widths=w),
                      lambda m: [JacobianRegularizer(0.01, random_state=0)]),
     }
     rows = {}
     for name, (build, terms) in variants.items():
+        if cfg["variants"] and name not in cfg["variants"]:
+            continue
         torch.manual_seed(0)
         net = build()
         _, secs = fit(net, sub, cfg, batch=cfg["mlp_batch"], epochs=cfg["mlp_epochs"],
@@ -385,7 +387,9 @@ def part_cnn(cfg, data, out, results):
                             data["train"][1][: cfg["cnn_train"]]))
     rows = {}
     C, H, _ = data["shape"]
-    for name, beta in (("vanilla", 0.0), ("specreg_fc", 1.0)):
+    for name, beta in (("vanilla", 0.0), ("specreg_fc", cfg["deep_beta"])):
+        if cfg["variants"] and name not in cfg["variants"]:
+            continue
         torch.manual_seed(0)
         net = SmallCNN(in_channels=C, image_size=H, n_hidden=cfg["cnn_hidden"])
         terms = [spectral_reg("hidden", beta, cfg, sub["train"][0], 0)] if beta else []
@@ -428,7 +432,9 @@ def part_touch(cfg, out, results):
     Xte, yte = Xte[pick], yte[pick]
     width = cfg["touch_hidden"]
     rows = {}
-    for name, beta in (("vanilla", 0.0), ("specreg", 2.0)):
+    for name, beta in (("vanilla", 0.0), ("specreg", cfg["touch_beta"])):
+        if cfg["variants"] and name not in cfg["variants"]:
+            continue
         terms = [SpectralRegularizer("layers.1", tau=min(10, width // 4), beta=beta,
                                      X=torch.as_tensor(Xtr))] if beta else []
         clf = MLPDecoder(hidden_sizes=(width,), max_epochs=cfg["touch_epochs"],
