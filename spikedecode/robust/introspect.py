@@ -200,7 +200,8 @@ class HiddenActivationHistory(Callback):
 
 
 # ----------------------------------------------------------------------------- InfoVAE
-def mmd(x: Any, y: Any, *, kernel: str = "rbf", bandwidth: float | None = None) -> Any:
+def mmd(x: Any, y: Any, *, kernel: str = "rbf",
+        bandwidth: float | Sequence[float] | None = None) -> Any:
     """Maximum mean discrepancy between two samples (biased V-statistic, >= 0).
 
     ``MMD² = mean k(x, x') + mean k(y, y') - 2 mean k(x, y)``; exactly 0 when ``x`` and
@@ -211,8 +212,10 @@ def mmd(x: Any, y: Any, *, kernel: str = "rbf", bandwidth: float | None = None) 
     x, y : Tensor, shape (n, d) and (m, d)
     kernel : {"rbf", "imq"}, default="rbf"
         Gaussian ``exp(-|a-b|² / h)`` or inverse multiquadric ``h / (h + |a-b|²)``.
-    bandwidth : float, optional
-        ``h``; default ``d`` for rbf (Zhao et al.'s MMD-VAE) and ``2 d`` for imq.
+    bandwidth : float or sequence of float, optional
+        ``h``; default ``d`` for rbf (Zhao et al.'s MMD-VAE) and ``2 d`` for imq. A
+        sequence sums the kernels over several bandwidths (multi-scale): the large ones
+        keep a gradient on far outliers, which a single narrow kernel does not see.
 
     Returns
     -------
@@ -220,25 +223,30 @@ def mmd(x: Any, y: Any, *, kernel: str = "rbf", bandwidth: float | None = None) 
     """
     import torch
 
-    x, y = _as_tensor(x) if not torch.is_tensor(x) else x, _as_tensor(y) if not torch.is_tensor(
-        y) else y
+    x = x if torch.is_tensor(x) else _as_tensor(x)
+    y = y if torch.is_tensor(y) else _as_tensor(y)
     if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1]:
         raise SpikeDecodeValueError(
             f"mmd needs two (n, d) samples of one dimension d; got {tuple(x.shape)} and "
             f"{tuple(y.shape)}.")
     d = x.shape[1]
-    if kernel == "rbf":
-        h = float(bandwidth) if bandwidth else float(d)
-
-        def k(a, b):
-            return torch.exp(-torch.cdist(a, b).pow(2) / h)
-    elif kernel == "imq":
-        h = float(bandwidth) if bandwidth else 2.0 * d
-
-        def k(a, b):
-            return h / (h + torch.cdist(a, b).pow(2))
-    else:
+    if kernel not in ("rbf", "imq"):
         raise ConfigError(f"kernel == {kernel!r}, must be 'rbf' or 'imq'.")
+    if bandwidth is None:
+        hs = [float(d) if kernel == "rbf" else 2.0 * d]
+    elif isinstance(bandwidth, (int, float)):
+        hs = [float(bandwidth)]
+    else:
+        hs = [float(b) for b in bandwidth]
+    if not hs or min(hs) <= 0:
+        raise ConfigError(f"bandwidth == {bandwidth!r}, must be > 0 (or a sequence of them).")
+
+    def k(a, b):
+        d2 = torch.cdist(a, b).pow(2)
+        if kernel == "rbf":
+            return sum(torch.exp(-d2 / h) for h in hs)
+        return sum(h / (h + d2) for h in hs)
+
     val = k(x, x).mean() + k(y, y).mean() - 2 * k(x, y).mean()
     return val.clamp_min(0.0)
 
@@ -287,15 +295,15 @@ def _vae_module(n_in: int, hidden: Sequence[int], n_latent: int, stochastic: boo
 class _MMDTerm:
     name = "mmd"
 
-    def __init__(self, weight: float, kernel: str) -> None:
-        self.weight, self.kernel = weight, kernel
+    def __init__(self, weight: float, kernel: str, bandwidth: Any) -> None:
+        self.weight, self.kernel, self.bandwidth = weight, kernel, bandwidth
 
     def __call__(self, state: TrainState) -> Any:
         import torch
 
         z = state.module.last_z
         prior = torch.randn(z.shape, device=z.device, dtype=z.dtype)
-        return self.weight * mmd(z, prior, kernel=self.kernel)
+        return self.weight * mmd(z, prior, kernel=self.kernel, bandwidth=self.bandwidth)
 
 
 class _KLTerm:
@@ -338,6 +346,12 @@ class InfoVAE(TransformerMixin, BaseEstimator):
         Encoder widths (the decoder mirrors them).
     mmd_weight : float, default=1.0
     kl_weight : float, default=0.0
+    kernel : {"rbf", "imq"}, default="rbf"
+    scales : tuple of float or None, default=(0.2, 1.0, 5.0, 25.0)
+        MMD kernel bandwidths as multiples of ``n_latent`` (summed, multi-scale). A single
+        bandwidth ``n_latent`` (``scales=None``, Zhao et al.'s choice) lets a few classes
+        drift far from the prior unpenalised — the map then crowds the other classes near
+        the origin; the wide scales keep the code on the N(0, I) scale.
     max_epochs : int, default=30
     batch_size : int, default=256
     lr : float, default=1e-3
@@ -365,7 +379,7 @@ class InfoVAE(TransformerMixin, BaseEstimator):
 
     def __init__(self, n_latent: int = 2, *, hidden: tuple[int, ...] = (256, 64),
                  mmd_weight: float = 1.0, kl_weight: float = 0.0, kernel: str = "rbf",
-                 max_epochs: int = 30, batch_size: int = 256, lr: float = 1e-3,
+                 scales: tuple[float, ...] | None = (0.2, 1.0, 5.0, 25.0), max_epochs: int = 30, batch_size: int = 256, lr: float = 1e-3,
                  patience: int | None = 5, device: str = "cpu",
                  random_state: RandomStateLike = None) -> None:
         self.n_latent = n_latent
@@ -373,6 +387,7 @@ class InfoVAE(TransformerMixin, BaseEstimator):
         self.mmd_weight = mmd_weight
         self.kl_weight = kl_weight
         self.kernel = kernel
+        self.scales = scales
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -409,7 +424,9 @@ class InfoVAE(TransformerMixin, BaseEstimator):
         with torch_seeded(seed):
             self.module_ = _vae_module(a.shape[1], tuple(self.hidden), int(self.n_latent),
                                        stochastic=self.kl_weight > 0)
-        terms: list[Any] = [_MMDTerm(self.mmd_weight, self.kernel)] if self.mmd_weight else []
+        bw = None if not self.scales else [float(c) * int(self.n_latent) for c in self.scales]
+        terms: list[Any] = ([_MMDTerm(self.mmd_weight, self.kernel, bw)] if self.mmd_weight
+                            else [])
         if self.kl_weight:
             terms.append(_KLTerm(self.kl_weight))
         self.history_ = train(self.module_, (s, s), val_data=val, loss="mse", lr=self.lr,
