@@ -543,6 +543,11 @@ def from_neo(
     for ep in seg.epochs:
         starts = ep.times.rescale("s").magnitude.astype(np.float64)
         stops = starts + ep.durations.rescale("s").magnitude.astype(np.float64)
+        exact = np.atleast_1d(np.asarray(ep.array_annotations.get("epoch_stop", []), dtype=float))
+        if exact.size != stops.size and "spikedecode_epoch_stop" in ep.annotations:
+            exact = _json_floats(ep.annotations["spikedecode_epoch_stop"])  # e.g. from .mat
+        if exact.size == stops.size and np.allclose(exact, stops, rtol=1e-9, atol=1e-12):
+            stops = exact  # written by to_neo: start + duration can be 1 ulp off
         labels = [
             (lab.decode() if isinstance(lab, bytes) else str(lab))
             for lab in np.atleast_1d(np.asarray(ep.labels))
@@ -580,6 +585,18 @@ def from_neo(
 
 
 _CORE_ATTRS = ("t_start", "t_stop", "session", "day", "subject", "source", "schema_version")
+
+
+def _json_floats(raw: Any) -> NDArray[np.float64]:
+    """Floats stored as a JSON list by :func:`to_neo` (empty when unreadable)."""
+    import json
+
+    if isinstance(raw, np.ndarray):
+        raw = "".join(np.atleast_1d(raw).astype(str).tolist())
+    try:
+        return np.atleast_1d(np.asarray(json.loads(str(raw)), dtype=np.float64))
+    except (ValueError, TypeError):
+        return np.zeros(0)
 
 
 def _stored_attrs(annotations: Mapping[str, Any]) -> dict[str, Any]:
@@ -645,7 +662,13 @@ def to_neo(rec: xr.Dataset) -> Any:
         d = rec["epoch_stop"].values - s
         seg.epochs.append(
             neo.Epoch(s * pq.s, durations=d * pq.s, labels=rec["epoch_label"].values.astype(str),
-                      name="epochs")
+                      name="epochs",
+                      # exact stops: start + (stop - start) may differ from stop by 1 ulp
+                      array_annotations={"epoch_stop": rec["epoch_stop"].values.copy()})
+        )
+        # also as JSON text, for writers that drop array annotations (NeoMatlabIO)
+        seg.epochs[-1].annotate(
+            spikedecode_epoch_stop=json.dumps(rec["epoch_stop"].values.tolist())
         )
     blk.segments.append(seg)
     return blk

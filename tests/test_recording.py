@@ -164,3 +164,12 @@ def test_from_neo_recording_covers_epochs():
     seg.epochs.append(neo.Epoch([0.5] * pq.s, durations=[2.0] * pq.s, labels=np.array(["x"])))
     rec = spikedecode.from_neo(seg)
     assert rec.attrs["t_stop"] == 2.5 and rec.spikedecode.epochs() == [(0.5, 2.5, "x")]
+
+
+def test_neo_round_trip_keeps_exact_epoch_stops():
+    # -1e-11 + (0.9999999999999999 - -1e-11) != 0.9999999999999999 in floating point
+    rec = spikedecode.from_spiketrains(
+        {"u": [0.5]}, t_start=-1.5, t_stop=15.625,
+        epochs=[(-1e-11, 0.9999999999999999, "x"), (0.2, 15.625, "y")],
+    )
+    assert spikedecode.from_neo(spikedecode.to_neo(rec)).identical(rec)

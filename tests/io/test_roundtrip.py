@@ -115,3 +115,12 @@ def test_npz_written_by_hand(tmp_path):
         rec = sio.read(tmp_path / "h.npz")
     assert rec.spikedecode.unit("c").tolist() == [0.2, 0.3]
     assert rec.attrs["t_stop"] == 5.0 and rec.sizes["epoch"] == 1
+
+
+@pytest.mark.parametrize("suffix", [".nix", ".mat"])
+def test_neo_formats_keep_exact_epoch_stops(tmp_path, suffix):
+    rec = spikedecode.from_spiketrains(
+        {"u": [0.5]}, t_start=-1.5, t_stop=15.625,
+        epochs=[(-1e-11, 0.9999999999999999, "x"), (0.2, 15.625, "y")],
+    )
+    assert sio.read(sio.write(rec, tmp_path / f"r{suffix}")).identical(rec)
