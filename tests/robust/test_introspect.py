@@ -188,3 +188,19 @@ def test_attack_trajectory_moves_to_target(fitted):
     np.testing.assert_array_equal(tr.pred[0], intro.predict_classes(xs))
     assert (tr.pred[-1].values == target).mean() >= 0.8
     assert np.all(np.linalg.norm(tr[-1] - tr[0], axis=-1) > 0)
+
+
+def test_mmd_multiscale_keeps_gradient_on_far_outliers():
+    g = torch.Generator().manual_seed(0)
+    prior = torch.randn(300, 2, generator=g)
+    z = torch.randn(300, 2, generator=g)
+    z[:30] += 8.0  # a class drifted away from the prior
+    grads = {}
+    for name, bw in (("single", None), ("multi", [0.4, 2.0, 10.0, 50.0])):
+        zz = z.clone().requires_grad_(True)
+        mmd(zz, prior, bandwidth=bw).backward()
+        # gradient descent pulls the drifted points back towards the prior (-grad . (1, 1))
+        grads[name] = float(-zz.grad[:30].sum())
+    assert grads["multi"] < 0 and abs(grads["multi"]) > 100 * abs(grads["single"]), grads
+    with pytest.raises(ConfigError, match="bandwidth"):
+        mmd(z, prior, bandwidth=[0.0])
