@@ -88,6 +88,8 @@ def parse_args(argv=None):
     p.add_argument("--out", default=None, help="output folder (default ./out/05_noise_injection)")
     p.add_argument("--parts", default="cifar,mnist,touch",
                    help="comma-separated subset of cifar,mnist,touch")
+    p.add_argument("--seed", type=int, default=0,
+                   help="CIFAR part: seed offset for model initialisation and training")
     return p.parse_args(argv)
 
 
@@ -209,10 +211,11 @@ def cifar_experiment(cfg, out: Path) -> dict:
         f"En{cfg['n_members']}NoisyResNet20(a=0.1)": lambda: EnResNet(
             n_members=cfg["n_members"], a=0.1),
     }
-    torch.manual_seed(123)
+    s0 = 10000 * int(cfg.get("seed", 0))  # --seed: other initialisations and batch orders
+    torch.manual_seed(123 + s0)
     surrogate = resnet20()
     ts = time.perf_counter()
-    fit(surrogate, xsur, ysur, seed=99, adv=False)
+    fit(surrogate, xsur, ysur, seed=99 + s0, adv=False)
     log(f"[cifar] surrogate ResNet20 (natural training, disjoint data) trained in "
         f"{time.perf_counter() - ts:.0f}s; clean acc on attacked set "
         f"{accuracy(surrogate, xat, yat, k=1):.3f}")
@@ -223,10 +226,10 @@ def cifar_experiment(cfg, out: Path) -> dict:
 
     rows = {}
     for i, (name, build) in enumerate(builders.items()):
-        torch.manual_seed(1000 + i)
+        torch.manual_seed(1000 + i + s0)
         model = build()
         ts = time.perf_counter()
-        snaps, hist = fit(model, xtr, ytr, seed=i, adv=cfg["adv_train"])
+        snaps, hist = fit(model, xtr, ytr, seed=i + s0, adv=cfg["adv_train"])
         t_train = time.perf_counter() - ts
         stochastic = name != "ResNet20"
         k_pred = cfg["k_pred"] if stochastic else 1
@@ -282,7 +285,7 @@ def cifar_experiment(cfg, out: Path) -> dict:
         pass
     return {"note": note, "eps": EPS, "config": {k: cfg[k] for k in (
         "n_train", "n_val", "n_test_select", "n_attack", "epochs", "batch_size", "lr",
-        "n_members", "k_pred", "k_eot", "ifgsm_steps", "adv_train")},
+        "n_members", "k_pred", "k_eot", "ifgsm_steps", "adv_train", "seed")},
         "training": "SGD+momentum, cosine schedule, no augmentation, FGSM-RS adversarial "
                     "training (eps 8/255) for the three compared models; surrogate naturally "
                     "trained on a disjoint subset",
@@ -470,7 +473,7 @@ def print_cifar_table(res: dict) -> None:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    cfg = CONFIGS["quick" if args.quick else "full"]
+    cfg = {**CONFIGS["quick" if args.quick else "full"], "seed": args.seed}
     out = Path(args.out or "out/05_noise_injection")
     out.mkdir(parents=True, exist_ok=True)
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]
