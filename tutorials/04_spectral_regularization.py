@@ -66,9 +66,9 @@ QUICK = dict(
     n_train=600, n_val=200, n_test=100, width=64, batch=96, epochs=2, seeds=[0], betas=[2.0],
     eps=[0.0, 0.05, 0.1], pgd_steps=5, pgd_step=None, n_directions=None, sigmas=[0.0, 0.3],
     mlp_widths=(48, 48, 48), mlp_batch=72, mlp_epochs=1, mlp_train=600,
-    cnn_hidden=32, cnn_batch=64, cnn_epochs=1, cnn_train=300,
+    cnn_hidden=32, cnn_batch=64, cnn_epochs=1, cnn_train=300, variants_n_test=100,
     touch_sim=dict(n_repeats=1, n_strokes=4, n_puffs=4, n_units_range=(20, 30)),
-    long_epochs=2, long_every=1, deep_beta=1.0, variants=[], touch_beta=2.0,
+    long_epochs=2, long_every=1, deep_beta=0.01, variants=[], touch_beta=2.0,
     touch_train=1500, touch_epochs=3, touch_hidden=16, touch_eps=[0, 1], touch_k=[0, 2], touch_n_test=100,
     sens_n=[1, 10], sens_samples=50,
 )
@@ -76,9 +76,9 @@ FULL = dict(
     n_train=9000, n_val=1000, n_test=500, width=2000, batch=3000, epochs=10, seeds=[0, 1, 2],
     betas=[1.0, 2.0, 5.0], eps=[0.0, 0.025, 0.05, 0.075, 0.1], pgd_steps=40, pgd_step=0.01,
     n_directions=250, sigmas=[0.0, 0.1, 0.2, 0.3, 0.4, 0.5],
-    mlp_widths=(1000, 1000, 1000), mlp_batch=1500, mlp_epochs=6, mlp_train=6000,
-    cnn_hidden=1000, cnn_batch=1500, cnn_epochs=4, cnn_train=6000,
-    long_epochs=30, long_every=10, deep_beta=1.0, variants=[], touch_beta=2.0,
+    mlp_widths=(1000, 1000, 1000), mlp_batch=1500, mlp_epochs=5, mlp_train=4500,
+    cnn_hidden=1000, cnn_batch=1500, cnn_epochs=4, cnn_train=3000, variants_n_test=300,
+    long_epochs=30, long_every=10, deep_beta=0.01, variants=[], touch_beta=2.0,
     touch_sim=dict(), touch_train=20000, touch_epochs=30, touch_hidden=64,
     touch_eps=[0, 1], touch_k=[0, 1, 2, 4, 8, 16], touch_n_test=400, sens_n=[1, 10, 100], sens_samples=500,
 )
@@ -345,8 +345,10 @@ class _Whitened(nn.Module):
 
 def part_mlp(cfg, data, out, results):
     n_in = int(np.prod(data["shape"]))
+    nt = cfg["variants_n_test"]
     sub = dict(data, train=(data["train"][0][: cfg["mlp_train"]],
-                            data["train"][1][: cfg["mlp_train"]]))
+                            data["train"][1][: cfg["mlp_train"]]),
+               test=(data["test"][0][:nt], data["test"][1][:nt]))
     X = sub["train"][0]
     w = cfg["mlp_widths"]
     last = f"hidden.{len(w) - 1}"
@@ -383,8 +385,10 @@ def part_mlp(cfg, data, out, results):
 def part_cnn(cfg, data, out, results):
     if len(data["shape"]) != 3:
         return
+    nt = cfg["variants_n_test"]
     sub = dict(data, train=(data["train"][0][: cfg["cnn_train"]],
-                            data["train"][1][: cfg["cnn_train"]]))
+                            data["train"][1][: cfg["cnn_train"]]),
+               test=(data["test"][0][:nt], data["test"][1][:nt]))
     rows = {}
     C, H, _ = data["shape"]
     for name, beta in (("vanilla", 0.0), ("specreg_fc", cfg["deep_beta"])):
