@@ -56,26 +56,29 @@ from spikedecode.preprocess import (
 parser = argparse.ArgumentParser(description="Tutorial 01: load and decode.")
 parser.add_argument("--quick", action="store_true", help="tiny settings (< 1 min)")
 parser.add_argument("--out", default="out/01_load_and_decode")
+parser.add_argument("--parts", default="simulated,nelpy,null",
+                    help="comma-separated subset of: simulated, nelpy, null")
 args, _ = parser.parse_known_args(None if "ipykernel" not in sys.modules else [])
 QUICK = args.quick
 OUT = Path(args.out)
 OUT.mkdir(parents=True, exist_ok=True)
 T0 = time.perf_counter()
+PARTS = set(args.parts.split(","))
 results: dict = {"quick": QUICK}
 
 
 def decoders(quick: bool, n_lags: int) -> dict:
     """The four decoders; linear ones search λ by grouped CV, torch ones early-stop."""
     lam = (1e-4, 1e-2, 10**-0.5) if quick else None
-    epochs = 3 if quick else 40
+    epochs = 3 if quick else 25
     out = {
         "logistic": make_decoder("logistic", lambdas=lam, class_weight="balanced",
                                  random_state=0),
         "svm": make_decoder("svm", lambdas=lam, class_weight="balanced", random_state=0),
         "mlp": MLPDecoder(hidden_sizes=(64,), dropout=0.2, max_epochs=epochs, lr=3e-3,
-                          patience=6, bootstrap=True, random_state=0),
+                          patience=5, bootstrap=True, random_state=0),
         "lstm": LSTMDecoder(hidden_size=8 if quick else 32, num_layers=3, dropout=0.2,
-                            max_epochs=epochs, lr=3e-3, batch_size=128, patience=6,
+                            max_epochs=epochs, lr=3e-3, batch_size=256, patience=5,
                             bootstrap=True, random_state=0),
     }
     if quick:
@@ -111,23 +114,26 @@ def score_all(X3, y, g, quick: bool, n_boot: int) -> dict:
 # overlapping windows of one stroke on one side of every split.
 
 # %%
-exp = simulate_touch_experiment(
-    n_days=1, n_repeats=1 if QUICK else 2, n_strokes=4 if QUICK else 10,
-    n_puffs=2 if QUICK else 10, n_units_range=(40, 40), random_state=0,
-)
-rec = exp[0]
-w = make_windows(rec, bin_size=0.005, n_bins=5, step=5, rule="binary",
-                 stimulus_labels=["touch/LUM", "touch/LBR"])
-X3, y, g = to_sequences(w)
-labels, counts = np.unique(y, return_counts=True)
-print(f"simulated day: {rec.sizes['unit']} units, {rec.sizes['spike']} spikes, "
-      f"{len(y)} windows of 25 ms in {len(np.unique(g))} trials; classes "
-      f"{dict(zip(labels.tolist(), counts.tolist()))}; dropped ambiguous "
-      f"{w.attrs['n_dropped_ambiguous']}, excluded (air puff) {w.attrs['n_dropped_excluded']}")
+if "simulated" in PARTS:
+    exp = simulate_touch_experiment(
+        n_days=1, n_repeats=1, n_strokes=4 if QUICK else 10, n_puffs=2 if QUICK else 10,
+        n_units_range=(40, 40), random_state=0,
+    )
+    rec = exp[0]
+    w = make_windows(rec, bin_size=0.005, n_bins=5, step=5, rule="binary",
+                     stimulus_labels=["touch/LUM", "touch/LBR"])
+    X3, y, g = to_sequences(w)
+    labels, counts = np.unique(y, return_counts=True)
+    print(f"simulated day: {rec.sizes['unit']} units, {rec.sizes['spike']} spikes, "
+          f"{len(y)} windows of 25 ms in {len(np.unique(g))} trials; classes "
+          f"{dict(zip(labels.tolist(), counts.tolist()))}; dropped ambiguous "
+          f"{w.attrs['n_dropped_ambiguous']}, excluded (air puff) "
+          f"{w.attrs['n_dropped_excluded']}")
 
 # %%
-print("stimulus vs latent, grouped 5-fold CV, 95% cluster-bootstrap CI:")
-results["simulated"] = score_all(X3, y, g, QUICK, 100 if QUICK else 1000)
+if "simulated" in PARTS:
+    print("stimulus vs latent, grouped 5-fold CV, 95% cluster-bootstrap CI:")
+    results["simulated"] = score_all(X3, y, g, QUICK, 100 if QUICK else 1000)
 
 # %% [markdown]
 # Stimulus windows are rare next to latent ones (majority chance is high), so the
@@ -147,11 +153,12 @@ results["simulated"] = score_all(X3, y, g, QUICK, 100 if QUICK else 1000)
 # %%
 from spikedecode.datasets.hippocampus import load_nelpy, position_labels
 
-try:
-    rec_lt, pos = load_nelpy("linear-track")
-except Exception as err:  # data not shipped with the package
-    rec_lt = None
-    print(f"skipping the nelpy part: {err}")
+rec_lt = None
+if "nelpy" in PARTS:
+    try:
+        rec_lt, pos = load_nelpy("linear-track")
+    except Exception as err:  # data not shipped with the package
+        print(f"skipping the nelpy part: {err}")
 
 if rec_lt is not None:
     binned = bin_spikes(rec_lt, 0.25)
@@ -200,34 +207,35 @@ if rec_lt is not None:
 # %%
 from sklearn.neighbors import KNeighborsClassifier
 
-rng = np.random.default_rng(0)
-n_trials, per, n_units, lags = (120, 5, 8, 5) if QUICK else (300, 8, 12, 5)
-trial_lab = rng.permutation(np.repeat([0, 1], n_trials // 2))
-Xs, ys, gs = [], [], []
-for t in range(n_trials):
-    if trial_lab[t] == 1 and t % 3 == 0:
-        continue  # unbalance the classes
-    counts_t = rng.poisson(rng.gamma(2.0, 1.0, n_units), size=(per + lags - 1, n_units))
-    for k in range(per):
-        Xs.append(counts_t[k:k + lags].ravel())
-        ys.append(trial_lab[t])
-        gs.append(t)
-Xs, ys, gs = np.asarray(Xs, float), np.asarray(ys), np.asarray(gs)
-null = {}
-null["default_logistic"] = within_day_scores(
-    make_decoder("logistic", random_state=0), Xs, ys, gs, n_boot=0,
-    sampler=RandomOverSampler(random_state=0), random_state=0)["balanced_accuracy"]
-null["default_1nn"] = within_day_scores(
-    KNeighborsClassifier(1), Xs, ys, gs, n_boot=0, sampler=RandomOverSampler(random_state=0),
-    random_state=0)["balanced_accuracy"]
-null["resample_then_split_1nn"] = resample_then_split_score(
-    KNeighborsClassifier(1), Xs, ys, sampler=RandomOverSampler(random_state=0), random_state=0)
-null["resample_then_split_logistic"] = resample_then_split_score(
-    make_decoder("logistic", random_state=0), Xs, ys,
-    sampler=RandomOverSampler(random_state=0), random_state=0)
-results["null_experiment"] = null
-for k, v in null.items():
-    print(f"  null experiment, {k:30s}: {v:.3f}")
+if "null" in PARTS:
+    rng = np.random.default_rng(0)
+    n_trials, per, n_units, lags = (120, 5, 8, 5) if QUICK else (300, 8, 12, 5)
+    trial_lab = rng.permutation(np.repeat([0, 1], n_trials // 2))
+    Xs, ys, gs = [], [], []
+    for t in range(n_trials):
+        if trial_lab[t] == 1 and t % 3 == 0:
+            continue  # unbalance the classes
+        counts_t = rng.poisson(rng.gamma(2.0, 1.0, n_units), size=(per + lags - 1, n_units))
+        for k in range(per):
+            Xs.append(counts_t[k:k + lags].ravel())
+            ys.append(trial_lab[t])
+            gs.append(t)
+    Xs, ys, gs = np.asarray(Xs, float), np.asarray(ys), np.asarray(gs)
+    null = {}
+    null["default_logistic"] = within_day_scores(
+        make_decoder("logistic", random_state=0), Xs, ys, gs, n_boot=0,
+        sampler=RandomOverSampler(random_state=0), random_state=0)["balanced_accuracy"]
+    null["default_1nn"] = within_day_scores(
+        KNeighborsClassifier(1), Xs, ys, gs, n_boot=0, sampler=RandomOverSampler(random_state=0),
+        random_state=0)["balanced_accuracy"]
+    null["resample_then_split_1nn"] = resample_then_split_score(
+        KNeighborsClassifier(1), Xs, ys, sampler=RandomOverSampler(random_state=0), random_state=0)
+    null["resample_then_split_logistic"] = resample_then_split_score(
+        make_decoder("logistic", random_state=0), Xs, ys,
+        sampler=RandomOverSampler(random_state=0), random_state=0)
+    results["null_experiment"] = null
+    for k, v in null.items():
+        print(f"  null experiment, {k:30s}: {v:.3f}")
 
 # %% [markdown]
 # The default pipeline sits at chance (0.5); the resample-then-split protocol reports
