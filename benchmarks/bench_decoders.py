@@ -6,7 +6,9 @@
 2. ``LSTMDecoder.fit`` throughput (samples/s) vs a minimal hand-written torch loop on the
    same module, data, batch size and optimizer. Target: overhead <= 10%.
 
-Run: ``python benchmarks/bench_decoders.py [--quick]``; writes out/bench_decoders.json.
+Times are CPU seconds of this (single-threaded) process, so that other jobs on a shared
+machine do not distort the ratios. Run: ``python benchmarks/bench_decoders.py [--quick]``;
+writes out/bench_decoders.json.
 """
 
 from __future__ import annotations
@@ -36,6 +38,12 @@ from spikedecode.decoders.linear import group_splits
 from spikedecode.preprocess import make_windows, to_sequences
 
 
+def _clock() -> float:
+    """CPU time of this process: robust to other jobs sharing the machine (all the work
+    here is single-threaded, torch.set_num_threads(1) and OMP_NUM_THREADS=1)."""
+    return time.process_time()
+
+
 def data(quick: bool):
     exp = simulate_touch_experiment(n_days=1, n_repeats=2 if quick else 4, n_strokes=10,
                                     n_puffs=5, n_units_range=(40, 40), random_state=0)
@@ -53,13 +61,13 @@ def bench_lambda(X, y, g, repeats: int) -> dict:
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.simplefilter("ignore", FutureWarning)  # sklearn 1.9 LogisticRegressionCV notes
         for _ in range(repeats):
-            t = time.perf_counter()
+            t = _clock()
             a = GroupCVLinearClassifier(cv=splits).fit(Xs, y)
-            ours.append(time.perf_counter() - t)
-            t = time.perf_counter()
+            ours.append(_clock() - t)
+            t = _clock()
             b = LogisticRegressionCV(Cs=Cs, cv=splits, scoring="accuracy", max_iter=100,
                                      tol=1e-4).fit(Xs, y)
-            peer.append(time.perf_counter() - t)
+            peer.append(_clock() - t)
         c = GroupCVLinearClassifier(cv=splits, path_patience=None).fit(Xs, y)
     return {
         "n_samples": int(len(y)), "n_features": int(Xs.shape[1]), "n_lambdas": len(Cs),
@@ -93,14 +101,14 @@ def bench_lstm(X, y, epochs: int, repeats: int) -> dict:
     y_idx = y_idx.astype(np.int64)
     ours, peer = [], []
     for r in range(repeats):
-        t = time.perf_counter()
+        t = _clock()
         hand_loop(X, y_idx, len(classes), epochs, 128, 3e-3, r)
-        peer.append(time.perf_counter() - t)
-        t = time.perf_counter()
+        peer.append(_clock() - t)
+        t = _clock()
         LSTMDecoder(hidden_size=32, num_layers=3, dropout=0.2, max_epochs=epochs, lr=3e-3,
                     batch_size=128, validation_fraction=0.0, patience=None, device="cpu",
                     random_state=r).fit(X, y)
-        ours.append(time.perf_counter() - t)
+        ours.append(_clock() - t)
     n = len(y) * epochs
     return {"n_samples": int(len(y)), "epochs": epochs, "input_shape": list(X.shape[1:]),
             "ours_samples_per_s": n / min(ours), "hand_samples_per_s": n / min(peer),
