@@ -313,6 +313,8 @@ def test_real_cifar_jpeg_sample(tmp_path):
 
 @pytest.mark.data
 @pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("SPIKEDECODE_FULL_DATA"),
+                    reason="decodes 60,000 JPEGs (~30 s); set SPIKEDECODE_FULL_DATA=1 to run")
 def test_real_cifar_jpeg_full(tmp_path):
     """Decodes all 60,000 JPEGs (~30 s on one core) and caches them as .npz."""
     archive = shared_data("cifar10", "cifar10-jpeg.tar.xz")

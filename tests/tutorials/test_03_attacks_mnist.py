@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -30,14 +31,14 @@ def test_03_attacks_quick(tmp_path):
         curve = np.array(curve)
         assert curve.shape == (len(eps),) and ((0 <= curve) & (curve <= 1)).all()
         if name != "lbfgs":  # L-BFGS runs on a smaller subset
-            assert curve[0] == img["clean"]
+            assert curve[0] == pytest.approx(img["clean"], abs=1e-3)
     fg, pg = np.array(img["curves"]["fgsm"]), np.array(img["curves"]["pgd"])
     assert (np.diff(pg) <= 0.01).all() and pg[-1] < 0.1  # PGD breaks the model at eps 0.3
     assert (pg <= fg + 0.02).all()  # and is at least as strong as FGSM
     assert np.array(img["curves"]["gaussian"])[-1] > pg[-1]  # blind noise is much weaker
     assert not any(img["masking_flags"].values())
     counts = res["counts"]["MLPDecoder"]
-    assert counts["greedy"][0] == counts["clean"] and counts["greedy"][-1] <= counts["clean"]
+    assert counts["greedy"][0] == pytest.approx(counts["clean"], abs=1e-3) and counts["greedy"][-1] <= counts["clean"]
     assert counts["linf"][-1] <= counts["linf"][0]
     for fig in ("curves.png", "examples_pgd_eps0.3.png", "count_attacks.png"):
         assert (tmp_path / fig).stat().st_size > 1000
