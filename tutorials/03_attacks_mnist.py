@@ -167,8 +167,11 @@ def part_images(cfg, out, results):
         fig.savefig(out / f"examples_{name}.png", dpi=100)
         plt.close(fig)
     l2 = (adv_l - x[:8]).flatten(1).norm(dim=1)[ok_l]
-    fig = plot_robustness_curves({"SmallCNN": curve, "SmallCNN ": lb_curve},
-                                 title=f"SmallCNN on {data.name}")
+    import xarray as xr
+
+    fig = plot_robustness_curves(xr.concat([curve, lb_curve], dim="attack"),
+                                 title=f"SmallCNN on {data.name} (L-BFGS on the first "
+                                       f"{len(yl)} digits)")
     fig.savefig(out / "curves.png", dpi=120)
     plt.close(fig)
 
