@@ -204,6 +204,24 @@ def iter_activations(model: Any, X: Any, layers: Sequence[Any], *, batch_size: i
         model.train(was_training)
 
 
+def _gram(ac: Any) -> Any:
+    """``ac.T @ ac``; on CPU through BLAS ``syrk`` (one triangle: half the flops of gemm)."""
+    if ac.device.type != "cpu" or ac.dtype not in (torch.float32, torch.float64) \
+            or ac.requires_grad:
+        return ac.T @ ac
+    try:
+        from scipy.linalg import blas
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - scipy and threadpoolctl come with sklearn
+        return ac.T @ ac
+    arr = ac.contiguous().numpy()
+    syrk = blas.ssyrk if ac.dtype == torch.float32 else blas.dsyrk
+    with threadpool_limits(limits=torch.get_num_threads(), user_api="blas"):
+        # arr.T is Fortran-contiguous (no copy): C = arr.T @ arr, upper triangle filled
+        upper = torch.from_numpy(syrk(1.0, arr.T, trans=0, lower=0))
+    return torch.triu(upper) + torch.triu(upper, 1).T
+
+
 class _CovAccumulator:
     """Streaming mean and covariance (Chan et al. pairwise merge), O(N^2) memory.
 
@@ -220,7 +238,7 @@ class _CovAccumulator:
         nb = a.shape[0]
         mb = a.mean(0)
         ac = a - mb
-        cb = (ac.T @ ac).to(torch.float64)
+        cb = _gram(ac).to(torch.float64)
         mb = mb.to(torch.float64)
         if self.n == 0:
             self.mean, self.m2, self.n = mb, cb, nb

@@ -349,3 +349,17 @@ def test_plots_return_figures(tmp_path):
     fig2 = plot_sensitivity_maps(maps, ns=[1, 2])
     assert len(fig2.axes) >= 2
     fig2.savefig(tmp_path / "s.png")
+
+
+def test_streamed_covariance_matches_the_direct_one():
+    from spikedecode.robust.spectral import layer_covariance
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(20, 50), nn.Tanh())
+    x = torch.randn(3000, 20) + 3.0  # an offset tests the merge of batch means
+    mean, cov = layer_covariance(net, x, "1", batch_size=700)  # 5 uneven batches
+    with torch.no_grad():
+        acts = net(x).double()
+    assert torch.allclose(mean, acts.mean(0), atol=1e-6)
+    assert torch.allclose(cov, torch.cov(acts.T), atol=1e-6)
+    assert torch.equal(cov, cov.T)
