@@ -229,7 +229,9 @@ def attack_mode(model: Any, mode: str = "eval") -> Iterator[nn.Module]:
     model : nn.Module or estimator with ``module_``
     mode : {"eval", "train", "keep"}, default="eval"
         Mode for the attack. Recurrent layers on CUDA are switched to train mode with
-        their dropout set to 0 (cuDNN only back-propagates RNNs in train mode).
+        their dropout set to 0 (cuDNN only back-propagates RNNs in train mode). With
+        ``"eval"``, dropout layers that are in train mode inside a model in eval mode
+        (Monte-Carlo dropout at test time) stay active.
 
     Yields
     ------
@@ -250,9 +252,15 @@ def attack_mode(model: Any, mode: str = "eval") -> Iterator[nn.Module]:
         raise AttackError(f"mode == {mode!r}, must be 'eval', 'train' or 'keep'.")
     saved = [(m, m.training) for m in module.modules()]
     rnn_dropout: list[tuple[nn.RNNBase, float]] = []
+    # Monte-Carlo dropout: a model in eval mode whose dropout layers were switched back to
+    # train mode is stochastic on purpose; keep those layers active (attacked with EOT)
+    mc_dropout = [m for m in module.modules() if isinstance(m, nn.modules.dropout._DropoutNd)
+                  and m.training] if not module.training else []
     try:
         if mode == "eval":
             module.eval()
+            for m in mc_dropout:
+                m.train()
         elif mode == "train":
             module.train()
         if _device_of(module).type == "cuda":

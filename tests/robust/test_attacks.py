@@ -272,6 +272,18 @@ def test_stochastic_models_get_eot():
     assert is_stochastic(nn.Sequential(nn.Linear(4, 2), Flagged()))
 
 
+def test_monte_carlo_dropout_is_attacked_with_eot():
+    net = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Dropout(0.5), nn.Linear(16, 2))
+    x = torch.rand(6, 4)
+    net.eval()
+    assert not is_stochastic(net, x)
+    net[2].train()  # dropout kept at test time
+    assert is_stochastic(net, x)
+    adv = pgd(net, x, torch.zeros(6, dtype=torch.long), eps=0.1, n_steps=2, generator=0)
+    assert bool(((adv - x).abs() <= 0.1).all())
+    assert not net.training and net[2].training  # the mixed state is restored
+
+
 def test_recurrent_model_and_estimator_wrapper():
     net = LSTMNet()
     net.train()
