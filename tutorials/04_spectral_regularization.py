@@ -210,6 +210,8 @@ def part_shallow(cfg, data, out, results):
 
     n_in = int(np.prod(data["shape"]))
     configs = [("vanilla", 0.0)] + [(f"specreg_b{b:g}", b) for b in cfg["betas"]]
+    if cfg["variants"]:
+        configs = [c for c in configs if c[0] in cfg["variants"]]
     res = {c: {"fgsm": [], "pgd": [], "noise": [], "alpha": [], "clean": [], "spectra": [],
                "train_s": [], "effective_dimension": []} for c, _ in configs}
     models = {}
@@ -251,7 +253,7 @@ def part_shallow(cfg, data, out, results):
     plt.close("all")
     # sensitivity maps d lambda_n / dx on test images
     xs = data["test"][0][: cfg["sens_samples"]]
-    for name in ("vanilla", configs[-1][0]):
+    for name in dict.fromkeys((configs[0][0], configs[-1][0])):
         maps = sensitivity_map(models[name], xs, n=cfg["sens_n"], layer="hidden")
         fig = plot_sensitivity_maps(maps, ns=cfg["sens_n"], n_examples=2,
                                     title=f"d lambda_n / dx, {name}")
