@@ -120,7 +120,8 @@ class GroupCVLinearClassifier(ClassifierMixin, BaseEstimator):
     """Logistic regression or linear SVM with λ chosen by grouped cross-validation.
 
     The path runs from the largest λ (strongest shrinkage) to the smallest; each fold's
-    model is warm-started from the previous λ (logistic); the walk stops once the mean CV
+    model is warm-started from the previous λ (logistic), and at the first λ folds 2..k
+    start from fold 1's solution (their training sets overlap); the walk stops once the mean CV
     score has not improved for ``path_patience`` consecutive λ (the weakly regularized end
     is the expensive one). The final model is refit on all data at the best λ, warm-started
     from the mean of the fold solutions.
@@ -276,6 +277,11 @@ class GroupCVLinearClassifier(ClassifierMixin, BaseEstimator):
                 fold_coefs = []
                 for k, (X_tr, y_tr, X_te, y_te) in enumerate(folds):
                     m = models[k].set_params(C=C)
+                    if j == 0 and k > 0 and self.kind == "logistic":
+                        # folds overlap in 1 - 2/n_folds of their data: start every fold's
+                        # path from fold 0's first solution instead of from zero
+                        m.coef_ = models[0].coef_.copy()
+                        m.intercept_ = np.array(models[0].intercept_, copy=True)
                     m.fit(X_tr, y_tr)
                     if fast:
                         pred = m.classes_[np.argmax(_decision(m, X_te), axis=1)]
