@@ -119,19 +119,26 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--out", default="out/bench_decoders.json")
+    ap.add_argument("--parts", default="lambda,lstm", help="subset of: lambda, lstm")
     args = ap.parse_args()
     X, y, g = data(args.quick)
-    res = {"lambda_search": bench_lambda(X, y, g, 1 if args.quick else 3)}
-    ls = res["lambda_search"]
-    print(f"lambda search: {ls['n_samples']} x {ls['n_features']}, {ls['n_lambdas']} lambdas, "
-          f"5 grouped folds | ours {ls['ours_s']:.2f} s (walked {ls['n_lambdas_walked']}) vs "
-          f"LogisticRegressionCV {ls['logregcv_s']:.2f} s -> ratio {ls['ratio']:.2f} "
-          f"(target <= 1.0) | lambda {ls['ours_lambda']:.2g} vs {ls['logregcv_lambda']:.2g}")
-    res["lstm_fit"] = bench_lstm(X, y, 2 if args.quick else 5, 1 if args.quick else 2)
-    lf = res["lstm_fit"]
-    print(f"LSTMDecoder.fit: {lf['ours_samples_per_s']:.0f} samples/s vs hand-written loop "
-          f"{lf['hand_samples_per_s']:.0f} samples/s -> overhead {100 * lf['overhead']:.1f}% "
-          "(target <= 10%)")
+    res = {}
+    parts = set(args.parts.split(","))
+    if "lambda" in parts:
+        res["lambda_search"] = bench_lambda(X, y, g, 1 if args.quick else 3)
+        ls = res["lambda_search"]
+        print(f"lambda search: {ls['n_samples']} x {ls['n_features']}, {ls['n_lambdas']} "
+              f"lambdas, 5 grouped folds | ours {ls['ours_s']:.2f} s (walked "
+              f"{ls['n_lambdas_walked']}) vs "
+              f"LogisticRegressionCV {ls['logregcv_s']:.2f} s -> ratio {ls['ratio']:.2f} "
+              f"(target <= 1.0) | lambda {ls['ours_lambda']:.2g} vs "
+              f"{ls['logregcv_lambda']:.2g}")
+    if "lstm" in parts:
+        res["lstm_fit"] = bench_lstm(X, y, 2 if args.quick else 5, 1 if args.quick else 2)
+        lf = res["lstm_fit"]
+        print(f"LSTMDecoder.fit: {lf['ours_samples_per_s']:.0f} samples/s vs hand-written "
+              f"loop {lf['hand_samples_per_s']:.0f} samples/s -> overhead "
+              f"{100 * lf['overhead']:.1f}% (target <= 10%)")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=2))
