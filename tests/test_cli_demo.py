@@ -12,10 +12,17 @@ from spikedecode.cli import main
 
 @pytest.fixture(scope="module")
 def demo_report(tmp_path_factory):
-    from spikedecode._cli.demo import run_demo
-
     out = tmp_path_factory.mktemp("demo")
-    return run_demo(n_days=2, decoders=("logistic", "lstm"), out=out, n_boot=50), out
+    capture = pytest.MonkeyPatch()
+    lines: list[str] = []
+    capture.setattr("click.echo", lambda msg="", *a, **k: lines.append(str(msg)))
+    try:
+        rc = main(["demo", "--days", "2", "--decoders", "logistic,lstm", "--out", str(out),
+                   "--json"])
+    finally:
+        capture.undo()
+    assert rc == 0
+    return json.loads("\n".join(lines)), out
 
 
 def test_demo_report(demo_report):
