@@ -121,7 +121,12 @@ class History:
 
 @dataclass
 class TrainState:
-    """What plug-ins see during training."""
+    """What plug-ins see during training.
+
+    ``train_data`` is the full ``(X, y)`` training pair as CPU tensors, so that a plug-in
+    can compute epoch-level statistics (e.g. a spectral regularizer refreshing its
+    eigenbasis in ``on_epoch_begin``) without being handed the data separately.
+    """
 
     module: Any
     optimizer: Any
@@ -139,6 +144,7 @@ class TrainState:
     stop_training: bool = False
     logs: dict[str, float] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
+    train_data: Any = None
 
 
 class EarlyStopping(Callback):
@@ -441,7 +447,7 @@ def train(
         cbs.append(_Progress())
     plugins: list[Any] = [*loss_terms, *transforms, *cbs]
     state = TrainState(module=module, optimizer=opt, device=dev, generator=gen, history=history,
-                       max_epochs=int(max_epochs))
+                       max_epochs=int(max_epochs), train_data=(x_tr, y_tr))
     for term in loss_terms:
         if hasattr(term, "attach"):
             term.attach(module)
