@@ -438,7 +438,9 @@ class SpectralRegularizer:
     beta : float or sequence of float, default=1.0
         Weight of the penalty, one per layer allowed.
     X : array or tensor, optional
-        Training inputs used to refresh the eigenbasis each epoch (see above).
+        Training inputs used to refresh the eigenbasis each epoch (see above). When
+        omitted inside :func:`spikedecode.training.train`, the loop's own training set
+        (``state.train_data``) is used; outside it, each epoch's first batch.
     n_directions : int, optional
         Subsample this many eigen-directions per step (see "Speed"); None = exact.
     refresh_every : int, default=1
@@ -601,8 +603,12 @@ class SpectralRegularizer:
         """Refresh the eigenbasis (every ``refresh_every`` epochs)."""
         if state.epoch % int(self.refresh_every) != 0 and self.bases_:
             return
-        if self.X is not None:
-            self.fit_basis(state.module, self.X)
+        data = self.X
+        if data is None and getattr(state, "train_data", None) is not None:
+            # the training loop hands over its training set: the paper's per-epoch basis
+            data = state.train_data[0]
+        if data is not None:
+            self.fit_basis(state.module, data)
             self._refresh_from_batch = False
         else:
             self._refresh_from_batch = True
