@@ -62,7 +62,6 @@ __all__ = [
     "select_units",
     "GradientMask",
     "SelectiveDropoutTrainer",
-    "accuracy",
     "hard_negative_report",
 ]
 
