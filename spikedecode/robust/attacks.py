@@ -64,7 +64,7 @@ __all__ = [
     "PGD",
     "TargetedIFGSM",
     "LBFGS",
-    "GaussianNoise",
+    "GaussianNoiseAttack",
     "CountGreedy",
     "CountLinf",
     "ATTACKS",
@@ -1072,7 +1072,7 @@ class LBFGS(Attack):
     function = staticmethod(lbfgs_attack)
 
 
-class GaussianNoise(Attack):
+class GaussianNoiseAttack(Attack):
     """:func:`gaussian_noise` as an object (``eps`` is the noise sigma)."""
 
     function = staticmethod(_noise_attack)
