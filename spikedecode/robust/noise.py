@@ -699,7 +699,7 @@ class NoisyResidualBlock(PreActBlock):
         if not self.noise_on or self.a == 0:
             return out
         std = _fast_std(out, self.per_sample)
-        return out + torch.randn_like(out) * (self.a * std)
+        return torch.addcmul(out, torch.randn_like(out), self.a * std)
 
 
 def noisy_resnet20(a: float = 0.1, num_classes: int = 10, per_sample: bool = True,
