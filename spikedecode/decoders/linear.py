@@ -235,7 +235,7 @@ class GroupCVLinearClassifier(ClassifierMixin, BaseEstimator):
         from sklearn.exceptions import ConvergenceWarning
 
         lambdas = self._check_params()
-        X, y = validate_data(self, X, y, dtype=np.float64)
+        X, y = validate_data(self, X, y, dtype=(np.float64, np.float32))  # keep float32
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)
         self.classes_ = np.unique(y)
@@ -322,13 +322,13 @@ class GroupCVLinearClassifier(ClassifierMixin, BaseEstimator):
     def decision_function(self, X: ArrayLike) -> NDArray[np.float64]:
         """Signed distance to the hyperplane(s)."""
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64)
+        X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
         return self.estimator_.decision_function(X)
 
     def predict(self, X: ArrayLike) -> NDArray:
         """Predicted class of each sample."""
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64)
+        X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
         return self.estimator_.predict(X)
 
     def _has_proba(self) -> bool:
@@ -338,7 +338,7 @@ class GroupCVLinearClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X: ArrayLike) -> NDArray[np.float64]:
         """Class probabilities (logistic only)."""
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64)
+        X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
         return self.estimator_.predict_proba(X)
 
 
