@@ -566,6 +566,44 @@ class AdversarialAligner(BaseDayAligner):
     def _transform_day(self, X: NDArray, day: Hashable) -> NDArray:
         return self._encode(day, self._standardize(X, day))
 
+    # -- pickling (Dask workers, joblib): torch modules travel as state dicts ------------
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__() if hasattr(super(), "__getstate__") else dict(
+            self.__dict__)
+        state = dict(state)
+        if "encoders_" in state:
+            state["encoders_"] = {d: m.state_dict() for d, m in self.encoders_.items()}
+            state["decoders_"] = {d: m.state_dict() for d, m in self.decoders_.items()}
+            state["discriminator_"] = self.discriminator_.state_dict()
+            state["_torch_as_state_dicts"] = True
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        packed = state.pop("_torch_as_state_dicts", False)
+        if hasattr(super(), "__setstate__"):
+            super().__setstate__(state)
+        else:  # pragma: no cover
+            self.__dict__.update(state)
+        if not packed:
+            return
+        _, Discriminator = _nets()
+        k = self.n_components_
+        encs, decs = {}, {}
+        for d, sd in state["encoders_"].items():
+            p = self.n_features_[d] if d in getattr(self, "n_features_", {}) else len(
+                self.mean_[d])
+            enc = _encoder(self.encoder, p, k, self.hidden, None)
+            dec = _decoder(k, p, self.hidden)
+            enc.load_state_dict(sd)
+            dec.load_state_dict(state["decoders_"][d])
+            encs[d] = enc.eval().requires_grad_(False)
+            decs[d] = dec.eval().requires_grad_(False)
+        disc = Discriminator(k, len(self.classes_) if self._conditional else 0, self.hidden,
+                             bool(self.spectral_norm))
+        disc.load_state_dict(state["discriminator_"])
+        self.encoders_, self.decoders_, self.discriminator_ = encs, decs, disc
+
 
 class ConditionalAdversarialAligner(AdversarialAligner):
     """:class:`AdversarialAligner` whose discriminator also sees the label of each code.

@@ -109,3 +109,16 @@ def test_unknown_labels_on_a_new_day_are_refused(days4):
     al = _fit(ConditionalAdversarialAligner(**TINY), {0: days4[0]})
     with pytest.raises(LabelError, match="absent from the reference"):
         al.adapt(days4[1].X, np.array(["new"] * len(days4[1].X)), day=1)
+
+
+def test_pickle_round_trip_keeps_codes_and_can_adapt(days4):
+    """Dask workers receive aligners by pickle; spectral-norm modules travel as state dicts."""
+    import pickle
+
+    sub = {d: days4[d] for d in range(3)}
+    al = _fit(ConditionalAdversarialAligner(**TINY), sub)
+    back = pickle.loads(pickle.dumps(al))
+    for d, v in sub.items():
+        np.testing.assert_array_equal(back.transform(v.X, day=d), al.transform(v.X, day=d))
+    back.adapt(days4[3].X, days4[3].keys(True), day=3)
+    assert back.transform(days4[3].X, day=3).shape == (len(days4[3].X), 3)
