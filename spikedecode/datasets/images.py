@@ -201,9 +201,11 @@ def _make_splits(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
     val_idx, tr_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
     te_idx = np.arange(len(y_test))
     if limit is not None:
+        # random subsets, not the first images: the image-folder copies (and many
+        # archives) are sorted by class, so the first N would hold one class only
         tr_idx = np.sort(rng.permutation(tr_idx)[:limit])
-        val_idx = val_idx[:limit]
-        te_idx = te_idx[:limit]
+        val_idx = np.sort(rng.permutation(val_idx)[:limit])
+        te_idx = np.sort(rng.permutation(te_idx)[:limit])
     attrs = {**attrs, "n_train": len(tr_idx), "n_val": len(val_idx), "n_test": len(te_idx),
              "val_size": val_size, "limit": limit}
     return ImageData(
@@ -319,8 +321,8 @@ def load_mnist(root: str | Path | None = None, *, val_size: float | int = 10000,
     random_state : int, Generator or None, default=0
         Chooses the validation images (and the ``limit`` subset).
     limit : int, optional
-        Keep at most this many images in each split (a random subset of train, the first
-        of validation and test): for quick runs.
+        Keep at most this many images in each split (a random subset of each, drawn with
+        ``random_state``): for quick runs.
     download : bool, default=False
         Fetch the files with pooch (MD5-checked) into ``root/mnist`` when absent.
 
@@ -431,7 +433,8 @@ def load_digits(*, val_size: float | int = 0.2, test_size: float | int = 0.2,
     idx_tr, idx_val = train_test_split(idx_tr, test_size=n_val, stratify=y[idx_tr],
                                        random_state=seed + 1) if n_val else (idx_tr, idx_tr[:0])
     _check_int("limit", limit, minimum=1, allow_none=True)
-    idx_tr, idx_val, idx_te = (np.sort(i)[:limit] if limit else np.sort(i)
+    sub = np.random.default_rng(seed + 2)
+    idx_tr, idx_val, idx_te = (np.sort(sub.permutation(i)[:limit]) if limit else np.sort(i)
                                for i in (idx_tr, idx_val, idx_te))
     return ImageData(train=_to_tensors(x[idx_tr], y[idx_tr]),
                      val=_to_tensors(x[idx_val], y[idx_val]),

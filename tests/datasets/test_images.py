@@ -322,3 +322,16 @@ def test_real_cifar_jpeg_full(tmp_path):
     assert [len(s[1]) for s in (data.train, data.val, data.test)] == [45000, 5000, 10000]
     assert np.bincount(data.test[1].numpy()).tolist() == [1000] * 10
     assert len(list(tmp_path.glob("*.npz"))) == 1
+
+
+def test_limit_takes_random_subsets_of_class_sorted_splits():
+    """A class-sorted archive (like the CIFAR JPEG copy) must not give one class per split."""
+    from spikedecode.datasets.images import _make_splits
+
+    y = np.repeat(np.arange(10), 50)
+    x = np.zeros((500, 1, 2, 2), dtype=np.uint8)
+    data = _make_splits(x, y, x, y, val_size=100, random_state=0, limit=40,
+                        classes=[str(c) for c in range(10)], name="sorted", attrs={})
+    for split in (data.train, data.val, data.test):
+        assert len(split[1]) == 40
+        assert len(np.unique(split[1].numpy())) >= 5
