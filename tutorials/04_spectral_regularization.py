@@ -72,6 +72,7 @@ QUICK = dict(
     cnn_hidden=32, cnn_batch=64, cnn_epochs=1, cnn_train=300, variants_n_test=100,
     touch_sim=dict(n_repeats=1, n_strokes=4, n_puffs=4, n_units_range=(20, 30)),
     long_epochs=2, long_every=1, deep_beta=0.01, variants=[], touch_beta=2.0,
+    n_max=48, fit_n_max=48, long_beta=5.0, long_variants=["vanilla", "exact"],
     touch_train=1500, touch_epochs=3, touch_hidden=16, touch_eps=[0, 1], touch_k=[0, 2], touch_n_test=100,
     sens_n=[1, 10], sens_samples=50,
 )
@@ -81,7 +82,8 @@ FULL = dict(
     n_directions=250, sigmas=[0.0, 0.1, 0.2, 0.3, 0.4, 0.5],
     mlp_widths=(1000, 1000, 1000), mlp_batch=1500, mlp_epochs=5, mlp_train=4500,
     cnn_hidden=1000, cnn_batch=1500, cnn_epochs=4, cnn_train=3000, variants_n_test=300,
-    long_epochs=30, long_every=10, deep_beta=0.01, variants=[], touch_beta=2.0,
+    long_epochs=60, long_every=10, deep_beta=0.01, variants=[], touch_beta=2.0,
+    n_max=500, fit_n_max=500, long_beta=5.0, long_variants=["vanilla", "exact", "full"],
     touch_sim=dict(), touch_train=20000, touch_epochs=30, touch_hidden=64,
     touch_eps=[0, 1], touch_k=[0, 1, 2, 4, 8, 16], touch_n_test=400, sens_n=[1, 10, 100], sens_samples=500,
 )
@@ -177,13 +179,16 @@ def curves(model, data, cfg, seed=0):
     return out
 
 
-def spectrum_summary(model, data, layer, tau=10):
+def spectrum_summary(model, data, layer, tau=10, n_max=None):
+    """alpha over [tau, n_max] (the reachable range, see docs) and over every n >= tau."""
     # on the training subset: the test subset has fewer images than units (rank-deficient)
     spec = eigenspectrum(model, data["train"][0], layer)
     n_min = min(tau, max(1, spec.size // 4))
-    fitres = fit_power_law(spec, n_min=n_min)
-    return spec, {"alpha": fitres.alpha, "ci": list(fitres.ci),
-                  "effective_dimension": effective_dimension(spec)}
+    full = fit_power_law(spec, n_min=n_min)
+    hi = None if n_max is None else max(min(int(n_max), spec.size), n_min + 3)
+    fitres = fit_power_law(spec, n_min=n_min, n_max=hi)
+    return spec, {"alpha": fitres.alpha, "ci": list(fitres.ci), "alpha_full": full.alpha,
+                  "n_max": fitres.n_max, "effective_dimension": effective_dimension(spec)}
 
 
 def spectral_reg(layers, beta, cfg, X, seed, **kw):
@@ -222,7 +227,7 @@ def part_shallow(cfg, data, out, results):
             terms = [spectral_reg("hidden", beta, cfg, data["train"][0], seed)] if beta else []
             _, secs = fit(net, data, cfg, batch=cfg["batch"], epochs=cfg["epochs"],
                           loss_terms=terms, seed=seed)
-            spec, summ = spectrum_summary(net, data, "hidden")
+            spec, summ = spectrum_summary(net, data, "hidden", n_max=cfg["fit_n_max"])
             cv = curves(net, data, cfg, seed)
             r = res[name]
             for k in ("fgsm", "pgd", "noise"):
@@ -278,33 +283,48 @@ def part_shallow(cfg, data, out, results):
 
 
 # %% [markdown]
-# ## 1b. Longer training, exact estimator: does the spectrum reach 1/n?
+# ## 1b. Longer training: penalty range, penalty and alpha per epoch
 #
-# One seed, vanilla vs SpecReg (beta = 5, exact ``lam_hat`` for every n), three times the
-# epochs of part 1; the fitted alpha is tracked every few epochs.
+# One seed, vanilla vs SpecReg (beta = ``long_beta``) with the exact eq. (2) over the
+# reachable range 10 <= n <= ``n_max`` (``specreg_b5_exact``) and, for comparison, over
+# every n >= 10 (``specreg_b5_full``, subsampled with ``n_directions``): a 2,000-unit layer fed 784-pixel MNIST has at
+# most ~660 non-degenerate linear dimensions (the pixel covariance's rank), so the tail
+# n > ~700 cannot follow 1/n (docs/robust_spectral.md, "Fit and penalty range"). Every
+# ``long_every`` epochs: alpha over [10, fit_n_max] and over [10, N], and the training
+# penalty (the epoch mean of beta * eq. 2).
 
 # %%
 def part_long(cfg, data, out, results):
     from spikedecode.training import Callback
 
     n_in = int(np.prod(data["shape"]))
-    rows = {}
+    rows = results.get("long", {})
 
     class AlphaTrace(Callback):
         def __init__(self):
             self.trace = []
 
         def on_epoch_end(self, state):
-            if (state.epoch + 1) % cfg["long_every"] == 0:
-                _, summ = spectrum_summary(state.module, data, "hidden")
+            e = state.epoch + 1
+            if e % cfg["long_every"] == 0 or e == 1:
+                _, summ = spectrum_summary(state.module, data, "hidden", n_max=cfg["fit_n_max"])
                 state.module.train()
-                self.trace.append([state.epoch + 1, summ["alpha"], state.logs.get("val_accuracy")])
+                self.trace.append({"epoch": e, "alpha": summ["alpha"],
+                                   "alpha_full": summ["alpha_full"],
+                                   "penalty": state.logs.get("term/spectral"),
+                                   "val_accuracy": state.logs.get("val_accuracy")})
 
-    for name, beta in (("vanilla", 0.0), ("specreg_b5_exact", 5.0)):
+    b = cfg["long_beta"]
+    variants = {"vanilla": ("vanilla", 0.0, None, None),
+                "exact": (f"specreg_b{b:g}_exact", b, cfg["n_max"], None),
+                "full": (f"specreg_b{b:g}_full", b, None, cfg["n_directions"])}
+    for key in cfg["long_variants"]:
+        name, beta, n_max, n_dirs = variants[key]
         torch.manual_seed(0)
         net = ShallowMLP(n_in=n_in, n_hidden=cfg["width"])
-        terms = [SpectralRegularizer("hidden", alpha=1.0, tau=10, beta=beta,
-                                     X=data["train"][0])] if beta else []
+        terms = [SpectralRegularizer("hidden", alpha=1.0, tau=10, beta=beta, X=data["train"][0],
+                                     n_max=n_max, n_directions=n_dirs, random_state=0)
+                 ] if beta else []
         trace = AlphaTrace()
         t0 = time.perf_counter()
         train(net, data["train"], val_data=data["val"], loss_terms=terms, callbacks=[trace],
@@ -312,14 +332,19 @@ def part_long(cfg, data, out, results):
               device="cpu", drop_last=True)
         net.eval()
         secs = time.perf_counter() - t0
-        spec, summ = spectrum_summary(net, data, "hidden")
+        spec, summ = spectrum_summary(net, data, "hidden", n_max=cfg["fit_n_max"])
         cv = curves(net, data, cfg, 0)
         rows[name] = {**cv, "alpha": summ["alpha"], "alpha_ci": summ["ci"],
-                      "alpha_trace": trace.trace, "spectrum": spec.values.tolist(),
-                      "train_s": secs}
-        log(f"long {name}: clean {cv['pgd'][0]:.3f}, alpha {summ['alpha']:.2f} "
-            f"(trace {[(e, round(a, 2)) for e, a, _ in trace.trace]}), FGSM {_fmt(cv['fgsm'])}, "
+                      "alpha_full": summ["alpha_full"], "fit_n_max": summ["n_max"],
+                      "beta": beta, "n_max": n_max, "n_directions": n_dirs,
+                      "alpha_trace": trace.trace, "spectrum": spec.values.tolist(), "train_s": secs}
+        log(f"long {name}: clean {cv['pgd'][0]:.3f}, alpha[10,{summ['n_max']}] "
+            f"{summ['alpha']:.2f}, alpha[10,N] {summ['alpha_full']:.2f}, FGSM {_fmt(cv['fgsm'])}, "
             f"PGD {_fmt(cv['pgd'])} ({secs:.0f} s)")
+        for t in trace.trace:
+            pen = "-" if t["penalty"] is None else f"{t['penalty']:.3f}"
+            log(f"  epoch {t['epoch']}: alpha {t['alpha']:.3f}, alpha_full "
+                f"{t['alpha_full']:.3f}, penalty {pen}, val {t['val_accuracy']}")
         results["long"] = rows
         save(results, out)
     from spikedecode.plotting.spectral import plot_spectrum

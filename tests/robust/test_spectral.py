@@ -363,3 +363,64 @@ def test_streamed_covariance_matches_the_direct_one():
     assert torch.allclose(mean, acts.mean(0), atol=1e-6)
     assert torch.allclose(cov, torch.cov(acts.T), atol=1e-6)
     assert torch.equal(cov, cov.T)
+
+
+# ------------------------------------------------------------------ n_max (fit/penalty range)
+
+
+def test_n_max_restricts_the_sum_and_keeps_the_default():
+    g = torch.Generator().manual_seed(3)
+    a = torch.randn(400, 20, generator=g, dtype=torch.float64) * torch.arange(1, 21) ** -0.8
+    V = torch.linalg.eigh(torch.cov(a.T))[1].flip(1)
+    tau, n_max = 3, 12
+    lam = ((a - a.mean(0)) @ V).pow(2).sum(0) / (len(a) - 1)
+    n = torch.arange(1, 21, dtype=torch.float64)
+    r = lam * n / (lam[tau - 1] * tau) - 1
+    terms = r.pow(2) + torch.relu(r)
+    expected = float(terms[tau - 1 : n_max].sum() / 20)
+    assert float(spectral_penalty(a, V, tau=tau, n_max=n_max)) == pytest.approx(expected, rel=1e-12)
+    assert float(spectral_penalty(a, V, tau=tau, n_max=20)) == \
+        pytest.approx(float(spectral_penalty(a, V, tau=tau)), rel=1e-12)
+    # the subsampled estimate over [tau, n_max] stays unbiased
+    draws = [float(spectral_penalty(a, V, tau=tau, n_max=n_max,
+                                    directions=tau + torch.randperm(n_max - tau, generator=g)[:3]))
+             for _ in range(3000)]
+    assert np.mean(draws) == pytest.approx(expected, rel=0.05)
+    with pytest.raises(ConfigError, match="n_max"):
+        spectral_penalty(a, V, tau=tau, n_max=2)
+    with pytest.raises(ConfigError, match="n_max"):
+        spectral_penalty(a, V, tau=tau, n_max=21)
+    with pytest.raises(ConfigError, match="directions"):
+        spectral_penalty(a, V, tau=tau, n_max=n_max, directions=torch.tensor([15]))
+    with pytest.raises(ConfigError, match="n_max"):
+        SpectralRegularizer("1", tau=5, n_max=4).attach(_tiny_net())
+
+
+def _wide_linear(seed=0):
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(6, 24), nn.Identity(), nn.Linear(24, 2))
+
+
+def test_layer_wider_than_its_input_rank_needs_n_max():
+    """Regression (issue 6, MNIST shallow net): a layer of width 24 fed 6-dim inputs has at
+    most 6 non-zero eigenvalues. Eq. (2) over every n >= tau then has a floor of
+    (24 - 6) / 24 that no training removes (each zero eigenvalue costs exactly 1 and has no
+    gradient); restricted to the reachable range (n_max = 6) it trains to ~0.
+    """
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(600, 6, generator=g) * torch.arange(1, 7) ** -1.5  # a steep spectrum
+    y = (x[:, 0] > 0).long()
+    zero_ce = lambda out, target: nn.functional.cross_entropy(out, target) * 0.0  # noqa: E731
+    kw = dict(loss=zero_ce, max_epochs=40, batch_size=200, lr=2e-2, random_state=0,
+              device="cpu")
+    full = SpectralRegularizer("1", tau=2, X=x)
+    h_full = train(_wide_linear(), (x, y), loss_terms=[full], **kw)
+    assert min(h_full["term/spectral"]) >= 18 / 24 - 2e-3  # float32 round-off of the zeros
+    ranged = SpectralRegularizer("1", tau=2, X=x, n_max=6)
+    net = _wide_linear()
+    a0 = fit_power_law(eigenspectrum(net, x, "1"), n_min=2, n_max=6).alpha
+    h_r = train(net, (x, y), loss_terms=[ranged], **kw)
+    a1 = fit_power_law(eigenspectrum(net, x, "1"), n_min=2, n_max=6).alpha
+    assert h_r["term/spectral"][-1] < 0.2 * h_r["term/spectral"][0]
+    assert abs(a0 - 1.0) > 1.0, a0
+    assert a1 == pytest.approx(1.0, abs=0.2)
