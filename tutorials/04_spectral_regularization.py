@@ -20,8 +20,9 @@
 # **Scale (full mode, one core).** A 9,000-image training subset, batch 3,000 (1.5 x width)
 # with ``drop_last``, 10 epochs (30 Adam steps, lr 1e-3: the paper's 1e-4 needs many more
 # epochs), the subsampled regularizer (``n_directions=250`` eigen-directions per step, an
-# unbiased estimate of eq. 2; see docs/robust_spectral.md) and, in part ``long``, 30 epochs
-# with the exact one; PGD on 500 test images (300 for the MLP/CNN parts), one seed for
+# unbiased estimate of eq. 2; see docs/robust_spectral.md) and, in part ``long``, 60 epochs
+# (180 steps) with the exact one restricted to 10 <= n <= 500 (``n_max``, the reachable
+# range of a 2,000-unit layer fed 784 pixels) next to the full-range one; PGD on 500 test images (300 for the MLP/CNN parts), one seed for
 # parts 2-4. ``deep_beta`` (0.01) weighs the penalty on the ReLU MLP/CNN layers: beta = 1
 # collapsed them. Every number printed says what it was computed on; the results and
 # what they do and do not show are in docs/robust_spectral.md. ``--quick`` is a < 60 s
