@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Union
 
 import numpy as np
 from sklearn.utils import check_random_state
 
-RandomStateLike = Union[int, np.random.RandomState, np.random.Generator, None]
+RandomStateLike = int | np.random.RandomState | np.random.Generator | None
 
 __all__ = ["RandomStateLike", "check_generator", "draw_seed", "torch_generator", "torch_seeded"]
 
