@@ -73,7 +73,7 @@ QUICK = dict(
     cnn_hidden=32, cnn_batch=64, cnn_epochs=1, cnn_train=300, variants_n_test=100,
     touch_sim=dict(n_repeats=1, n_strokes=4, n_puffs=4, n_units_range=(20, 30)),
     long_epochs=2, long_every=1, deep_beta=0.01, variants=[], touch_beta=2.0,
-    n_max=48, fit_n_max=48, long_beta=5.0, long_variants=["vanilla", "exact"],
+    n_max=48, fit_n_max=48, long_beta=5.0, long_seed=0, long_variants=["vanilla", "exact"],
     touch_train=1500, touch_epochs=3, touch_hidden=16, touch_eps=[0, 1], touch_k=[0, 2], touch_n_test=100,
     sens_n=[1, 10], sens_samples=50,
 )
@@ -84,7 +84,7 @@ FULL = dict(
     mlp_widths=(1000, 1000, 1000), mlp_batch=1500, mlp_epochs=5, mlp_train=4500,
     cnn_hidden=1000, cnn_batch=1500, cnn_epochs=4, cnn_train=3000, variants_n_test=300,
     long_epochs=60, long_every=10, deep_beta=0.01, variants=[], touch_beta=2.0,
-    n_max=500, fit_n_max=500, long_beta=5.0, long_variants=["vanilla", "exact", "full"],
+    n_max=500, fit_n_max=500, long_beta=5.0, long_seed=0, long_variants=["vanilla", "exact", "full"],
     touch_sim=dict(), touch_train=20000, touch_epochs=30, touch_hidden=64,
     touch_eps=[0, 1], touch_k=[0, 1, 2, 4, 8, 16], touch_n_test=400, sens_n=[1, 10, 100], sens_samples=500,
 )
@@ -321,23 +321,24 @@ def part_long(cfg, data, out, results):
                 "full": (f"specreg_b{b:g}_full", b, None, cfg["n_directions"])}
     for key in cfg["long_variants"]:
         name, beta, n_max, n_dirs = variants[key]
-        torch.manual_seed(0)
+        seed = int(cfg["long_seed"])
+        torch.manual_seed(seed)
         net = ShallowMLP(n_in=n_in, n_hidden=cfg["width"])
         terms = [SpectralRegularizer("hidden", alpha=1.0, tau=10, beta=beta, X=data["train"][0],
-                                     n_max=n_max, n_directions=n_dirs, random_state=0)
+                                     n_max=n_max, n_directions=n_dirs, random_state=seed)
                  ] if beta else []
         trace = AlphaTrace()
         t0 = time.perf_counter()
         train(net, data["train"], val_data=data["val"], loss_terms=terms, callbacks=[trace],
-              max_epochs=cfg["long_epochs"], batch_size=cfg["batch"], lr=1e-3, random_state=0,
-              device="cpu", drop_last=True)
+              max_epochs=cfg["long_epochs"], batch_size=cfg["batch"], lr=1e-3,
+              random_state=seed, device="cpu", drop_last=True)
         net.eval()
         secs = time.perf_counter() - t0
         spec, summ = spectrum_summary(net, data, "hidden", n_max=cfg["fit_n_max"])
-        cv = curves(net, data, cfg, 0)
+        cv = curves(net, data, cfg, seed)
         rows[name] = {**cv, "alpha": summ["alpha"], "alpha_ci": summ["ci"],
                       "alpha_full": summ["alpha_full"], "fit_n_max": summ["n_max"],
-                      "beta": beta, "n_max": n_max, "n_directions": n_dirs,
+                      "beta": beta, "seed": seed, "n_max": n_max, "n_directions": n_dirs,
                       "alpha_trace": trace.trace, "spectrum": spec.values.tolist(), "train_s": secs}
         log(f"long {name}: clean {cv['pgd'][0]:.3f}, alpha[10,{summ['n_max']}] "
             f"{summ['alpha']:.2f}, alpha[10,N] {summ['alpha_full']:.2f}, FGSM {_fmt(cv['fgsm'])}, "
