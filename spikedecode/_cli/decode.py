@@ -79,8 +79,14 @@ def score_rows(results: dict[str, dict[str, Any]], **extra: Any) -> list[dict[st
                "balanced_acc": r["balanced_accuracy"],
                "bal_ci": f"[{r['balanced_accuracy_ci'][0]:.3f}, "
                          f"{r['balanced_accuracy_ci'][1]:.3f}]",
-               "chance": r.get("chance", r["majority_chance"]),
+               # chance of each metric: the majority rate bounds plain accuracy, while
+               # balanced accuracy's chance is 1 / n_classes
+               "majority": r["majority_chance"],
+               "bal_chance": r["balanced_chance"],
                "n_windows": r["n_samples"], "n_trials": r["n_trials"]}
+        if "chance" in r:  # label-permutation chance of accuracy (--permutations)
+            row["perm_chance"] = r["chance"]
+            row["p_value"] = r["p_value"]
         rows.append(row)
     return rows
 

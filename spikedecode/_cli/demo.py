@@ -116,8 +116,11 @@ def command(out: str, n_days: int, decoders: str, full: bool, seed: int, as_json
     if report.get("raster"):
         click.echo(f"raster figure: {report['raster']}")
     click.echo("\nwithin-day decoding (day 0, grouped K-fold CV, 95% cluster-bootstrap CI):")
-    echo_table(report["within_day"], ["task", "decoder", "accuracy", "acc_ci", "balanced_acc",
-                                      "bal_ci", "chance", "n_windows", "n_trials"])
+    echo_table(report["within_day"], ["task", "decoder", "accuracy", "acc_ci", "majority",
+                                      "balanced_acc", "bal_ci", "bal_chance", "n_windows",
+                                      "n_trials"])
+    click.echo("(majority: accuracy of always guessing the largest class; bal_chance: "
+               "chance level of balanced accuracy)")
     cd = report["cross_day"]
     click.echo(
         f"\ncross-day (logistic, {cd['n_shared_units']} shared units, balanced accuracy): "

@@ -248,7 +248,8 @@ def within_day_scores(
     -------
     dict
         ``accuracy``, ``accuracy_ci`` (low, high), ``balanced_accuracy``,
-        ``balanced_accuracy_ci``, ``majority_chance``, ``n_samples``, ``n_trials``,
+        ``balanced_accuracy_ci``, ``majority_chance`` (accuracy of always
+        guessing the largest class), ``balanced_chance`` (1 / n_classes), ``n_samples``, ``n_trials``,
         ``confusion`` (DataArray), ``y_pred``; with permutations also ``chance``,
         ``chance_ci`` and ``p_value``.
 
@@ -272,6 +273,8 @@ def within_day_scores(
         out[m], out[f"{m}_ci"] = v, (lo, hi)
     _, counts = np.unique(y, return_counts=True)
     out["majority_chance"] = float(counts.max() / counts.sum())
+    # balanced accuracy of any label-blind guess is 1 / n_classes
+    out["balanced_chance"] = float(1.0 / len(counts))
     out["n_samples"] = int(len(y))
     out["n_trials"] = int(len(np.unique(groups))) if groups is not None else int(len(y))
     out["confusion"] = confusion(y, pred)

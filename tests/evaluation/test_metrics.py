@@ -74,6 +74,7 @@ def test_within_day_above_chance_with_signal(global_random_seed):
                           random_state=global_random_seed)
     assert r["accuracy"] > 0.7 and r["accuracy_ci"][0] > 0.55
     assert r["n_trials"] == 40 and r["majority_chance"] == 0.5
+    assert r["balanced_chance"] == 0.5
     assert int(r["confusion"].sum()) == len(y)
 
 
