@@ -49,6 +49,15 @@ def _flat(x: torch.Tensor) -> torch.Tensor:
     return x.reshape(x.shape[0], -1)
 
 
+def _forward_stack(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Flatten, run ``model.hidden`` (a ModuleList of blocks), then ``model.out``."""
+    _check_features(model, x, model.n_in)
+    h = _flat(x)
+    for block in model.hidden:
+        h = block(h)
+    return model.out(h)
+
+
 def _check_pos(name: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigError(f"{name} == {value!r}, must be an integer >= 1.")
@@ -163,11 +172,7 @@ class MLP(nn.Module):
         self.out = nn.Linear(prev, n_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        _check_features(self, x, self.n_in)
-        h = _flat(x)
-        for block in self.hidden:
-            h = block(h)
-        return self.out(h)
+        return _forward_stack(self, x)
 
 
 class SmallCNN(nn.Module):
@@ -337,11 +342,7 @@ class Net1(nn.Module):
         self.out = nn.Linear(width, n_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        _check_features(self, x, self.n_in)
-        h = _flat(x)
-        for block in self.hidden:
-            h = block(h)
-        return self.out(h)
+        return _forward_stack(self, x)
 
     def predict_proba(self, x: torch.Tensor) -> torch.Tensor:
         """Sigmoid outputs (independent per class, not normalised)."""
