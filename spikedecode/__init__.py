@@ -23,6 +23,7 @@ True
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 from typing import Any
 
 from spikedecode.errors import SpikeDecodeError, SpikeDecodeWarning
@@ -34,7 +35,10 @@ from spikedecode.recording import (
     to_neo,
 )
 
-__version__ = "0.1.0"
+try:  # the one version source is pyproject.toml, read back from the installed metadata
+    __version__: str = importlib.metadata.version("spikedecode")
+except importlib.metadata.PackageNotFoundError:  # a source tree that was never installed
+    __version__ = "0+unknown"
 
 _LAZY = {
     # io
