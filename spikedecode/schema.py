@@ -1,36 +1,58 @@
-"""Validation of Recordings, Binned and Windows against ``data_schemas/*.schema.json``.
+"""Validation against the JSON Schemas in ``spikedecode/data_schemas/``.
 
-An xarray object is first described as a small JSON-able dict (dims, variables with
-their dims and dtype, coords, attrs) by :func:`describe`; that description is checked
-with ``jsonschema``. The schemas are the on-disk contract: every reader and writer of
-:mod:`spikedecode.io` calls :func:`validate`.
+Recordings, Binned and Windows: an xarray object is first described as a small
+JSON-able dict (dims, variables with their dims and dtype, coords, attrs) by
+:func:`describe`; that description is checked with ``jsonschema``. The schemas are the
+on-disk contract: every reader and writer of :mod:`spikedecode.io` calls :func:`validate`.
+
+Experiment configs (the ``--config FILE`` of ``spikedecode decode`` and
+``spikedecode consistency``) are read by :func:`load_config` and checked by
+:func:`validate_config` against ``experiment_config.schema.json``.
+
+The schema files live inside the package (so they ship in the wheel); the repository's
+top-level ``data_schemas`` is a symbolic link to that folder.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
-from spikedecode.errors import SchemaError, SpikeDecodeTypeError
+from spikedecode.errors import ConfigError, SchemaError, SpikeDecodeTypeError
 
-__all__ = ["SCHEMA_DIR", "load_schema", "describe", "validate", "schema_names"]
+__all__ = ["SCHEMA_DIR", "load_schema", "describe", "validate", "schema_names",
+           "load_config", "validate_config", "config_keys"]
 
 SCHEMA_DIR = Path(__file__).with_name("data_schemas")
 
 
 def schema_names() -> list[str]:
-    """Names of the shipped schemas, e.g. ``['binned', 'recording', 'windows']``."""
+    """Names of the shipped schemas.
+
+    Examples
+    --------
+    >>> schema_names()
+    ['binned', 'experiment_config', 'recording', 'windows']
+    """
     return sorted(p.name.split(".")[0] for p in SCHEMA_DIR.glob("*.schema.json"))
 
 
 @functools.cache
 def load_schema(name: str) -> dict[str, Any]:
-    """Load the JSON Schema called ``name`` (``recording``, ``binned``, ``windows``)."""
+    """Load the JSON Schema called ``name`` (one of :func:`schema_names`).
+
+    Examples
+    --------
+    >>> load_schema("recording")["title"]
+    'Recording'
+    """
     path = SCHEMA_DIR / f"{name}.schema.json"
     if not path.exists():
         raise SchemaError(f"no schema named {name!r}; known schemas: {schema_names()}.")
@@ -130,3 +152,151 @@ def _priority(err: Any) -> tuple[int, list[str]]:
     """Structure first (kind, dims, dtype), then variables, coords, attrs."""
     path = [str(p) for p in err.absolute_path]
     return (_ORDER.get(path[0], 6) if path else -1, path)
+
+
+def config_keys(section: str) -> list[str]:
+    """The keys a ``[section]`` of an experiment config may hold (sorted).
+
+    Examples
+    --------
+    >>> "n_splits" in config_keys("decode") and "align" in config_keys("consistency")
+    True
+    """
+    defs = load_schema("experiment_config")["$defs"]
+    if section not in defs or section not in load_schema("experiment_config")["properties"]:
+        raise ConfigError(f"no config section {section!r}; use 'decode' or 'consistency'.")
+    sub = defs[section]
+    keys = set(sub.get("properties", {}))
+    ref = sub.get("$ref", "")
+    if ref.startswith("#/$defs/"):
+        keys |= set(defs[ref.rsplit("/", 1)[1]].get("properties", {}))
+    return sorted(keys)
+
+
+def validate_config(config: Mapping[str, Any], *, source: str = "config") -> dict[str, Any]:
+    """Check an experiment config against ``experiment_config.schema.json``.
+
+    Parameters
+    ----------
+    config : mapping
+        ``{"decode": {...}, "consistency": {...}}``; each table holds long options of that
+        command, written with ``_`` for ``-`` (``n_splits`` for ``--n-splits``).
+    source : str
+        Where the config came from (a file name), quoted in the error message.
+
+    Returns
+    -------
+    dict
+        ``config`` as a plain dict, unchanged.
+
+    Raises
+    ------
+    ConfigError
+        Naming the first bad field (``decode.n_splits``), its value and what is expected.
+
+    Examples
+    --------
+    >>> validate_config({"decode": {"decoder": "logistic,svm", "bin": "5ms", "n_splits": 4}})
+    {'decode': {'decoder': 'logistic,svm', 'bin': '5ms', 'n_splits': 4}}
+    >>> validate_config({"decode": {"n_splits": 1}})
+    Traceback (most recent call last):
+    ...
+    spikedecode.errors.ConfigError: config: at decode.n_splits: 1 is less than the minimum of 2. ...
+    """
+    import jsonschema
+
+    if not isinstance(config, Mapping):
+        raise ConfigError(
+            f"{source}: an experiment config is a table (mapping) of command sections; "
+            f"got {type(config).__name__}."
+        )
+    schema = load_schema("experiment_config")
+    for section, table in config.items():
+        if section not in schema["properties"]:
+            raise ConfigError(
+                f"{source}: unknown section {section!r}; the sections are "
+                f"{', '.join(map(repr, schema['properties']))}. Rename or remove it."
+            )
+        if isinstance(table, Mapping):
+            known = config_keys(section)
+            unknown = sorted(set(map(str, table)) - set(known))
+            if unknown:
+                raise ConfigError(
+                    f"{source}: unknown key {section}.{unknown[0]}"
+                    f" (= {table[unknown[0]]!r}); the keys of [{section}] mirror the long"
+                    f" options of `spikedecode {section} --help` ('--n-splits' is 'n_splits'):"
+                    f" {', '.join(known)}."
+                )
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(dict(config)),
+                    key=lambda e: [str(p) for p in e.absolute_path])
+    if errors:
+        err = errors[0]
+        where = ".".join(str(p) for p in err.absolute_path) or "(top level)"
+        expected = err.schema.get("description") if isinstance(err.schema, Mapping) else None
+        expected = expected.rstrip(".") if expected else None
+        command = str(err.absolute_path[0]) if err.absolute_path else "decode"
+        raise ConfigError(
+            f"{source}: at {where}: {err.message}"
+            + (f" (expected: {expected})" if expected else "")
+            + f". Fix or remove that key: the sections are 'decode' and 'consistency', and"
+            f" their keys mirror the long options of `spikedecode {command} --help`"
+            f" ('--n-splits' is 'n_splits'); see experiment_config.schema.json."
+            + (f" ({len(errors) - 1} more problem(s).)" if len(errors) > 1 else "")
+        )
+    return dict(config)
+
+
+def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read an experiment config file (``.json`` or ``.toml``) and validate it.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A JSON file, or a TOML file (read with :mod:`tomllib`, or ``tomli`` on
+        Python 3.10).
+
+    Returns
+    -------
+    dict
+        The validated config (see :func:`validate_config`).
+
+    Raises
+    ------
+    ConfigError
+        If the file is missing, cannot be parsed, or fails the schema.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "exp.toml"
+    >>> _ = p.write_text('[decode]\\ndecoder = ["logistic"]\\nwindow = 10\\n')
+    >>> load_config(p)["decode"]["window"]
+    10
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file {str(p)!r} does not exist; pass a .json or .toml file.")
+    suffix = p.suffix.lower()
+    text = p.read_text(encoding="utf-8")
+    if suffix == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ConfigError(f"{p.name}: not valid JSON ({err}); fix the file.") from err
+    elif suffix == ".toml":
+        try:
+            import tomllib
+        except ModuleNotFoundError:  # Python 3.10
+            from spikedecode._optional import attempt_import
+
+            tomllib = attempt_import("tomli", "to read TOML configs on Python 3.10 (or use JSON)")
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as err:
+            raise ConfigError(f"{p.name}: not valid TOML ({err}); fix the file.") from err
+    else:
+        raise ConfigError(
+            f"config file {p.name!r} has suffix {p.suffix!r}; use a .json or .toml file."
+        )
+    return validate_config(data, source=p.name)

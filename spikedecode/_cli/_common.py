@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
 
 import click
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def echo_json(obj: Any) -> None:
@@ -48,3 +52,45 @@ def parse_duration(text: str) -> float:
         return float(t)
     except ValueError as err:
         raise ConfigError(f"could not read a duration from {text!r}; use e.g. '5ms' or '0.25s'.") from err
+
+
+def config_option(section: str) -> Callable[[F], F]:
+    """``--config FILE``: defaults for a command from the ``[section]`` of an experiment config.
+
+    The file (JSON or TOML) is validated against ``experiment_config.schema.json`` by
+    :func:`spikedecode.schema.load_config`; its keys are the command's long options with
+    ``_`` for ``-`` (``n_splits`` for ``--n-splits``). Values become the command's
+    defaults, so an option given on the command line still wins. Lists (``decoder``,
+    ``stimuli``) are joined with commas, as the command line takes them.
+    """
+
+    def load(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from spikedecode.errors import ConfigError
+        from spikedecode.schema import load_config
+
+        table = load_config(value).get(section, {})
+        by_key = {opt.lstrip("-").replace("-", "_"): p.name
+                  for p in ctx.command.params if isinstance(p, click.Option)
+                  for opt in p.opts if opt.startswith("--")}
+        defaults: dict[str, Any] = {}
+        for key, val in table.items():
+            if key not in by_key:  # the schema and the command disagree: a bug, not bad input
+                raise ConfigError(
+                    f"{Path(value).name}: [{section}].{key} is in the config schema but "
+                    f"`spikedecode {section}` has no option --{key.replace('_', '-')}; "
+                    f"remove the key and report this mismatch."
+                )
+            if isinstance(val, list):
+                val = ",".join(str(v) for v in val)
+            defaults[by_key[key]] = val
+        ctx.default_map = {**(ctx.default_map or {}), **defaults}
+        return value
+
+    return click.option(
+        "--config", type=click.Path(exists=True, dir_okay=False), default=None,
+        is_eager=True, expose_value=False, callback=load,
+        help=f"JSON/TOML experiment config; its [{section}] table sets defaults for these "
+             "options (keys like n_splits for --n-splits); command-line options win.",
+    )

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from spikedecode._cli._common import echo_json, echo_table, parse_duration
+from spikedecode._cli._common import config_option, echo_json, echo_table, parse_duration
 
 __all__ = ["command", "resolve_aligner"]
 
@@ -35,6 +35,7 @@ def _parse_scheduler(text: str | None) -> Any:
 
 
 @click.command("consistency")
+@config_option("consistency")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--decoder", default="logistic", show_default=True,
               type=click.Choice(["logistic", "svm", "mlp", "lstm"]))

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from spikedecode._cli._common import echo_json, echo_table, parse_duration
+from spikedecode._cli._common import config_option, echo_json, echo_table, parse_duration
 
 __all__ = ["command", "build_decoder", "decode_windows", "DECODERS"]
 
@@ -104,6 +104,7 @@ def jsonable(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 
 @click.command("decode")
+@config_option("decode")
 @click.argument("file", type=click.Path(exists=True))
 @click.option("--decoder", "decoders", default="logistic",
               help="Comma-separated decoders: logistic, svm, mlp, lstm.")
