@@ -90,8 +90,7 @@ def command(paths: tuple[str, ...], decoder: str, align: str, n_components: int,
                                random_state=seed)
         report["leave_one_day_out"] = lo.values.tolist()
     if out:
-        import matplotlib.pyplot as plt
-
+        from spikedecode._optional import pyplot
         from spikedecode.plotting.decoding import plot_cross_day
         from spikedecode.serialization import save_json
 
@@ -99,7 +98,7 @@ def command(paths: tuple[str, ...], decoder: str, align: str, n_components: int,
         outdir.mkdir(parents=True, exist_ok=True)
         fig = plot_cross_day(m)
         fig.savefig(outdir / "cross_day.png", dpi=120)
-        plt.close(fig)
+        pyplot().close(fig)
         save_json(report, outdir / "consistency.json")
         report["out"] = str(outdir)
     if as_json:

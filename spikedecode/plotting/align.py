@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from spikedecode._optional import pyplot as _plt
+
 __all__ = [
     "plot_spectra",
     "plot_day_projections",
@@ -18,12 +20,6 @@ __all__ = [
     "plot_cross_day_matrix",
     "plot_adversarial_stats",
 ]
-
-
-def _plt():
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def plot_spectra(spectra: Any, *, n_show: int = 30, ax: Any = None) -> Any:

@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from spikedecode._optional import pyplot
+
 __all__ = ["plot_confusion", "plot_scores", "plot_cross_day"]
 
 
@@ -19,7 +21,7 @@ def plot_confusion(cm: xr.DataArray, *, normalize: bool = True, ax: Any = None,
     -------
     matplotlib.figure.Figure
     """
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     vals = np.asarray(cm, dtype=float)
     if normalize:
@@ -53,7 +55,7 @@ def plot_scores(results: Mapping[str, Mapping[str, Any]], *, metric: str = "accu
     -------
     matplotlib.figure.Figure
     """
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     names: Sequence[str] = list(results)
     vals = np.array([results[n][metric] for n in names], float)
@@ -82,7 +84,7 @@ def plot_cross_day(matrix: xr.DataArray, *, ax: Any = None, title: str | None = 
     -------
     matplotlib.figure.Figure
     """
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     vals = np.asarray(matrix, float)
     fig, ax = (plt.subplots(figsize=(1.5 + 0.45 * vals.shape[1], 1.2 + 0.45 * vals.shape[0]))

@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from spikedecode._optional import pyplot as _plt
+
 __all__ = [
     "class_colors",
     "plot_volatility",
@@ -32,12 +34,6 @@ __all__ = [
     "plot_trajectories",
     "plot_detection",
 ]
-
-
-def _plt() -> Any:
-    from spikedecode._optional import attempt_import
-
-    return attempt_import("matplotlib.pyplot", "for spikedecode.plotting")
 
 
 def class_colors(n_classes: int) -> np.ndarray:

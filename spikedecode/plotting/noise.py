@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from spikedecode._optional import pyplot
+
 __all__ = ["plot_certified_accuracy", "plot_noise_samples", "plot_protocol_comparison"]
 
 
@@ -36,7 +38,7 @@ def plot_certified_accuracy(curves: Mapping[str, Any], *, title: str | None = No
     >>> len(fig.axes[0].lines)
     1
     """
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(5, 3.5))
     for name, ca in curves.items():
@@ -75,7 +77,7 @@ def plot_noise_samples(x: Any, noisy: Mapping[str, Any], *, n: int = 4,
     >>> len(fig.axes)
     4
     """
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     rows = {"clean": x, **dict(noisy)}
     n = min(n, len(x))
@@ -122,7 +124,7 @@ def plot_protocol_comparison(models: Mapping[str, Mapping[str, Any]], *,
     >>> len(fig.axes)
     3
     """
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 3.4), sharey=True)
     axes = np.atleast_1d(axes)

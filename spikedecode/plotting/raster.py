@@ -10,15 +10,11 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from spikedecode._optional import mpl
+from spikedecode._optional import pyplot as _plt
 from spikedecode.errors import SpikeDecodeTypeError, SpikeDecodeValueError
 
 __all__ = ["plot_raster", "plot_window_heatmap", "plot_binned", "label_colors"]
-
-
-def _plt():
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def label_colors(labels: Any) -> dict[str, Any]:
@@ -30,9 +26,7 @@ def label_colors(labels: Any) -> dict[str, Any]:
     >>> sorted(c)
     ['airpuff', 'latent', 'touch/LUM']
     """
-    import matplotlib
-
-    cmap = matplotlib.colormaps["tab10"]
+    cmap = mpl().colormaps["tab10"]
     out: dict[str, Any] = {}
     i = 0
     for lab in sorted({str(v) for v in labels}):

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from spikedecode._optional import pyplot
+
 __all__ = ["plot_robustness_curves", "plot_adversarial_examples"]
 
 
@@ -39,7 +41,7 @@ def plot_robustness_curves(curves: Any, *, ax: Any = None, title: str | None = N
     >>> len(fig.axes[0].lines)
     2
     """
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     items = curves.items() if isinstance(curves, Mapping) else [("", curves)]
     if ax is None:
@@ -91,7 +93,7 @@ def plot_adversarial_examples(x: Any, x_adv: Any, *, y: Sequence[int] | None = N
     >>> len(fig.axes)
     9
     """
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     def arr(a: Any) -> np.ndarray:
         a = a.detach().cpu().numpy() if hasattr(a, "detach") else np.asarray(a)

@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from spikedecode._optional import pyplot
+
 __all__ = ["plot_spectrum", "plot_curves_with_std", "plot_sensitivity_maps"]
 
 
@@ -54,7 +56,7 @@ def plot_spectrum(spectra: Any, *, n_min: int = 10, fit: bool = True, normalize:
     >>> len(fig.axes)
     1
     """
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     from spikedecode.robust.spectral import fit_power_law
 
@@ -122,7 +124,7 @@ def plot_curves_with_std(curves: Mapping[str, Any], eps: Sequence[float], *,
     >>> len(fig.axes[0].lines)
     1
     """
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     if ax is None:
         fig, ax = plt.subplots(figsize=(4.5, 3.6))
@@ -177,7 +179,7 @@ def plot_sensitivity_maps(maps: Any, ns: Sequence[int] | None = None, *, n_examp
     >>> len(fig.axes)
     4
     """
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     m = np.asarray(maps, dtype=float)
     if ns is None or m.ndim < 3 or (ns is not None and len(ns) == 1 and m.shape[0] != 1):
