@@ -68,6 +68,7 @@ def test_noise_reproducible_with_seed():
     a = tf(torch.zeros(3, 4), _State(5))
     b = tf(torch.zeros(3, 4), _State(5))
     c = tf(torch.zeros(3, 4), _State(6))
+    # same seed, same code path, same operation order: bit-identical
     assert torch.equal(a, b) and not torch.equal(a, c)
 
 
@@ -95,7 +96,7 @@ def test_training_with_noise_transform_reproducible():
               transforms=[GaussianNoise(0.5, randomize=True)])
         return net.weight.detach().clone()
 
-    assert torch.equal(run(), run())
+    assert torch.equal(run(), run())  # same seeds and code path: bit-identical on CPU
 
 
 def test_data_noise_covariance_and_isotropic_energy():
@@ -130,6 +131,15 @@ def test_data_noise_keeps_image_shape():
     X = torch.rand(100, 1, 4, 4)
     dn = DataNoise(scale=0.1).fit(X)
     assert dn(torch.zeros(7, 1, 4, 4), _State(0)).shape == (7, 1, 4, 4)
+    # the noise lands on the pixels that vary in the data, in image layout: only pixel
+    # (row 1, column 2) varies, so the noise is zero everywhere else and non-zero there
+    X1 = torch.zeros(100, 1, 4, 4)
+    X1[:, 0, 1, 2] = torch.rand(100, generator=torch.Generator().manual_seed(0))
+    out = DataNoise(scale=1.0).fit(X1)(torch.zeros(7, 1, 4, 4), _State(0))
+    others = torch.ones(1, 4, 4, dtype=torch.bool)
+    others[0, 1, 2] = False
+    assert float(out[:, others].abs().max()) < 1e-6
+    assert float(out[:, 0, 1, 2].abs().min()) > 0
 
 
 def test_count_noise_integer_nonnegative_and_fano_variance():
@@ -251,7 +261,7 @@ def test_prediction_average_reduces_variance_and_is_seeded():
     assert float(many.var(0).mean()) < 0.5 * float(one.var(0).mean())
     a = predict_average(net, x, n_samples=3, random_state=4)
     b = predict_average(net, x, n_samples=3, random_state=4)
-    assert torch.equal(a, b)
+    assert torch.equal(a, b)  # same seed and code path: bit-identical
 
 
 # ----------------------------------------------------------------------------- smoothing
