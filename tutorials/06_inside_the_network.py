@@ -312,7 +312,7 @@ intro = Introspector(output="sigmoid", vae_params=vae_params, estimator_params=e
                                             extra_hidden=traj_train.values.reshape(
                                                 -1, traj_train.shape[-1]))
 z_te = intro.transform(x_te)
-e_te = intro.estimator_.predict(z_te)
+e_te = intro.estimator_.log10_error(z_te)  # log10 ê
 pred_te = intro.predict_classes(x_te)
 correct = pred_te == y_te.numpy()
 save(pin.plot_latent_map(z_te, y_te.numpy(), values=e_te), "latent_map")

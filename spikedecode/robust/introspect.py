@@ -3,7 +3,7 @@
 After Pardo et al.: record the concatenated hidden activations of a classifier, compress
 them with an InfoVAE (an autoencoder whose latent code is pushed to a standard normal by a
 maximum-mean-discrepancy term) into a 2-D map, train an error estimator on the map that
-predicts log10 of the classifier's error, and use the map to see confidence, reorder
+predicts the classifier's expected error, and use the map to see confidence, reorder
 units by the class they serve ("artificial brainbow"), watch noise (constellations) and
 attacks (trajectories) move the network's state, and detect misclassified, noisy and
 adversarial inputs.
@@ -14,12 +14,15 @@ through :func:`spikedecode.training.train`.
 
 Design choices (details in ``docs/robust_inside.md``)
 -----------------------------------------------------
-* The classifier's error on one input is the squared error ``sum_k (p_k - onehot_k)**2``
-  between its output probabilities (softmax of logits, or the outputs themselves for a
-  sigmoid-output network such as Net1) and the one-hot label, floored at ``1e-8``.
+* The classifier's error on one input is Pardo et al.'s ``e = 1/2 sum_k (p_k -
+  onehot_k)**2`` between its output probabilities (softmax of logits, or the sigmoid of
+  a one-vs-rest network such as Net1) and the one-hot label, floored at ``1e-8``.
+* The error estimator regresses ``e`` itself (loss ``1/2 (ê - e)**2``, as Pardo et al.),
+  so ``ê(z)`` estimates the expected error ``E[e | z]``; the confidence is
+  ``c = -log10 ê`` with ``ê`` clipped to a small positive floor.
 * The InfoVAE uses ``alpha = 1`` of Zhao et al. (no KL term, deterministic encoder) by
   default: loss = MSE reconstruction of the standardised activations + ``mmd_weight`` ·
-  MMD(q(z), N(0, I)) with a Gaussian kernel of bandwidth² = latent dimension.
+  MMD(q(z), N(0, I)) with a Gaussian kernel summed over several bandwidths.
 * ``expected_activation`` defaults to the decoder evaluated at the class's mean z
   (``method="centroid"``); the study's Riemann-sum estimate (``"riemann"``: decoder on a
   grid weighted by a kernel density of the class's z) and the direct conditional mean of
@@ -213,9 +216,11 @@ def mmd(x: Any, y: Any, *, kernel: str = "rbf",
     kernel : {"rbf", "imq"}, default="rbf"
         Gaussian ``exp(-|a-b|² / h)`` or inverse multiquadric ``h / (h + |a-b|²)``.
     bandwidth : float or sequence of float, optional
-        ``h``; default ``d`` for rbf (Zhao et al.'s MMD-VAE) and ``2 d`` for imq. A
-        sequence sums the kernels over several bandwidths (multi-scale): the large ones
-        keep a gradient on far outliers, which a single narrow kernel does not see.
+        ``h``; default ``d²`` for rbf, the kernel of Zhao et al.'s MMD-VAE code
+        (``exp(-mean_d((a-b)²) / d)`` = ``exp(-|a-b|² / d²)``), and ``2 d`` for imq (the
+        ``C = 2 d σ²`` of Tolstikhin et al.'s WAE with a unit prior). A sequence sums
+        the kernels over several bandwidths (multi-scale): the large ones keep a gradient
+        on far outliers, which a single narrow kernel does not see.
 
     Returns
     -------
@@ -233,7 +238,7 @@ def mmd(x: Any, y: Any, *, kernel: str = "rbf",
     if kernel not in ("rbf", "imq"):
         raise ConfigError(f"kernel == {kernel!r}, must be 'rbf' or 'imq'.")
     if bandwidth is None:
-        hs = [float(d) if kernel == "rbf" else 2.0 * d]
+        hs = [float(d * d) if kernel == "rbf" else 2.0 * d]
     elif isinstance(bandwidth, (int, float)):
         hs = [float(bandwidth)]
     else:
@@ -348,10 +353,11 @@ class InfoVAE(TransformerMixin, BaseEstimator):
     kl_weight : float, default=0.0
     kernel : {"rbf", "imq"}, default="rbf"
     scales : tuple of float or None, default=(0.2, 1.0, 5.0, 25.0)
-        MMD kernel bandwidths as multiples of ``n_latent`` (summed, multi-scale). A single
-        bandwidth ``n_latent`` (``scales=None``, Zhao et al.'s choice) lets a few classes
-        drift far from the prior unpenalised — the map then crowds the other classes near
-        the origin; the wide scales keep the code on the N(0, I) scale.
+        MMD kernel bandwidths as multiples of ``n_latent`` (summed, multi-scale).
+        ``scales=None`` uses :func:`mmd`'s single default bandwidth ``n_latent²`` (Zhao
+        et al.'s code). A single narrow bandwidth lets a few classes drift far from the
+        prior unpenalised — with ``h = n_latent`` (= 2) the map then crowded the other
+        classes near the origin; the wide scales keep the code on the N(0, I) scale.
     max_epochs : int, default=30
     batch_size : int, default=256
     lr : float, default=1e-3
@@ -478,7 +484,10 @@ class InfoVAE(TransformerMixin, BaseEstimator):
 # ----------------------------------------------------------------------------- errors
 def classifier_error(outputs: ArrayLike, y: ArrayLike, *, output: str = "logits",
                      floor: float = 1e-8) -> NDArray:
-    """Per-sample error ``sum_k (p_k - onehot(y)_k)**2`` of a classifier, floored.
+    """Per-sample error ``1/2 sum_k (p_k - onehot(y)_k)**2`` of a classifier, floored.
+
+    The ``1/2`` is Pardo et al.'s definition (``e = 1/2 ||y - ŷ||²``), so ``e`` lies in
+    ``[0, 1]`` for probability vectors.
 
     Parameters
     ----------
@@ -497,7 +506,7 @@ def classifier_error(outputs: ArrayLike, y: ArrayLike, *, output: str = "logits"
     Examples
     --------
     >>> classifier_error([[1.0, 0.0], [0.0, 1.0]], [0, 0], output="probs").tolist()
-    [1e-08, 2.0]
+    [1e-08, 1.0]
     """
     o = np.asarray(outputs.cpu() if hasattr(outputs, "cpu") else outputs, dtype=np.float64)
     yy = np.asarray(y.cpu() if hasattr(y, "cpu") else y).astype(int).ravel()
@@ -516,14 +525,25 @@ def classifier_error(outputs: ArrayLike, y: ArrayLike, *, output: str = "logits"
         raise ConfigError(f"output == {output!r}, must be 'logits', 'sigmoid' or 'probs'.")
     onehot = np.zeros_like(p)
     onehot[np.arange(len(yy)), yy] = 1.0
-    return np.maximum(((p - onehot) ** 2).sum(1), floor)
+    return np.maximum(0.5 * ((p - onehot) ** 2).sum(1), floor)
+
+
+def _half_squared_error(pred: Any, target: Any) -> Any:
+    # Pardo et al.'s estimator loss 1/2 ||ê - e||², averaged over the batch
+    return 0.5 * (pred - target).pow(2).sum(1).mean()
 
 
 class ErrorEstimator(RegressorMixin, BaseEstimator):
-    """Regressor from latent code z to log10 of the classifier's error.
+    """Regressor from latent code z to the classifier's expected error ``ê(z)``.
 
-    A small ELU MLP trained with MSE through :func:`spikedecode.training.train`.
-    ``confidence(z) = -predict(z) = -log10 ê``.
+    A small ELU MLP trained, as in Pardo et al., on the error ``e`` itself (see
+    :func:`classifier_error`) with the loss ``1/2 (ê - e)**2`` through
+    :func:`spikedecode.training.train`. ``predict(z)`` is then an estimate of the
+    conditional mean ``E[e | z]``: where correct and misclassified samples mix, it is
+    their average error, not a geometric mean (regressing ``log10 e`` would estimate
+    ``E[log10 e | z]``, and ``10**`` of it underestimates the expected error by orders of
+    magnitude there). The reported confidence is ``c = -log10 ê``, with ``ê`` clipped to
+    ``floor`` first (the regression can return values <= 0).
 
     Parameters
     ----------
@@ -531,39 +551,51 @@ class ErrorEstimator(RegressorMixin, BaseEstimator):
     max_epochs : int, default=60
     batch_size : int, default=256
     lr : float, default=3e-3
+    floor : float, default=1e-8
+        Smallest ``ê`` used in :meth:`log10_error` and :meth:`confidence`.
     random_state : int, Generator or None
 
     Attributes
     ----------
-    module_, history_, n_features_in_, z_mean_, z_scale_
+    module_, history_, n_features_in_, z_mean_, z_scale_, t_mean_
 
     Examples
     --------
     >>> import numpy as np
     >>> z = np.random.default_rng(0).normal(size=(200, 2))
-    >>> est = ErrorEstimator(max_epochs=30, random_state=0).fit(z, -2 + z[:, 0])
-    >>> est.score(z, -2 + z[:, 0]) > 0.8
+    >>> e = 0.5 / (1 + np.exp(-2 * z[:, 0]))     # error rises along z1
+    >>> est = ErrorEstimator(max_epochs=30, random_state=0).fit(z, e)
+    >>> est.score(z, e) > 0.8
+    True
+    >>> bool(np.all(est.confidence(z) == -est.log10_error(z)))
     True
     """
 
     def __init__(self, *, hidden: tuple[int, ...] = (64, 64), max_epochs: int = 60,
-                 batch_size: int = 256, lr: float = 3e-3,
+                 batch_size: int = 256, lr: float = 3e-3, floor: float = 1e-8,
                  random_state: RandomStateLike = None) -> None:
         self.hidden = hidden
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
+        self.floor = floor
         self.random_state = random_state
 
-    def fit(self, z: ArrayLike, log10_error: ArrayLike) -> ErrorEstimator:
-        """Fit on latent points and the log10 errors of the classifier there."""
+    def fit(self, z: ArrayLike, error: ArrayLike) -> ErrorEstimator:
+        """Fit on latent points and the classifier's errors ``e >= 0`` there (not log10)."""
         import torch
         from torch import nn
 
         a = _check_2d(z, "z")
-        t = np.asarray(log10_error, dtype=np.float32).reshape(-1, 1)
+        t = np.asarray(error, dtype=np.float32).reshape(-1, 1)
         if len(t) != len(a):
-            raise SpikeDecodeValueError(f"log10_error has {len(t)} values but z has {len(a)} rows.")
+            raise SpikeDecodeValueError(f"error has {len(t)} values but z has {len(a)} rows.")
+        if not np.all(np.isfinite(t)) or float(t.min(initial=0.0)) < 0:
+            raise SpikeDecodeValueError(
+                f"error must be finite and >= 0 (the classifier's error e, not log10 e); got "
+                f"min {float(np.nanmin(t)):.3g}. Pass classifier_error(...) itself.")
+        if not float(self.floor) > 0:
+            raise ConfigError(f"floor == {self.floor!r}, must be > 0.")
         self.n_features_in_ = a.shape[1]
         self.z_mean_, self.z_scale_ = a.mean(0), a.std(0) + 1e-6
         self.t_mean_ = float(t.mean())
@@ -571,24 +603,29 @@ class ErrorEstimator(RegressorMixin, BaseEstimator):
         with torch_seeded(seed):
             self.module_ = _mlp([a.shape[1], *self.hidden, 1], nn.ELU)
         x = torch.as_tensor((a - self.z_mean_) / self.z_scale_)
-        self.history_ = train(self.module_, (x, torch.as_tensor(t - self.t_mean_)), loss="mse",
-                              lr=self.lr, max_epochs=int(self.max_epochs),
+        self.history_ = train(self.module_, (x, torch.as_tensor(t - self.t_mean_)),
+                              loss=_half_squared_error, lr=self.lr,
+                              max_epochs=int(self.max_epochs),
                               batch_size=int(self.batch_size), device="cpu", random_state=seed)
         return self
 
     def predict(self, z: ArrayLike) -> NDArray:
-        """Estimated log10 error ``log10 ê`` at ``z``."""
+        """Estimated expected error ``ê`` at ``z`` (not clipped; may dip below 0)."""
         check_is_fitted(self, "module_")
         a = _check_2d(z, "z")
         if a.shape[1] != self.n_features_in_:
             raise SpikeDecodeValueError(f"z has {a.shape[1]} dims, but ErrorEstimator is "
                                         f"expecting {self.n_features_in_}.")
         out = predict_logits(self.module_, (a - self.z_mean_) / self.z_scale_, device="cpu")
-        return out.numpy().ravel() + self.t_mean_
+        return out.numpy().ravel().astype(np.float64) + self.t_mean_
+
+    def log10_error(self, z: ArrayLike) -> NDArray:
+        """``log10 max(ê, floor)`` at ``z`` (an anomaly score: higher = more suspicious)."""
+        return np.log10(np.maximum(self.predict(z), float(self.floor)))
 
     def confidence(self, z: ArrayLike) -> NDArray:
-        """Confidence ``c = -log10 ê``."""
-        return -self.predict(z)
+        """Confidence ``c = -log10 max(ê, floor)``."""
+        return -self.log10_error(z)
 
 
 # ----------------------------------------------------------------------------- pipeline
@@ -611,8 +648,11 @@ class Introspector(BaseEstimator):
     vae_ : InfoVAE
     estimator_ : ErrorEstimator
     layers_ : list of str
-    z_, y_, pred_, log10_error_ : ndarray
-        Latent code, labels, predictions and log10 errors of the fitting data.
+    z_, y_, pred_ : ndarray
+        Latent code, labels and predictions of the fitting data.
+    error_, log10_error_ : ndarray
+        The classifier's errors ``e`` (:func:`classifier_error`) on the fitting data, and
+        their log10; the estimator is fitted on ``error_``.
     classes_ : ndarray
     centroids_, precisions_ : ndarray
         Per class, the mean and inverse covariance of z over correctly classified fitting
@@ -662,10 +702,10 @@ class Introspector(BaseEstimator):
         outputs = predict_logits(model, _as_tensor(X), device=_model_device(model)).numpy()
         self.y_ = yy
         self.pred_ = outputs.argmax(1)
-        self.log10_error_ = np.log10(classifier_error(outputs, yy, output=self.output))
+        self.error_ = classifier_error(outputs, yy, output=self.output)
+        self.log10_error_ = np.log10(self.error_)
         self.estimator_ = ErrorEstimator(**(self.estimator_params or {}),
-                                         random_state=draw_seed(rng)).fit(self.z_,
-                                                                          self.log10_error_)
+                                         random_state=draw_seed(rng)).fit(self.z_, self.error_)
         self.classes_ = np.unique(yy)
         cents, precs = [], []
         ok = self.pred_ == yy
@@ -695,12 +735,16 @@ class Introspector(BaseEstimator):
         return predict_logits(self.model_, _as_tensor(X),
                               device=_model_device(self.model_)).numpy().argmax(1)
 
-    def log10_error(self, X: ArrayLike) -> NDArray:
-        """Estimated ``log10 ê`` of inputs ``X``."""
+    def error(self, X: ArrayLike) -> NDArray:
+        """Estimated expected error ``ê`` of inputs ``X`` (see :class:`ErrorEstimator`)."""
         return self.estimator_.predict(self.transform(X))
 
+    def log10_error(self, X: ArrayLike) -> NDArray:
+        """``log10 ê`` of inputs ``X``, with ``ê`` clipped to the estimator's floor."""
+        return self.estimator_.log10_error(self.transform(X))
+
     def confidence(self, X: ArrayLike) -> NDArray:
-        """Confidence ``c = -log10 ê`` of inputs ``X``."""
+        """Confidence ``c = -log10 ê`` of inputs ``X`` (``ê`` clipped to the floor)."""
         return -self.log10_error(X)
 
     def cluster_distance(self, z: ArrayLike, classes: ArrayLike) -> NDArray:
@@ -715,7 +759,7 @@ class Introspector(BaseEstimator):
     def scores(self, X: ArrayLike) -> dict[str, NDArray]:
         """Anomaly scores of ``X``: ``log10_error`` and ``cluster_distance`` (higher = worse)."""
         z = self.transform(X)
-        return {"log10_error": self.estimator_.predict(z),
+        return {"log10_error": self.estimator_.log10_error(z),
                 "cluster_distance": self.cluster_distance(z, self.predict_classes(X)),
                 "z": z}
 
@@ -858,7 +902,8 @@ def constellation(introspector: Introspector, x: ArrayLike, *,
     -------
     xarray.DataArray
         Dims ``("sigma", "copy", "latent")``; coords ``pred`` (sigma, copy) the
-        classifier's prediction and ``log10_error`` (sigma, copy) the estimated error.
+        classifier's prediction and ``log10_error`` (sigma, copy) ``log10 ê``, the
+        estimated expected error (clipped to the estimator's floor).
     """
     import torch
     import xarray as xr
@@ -877,7 +922,7 @@ def constellation(introspector: Introspector, x: ArrayLike, *,
         z = introspector.transform(noisy)
         zs.append(z)
         preds.append(introspector.predict_classes(noisy))
-        errs.append(introspector.estimator_.predict(z))
+        errs.append(introspector.estimator_.log10_error(z))
     return xr.DataArray(np.stack(zs), dims=("sigma", "copy", "latent"),
                         coords={"sigma": list(map(float, sigmas)),
                                 "pred": (("sigma", "copy"), np.stack(preds)),
@@ -912,7 +957,7 @@ def attack_trajectory(introspector: Introspector, x: ArrayLike, target: ArrayLik
     -------
     xarray.DataArray
         Dims ``("step", "sample", "latent")``; coords ``pred`` (step, sample) and
-        ``log10_error`` (step, sample).
+        ``log10_error`` (step, sample), ``log10 ê`` as in :func:`constellation`.
     """
     import torch
     import xarray as xr
@@ -936,7 +981,7 @@ def attack_trajectory(introspector: Introspector, x: ArrayLike, target: ArrayLik
         steps.append(step)
         zs.append(z)
         preds.append(introspector.predict_classes(xx))
-        errs.append(introspector.estimator_.predict(z))
+        errs.append(introspector.estimator_.log10_error(z))
 
     try:
         log(0, xa)

@@ -916,13 +916,14 @@ class CertifyResult:
 
 def _sample_counts(model: nn.Module, x: torch.Tensor, sigma: float, num: int, batch_size: int,
                    gen: torch.Generator, clip: tuple[float | None, float | None] | None,
-                   num_classes: int | None, common_noise: bool = True) -> np.ndarray:
+                   num_classes: int | None, common_noise: bool = False) -> np.ndarray:
     """Class counts of ``num`` Gaussian draws around each of ``x`` (n, ...).
 
-    With ``common_noise`` one chunk of draws is generated and reused for every input
-    (common random numbers): each input still sees ``num`` i.i.d. draws, so each
-    certificate keeps its level; only the inputs' results become correlated. It saves
-    the cost of the Gaussian generator, which rivals a small model's forward pass.
+    By default every input gets its own draws. With ``common_noise`` one chunk of draws
+    is generated and reused for every input (common random numbers): each input still
+    sees ``num`` i.i.d. draws, so each certificate keeps its level, but the inputs'
+    results (and failures) become dependent. It saves the cost of the Gaussian
+    generator, which rivals a small model's forward pass.
     """
     dev = next(iter(model.parameters()), torch.zeros(())).device
     n_in = len(x)
@@ -985,7 +986,7 @@ def _prepare(model: nn.Module, x: Any, sigma: float, batch_size: int) -> tuple[t
 def smooth_predict(model: nn.Module, x: Any, sigma: float, *, n: int = 100,
                    alpha: float = 0.001, batch_size: int = 1000,
                    clip: tuple[float | None, float | None] | None = None,
-                   common_noise: bool = True,
+                   common_noise: bool = False,
                    random_state: RandomStateLike = None) -> np.ndarray:
     """Prediction of the smoothed classifier g(x) = argmax_c P(f(x + ε) = c), ε ~ N(0, σ²I).
 
@@ -1007,8 +1008,9 @@ def smooth_predict(model: nn.Module, x: Any, sigma: float, *, n: int = 100,
         Noisy inputs per forward pass.
     clip : (low, high), optional
         Clamp noisy inputs before the base classifier (part of f; the guarantee holds).
-    common_noise : bool, default=True
-        Reuse the same draws for every input (see :func:`certify`).
+    common_noise : bool, default=False
+        Reuse the same draws for every input: faster, but the inputs' errors become
+        dependent (see :func:`certify`). Default: fresh draws per input.
     random_state : int, Generator or None
 
     Returns
@@ -1061,7 +1063,7 @@ def _clopper_pearson_lower(k: np.ndarray, n: int, alpha: float) -> np.ndarray:
 def certify(model: nn.Module, x: Any, sigma: float, n0: int = 100, n: int = 1000,
             alpha: float = 0.001, *, batch_size: int = 1000,
             clip: tuple[float | None, float | None] | None = None,
-            common_noise: bool = True,
+            common_noise: bool = False,
             random_state: RandomStateLike = None) -> CertifyResult:
     """Certify the smoothed classifier's prediction within an L2 radius (Cohen et al. 2019).
 
@@ -1086,10 +1088,19 @@ def certify(model: nn.Module, x: Any, sigma: float, n0: int = 100, n: int = 1000
     batch_size : int, default=1000
     clip : (low, high), optional
         Clamp noisy inputs (part of the base classifier).
-    common_noise : bool, default=True
-        Reuse the same noise draws for every input (common random numbers). Each input
-        still gets i.i.d. draws, so each certificate holds at level ``alpha``; results of
-        different inputs are correlated. False draws fresh noise per input.
+    common_noise : bool, default=False
+        False (default): fresh, independent noise for every input, so the inputs'
+        certificates are independent given the inputs, and a certified accuracy over
+        inputs concentrates like a mean of independent terms. True reuses one set of
+        draws for all inputs (common random numbers): a speed option (it saves the
+        Gaussian generator's cost, which rivals a small model's forward pass). Each
+        certificate still holds at level ``alpha``, and so does a union bound, but the
+        failures of different inputs become strongly dependent: with ``alpha`` = 0.05 and
+        40 identical inputs, the variance of the number of false certificates per run was
+        ~40x the binomial one, and 4 % of runs had >= 25 % false certificates (none with
+        independent draws; science audit item 7). Do not report standard errors that
+        assume independent inputs for results computed with True; resample the noise
+        seed instead.
     random_state : int, Generator or None
 
     Returns

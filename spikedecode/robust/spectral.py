@@ -313,6 +313,8 @@ def spectral_penalty(activations: Any, V: Any, *, alpha: float = 1.0, tau: int =
     with ``lam_n = v_n^T Sigma_batch v_n`` (``Sigma_batch`` the unbiased covariance of
     ``activations``), ``gamma_n = kappa * n**-alpha`` and ``kappa = lam_tau * tau**alpha``
     (so ``gamma_tau = lam_tau``); ``n`` counts from 1 in the column order of ``V``.
+    With that anchored ``kappa`` the ``n = tau`` hinge argument is exactly 0, the kink of
+    ``max(0, .)``; its gradient follows torch's ``relu'(0) = 0``, so that term adds nothing.
 
     The estimates are computed without a loop and without forming ``Sigma_batch``:
     ``lam = sum_rows((A_c V)**2) / (B - 1)`` with ``A_c`` the centred activations.
@@ -399,13 +401,18 @@ def spectral_penalty(activations: Any, V: Any, *, alpha: float = 1.0, tau: int =
         scale = torch.full_like(n, (n_max - tau) / directions.numel())
         scale[0] = 1.0
         eigs = lam[1:]
+    n_pow = n.pow(alpha)  # n_pow[0] is tau**alpha in both branches
     if kappa is None:
-        kappa = lam_tau * float(tau) ** alpha
+        # the same product as ``tail[0] * n_pow[0]`` below, so the n = tau ratio is exactly
+        # 0 (x / x == 1 in IEEE arithmetic): its hinge sits on the kink of max(0, .), where
+        # the gradient follows torch's relu'(0) = 0 convention and the term contributes
+        # nothing (the squared part's gradient 2 * 0 is 0 as well)
+        kappa = lam_tau * n_pow[0]
         if detach_kappa:
             kappa = kappa.detach()
     kappa = torch.as_tensor(kappa, dtype=activations.dtype, device=activations.device)
     kappa = kappa.clamp_min(torch.finfo(activations.dtype).tiny)
-    ratio = tail * n.pow(alpha) / kappa - 1.0
+    ratio = tail * n_pow / kappa - 1.0
     pen = (scale * (ratio.pow(2) + torch.relu(ratio))).sum() / N
     return (pen, eigs) if return_eigs else pen
 

@@ -49,7 +49,7 @@ def test_robustness_curve(trained):
     assert float(curve.sel(eps=0.2, attack="pgd")) < 0.05
     # PGD at least as strong as FGSM
     assert np.all(curve.sel(attack="pgd").values <= curve.sel(attack="fgsm").values + 0.01)
-    # reproducible with the same random_state
+    # reproducible with the same random_state (same seed, same code path: exact equality)
     again = robustness_curve(net, data, ["pgd"], eps=eps, limit=200,
                              attack_kwargs={"n_steps": 10})
     assert np.array_equal(again.sel(attack="pgd").values, curve.sel(attack="pgd").values)

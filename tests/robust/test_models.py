@@ -40,8 +40,17 @@ def digits():
     (lambda: Net1(), (3, 1, 28, 28)),
 ])
 def test_output_shapes(factory, shape):
-    net = factory()
-    assert net(torch.rand(shape)).shape == (3, 10)
+    torch.manual_seed(0)
+    net = factory().eval()
+    x = torch.rand(shape, requires_grad=True)
+    out = net(x)
+    assert out.shape == (3, 10)
+    # the logits depend on the input, and a gradient flows back to it and to the first layer
+    assert not torch.allclose(out[0], out[1])
+    out[:, 0].sum().backward()
+    assert float(x.grad.abs().sum()) > 0
+    first = next(p for p in net.parameters() if p.dim() > 1)
+    assert first.grad is not None and float(first.grad.abs().sum()) > 0
 
 
 def test_architectures_match_the_studies():

@@ -30,9 +30,19 @@ def test_block_identity_when_residual_zero():
 
 
 def test_downsampling_block_shapes():
-    block = PreActBlock(16, 32, stride=2)
+    torch.manual_seed(0)
+    block = PreActBlock(16, 32, stride=2).eval()
     assert block.shortcut is not None
-    assert block(torch.randn(2, 16, 8, 8)).shape == (2, 32, 4, 4)
+    x = torch.randn(2, 16, 8, 8)
+    assert block(x).shape == (2, 32, 4, 4)
+    # the 1x1 projection acts on the pre-activated input relu(bn1(x)) (EnResNet's layout):
+    # with the residual branch zeroed, the block is exactly that projection
+    torch.nn.init.zeros_(block.conv2.weight)
+    with torch.no_grad():
+        expected = block.shortcut(torch.relu(block.bn1(x)))
+        got = block(x)
+    torch.testing.assert_close(got, expected)
+    assert float(expected.abs().sum()) > 0
 
 
 def test_gradient_flows_to_input():
