@@ -131,3 +131,70 @@ def test_svm_has_no_proba_logistic_has():
     lr = make_decoder("logistic").fit(X, y, clf__groups=g)
     p = lr.predict_proba(X)
     np.testing.assert_allclose(p.sum(1), 1.0)
+
+
+def test_fold_models_use_their_own_training_size():
+    """λ means λ in every fold: C = 1 / (len(train_fold) · λ), not 1 / (n_full · λ).
+
+    Audit defect D2 (science-audit/defect_lambda_fold.py): with n_full the folds were
+    regularised by λ · n_full / n_fold (x1.25 for 5 folds) but labelled λ.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    n_tr, per, p = 60, 8, 40
+    y_t = rng.integers(0, 2, n_tr)
+    W = rng.normal(size=(2, p))
+    X = np.concatenate([0.35 * W[y_t[i]] + 0.8 * rng.normal(size=p) + rng.normal(size=(per, p))
+                        for i in range(n_tr)])
+    X = (X - X.mean(0)) / X.std(0)
+    y, g = np.repeat(y_t, per), np.repeat(np.arange(n_tr), per)
+    splits = group_splits(y, g, 5, random_state=0)
+    n = len(y)
+    # λ = 0.01 is where the audit saw fold scores differ between the two conventions
+    lam = 0.01
+    clf = GroupCVLinearClassifier(cv=splits, lambdas=[lam], max_iter=10_000, tol=1e-10).fit(X, y)
+    own, full = [], []
+    for tr, te in splits:
+        for C, out in ((1 / (len(tr) * lam), own), (1 / (n * lam), full)):
+            m = LogisticRegression(C=C, max_iter=10_000, tol=1e-10).fit(X[tr], y[tr])
+            out.append(np.mean(m.predict(X[te]) == y[te]))
+    # both solvers converge to tol=1e-10 on the same strictly convex problem, so the
+    # predictions (hence the scores) agree; 1e-9 absorbs float summation order only
+    np.testing.assert_allclose(clf.cv_scores_[:, 0], own, atol=1e-9)
+    assert not np.allclose(own, full)  # the data distinguish the two conventions
+    # the final refit uses all n samples
+    assert clf.C_ == pytest.approx(1 / (n * lam))
+
+
+def test_final_refit_reports_convergence_warning():
+    """Only the path walk may silence ConvergenceWarning; the model the user gets may not."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    X, y, g = _trials(0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        GroupCVLinearClassifier(max_iter=1, lambdas=(1e-4,), random_state=0).fit(X, y, groups=g)
+    conv = [w for w in caught if issubclass(w.category, ConvergenceWarning)]
+    assert len(conv) == 1  # the refit's, not one per fold
+
+
+def test_make_decoder_forwards_every_linear_parameter():
+    pipe = make_decoder("svm", tol=1e-6, max_iter=7, scoring="balanced_accuracy",
+                        path_patience=None, class_weight="balanced", cv=3,
+                        lambdas=(1e-2,), random_state=4)
+    params = pipe[-1].get_params()
+    assert params["tol"] == 1e-6 and params["max_iter"] == 7 and params["cv"] == 3
+    assert params["scoring"] == "balanced_accuracy" and params["path_patience"] is None
+    assert params["class_weight"] == "balanced" and params["lambdas"] == (1e-2,)
+    assert params["random_state"] == 4
+
+
+def test_no_private_sklearn_imports():
+    import inspect
+
+    import spikedecode.decoders.linear as lin
+
+    assert "sklearn.utils._" not in inspect.getsource(lin)
