@@ -78,14 +78,41 @@ def test_within_day_above_chance_with_signal(global_random_seed):
     assert int(r["confusion"].sum()) == len(y)
 
 
-def test_cross_val_predictions_sampler_only_on_training_folds():
+def test_cross_val_predictions_sampler_only_on_training_folds(monkeypatch):
+    """The sampler sees exactly each training fold, once per fold, never a test row."""
+    import spikedecode.decoders.linear as lin
+
     X, y, g = _trials(0)
     keep = np.ones(len(y), bool)
     keep[(y == 1) & (g > 20)] = False  # imbalance
     X, y, g = X[keep], y[keep], g[keep]
-    pred = cross_val_predictions(make_decoder("logistic"), X, y, g,
-                                 sampler=RandomOverSampler(random_state=0), random_state=0)
-    assert pred.shape == y.shape  # every original sample predicted exactly once
+    seen = []  # (rows, groups) of every fit_resample call; survives clone()
+
+    class Recording(RandomOverSampler):
+        def fit_resample(self, X_, y_, groups=None):
+            seen.append((np.array(X_, copy=True), np.array(groups, copy=True)))
+            return super().fit_resample(X_, y_, groups=groups)
+
+    outer = []
+    real = lin.group_splits
+
+    def spy(*a, **k):
+        out = real(*a, **k)
+        outer.append(out)
+        return out
+
+    monkeypatch.setattr(lin, "group_splits", spy)
+    pred = cross_val_predictions(make_decoder("logistic", lambdas=(1e-2,)), X, y, g,
+                                 sampler=Recording(random_state=0), random_state=0)
+    splits = outer[0]  # the outer folds (later calls are the decoder's inner searches)
+    assert len(seen) == len(splits) >= 2 and pred.shape == y.shape
+    # X rows are continuous random draws, so equal rows mean the same sample
+    row_id = {r.tobytes(): i for i, r in enumerate(X)}
+    for (rows, grp), (tr, te) in zip(seen, splits, strict=True):
+        ids = np.array([row_id[r.tobytes()] for r in rows])
+        np.testing.assert_array_equal(np.sort(ids), np.sort(tr))
+        np.testing.assert_array_equal(grp, g[ids])
+        assert np.intersect1d(ids, te).size == 0
 
 
 def test_permutation_chance_near_half():
