@@ -139,7 +139,20 @@ class GroupCVLinearClassifier(ClassifierMixin, BaseEstimator):
     path_patience : int or None, default=3
         Stop the path after this many λ without improvement; None walks the whole grid.
     max_iter : int, default=100
+        lbfgs iterations (logistic); liblinear uses at least 1000 (svm).
     tol : float, default=1e-4
+    loss : {"squared_hinge", "hinge"}, default="squared_hinge"
+        SVM loss (``kind="svm"`` only). ``"hinge"`` is the seed study's MATLAB
+        ``fitclinear`` SVM (hinge loss, bias not penalised), solved by liblinear's dual
+        coordinate descent; ``"squared_hinge"`` is liblinear's primal Newton solver:
+        much faster and convergent at the weakly regularized end of the grid, but its
+        λ is not the study's λ. See docs/decoding.md.
+    intercept_scaling : float or None, default=None
+        liblinear penalises the bias ``b`` as a weight on a constant feature of value
+        ``intercept_scaling`` (``s``), i.e. by ``λ b² / (2 s²)``. None means 10 for the
+        hinge loss (bias almost unpenalised, as in ``fitclinear``; larger values slow
+        the dual solver without changing the fit measurably) and 1 for the squared hinge
+        (scikit-learn's default). svm only.
     class_weight : {"balanced"} or None, default=None
     random_state : int or None, default=None
         Shuffles the folds.
@@ -182,6 +195,8 @@ class GroupCVLinearClassifier(ClassifierMixin, BaseEstimator):
         path_patience: int | None = 3,
         max_iter: int = 100,
         tol: float = 1e-4,
+        loss: str = "squared_hinge",
+        intercept_scaling: float | None = None,
         class_weight: Any = None,
         random_state: Any = None,
     ) -> None:
@@ -192,6 +207,8 @@ class GroupCVLinearClassifier(ClassifierMixin, BaseEstimator):
         self.path_patience = path_patience
         self.max_iter = max_iter
         self.tol = tol
+        self.loss = loss
+        self.intercept_scaling = intercept_scaling
         self.class_weight = class_weight
         self.random_state = random_state
 
@@ -203,6 +220,12 @@ class GroupCVLinearClassifier(ClassifierMixin, BaseEstimator):
             raise ConfigError(f"lambdas == {self.lambdas!r}, must be a non-empty 1-D grid > 0.")
         if self.path_patience is not None and self.path_patience < 1:
             raise ConfigError(f"path_patience == {self.path_patience}, must be >= 1 or None.")
+        if self.loss not in ("squared_hinge", "hinge"):
+            raise ConfigError(f"loss == {self.loss!r}, must be 'squared_hinge' or 'hinge' "
+                              "(the SVM loss; 'hinge' is MATLAB fitclinear's).")
+        if self.intercept_scaling is not None and not self.intercept_scaling > 0:
+            raise ConfigError(f"intercept_scaling == {self.intercept_scaling!r}, must be > 0 "
+                              "or None.")
         return np.sort(lambdas)[::-1]
 
     def _make(self, C: float) -> Any:
@@ -213,8 +236,16 @@ class GroupCVLinearClassifier(ClassifierMixin, BaseEstimator):
                                       class_weight=self.class_weight, warm_start=True)
         from sklearn.svm import LinearSVC
 
-        return LinearSVC(C=C, max_iter=max(self.max_iter, 1000), tol=self.tol,
-                         class_weight=self.class_weight, dual="auto")
+        hinge = self.loss == "hinge"
+        scaling = self.intercept_scaling
+        if scaling is None:
+            scaling = 10.0 if hinge else 1.0
+        # liblinear solves the hinge loss only in the dual, whose coordinate descent
+        # visits samples in a random order: seed it for reproducible fits
+        return LinearSVC(C=C, loss=self.loss, dual=True if hinge else "auto",
+                         intercept_scaling=scaling, max_iter=max(self.max_iter, 1000),
+                         tol=self.tol, class_weight=self.class_weight,
+                         random_state=self.random_state)
 
     def fit(self, X: ArrayLike, y: ArrayLike, groups: ArrayLike | None = None
             ) -> GroupCVLinearClassifier:
@@ -383,8 +414,9 @@ def make_decoder(
     standardize : bool, default=True
         Prepend a StandardScaler (linear kinds).
     **params
-        Linear kinds: any other :class:`GroupCVLinearClassifier` parameter (``tol``);
-        torch kinds: the decoder's parameters
+        Linear kinds: any other :class:`GroupCVLinearClassifier` parameter (``tol``,
+        ``loss="hinge"`` for the study's SVM, ``intercept_scaling``); torch kinds: the
+        decoder's parameters
         (``max_epochs``, ``hidden_size`` ...). An unknown name raises ConfigError.
 
     Returns
@@ -406,7 +438,7 @@ def make_decoder(
         if unknown:
             raise ConfigError(
                 f"{unknown} are not parameters of the {kind!r} decoder; pass "
-                "GroupCVLinearClassifier parameters only (e.g. tol)."
+                "GroupCVLinearClassifier parameters only (tol, loss, intercept_scaling ...)."
             )
         clf = GroupCVLinearClassifier(kind=kind, lambdas=lambdas, cv=cv, scoring=scoring,
                                       path_patience=path_patience, max_iter=max_iter,
