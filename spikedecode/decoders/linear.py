@@ -9,8 +9,9 @@ stopping the walk once the CV score has stopped improving (``path_patience``).
 
 λ follows the convention of MATLAB ``fitclinear`` / glmnet: the objective is the *mean*
 loss plus ``λ/2 ||w||²``, i.e. scikit-learn's ``C = 1 / (n_samples * λ)`` with
-``n_samples`` the size of the data given to ``fit``, so the same λ means the same amount
-of shrinkage whatever the number of windows.
+``n_samples`` the size of the data the model is fitted on (each inner-CV fold uses its
+own training size, the final refit all samples), so the same λ means the same amount of
+shrinkage whatever the number of windows.
 
 How groups reach the inner CV
 -----------------------------
@@ -35,7 +36,7 @@ from sklearn import config_context
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.metrics import balanced_accuracy_score, get_scorer
 from sklearn.utils import check_random_state
-from sklearn.utils._available_if import available_if
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
@@ -138,7 +139,20 @@ class GroupCVLinearClassifier(ClassifierMixin, BaseEstimator):
     path_patience : int or None, default=3
         Stop the path after this many λ without improvement; None walks the whole grid.
     max_iter : int, default=100
+        lbfgs iterations (logistic); liblinear uses at least 1000 (svm).
     tol : float, default=1e-4
+    loss : {"squared_hinge", "hinge"}, default="squared_hinge"
+        SVM loss (``kind="svm"`` only). ``"hinge"`` is the seed study's MATLAB
+        ``fitclinear`` SVM (hinge loss, bias not penalised), solved by liblinear's dual
+        coordinate descent; ``"squared_hinge"`` is liblinear's primal Newton solver:
+        much faster and convergent at the weakly regularized end of the grid, but its
+        λ is not the study's λ. See docs/decoding.md.
+    intercept_scaling : float or None, default=None
+        liblinear penalises the bias ``b`` as a weight on a constant feature of value
+        ``intercept_scaling`` (``s``), i.e. by ``λ b² / (2 s²)``. None means 10 for the
+        hinge loss (bias almost unpenalised, as in ``fitclinear``; larger values slow
+        the dual solver without changing the fit measurably) and 1 for the squared hinge
+        (scikit-learn's default). svm only.
     class_weight : {"balanced"} or None, default=None
     random_state : int or None, default=None
         Shuffles the folds.
@@ -181,6 +195,8 @@ class GroupCVLinearClassifier(ClassifierMixin, BaseEstimator):
         path_patience: int | None = 3,
         max_iter: int = 100,
         tol: float = 1e-4,
+        loss: str = "squared_hinge",
+        intercept_scaling: float | None = None,
         class_weight: Any = None,
         random_state: Any = None,
     ) -> None:
@@ -191,6 +207,8 @@ class GroupCVLinearClassifier(ClassifierMixin, BaseEstimator):
         self.path_patience = path_patience
         self.max_iter = max_iter
         self.tol = tol
+        self.loss = loss
+        self.intercept_scaling = intercept_scaling
         self.class_weight = class_weight
         self.random_state = random_state
 
@@ -202,6 +220,12 @@ class GroupCVLinearClassifier(ClassifierMixin, BaseEstimator):
             raise ConfigError(f"lambdas == {self.lambdas!r}, must be a non-empty 1-D grid > 0.")
         if self.path_patience is not None and self.path_patience < 1:
             raise ConfigError(f"path_patience == {self.path_patience}, must be >= 1 or None.")
+        if self.loss not in ("squared_hinge", "hinge"):
+            raise ConfigError(f"loss == {self.loss!r}, must be 'squared_hinge' or 'hinge' "
+                              "(the SVM loss; 'hinge' is MATLAB fitclinear's).")
+        if self.intercept_scaling is not None and not self.intercept_scaling > 0:
+            raise ConfigError(f"intercept_scaling == {self.intercept_scaling!r}, must be > 0 "
+                              "or None.")
         return np.sort(lambdas)[::-1]
 
     def _make(self, C: float) -> Any:
@@ -212,8 +236,16 @@ class GroupCVLinearClassifier(ClassifierMixin, BaseEstimator):
                                       class_weight=self.class_weight, warm_start=True)
         from sklearn.svm import LinearSVC
 
-        return LinearSVC(C=C, max_iter=max(self.max_iter, 1000), tol=self.tol,
-                         class_weight=self.class_weight, dual="auto")
+        hinge = self.loss == "hinge"
+        scaling = self.intercept_scaling
+        if scaling is None:
+            scaling = 10.0 if hinge else 1.0
+        # liblinear solves the hinge loss only in the dual, whose coordinate descent
+        # visits samples in a random order: seed it for reproducible fits
+        return LinearSVC(C=C, loss=self.loss, dual=True if hinge else "auto",
+                         intercept_scaling=scaling, max_iter=max(self.max_iter, 1000),
+                         tol=self.tol, class_weight=self.class_weight,
+                         random_state=self.random_state)
 
     def fit(self, X: ArrayLike, y: ArrayLike, groups: ArrayLike | None = None
             ) -> GroupCVLinearClassifier:
@@ -244,7 +276,6 @@ class GroupCVLinearClassifier(ClassifierMixin, BaseEstimator):
                 f"y has 1 class ({self.classes_.tolist()}); a classifier needs 2 or more."
             )
         n = len(y)
-        Cs = 1.0 / (n * lambdas)
         self.lambdas_ = lambdas
         if isinstance(self.cv, (int, np.integer)):
             try:
@@ -266,17 +297,20 @@ class GroupCVLinearClassifier(ClassifierMixin, BaseEstimator):
         fast = self.scoring in ("accuracy", "balanced_accuracy")
         scorer = None if fast else get_scorer(self.scoring)
         scores = np.full((len(splits), len(lambdas)), np.nan)
-        models = [self._make(Cs[0]) for _ in folds]
+        # each fold applies λ to its *own* mean loss: C = 1 / (n_train_fold · λ), so that
+        # cv_scores_[:, j] really is the score at lambdas_[j] (as MATLAB fitclinear does)
+        fold_Cs = [1.0 / (len(f[1]) * lambdas) for f in folds]
+        models = [self._make(fold_Cs[k][0]) for k in range(len(folds))]
         best, best_j, wait = -np.inf, 0, 0
         coefs: dict[int, list[Any]] = {}
         with warnings.catch_warnings(), config_context(assume_finite=True):
             warnings.simplefilter("ignore", ConvergenceWarning)
-            for j, C in enumerate(Cs):
+            for j in range(len(lambdas)):
                 if not folds:
                     break
                 fold_coefs = []
                 for k, (X_tr, y_tr, X_te, y_te) in enumerate(folds):
-                    m = models[k].set_params(C=C)
+                    m = models[k].set_params(C=fold_Cs[k][j])
                     if j == 0 and k > 0 and self.kind == "logistic":
                         # folds overlap in 1 - 2/n_folds of their data: start every fold's
                         # path from fold 0's first solution instead of from zero
@@ -300,16 +334,19 @@ class GroupCVLinearClassifier(ClassifierMixin, BaseEstimator):
                     wait += 1
                     if self.path_patience is not None and wait >= self.path_patience:
                         break
-            self.cv_scores_ = scores
-            self.lambda_ = float(lambdas[best_j])
-            self.C_ = float(Cs[best_j])
-            est = self._make(self.C_)
-            full = np.arange(len(self.classes_))
-            same = [c for c in coefs.get(best_j, []) if np.array_equal(c[2], full)]
-            if self.kind == "logistic" and same:
-                # warm start the refit from the mean fold solution (as LogisticRegressionCV)
-                est.coef_ = np.mean([c[0] for c in same], axis=0)
-                est.intercept_ = np.mean([c[1] for c in same], axis=0)
+        self.cv_scores_ = scores
+        self.lambda_ = float(lambdas[best_j])
+        self.C_ = float(1.0 / (n * lambdas[best_j]))  # the refit sees all n samples
+        est = self._make(self.C_)
+        full = np.arange(len(self.classes_))
+        same = [c for c in coefs.get(best_j, []) if np.array_equal(c[2], full)]
+        if self.kind == "logistic" and same:
+            # warm start the refit from the mean fold solution (as LogisticRegressionCV)
+            est.coef_ = np.mean([c[0] for c in same], axis=0)
+            est.intercept_ = np.mean([c[1] for c in same], axis=0)
+        # outside the catch_warnings block: a ConvergenceWarning of the model the user
+        # gets must reach the user (only the exploratory path walk is silenced)
+        with config_context(assume_finite=True):
             est.fit(X, y_enc)
         # the final model speaks the original labels
         est.classes_ = self.classes_
@@ -361,7 +398,7 @@ def make_decoder(
     class_weight: Any = None,
     random_state: Any = None,
     standardize: bool = True,
-    **torch_params: Any,
+    **params: Any,
 ) -> Any:
     """Build a decoder by name.
 
@@ -370,14 +407,17 @@ def make_decoder(
     kind : {"logistic", "svm", "mlp", "lstm"}, default="logistic"
         ``"logistic"``/``"svm"`` give a Pipeline ``("scale", StandardScaler())`` ->
         ``("clf", GroupCVLinearClassifier)``; ``"mlp"``/``"lstm"`` give
-        :class:`MLPDecoder` / :class:`LSTMDecoder` built with ``torch_params``.
+        :class:`MLPDecoder` / :class:`LSTMDecoder` built with ``params``.
     lambdas, cv, scoring, path_patience, max_iter, class_weight
         See :class:`GroupCVLinearClassifier` (linear kinds only).
     random_state : int or None
     standardize : bool, default=True
         Prepend a StandardScaler (linear kinds).
-    **torch_params
-        Parameters of the torch decoders (``max_epochs``, ``hidden_size`` ...).
+    **params
+        Linear kinds: any other :class:`GroupCVLinearClassifier` parameter (``tol``,
+        ``loss="hinge"`` for the study's SVM, ``intercept_scaling``); torch kinds: the
+        decoder's parameters
+        (``max_epochs``, ``hidden_size`` ...). An unknown name raises ConfigError.
 
     Returns
     -------
@@ -394,23 +434,26 @@ def make_decoder(
     from sklearn.preprocessing import StandardScaler
 
     if kind in ("logistic", "svm"):
-        if torch_params:
+        unknown = sorted(set(params) - set(GroupCVLinearClassifier().get_params()))
+        if unknown:
             raise ConfigError(
-                f"{sorted(torch_params)} are not parameters of the {kind!r} decoder."
+                f"{unknown} are not parameters of the {kind!r} decoder; pass "
+                "GroupCVLinearClassifier parameters only (tol, loss, intercept_scaling ...)."
             )
         clf = GroupCVLinearClassifier(kind=kind, lambdas=lambdas, cv=cv, scoring=scoring,
                                       path_patience=path_patience, max_iter=max_iter,
-                                      class_weight=class_weight, random_state=random_state)
+                                      class_weight=class_weight, random_state=random_state,
+                                      **params)
         steps = ([("scale", StandardScaler())] if standardize else []) + [("clf", clf)]
         return Pipeline(steps)
     if kind == "mlp":
         from spikedecode.decoders.mlp import MLPDecoder
 
-        return MLPDecoder(random_state=random_state, **torch_params)
+        return MLPDecoder(random_state=random_state, **params)
     if kind == "lstm":
         from spikedecode.decoders.lstm import LSTMDecoder
 
-        return LSTMDecoder(random_state=random_state, **torch_params)
+        return LSTMDecoder(random_state=random_state, **params)
     raise ConfigError(f"kind == {kind!r}, must be one of 'logistic', 'svm', 'mlp', 'lstm'.")
 
 

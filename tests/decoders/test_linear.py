@@ -131,3 +131,135 @@ def test_svm_has_no_proba_logistic_has():
     lr = make_decoder("logistic").fit(X, y, clf__groups=g)
     p = lr.predict_proba(X)
     np.testing.assert_allclose(p.sum(1), 1.0)
+
+
+def test_fold_models_use_their_own_training_size():
+    """λ means λ in every fold: C = 1 / (len(train_fold) · λ), not 1 / (n_full · λ).
+
+    Audit defect D2 (science-audit/defect_lambda_fold.py): with n_full the folds were
+    regularised by λ · n_full / n_fold (x1.25 for 5 folds) but labelled λ.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    n_tr, per, p = 60, 8, 40
+    y_t = rng.integers(0, 2, n_tr)
+    W = rng.normal(size=(2, p))
+    X = np.concatenate([0.35 * W[y_t[i]] + 0.8 * rng.normal(size=p) + rng.normal(size=(per, p))
+                        for i in range(n_tr)])
+    X = (X - X.mean(0)) / X.std(0)
+    y, g = np.repeat(y_t, per), np.repeat(np.arange(n_tr), per)
+    splits = group_splits(y, g, 5, random_state=0)
+    n = len(y)
+    # λ = 0.01 is where the audit saw fold scores differ between the two conventions
+    lam = 0.01
+    clf = GroupCVLinearClassifier(cv=splits, lambdas=[lam], max_iter=10_000, tol=1e-10).fit(X, y)
+    own, full = [], []
+    for tr, te in splits:
+        for C, out in ((1 / (len(tr) * lam), own), (1 / (n * lam), full)):
+            m = LogisticRegression(C=C, max_iter=10_000, tol=1e-10).fit(X[tr], y[tr])
+            out.append(np.mean(m.predict(X[te]) == y[te]))
+    # both solvers converge to tol=1e-10 on the same strictly convex problem, so the
+    # predictions (hence the scores) agree; 1e-9 absorbs float summation order only
+    np.testing.assert_allclose(clf.cv_scores_[:, 0], own, atol=1e-9)
+    assert not np.allclose(own, full)  # the data distinguish the two conventions
+    # the final refit uses all n samples
+    assert clf.C_ == pytest.approx(1 / (n * lam))
+
+
+def test_final_refit_reports_convergence_warning():
+    """Only the path walk may silence ConvergenceWarning; the model the user gets may not."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    X, y, g = _trials(0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        GroupCVLinearClassifier(max_iter=1, lambdas=(1e-4,), random_state=0).fit(X, y, groups=g)
+    conv = [w for w in caught if issubclass(w.category, ConvergenceWarning)]
+    assert len(conv) == 1  # the refit's, not one per fold
+
+
+def test_make_decoder_forwards_every_linear_parameter():
+    pipe = make_decoder("svm", tol=1e-6, max_iter=7, scoring="balanced_accuracy",
+                        path_patience=None, class_weight="balanced", cv=3,
+                        lambdas=(1e-2,), random_state=4)
+    params = pipe[-1].get_params()
+    assert params["tol"] == 1e-6 and params["max_iter"] == 7 and params["cv"] == 3
+    assert params["scoring"] == "balanced_accuracy" and params["path_patience"] is None
+    assert params["class_weight"] == "balanced" and params["lambdas"] == (1e-2,)
+    assert params["random_state"] == 4
+
+
+def test_no_private_sklearn_imports():
+    import inspect
+
+    import spikedecode.decoders.linear as lin
+
+    assert "sklearn.utils._" not in inspect.getsource(lin)
+
+
+def _hinge_objective(w, b, X, y01, lam):
+    """MATLAB fitclinear's SVM objective: mean hinge loss + λ/2 ||w||², bias unpenalised."""
+    ys = 2 * y01 - 1
+    return np.mean(np.maximum(0, 1 - ys * (X @ w + b))) + lam / 2 * w @ w
+
+
+def _hinge_reference(X, y01, lam):
+    """Exact minimiser of _hinge_objective: the SVM dual (with Σ α_i y_i = 0, i.e. a free
+    bias) by SLSQP, then the bias minimising the objective given w (a 1-D piecewise-linear
+    problem: the optimum sits on a kink b = y_i - w·x_i)."""
+    from scipy.optimize import minimize
+
+    n, ys = len(y01), 2.0 * y01 - 1
+    C = 1 / (n * lam)
+    K = (X * ys[:, None]) @ (X * ys[:, None]).T
+    res = minimize(lambda a: 0.5 * a @ K @ a - a.sum(), np.full(n, C / 2),
+                   jac=lambda a: K @ a - 1, method="SLSQP", bounds=[(0, C)] * n,
+                   constraints=[{"type": "eq", "fun": lambda a: a @ ys, "jac": lambda a: ys}],
+                   options={"maxiter": 1000, "ftol": 1e-12})
+    w = (res.x * ys) @ X
+    kinks = ys - X @ w
+    b = kinks[np.argmin([_hinge_objective(w, k, X, y01, lam) for k in kinks])]
+    return w, b
+
+
+@pytest.mark.parametrize("p1, shift, lam", [(0.8, 0.0, 10 ** -0.5), (0.65, 3.0, 1e-2)])
+def test_svm_hinge_matches_the_study_objective(p1, shift, lam):
+    """loss="hinge" fits fitclinear's SVM (hinge, unpenalised bias); the default squared
+    hinge, and the hinge with a bias penalised like a weight (intercept_scaling=1), do not.
+    Heavy λ on imbalanced classes (the optimum is w ≈ 0, b = +1: the majority side) and
+    features far from the origin are where a penalised bias is shrunk away from the optimum.
+    """
+    rng = np.random.default_rng(0)
+    n = 120
+    y = (rng.random(n) < p1).astype(int)
+    X = rng.normal(size=(n, 3)) + 0.8 * y[:, None] * np.r_[1.0, 0, 0] + shift
+    w0, b0 = _hinge_reference(X, y, lam)
+    best = _hinge_objective(w0, b0, X, y, lam)
+    gap, bias = {}, {}
+    for loss, scaling in (("hinge", None), ("hinge", 1.0), ("squared_hinge", None)):
+        clf = GroupCVLinearClassifier(kind="svm", loss=loss, intercept_scaling=scaling,
+                                      lambdas=[lam], cv=2, tol=1e-6, max_iter=100_000,
+                                      random_state=0).fit(X, y)
+        gap[loss, scaling] = _hinge_objective(clf.coef_[0], clf.intercept_[0], X, y, lam) - best
+        bias[loss, scaling] = clf.intercept_[0]
+        if scaling is None and loss == "hinge":
+            assert clf.estimator_.loss == "hinge" and clf.estimator_.intercept_scaling == 10
+    # liblinear stops at tol=1e-6 on the dual and the bias is penalised by λ b²/(2·10²):
+    # measured gaps are < 1e-6; 1e-3 is far above that and far below the penalised fits' gaps
+    assert gap["hinge", None] < 1e-3 and abs(bias["hinge", None] - b0) < 0.05
+    assert gap["hinge", 1.0] > 5e-3  # measured 8.7e-3 and 5.0e-2
+    assert gap["squared_hinge", None] > 5e-2  # measured 0.13 and 0.16
+
+
+def test_svm_loss_through_make_decoder_and_validated():
+    pipe = make_decoder("svm", loss="hinge", intercept_scaling=5.0)
+    assert pipe[-1].loss == "hinge" and pipe[-1].intercept_scaling == 5.0
+    X, y, g = _trials(0)
+    assert make_decoder("svm").fit(X, y, clf__groups=g)[-1].estimator_.loss == "squared_hinge"
+    with pytest.raises(ConfigError, match="loss"):
+        GroupCVLinearClassifier(kind="svm", loss="log").fit(X, y, groups=g)
+    with pytest.raises(ConfigError, match="intercept_scaling"):
+        GroupCVLinearClassifier(kind="svm", intercept_scaling=0).fit(X, y, groups=g)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin
 
 from spikedecode.decoders import make_decoder
-from spikedecode.errors import ConfigError
+from spikedecode.errors import ConfigError, LabelError
 from spikedecode.evaluation import (
     bootstrap_ci,
     confusion,
@@ -78,14 +79,41 @@ def test_within_day_above_chance_with_signal(global_random_seed):
     assert int(r["confusion"].sum()) == len(y)
 
 
-def test_cross_val_predictions_sampler_only_on_training_folds():
+def test_cross_val_predictions_sampler_only_on_training_folds(monkeypatch):
+    """The sampler sees exactly each training fold, once per fold, never a test row."""
+    import spikedecode.decoders.linear as lin
+
     X, y, g = _trials(0)
     keep = np.ones(len(y), bool)
     keep[(y == 1) & (g > 20)] = False  # imbalance
     X, y, g = X[keep], y[keep], g[keep]
-    pred = cross_val_predictions(make_decoder("logistic"), X, y, g,
-                                 sampler=RandomOverSampler(random_state=0), random_state=0)
-    assert pred.shape == y.shape  # every original sample predicted exactly once
+    seen = []  # (rows, groups) of every fit_resample call; survives clone()
+
+    class Recording(RandomOverSampler):
+        def fit_resample(self, X_, y_, groups=None):
+            seen.append((np.array(X_, copy=True), np.array(groups, copy=True)))
+            return super().fit_resample(X_, y_, groups=groups)
+
+    outer = []
+    real = lin.group_splits
+
+    def spy(*a, **k):
+        out = real(*a, **k)
+        outer.append(out)
+        return out
+
+    monkeypatch.setattr(lin, "group_splits", spy)
+    pred = cross_val_predictions(make_decoder("logistic", lambdas=(1e-2,)), X, y, g,
+                                 sampler=Recording(random_state=0), random_state=0)
+    splits = outer[0]  # the outer folds (later calls are the decoder's inner searches)
+    assert len(seen) == len(splits) >= 2 and pred.shape == y.shape
+    # X rows are continuous random draws, so equal rows mean the same sample
+    row_id = {r.tobytes(): i for i, r in enumerate(X)}
+    for (rows, grp), (tr, te) in zip(seen, splits, strict=True):
+        ids = np.array([row_id[r.tobytes()] for r in rows])
+        np.testing.assert_array_equal(np.sort(ids), np.sort(tr))
+        np.testing.assert_array_equal(grp, g[ids])
+        assert np.intersect1d(ids, te).size == 0
 
 
 def test_permutation_chance_near_half():
@@ -94,6 +122,108 @@ def test_permutation_chance_near_half():
                              n_permutations=8, observed=0.9, random_state=0)
     assert 0.3 < out["chance"] < 0.7
     assert out["p_value"] == pytest.approx(1 / 9)
+
+
+class _NearestMean(ClassifierMixin, BaseEstimator):
+    """Nearest class mean without input validation: a decoder fast enough for 1000s of fits."""
+
+    def fit(self, X, y):
+        self.classes_, inv = np.unique(y, return_inverse=True)
+        self.means_ = np.stack([X[inv == k].mean(0) for k in range(len(self.classes_))])
+        return self
+
+    def predict(self, X):
+        d = ((X[:, None, :] - self.means_[None]) ** 2).sum(-1)
+        return self.classes_[d.argmin(1)]
+
+
+def _mixed_label_null(rng, n_trials=20, lengths=(4, 6), n_feat=3, noise=0.3):
+    """Null data whose trials hold two labels: window 0 is 'baseline' (2), the rest the trial's
+    class (0/1), drawn independently of X. X is a trial-level random vector plus a little
+    noise, so windows of one trial are strongly correlated (what a window shuffle breaks)."""
+    sizes = rng.choice(lengths, n_trials)
+    g = np.repeat(np.arange(n_trials), sizes)
+    y = np.repeat(rng.integers(0, 2, n_trials), sizes)
+    y[np.concatenate([[0], np.cumsum(sizes)[:-1]])] = 2
+    X = (np.repeat(rng.normal(size=(n_trials, n_feat)), sizes, axis=0)
+         + noise * rng.normal(size=(len(y), n_feat)))
+    return X, y, g
+
+
+def _null_p_values(n_sets, n_permutations=19, seed=0):
+    """p-values of permutation_chance on ``n_sets`` independent mixed-label null data sets."""
+    from sklearn.metrics import accuracy_score
+
+    rng = np.random.default_rng(seed)
+    p = np.empty(n_sets)
+    for s in range(n_sets):
+        X, y, g = _mixed_label_null(rng)
+        obs = accuracy_score(y, cross_val_predictions(_NearestMean(), X, y, g, n_splits=2,
+                                                      random_state=s))
+        p[s] = permutation_chance(_NearestMean(), X, y, g, n_permutations=n_permutations,
+                                  n_splits=2, observed=obs, random_state=s)["p_value"]
+    return p
+
+
+def _binomial_band(n, alpha=0.05, n_se=3.0):
+    se = np.sqrt(alpha * (1 - alpha) / n)
+    return alpha - n_se * se, alpha + n_se * se
+
+
+def test_permutation_p_values_calibrated_with_mixed_label_trials():
+    """Audit D1: with trials holding several labels, the old window-level shuffle gave
+    p <= 0.05 on 12 % of null data sets (20 % on these data, measured with the old code).
+    With 19 permutations, P(p <= 0.05) = 1/20 exactly under an exchangeable null."""
+    p = _null_p_values(100)
+    rate = np.mean(p <= 0.05)
+    lo, hi = _binomial_band(len(p))  # 3 binomial SE: [0, 0.115] for 100 sets
+    assert lo <= rate <= hi, rate
+    assert rate < 0.12  # clearly below the audit's anti-conservative rate
+
+
+@pytest.mark.slow
+def test_permutation_p_values_calibrated_many_null_sets():
+    """The calibration figure of the closing note (200 null data sets, ~1 min)."""
+    p = _null_p_values(200, seed=1)
+    lo, hi = _binomial_band(len(p))  # 3 binomial SE: [0.004, 0.096]
+    assert lo <= np.mean(p <= 0.05) <= hi
+    lo, hi = _binomial_band(len(p), alpha=0.10)
+    assert lo <= np.mean(p <= 0.10) <= hi
+
+
+def test_label_permutation_keeps_each_trial_label_pattern():
+    from spikedecode.evaluation.metrics import _LabelPermuter
+
+    rng = np.random.default_rng(0)
+    X, y, g = _mixed_label_null(rng, n_trials=30)
+    permute = _LabelPermuter(y, g)
+    changed = False
+    for _ in range(5):
+        y_p = permute(rng)
+        for L in (4, 6):
+            trials = [t for t in np.unique(g) if (g == t).sum() == L]
+            before = sorted(tuple(y[g == t]) for t in trials)
+            after = sorted(tuple(y_p[g == t]) for t in trials)
+            assert before == after  # the same label sequences, moved between trials
+        assert all(y_p[g == t][0] == 2 for t in np.unique(g))  # pattern kept in place
+        changed |= not np.array_equal(y_p, y)
+    assert changed
+    # trial-constant labels move across trials of any length
+    y_c = np.repeat(np.arange(30) % 2, np.bincount(g))
+    y_p = _LabelPermuter(y_c, g)(np.random.default_rng(1))
+    assert all(len(set(y_p[g == t])) == 1 for t in np.unique(g))
+    assert np.bincount(y_p[np.unique(g, return_index=True)[1]]).tolist() == [15, 15]
+
+
+def test_permutation_chance_refuses_unpermutable_mixed_trials():
+    # every trial holds two labels and has its own length: no restricted permutation exists
+    sizes = np.arange(3, 11)
+    g = np.repeat(np.arange(len(sizes)), sizes)
+    y = np.repeat(np.arange(len(sizes)) % 2, sizes)
+    y[np.concatenate([[0], np.cumsum(sizes)[:-1]])] = 2
+    X = np.random.default_rng(0).normal(size=(len(y), 2))
+    with pytest.raises(LabelError, match="groups.*label-constant groups"):
+        permutation_chance(_NearestMean(), X, y, g, n_permutations=3, random_state=0)
 
 
 def test_null_experiment_default_is_at_chance_resample_first_is_inflated():
