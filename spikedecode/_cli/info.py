@@ -14,6 +14,10 @@ __all__ = ["command", "info_dict"]
 def info_dict(rec: Any) -> dict[str, Any]:
     """Summary of a Recording plus a per-unit table (unit, spikes, rate in Hz).
 
+    For NWB files it also lists the file's interval tables (``interval_tables``: name,
+    rows, columns, label column, role) and counts the excluded intervals, the rows of the
+    tables not read as epochs.
+
     Examples
     --------
     >>> import spikedecode
@@ -28,6 +32,12 @@ def info_dict(rec: Any) -> dict[str, Any]:
         {"unit": str(u), "n_spikes": int(c), "rate_hz": float(r)}
         for u, c, r in zip(rec["unit"].values, counts, rates)
     ]
+    from spikedecode.io.nwb import interval_tables
+
+    tables = interval_tables(rec)
+    if tables:
+        summary["interval_tables"] = tables
+        summary["n_excluded_intervals"] = int(rec.sizes.get("excluded", 0))
     return summary
 
 
@@ -80,5 +90,13 @@ def command(
     if info["epochs_per_label"]:
         click.echo("")
         echo_table([{"label": k, "epochs": v} for k, v in info["epochs_per_label"].items()])
+    if info.get("interval_tables"):
+        click.echo("")
+        click.echo("interval tables (choose with decode --intervals TABLE --label-column COL; "
+                   "'excluded': windows in their rows are neither stimulus nor latent)")
+        echo_table([{**t, "columns": ",".join(t["columns"]),
+                     "label_column": t["label_column"] or "-"}
+                    for t in info["interval_tables"]],
+                   ["table", "rows", "role", "label_column", "columns"])
     click.echo("")
     echo_table(info["units"], ["unit", "n_spikes", "rate_hz"])

@@ -171,3 +171,25 @@ def test_synthetic_without_units(tmp_path):
     p = make_nwb(tmp_path / "nounits.nwb", units=False)
     with pytest.raises(FileFormatError, match=r"no units table with spike_times \(nwb.units\)"):
         sio.read(p)
+
+
+@pytest.mark.filterwarnings("ignore:1 unit\\(s\\) have no spikes")
+def test_info_lists_interval_tables(synth):
+    import json
+
+    from click.testing import CliRunner
+
+    from spikedecode._cli.info import command
+
+    res = CliRunner().invoke(command, [str(synth)])
+    assert res.exit_code == 0, res.output
+    lines = res.output.splitlines()
+    head = next(i for i, ln in enumerate(lines) if ln.startswith("table "))
+    assert lines[head].split() == ["table", "rows", "role", "label_column", "columns"]
+    rows = {ln.split()[0]: ln.split()[1:4] for ln in lines[head + 2:head + 4]}
+    assert rows == {"trials": ["3", "epochs", "stimulus"], "puffs": ["1", "excluded", "-"]}
+    res = CliRunner().invoke(command, [str(synth), "--json", "--intervals", "puffs"])
+    out = json.loads(res.output[res.output.index("{"):])
+    assert {t["table"]: t["role"] for t in out["interval_tables"]} == {
+        "trials": "excluded", "puffs": "epochs"}
+    assert out["n_excluded_intervals"] == 3 and out["n_epochs"] == 1
