@@ -8,7 +8,26 @@ import click
 
 from spikedecode._cli._common import echo_json, echo_table
 
-__all__ = ["command", "info_dict"]
+__all__ = ["command", "info_dict", "nwb_read_kwargs"]
+
+
+def nwb_read_kwargs(file: str, intervals: str | None, label_column: str | None
+                    ) -> dict[str, Any]:
+    """``read()`` keywords for ``--intervals``/``--label-column`` (NWB files only).
+
+    ``--intervals`` is ``auto``, ``all`` or comma-separated table names.
+    """
+    from spikedecode.io import sniff
+
+    kwargs: dict[str, Any] = {}
+    if intervals is not None or label_column is not None:
+        if sniff(file) != "nwb":
+            raise click.UsageError("--intervals and --label-column apply to NWB files only.")
+        if intervals is not None:
+            kwargs["intervals"] = intervals if intervals in ("auto", "all") else intervals.split(",")
+        if label_column is not None:
+            kwargs["label_column"] = label_column
+    return kwargs
 
 
 def info_dict(rec: Any) -> dict[str, Any]:
@@ -61,15 +80,7 @@ def command(
     """Summarise a recording FILE: units, duration, spikes, epochs per label, unit rates."""
     from spikedecode.io import read, sniff
 
-    kwargs: dict[str, Any] = {}
-    if intervals is not None or label_column is not None:
-        if sniff(file) != "nwb":
-            raise click.UsageError("--intervals and --label-column apply to NWB files only.")
-        if intervals is not None:
-            kwargs["intervals"] = intervals if intervals in ("auto", "all") else intervals.split(",")
-        if label_column is not None:
-            kwargs["label_column"] = label_column
-    rec = read(file, isolate=isolate, **kwargs)
+    rec = read(file, isolate=isolate, **nwb_read_kwargs(file, intervals, label_column))
     info = info_dict(rec)
     info["file"] = str(file)
     info["format"] = sniff(file)

@@ -193,3 +193,33 @@ def test_info_lists_interval_tables(synth):
     assert {t["table"]: t["role"] for t in out["interval_tables"]} == {
         "trials": "excluded", "puffs": "epochs"}
     assert out["n_excluded_intervals"] == 3 and out["n_epochs"] == 1
+
+
+@pytest.mark.data
+def test_decode_chooses_interval_table_and_label_column(capsys):
+    import json
+
+    from spikedecode.cli import main
+
+    p = str(shared_data("nwb", "sub-4_ses-4_ecephys+image.nwb"))
+    args = ["decode", p, "--bin", "1s", "--window", "1", "--n-boot", "10", "--n-splits", "3",
+            "--json", "--intervals", "recognition_table", "--label-column", "old_new"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    res = json.loads(out[out.index("{"):])["results"]["logistic"]
+    labels = res["confusion"]["labels"]
+    assert "latent" in labels and len(labels) > 2
+    assert all(x == "latent" or x.startswith("recognition_table/") for x in labels)
+    # a table the file lacks, and the option on a non-NWB file, are one-line usage errors
+    assert main(args[:-4] + ["--intervals", "nope"]) == 2
+    assert "interval tables are" in capsys.readouterr().err
+
+
+def test_decode_intervals_on_non_nwb_is_a_usage_error(tmp_path, capsys):
+    import spikedecode
+    from spikedecode.cli import main
+
+    rec = spikedecode.make_recording([0.1, 0.2], ["a", "b"], t_stop=1.0)
+    f = sio.write(rec, tmp_path / "r.nc")
+    assert main(["decode", str(f), "--intervals", "trials"]) == 2
+    assert "NWB files only" in capsys.readouterr().err
