@@ -1,7 +1,13 @@
-"""``spikedecode consistency FILES|DIR``: cross-day decoding matrix and consistency score."""
+"""``spikedecode consistency FILES|DIR``: cross-day decoding matrix and consistency score.
+
+Unlike the library functions (in-process unless asked), the command runs its fits on a
+local Dask cluster of ``--n-jobs`` workers by default (``--scheduler sync`` for none).
+Warnings print as one line each, ``warning: <Category>: <message>``.
+"""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +15,7 @@ import click
 
 from spikedecode._cli._common import config_option, echo_json, echo_table, parse_duration
 
-__all__ = ["command", "resolve_aligner"]
+__all__ = ["command", "resolve_aligner", "matrix_rows", "matrix_figure"]
 
 ALIGN_CHOICES = ("none", "pca", "cca", "procrustes", "fa", "adversarial")
 
@@ -29,9 +35,47 @@ def resolve_aligner(name: str, **kw: Any) -> Any:
 
 
 def _parse_scheduler(text: str | None) -> Any:
+    """The command's default is a local cluster (the library's is in-process)."""
     if text in (None, "", "local"):
-        return None
+        return "local"
     return text
+
+
+def _show_warning(message: Any, category: type, filename: str, lineno: int,
+                  file: Any = None, line: str | None = None) -> None:
+    """``warnings.showwarning`` for the command: one line, no file name or source."""
+    text = " ".join(str(message).split())
+    click.echo(f"warning: {category.__name__}: {text}", err=True)
+
+
+def matrix_rows(m: Any) -> list[dict[str, Any]]:
+    """Table rows of a cross-day matrix; the header names the metric, train and test days.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> m = xr.DataArray([[0.9, 0.6], [0.5, 0.8]], dims=("train_day", "test_day"),
+    ...                  coords={"train_day": [1, 2], "test_day": [1, 2]},
+    ...                  attrs={"metric": "accuracy"})
+    >>> matrix_rows(m)[1]
+    {'accuracy: train day': '2', 'test day 1': 0.5, 'test day 2': 0.8}
+    """
+    corner = f"{m.attrs.get('metric', 'score')}: train day"
+    return [{corner: str(d), **{f"test day {t}": float(v) for t, v in
+                                zip(m["test_day"].values, m.sel(train_day=d).values)}}
+            for d in m["train_day"].values]
+
+
+def matrix_figure(m: Any, *, decoder: str, align: str) -> Any:
+    """The heatmap, with a short title and a figure wide enough for it."""
+    from spikedecode._optional import pyplot
+    from spikedecode.plotting.decoding import plot_cross_day
+
+    n_test, n_train = m.sizes["test_day"], m.sizes["train_day"]
+    fig, ax = pyplot().subplots(figsize=(max(3.6, 1.5 + 0.45 * n_test), 1.4 + 0.45 * n_train))
+    plot_cross_day(m, ax=ax, title=f"{decoder}, align: {align}\n"
+                                   f"{m.attrs.get('metric', '')} (train day x test day)")
+    return fig
 
 
 @click.command("consistency")
@@ -50,7 +94,8 @@ def _parse_scheduler(text: str | None) -> Any:
               default="multiclass", show_default=True)
 @click.option("--stimuli", default=None, help="Comma-separated epoch labels to decode.")
 @click.option("--scheduler", default=None,
-              help="'sync', 'local' (default: a local Dask cluster) or 'tcp://host:port'.")
+              help="'local' (default: a local Dask cluster of --n-jobs workers), 'sync' "
+                   "(in-process) or 'tcp://host:port'.")
 @click.option("--n-jobs", default=2, show_default=True, help="Workers of the local cluster.")
 @click.option("--lodo", is_flag=True, help="Also run leave-one-day-out.")
 @click.option("--seed", default=0, show_default=True)
@@ -60,6 +105,15 @@ def command(paths: tuple[str, ...], decoder: str, align: str, n_components: int,
             n_bins: int, step: int, rule: str, stimuli: str | None, scheduler: str | None,
             n_jobs: int, lodo: bool, seed: int, out: str | None, as_json: bool) -> None:
     """Cross-day matrix (train day x test day) over recordings in PATHS (files or a folder)."""
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        _run(paths, decoder, align, n_components, bin_size, n_bins, step, rule, stimuli,
+             scheduler, n_jobs, lodo, seed, out, as_json)
+
+
+def _run(paths: tuple[str, ...], decoder: str, align: str, n_components: int, bin_size: str,
+         n_bins: int, step: int, rule: str, stimuli: str | None, scheduler: str | None,
+         n_jobs: int, lodo: bool, seed: int, out: str | None, as_json: bool) -> None:
     from spikedecode._cli.decode import build_decoder
     from spikedecode.evaluation import consistency_score, cross_day_matrix, leave_one_day_out
     from spikedecode.io import read_many
@@ -91,12 +145,11 @@ def command(paths: tuple[str, ...], decoder: str, align: str, n_components: int,
         report["leave_one_day_out"] = lo.values.tolist()
     if out:
         from spikedecode._optional import pyplot
-        from spikedecode.plotting.decoding import plot_cross_day
         from spikedecode.serialization import save_json
 
         outdir = Path(out)
         outdir.mkdir(parents=True, exist_ok=True)
-        fig = plot_cross_day(m)
+        fig = matrix_figure(m, decoder=decoder, align=align)
         fig.savefig(outdir / "cross_day.png", dpi=120)
         pyplot().close(fig)
         save_json(report, outdir / "consistency.json")
@@ -104,8 +157,8 @@ def command(paths: tuple[str, ...], decoder: str, align: str, n_components: int,
     if as_json:
         echo_json(report)
         return
-    rows = [{"train_day": str(d), **{str(t): float(v) for t, v in
-                                      zip(m["test_day"].values, m.sel(train_day=d).values)}}
-            for d in m["train_day"].values]
-    echo_table(rows)
+    echo_table(matrix_rows(m))
+    if lodo:
+        click.echo("leave-one-day-out " + m.attrs.get("metric", "") + ": " + ", ".join(
+            f"test {d}: {v:.3f}" for d, v in zip(lo["test_day"].values, lo.values)))
     click.echo(f"consistency (mean off-diagonal / mean diagonal): {score:.3f}")

@@ -116,6 +116,11 @@ def jsonable(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
               help="multiclass: each stimulus vs latent; binary: stimulus vs latent.")
 @click.option("--stimuli", default=None,
               help="Comma-separated epoch labels to decode (others excluded).")
+@click.option("--intervals", default=None,
+              help="NWB: interval table(s) whose rows are the trials (see `spikedecode info`); "
+                   "rows of the other tables are excluded, not latent.")
+@click.option("--label-column", default=None,
+              help="NWB: column of those tables that labels the trials.")
 @click.option("--balance", type=click.Choice(["none", "under", "over"]), default="none",
               show_default=True, help="Resample the training folds (never the test folds).")
 @click.option("--n-splits", default=5, show_default=True)
@@ -128,7 +133,8 @@ def jsonable(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def command(file: str, decoders: str, bin_size: str, n_bins: int, step: int, rule: str,
             stimuli: str | None, balance: str, n_splits: int, n_boot: int, permutations: int,
-            max_epochs: int, seed: int, out: str | None, as_json: bool) -> None:
+            max_epochs: int, seed: int, out: str | None, as_json: bool,
+            intervals: str | None = None, label_column: str | None = None) -> None:
     """Decode the stimulus from one recording FILE with leakage-safe grouped CV."""
     from spikedecode.io import read
     from spikedecode.preprocess import make_windows
@@ -136,7 +142,9 @@ def command(file: str, decoders: str, bin_size: str, n_bins: int, step: int, rul
     kinds = [k.strip() for k in decoders.split(",") if k.strip()]
     for k in kinds:
         build_decoder(k)  # validates the name
-    rec = read(file)
+    from spikedecode._cli.info import nwb_read_kwargs
+
+    rec = read(file, **nwb_read_kwargs(file, intervals, label_column))
     kw: dict[str, Any] = {}
     if stimuli:
         kw["stimulus_labels"] = [s.strip() for s in stimuli.split(",")]

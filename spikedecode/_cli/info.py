@@ -8,11 +8,34 @@ import click
 
 from spikedecode._cli._common import echo_json, echo_table
 
-__all__ = ["command", "info_dict"]
+__all__ = ["command", "info_dict", "nwb_read_kwargs"]
+
+
+def nwb_read_kwargs(file: str, intervals: str | None, label_column: str | None
+                    ) -> dict[str, Any]:
+    """``read()`` keywords for ``--intervals``/``--label-column`` (NWB files only).
+
+    ``--intervals`` is ``auto``, ``all`` or comma-separated table names.
+    """
+    from spikedecode.io import sniff
+
+    kwargs: dict[str, Any] = {}
+    if intervals is not None or label_column is not None:
+        if sniff(file) != "nwb":
+            raise click.UsageError("--intervals and --label-column apply to NWB files only.")
+        if intervals is not None:
+            kwargs["intervals"] = intervals if intervals in ("auto", "all") else intervals.split(",")
+        if label_column is not None:
+            kwargs["label_column"] = label_column
+    return kwargs
 
 
 def info_dict(rec: Any) -> dict[str, Any]:
     """Summary of a Recording plus a per-unit table (unit, spikes, rate in Hz).
+
+    For NWB files it also lists the file's interval tables (``interval_tables``: name,
+    rows, columns, label column, role) and counts the excluded intervals, the rows of the
+    tables not read as epochs.
 
     Examples
     --------
@@ -28,6 +51,12 @@ def info_dict(rec: Any) -> dict[str, Any]:
         {"unit": str(u), "n_spikes": int(c), "rate_hz": float(r)}
         for u, c, r in zip(rec["unit"].values, counts, rates)
     ]
+    from spikedecode.io.nwb import interval_tables
+
+    tables = interval_tables(rec)
+    if tables:
+        summary["interval_tables"] = tables
+        summary["n_excluded_intervals"] = int(rec.sizes.get("excluded", 0))
     return summary
 
 
@@ -51,15 +80,7 @@ def command(
     """Summarise a recording FILE: units, duration, spikes, epochs per label, unit rates."""
     from spikedecode.io import read, sniff
 
-    kwargs: dict[str, Any] = {}
-    if intervals is not None or label_column is not None:
-        if sniff(file) != "nwb":
-            raise click.UsageError("--intervals and --label-column apply to NWB files only.")
-        if intervals is not None:
-            kwargs["intervals"] = intervals if intervals in ("auto", "all") else intervals.split(",")
-        if label_column is not None:
-            kwargs["label_column"] = label_column
-    rec = read(file, isolate=isolate, **kwargs)
+    rec = read(file, isolate=isolate, **nwb_read_kwargs(file, intervals, label_column))
     info = info_dict(rec)
     info["file"] = str(file)
     info["format"] = sniff(file)
@@ -80,5 +101,13 @@ def command(
     if info["epochs_per_label"]:
         click.echo("")
         echo_table([{"label": k, "epochs": v} for k, v in info["epochs_per_label"].items()])
+    if info.get("interval_tables"):
+        click.echo("")
+        click.echo("interval tables (choose with decode --intervals TABLE --label-column COL; "
+                   "'excluded': windows in their rows are neither stimulus nor latent)")
+        echo_table([{**t, "columns": ",".join(t["columns"]),
+                     "label_column": t["label_column"] or "-"}
+                    for t in info["interval_tables"]],
+                   ["table", "rows", "role", "label_column", "columns"])
     click.echo("")
     echo_table(info["units"], ["unit", "n_spikes", "rate_hz"])

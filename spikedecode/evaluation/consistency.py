@@ -17,16 +17,19 @@ sequence is exactly:
 * the diagonal (train and test on one day) is a grouped K-fold in which the aligner is
   fit on the training fold only.
 
-Independent fits (one per training day) run on Dask: a ``dask.distributed``
-``LocalCluster`` with 2 single-threaded workers by default, an existing cluster with
-``scheduler="tcp://host:port"`` (or a ``Client``), or in-process with
-``scheduler="sync"``. Seeds are fixed per task before submission, so every scheduler
-gives the same numbers.
+Independent fits (one per training day) run in-process, one after the other, by
+default (scikit-learn's convention: a library call starts no workers unless asked). They
+run on Dask when asked: ``n_jobs=k`` (k > 1, or -1 for every core) or
+``scheduler="local"`` start a ``dask.distributed`` ``LocalCluster`` of single-threaded
+workers for the call; ``scheduler="tcp://host:port"`` (or a ``Client``) uses an existing
+cluster. Seeds are fixed per task before submission, so every scheduler gives the same
+numbers. (The ``spikedecode consistency`` command starts a local cluster by default.)
 """
 
 from __future__ import annotations
 
 import copy
+import os
 import warnings
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
@@ -294,19 +297,33 @@ def _one_thread() -> None:
 
 
 # --------------------------------------------------------------------------- dask
+def _n_workers(n_jobs: Any, scheduler: Any) -> int:
+    """Workers asked for: None -> 1 (``"local"``: every core); -1 -> every core."""
+    if n_jobs is None:
+        return (os.cpu_count() or 1) if scheduler == "local" else 1
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or \
+            n_jobs == 0 or n_jobs < -1:
+        raise ConfigError(
+            f"n_jobs == {n_jobs!r}, must be None, -1 (every core) or an integer >= 1."
+        )
+    return (os.cpu_count() or 1) if n_jobs == -1 else int(n_jobs)
+
+
 def run_tasks(fn: Callable, calls: Sequence[tuple[tuple, dict]], *, scheduler: Any = None,
-              n_jobs: int = 2, shared: dict[str, Any] | None = None) -> list[Any]:
-    """Run ``fn(*args, **shared, **kwargs)`` for each call on Dask (or in-process).
+              n_jobs: int | None = None, shared: dict[str, Any] | None = None) -> list[Any]:
+    """Run ``fn(*args, **shared, **kwargs)`` for each call, in-process or on Dask.
 
     Parameters
     ----------
     fn : callable
         A module-level function (importable on the workers).
     calls : sequence of (args, kwargs)
-    scheduler : None, "sync", address str or ``distributed.Client``
-        None starts a ``LocalCluster`` of ``n_jobs`` single-threaded worker processes
-        for the duration of the call.
-    n_jobs : int, default=2
+    scheduler : None, "sync", "local", address str or ``distributed.Client``
+        None: in-process unless ``n_jobs`` asks for more than one worker. ``"sync"``:
+        in-process. ``"local"`` (or None with ``n_jobs`` > 1): a ``LocalCluster`` of
+        ``n_jobs`` single-threaded worker processes for the duration of the call.
+    n_jobs : int or None, default=None
+        Workers: None means 1 (every core with ``scheduler="local"``), -1 every core.
     shared : dict, optional
         Keyword arguments common to every call (scattered once to the workers).
 
@@ -314,25 +331,29 @@ def run_tasks(fn: Callable, calls: Sequence[tuple[tuple, dict]], *, scheduler: A
     -------
     list
         Results in the order of ``calls``.
+
+    Examples
+    --------
+    >>> run_tasks(divmod, [((7, 2), {}), ((9, 4), {})])  # in-process: no cluster
+    [(3, 1), (2, 1)]
     """
     shared = shared or {}
-    if scheduler == "sync":
+    workers = _n_workers(n_jobs, scheduler)
+    if scheduler == "sync" or (scheduler is None and workers == 1):
         return [fn(*a, **shared, **k) for a, k in calls]
     from spikedecode._optional import attempt_import
 
     distributed = attempt_import("distributed", "to run the cross-day fits on Dask "
                                  "(or pass scheduler='sync')")
     own = None
-    if scheduler is None:
-        if not isinstance(n_jobs, (int, np.integer)) or n_jobs < 1:
-            raise ConfigError(f"n_jobs == {n_jobs!r}, must be an integer >= 1.")
+    if scheduler is None or scheduler == "local":
         try:
-            cluster = distributed.LocalCluster(n_workers=int(n_jobs), threads_per_worker=1,
+            cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1,
                                                processes=True, dashboard_address=None,
                                                silence_logs=40)
         except RuntimeError as err:
             raise ConfigError(
-                f"could not start a local Dask cluster of {n_jobs} workers ({err}). In a "
+                f"could not start a local Dask cluster of {workers} workers ({err}). In a "
                 "script, call this from inside `if __name__ == '__main__':` (workers are "
                 "spawned processes that re-import the main module), or pass "
                 "scheduler='sync'."
@@ -345,15 +366,16 @@ def run_tasks(fn: Callable, calls: Sequence[tuple[tuple, dict]], *, scheduler: A
         except OSError as err:
             raise ConfigError(
                 f"scheduler == {scheduler!r}: could not connect ({err}); pass a running "
-                "scheduler's address 'tcp://host:port', None for a local cluster, or 'sync'."
+                "scheduler's address 'tcp://host:port', 'local' for a local cluster, or "
+                "'sync'."
             ) from err
         own = (client, None)
     elif hasattr(scheduler, "submit"):
         client = scheduler
     else:
         raise ConfigError(
-            f"scheduler == {scheduler!r}, must be None, 'sync', 'tcp://host:port' or a "
-            "dask.distributed Client."
+            f"scheduler == {scheduler!r}, must be None, 'sync', 'local', 'tcp://host:port' "
+            "or a dask.distributed Client."
         )
     try:
         scattered = {k: client.scatter(v, broadcast=True) for k, v in shared.items()}
@@ -381,7 +403,7 @@ def cross_day_matrix(
     *,
     aligner: Any = None,
     scheduler: Any = None,
-    n_jobs: int = 2,
+    n_jobs: int | None = None,
     n_splits: int = 5,
     metric: str = "accuracy",
     random_state: RandomStateLike = None,
@@ -397,9 +419,10 @@ def cross_day_matrix(
         None: decode in the space of the units shared by all days. Otherwise see the
         module docstring for the exact call protocol (honest half-split adaptation of
         each test day).
-    scheduler : None, "sync", "tcp://host:port" or distributed.Client
-    n_jobs : int, default=2
-        Workers of the default local cluster.
+    scheduler : None, "sync", "local", "tcp://host:port" or distributed.Client
+        None (default): in-process, unless ``n_jobs`` > 1 (see :func:`run_tasks`).
+    n_jobs : int or None, default=None
+        Dask workers of a local cluster: None means 1 (in-process), -1 every core.
     n_splits : int, default=5
         Grouped folds of the diagonal (within-day) cells.
     metric : {"accuracy", "balanced_accuracy"}
@@ -448,7 +471,7 @@ def leave_one_day_out(
     *,
     aligner: Any = None,
     scheduler: Any = None,
-    n_jobs: int = 2,
+    n_jobs: int | None = None,
     metric: str = "accuracy",
     random_state: RandomStateLike = None,
 ) -> xr.DataArray:

@@ -13,10 +13,21 @@ neo 0.14's ``NWBIO`` fails on real files, so NWB is read here with pynwb directl
   ``intervals="auto"`` reads ``trials`` when present, else the first interval table;
   ``"all"`` reads every table except ``invalid_times``; a name or a list picks tables.
   The tables that were available are listed in ``attrs["nwb_intervals"]``.
+* **Other tables are excluded**: the rows of every interval table that is *not* read as
+  epochs (e.g. ``recognition_table`` when decoding ``encoding_table``, and
+  ``invalid_times``) become *excluded intervals*: variables ``excluded_start``,
+  ``excluded_stop`` and ``excluded_table`` on dim ``excluded``. Windows inside them are
+  neither stimulus nor latent; :func:`~spikedecode.preprocess.label_windows` drops them
+  and counts them in ``attrs["n_dropped_other_intervals"]``. Pass
+  ``exclude_other_intervals=False`` to ignore those tables instead.
+* ``attrs["nwb_interval_tables"]`` describes every interval table as JSON (see
+  :func:`interval_tables`): name, rows, columns, the label column the reader uses, and
+  its role (``"epochs"``, ``"excluded"`` or ``"ignored"``); ``spikedecode info`` prints it.
 """
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -27,7 +38,7 @@ import xarray as xr
 
 from spikedecode.errors import ConfigError, CorruptFileError, FileFormatError, SpikeDecodeError
 
-__all__ = ["read_nwb", "LABEL_COLUMNS", "UNIT_NAME_COLUMNS"]
+__all__ = ["read_nwb", "interval_tables", "LABEL_COLUMNS", "UNIT_NAME_COLUMNS"]
 
 #: columns tried, in order, for epoch labels when ``label_column`` is not given
 LABEL_COLUMNS = (
@@ -63,14 +74,15 @@ def _column(table: Any, name: str) -> list[Any]:
     return [col[i] for i in range(len(table))] if hasattr(col, "target") else list(col.data[:])
 
 
-def _pick_tables(nwb: Any, intervals: Any) -> tuple[dict[str, Any], list[str]]:
+def _pick_tables(nwb: Any, intervals: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The chosen interval tables, and all of them (name -> table)."""
     tables: dict[str, Any] = {}
     if getattr(nwb, "intervals", None):
         for name, tab in nwb.intervals.items():
             tables[str(name)] = tab
     available = list(tables)
     if intervals is None or intervals is False:
-        return {}, available
+        return {}, tables
     usable = [n for n in available if n != "invalid_times"]
     if isinstance(intervals, str) and intervals == "auto":
         chosen = ["trials"] if "trials" in usable else usable[:1]
@@ -84,27 +96,63 @@ def _pick_tables(nwb: Any, intervals: Any) -> tuple[dict[str, Any], list[str]]:
                 f"intervals names {unknown} but the file's interval tables are {available}; "
                 "pass one of those, 'auto', 'all' or None."
             )
-    return {n: tables[n] for n in chosen}, available
+    return {n: tables[n] for n in chosen}, tables
 
 
-def _epochs_of(name: str, table: Any, label_column: Any) -> list[tuple[float, float, str]]:
+def _label_column_of(name: str, table: Any, label_column: Any) -> str | None:
     cols = list(getattr(table, "colnames", ()))
     col = label_column.get(name) if isinstance(label_column, Mapping) else label_column
     if col is None:
         col = next((c for c in LABEL_COLUMNS if c in cols), None)
+    return col
+
+
+def _intervals_of(table: Any) -> tuple[list[float], list[float]]:
+    start = np.asarray(table["start_time"].data[:], dtype=np.float64)
+    stop = np.asarray(table["stop_time"].data[:], dtype=np.float64)
+    return start.tolist(), stop.tolist()
+
+
+def interval_tables(rec: xr.Dataset) -> list[dict[str, Any]]:
+    """The interval tables of the NWB file a Recording was read from.
+
+    Parameters
+    ----------
+    rec : xarray.Dataset
+        A Recording from :func:`read_nwb` (any other gives an empty list).
+
+    Returns
+    -------
+    list of dict
+        One per table: ``table``, ``rows``, ``columns``, ``label_column`` (the column
+        the reader uses for labels, ``""`` when none) and ``role`` (``"epochs"``: read as
+        epochs; ``"excluded"``: its rows are excluded intervals; ``"ignored"``).
+
+    Examples
+    --------
+    >>> import spikedecode
+    >>> interval_tables(spikedecode.make_recording([0.1], ["a"], t_stop=1.0))
+    []
+    """
+    text = rec.attrs.get("nwb_interval_tables", "")
+    return list(json.loads(text)) if text else []
+
+
+def _epochs_of(name: str, table: Any, label_column: Any) -> list[tuple[float, float, str]]:
+    cols = list(getattr(table, "colnames", ()))
+    col = _label_column_of(name, table, label_column)
     if col is not None and col not in cols:
         raise ConfigError(
             f"label_column == {col!r} is not a column of interval table {name!r}; its columns "
             f"are {cols}."
         )
     n = len(table)
-    start = np.asarray(table["start_time"].data[:], dtype=np.float64)
-    stop = np.asarray(table["stop_time"].data[:], dtype=np.float64)
+    start, stop = _intervals_of(table)
     if col is None:
         labels = [name] * n
     else:
         labels = [f"{name}/{_label_text(v)}" for v in _column(table, col)]
-    return list(zip(start.tolist(), stop.tolist(), labels))
+    return list(zip(start, stop, labels))
 
 
 def read_nwb(
@@ -116,6 +164,7 @@ def read_nwb(
     t_start: float | None = None,
     t_stop: float | None = None,
     outside: str = "raise",
+    exclude_other_intervals: bool = True,
     **kwargs: Any,
 ) -> xr.Dataset:
     """Read the sorted units and interval tables of an NWB 2 file as a Recording.
@@ -124,9 +173,11 @@ def read_nwb(
     ----------
     path : str or Path
     intervals : "auto", "all", str, list of str or None, default="auto"
-        Which interval tables become epochs (see the module docstring).
+        Which interval tables become epochs (see the module docstring), e.g.
+        ``"encoding_table"``. ``spikedecode info FILE`` lists a file's tables.
     label_column : str or mapping table -> column, optional
-        Column that labels the epochs; default: the first of :data:`LABEL_COLUMNS`.
+        Column that labels the epochs, e.g. ``"stimCategory"``; default: the first of
+        :data:`LABEL_COLUMNS` the table has.
     unit_column : str, optional
         Units-table column holding unit ids; default a name column, else ``id``.
     t_start, t_stop : float, optional
@@ -134,13 +185,19 @@ def read_nwb(
         something is earlier).
     outside : {"raise", "drop"}, default="raise"
         What to do with spikes outside an explicit [t_start, t_stop).
+    exclude_other_intervals : bool, default=True
+        Store the rows of the tables not read as epochs as excluded intervals, so that
+        windows inside them are not called latent (see the module docstring).
     **kwargs
         ``session``, ``day``, ``subject``, ``source`` override the file's metadata.
 
     Returns
     -------
     xarray.Dataset
-        A Recording; ``attrs["nwb_intervals"]`` lists the file's interval tables.
+        A Recording; ``attrs["nwb_intervals"]`` lists the file's interval tables and
+        ``attrs["nwb_interval_tables"]`` describes them (:func:`interval_tables`). With
+        excluded intervals, also ``excluded_start``, ``excluded_stop`` (float64, s) and
+        ``excluded_table`` (str) on dim ``excluded``.
 
     Raises
     ------
@@ -186,10 +243,24 @@ def read_nwb(
                 if unit_column is None and col != "id" and len(set(ids)) != len(ids):
                     # a name column with repeats (e.g. per-channel names): use the ids
                     ids = [_label_text(v) for v in units.id.data[:]]
-                tables, available = _pick_tables(nwb, intervals)
+                tables, every = _pick_tables(nwb, intervals)
+                available = list(every)
                 rows: list[tuple[float, float, str]] = []
                 for name, table in tables.items():
                     rows.extend(_epochs_of(name, table, label_column))
+                excluded: list[tuple[float, float, str]] = []
+                described = []
+                for name, table in every.items():
+                    role = ("epochs" if name in tables else
+                            "excluded" if exclude_other_intervals else "ignored")
+                    if role == "excluded":
+                        ex_start, ex_stop = _intervals_of(table)
+                        excluded.extend((a, b, name) for a, b in zip(ex_start, ex_stop))
+                    lab = _label_column_of(name, table, label_column if role == "epochs"
+                                           else None)
+                    described.append({"table": name, "rows": len(table),
+                                      "columns": list(getattr(table, "colnames", ())),
+                                      "label_column": lab or "", "role": role})
                 session = str(nwb.session_id or nwb.identifier or "")
                 subject = ""
                 if nwb.subject is not None and nwb.subject.subject_id is not None:
@@ -223,7 +294,7 @@ def read_nwb(
         t_stop = float(max(hi))
     meta = {"session": session, "subject": subject, "source": path.name}
     meta.update(kwargs)
-    return make_recording(
+    rec = make_recording(
         flat,
         spike_unit,
         units=ids,
@@ -231,6 +302,16 @@ def read_nwb(
         t_stop=t_stop,
         epochs=rows or None,
         outside=outside,
-        attrs={"nwb_intervals": ",".join(available), "session_start_time": start_time},
+        attrs={"nwb_intervals": ",".join(available), "session_start_time": start_time,
+               "nwb_interval_tables": json.dumps(described)},
         **meta,
     )
+    if excluded:
+        excluded.sort(key=lambda r: r[0])
+        ex = np.asarray([(a, b) for a, b, _ in excluded], dtype=np.float64).reshape(-1, 2)
+        rec = rec.assign(
+            excluded_start=("excluded", ex[:, 0], {"units": "s"}),
+            excluded_stop=("excluded", ex[:, 1], {"units": "s"}),
+            excluded_table=("excluded", np.asarray([r[2] for r in excluded], dtype=str)),
+        )
+    return rec

@@ -5,6 +5,29 @@ epoch's label when it lies wholly inside that epoch; with ``latent_label`` when 
 wholly outside every epoch (by at least ``guard`` seconds); otherwise it is *ambiguous*
 and dropped. Dropping ambiguous windows is the documented rule, so it does not warn; the
 counts are in ``attrs['n_dropped_ambiguous']`` and ``attrs['n_dropped_excluded']``.
+
+**Excluded intervals.** A Recording may also carry ``excluded_start``/``excluded_stop``
+(dim ``excluded``): intervals that are neither stimulus nor latent, e.g. the trials of
+the NWB interval tables that were not chosen as epochs (:func:`spikedecode.io.read_nwb`).
+Windows inside them are dropped and counted in ``attrs['n_dropped_other_intervals']``;
+like unselected epochs they keep windows near them from being latent.
+
+**Groups.** Each stimulus epoch is one group (``trial``). Latent time is cut into
+blocks: each gap between intervals is split into consecutive blocks of
+``latent_block`` seconds (default :data:`LATENT_BLOCK` = 10 s), counted from the end of
+the interval before it, and each block is one group. A latent window that crosses a block
+edge is dropped (``attrs['n_dropped_block_edge']``), so that no bin belongs to windows of
+two groups, as at epoch edges. Without blocks, the time after the last trial of a
+session (1,880 s of a 47-min NWB file) would be one group holding most windows.
+:func:`label_windows` warns (:class:`~spikedecode.errors.SpikeDecodeWarning`) when one
+group still holds more than ``max_group_share`` (default :data:`MAX_GROUP_SHARE` = 20%)
+of the kept windows: grouped K-fold CV cannot balance its folds (one group is more than
+one fold of five) and cluster-bootstrap intervals become unreliable.
+
+**Memory.** The labelled windows stay a lazy selection of the zero-copy
+:func:`~spikedecode.preprocess.sliding_windows` view: nothing of size
+``n_windows * n_bins * n_units`` is allocated until ``.values`` (or
+:func:`~spikedecode.preprocess.to_xy`, which writes float32 directly) is asked for.
 """
 
 from __future__ import annotations
@@ -16,6 +39,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 from numpy.typing import NDArray
+from xarray.backends import BackendArray
+from xarray.core import indexing
 
 from spikedecode.errors import (
     DataDroppedWarning,
@@ -24,14 +49,27 @@ from spikedecode.errors import (
     SchemaError,
     SpikeDecodeTypeError,
     SpikeDecodeValueError,
+    SpikeDecodeWarning,
 )
 from spikedecode.preprocess.binning import _edges_from_grid, _grid, bin_spikes
 from spikedecode.preprocess.windows import _check_binned, check_windows, sliding_windows
 
-__all__ = ["label_windows", "trial_windows", "make_windows", "STIMULUS", "LATENT"]
+__all__ = [
+    "label_windows",
+    "trial_windows",
+    "make_windows",
+    "STIMULUS",
+    "LATENT",
+    "LATENT_BLOCK",
+    "MAX_GROUP_SHARE",
+]
 
 STIMULUS = "stimulus"
 LATENT = "latent"
+#: default length (s) of the blocks that cut latent time into groups
+LATENT_BLOCK = 10.0
+#: default share of the kept windows above which one group triggers a warning
+MAX_GROUP_SHARE = 0.2
 _RULES = ("multiclass", "binary")
 
 
@@ -45,6 +83,64 @@ def _epochs(rec: Any) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray
         np.asarray(rec["epoch_stop"].values, dtype=np.float64),
         np.asarray(rec["epoch_label"].values).astype(str),
     )
+
+
+def _excluded(rec: xr.Dataset) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """The Recording's excluded intervals (empty when it has none)."""
+    if "excluded_start" not in rec or "excluded_stop" not in rec:
+        return np.zeros(0), np.zeros(0)
+    return (
+        np.asarray(rec["excluded_start"].values, dtype=np.float64).reshape(-1),
+        np.asarray(rec["excluded_stop"].values, dtype=np.float64).reshape(-1),
+    )
+
+
+class _SampleSelection(BackendArray):
+    """Samples ``index`` of a ``(sample, lag, unit)`` array, read only when indexed.
+
+    ``xarray`` wraps it in ``LazilyIndexedArray`` (the documented backend protocol), so
+    coordinates, ``isel`` and ``sel`` work without reading data; ``.values`` reads the
+    requested samples of the (strided, zero-copy) source, and nothing else.
+    """
+
+    def __init__(self, source: np.ndarray, index: NDArray[np.int64]) -> None:
+        self.source = source
+        self.index = index
+        self.shape = (int(index.size), *source.shape[1:])
+        self.dtype = source.dtype
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        return indexing.explicit_indexing_adapter(
+            key, self.shape, indexing.IndexingSupport.OUTER, self._raw_indexing
+        )
+
+    def _raw_indexing(self, key: tuple) -> np.ndarray:
+        # pick the samples first: the other keys then index a small array, never the
+        # whole strided view (an array key on ``unit`` would copy every window)
+        scalar = isinstance(key[0], (int, np.integer))
+        picked = self.source[np.atleast_1d(self.index[key[0]])]
+        for axis in range(len(key) - 1, 0, -1):  # last axis first: no axis shifts
+            k = key[axis]
+            if not (isinstance(k, slice) and k == slice(None)):
+                picked = picked[(slice(None),) * axis + (k,)]
+        return picked[0] if scalar else picked
+
+
+def _select_samples(windows: xr.DataArray, index: NDArray[np.int64]) -> xr.DataArray:
+    """``windows.isel(sample=index)`` without copying the window data."""
+    data = windows.variable._data
+    if not isinstance(data, np.ndarray):  # already lazy (or dask): isel stays lazy
+        return windows.isel(sample=index)
+    var = xr.Variable(
+        windows.dims,
+        indexing.LazilyIndexedArray(_SampleSelection(data, index)),
+        attrs=dict(windows.variable.attrs),
+    )
+    coords = {
+        name: (c.variable.isel(sample=index) if "sample" in c.dims else c.variable)
+        for name, c in windows.coords.items()
+    }
+    return xr.DataArray(var, coords=coords, name=windows.name, attrs=dict(windows.attrs))
 
 
 def _overlaps(
@@ -81,6 +177,45 @@ def _window_ends(windows: xr.DataArray, s: NDArray[np.float64]) -> NDArray[np.fl
     return _edges_from_grid(k + n_bins, _grid(t0, bin_size, int(k.max(initial=0)) + n_bins))
 
 
+def _check_share(value: Any, name: str) -> float | None:
+    if value is None:
+        return None
+    try:
+        share = float(value)
+    except (TypeError, ValueError) as err:
+        raise SpikeDecodeTypeError(f"{name} must be a number or None; got {value!r}.") from err
+    if not (0 < share <= 1):
+        raise SpikeDecodeValueError(f"{name} == {value!r}, must be in (0, 1] or None.")
+    return share
+
+
+def _latent_groups(
+    s: NDArray[np.float64],
+    e: NDArray[np.float64],
+    stops: NDArray[np.float64],
+    t0: float,
+    block: float | None,
+) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
+    """Per latent window: its (gap, block) key and whether it lies inside one block.
+
+    The gap of a window is the number of intervals that ended by its start; its block
+    counts ``block`` seconds from the end of the last of them (``t0`` for the first gap).
+    """
+    sorted_stop = np.sort(stops)
+    gap = np.searchsorted(sorted_stop, s, side="right")
+    if block is None:
+        return gap.astype(np.int64), np.ones(s.size, dtype=bool)
+    first = min(t0, float(s[0])) if s.size else t0
+    anchor = np.concatenate(([first], sorted_stop))[gap]
+    # a relative 1e-9 tolerance: window edges on a block edge must not flip blocks
+    # through float rounding of (s - anchor) / block
+    tol = 1e-9
+    k = np.floor((s - anchor) / block + tol)
+    inside = (e - anchor) / block <= k + 1 + tol
+    n_blocks = int(k.max(initial=0)) + 1
+    return (gap * n_blocks + k).astype(np.int64), inside
+
+
 def label_windows(
     windows: xr.DataArray,
     rec: xr.Dataset,
@@ -89,6 +224,8 @@ def label_windows(
     stimulus_labels: Iterable[str] | None = None,
     latent_label: str = LATENT,
     guard: float = 0.0,
+    latent_block: float | None = LATENT_BLOCK,
+    max_group_share: float | None = MAX_GROUP_SHARE,
 ) -> xr.DataArray:
     """Label windows by the epoch they lie in; drop (and count) the ambiguous ones.
 
@@ -97,7 +234,8 @@ def label_windows(
     windows : xarray.DataArray
         From :func:`~spikedecode.preprocess.sliding_windows`.
     rec : xarray.Dataset
-        The Recording the windows were binned from (its epochs are used).
+        The Recording the windows were binned from (its epochs, and its excluded
+        intervals when it has ``excluded_start``/``excluded_stop``).
     rule : {"multiclass", "binary"}, default="multiclass"
         ``"multiclass"``: the epoch's label (``touch/LUM``, ``touch/LBR``, ...) or
         ``latent_label``. ``"binary"``: ``"stimulus"`` or ``latent_label``.
@@ -109,21 +247,36 @@ def label_windows(
         Label of windows wholly outside every epoch.
     guard : float, default=0.0
         Margin (s): a latent window must be at least ``guard`` away from every epoch.
+    latent_block : float or None, default=10.0
+        Length (s) of the blocks that cut each latent gap into groups (see the module
+        docstring); None keeps one group per gap, however long.
+    max_group_share : float or None, default=0.2
+        Warn when one group holds more than this share of the kept windows; None
+        never warns.
 
     Returns
     -------
     xarray.DataArray
-        The kept windows (a copy of those samples) with per-sample coords ``label``
-        (str), ``trial`` (int64: the epoch index for stimulus windows; ``n_epochs +
-        gap index`` for latent windows, so that all windows of one epoch or one gap
-        form one group), ``t_rel`` (window start minus epoch start, NaN for latent) and
-        ``day``. Attrs add ``rule``, ``latent_label``, ``guard``,
-        ``n_dropped_ambiguous``, ``n_dropped_excluded``, ``n_windows_in``.
+        The kept windows (a lazy selection of the input view: no data are copied until
+        ``.values`` is read) with per-sample coords ``label`` (str), ``trial`` (int64:
+        the epoch index for stimulus windows; ``n_epochs + k`` for the ``k``-th latent
+        block in time, so that all windows of one epoch or one block form one group),
+        ``t_rel`` (window start minus epoch start, NaN for latent) and ``day``. Attrs add
+        ``rule``, ``latent_label``, ``guard``, ``latent_block`` (s, or ``"gap"``),
+        ``n_windows_in``, ``n_dropped_ambiguous``, ``n_dropped_excluded``,
+        ``n_dropped_other_intervals``, ``n_dropped_block_edge`` and
+        ``largest_group_share``.
 
     Raises
     ------
     SpikeDecodeValueError
-        Unknown ``rule``, negative ``guard``, a ``latent_label`` equal to a stimulus label.
+        Unknown ``rule``, negative ``guard``, a ``latent_label`` equal to a stimulus label,
+        ``latent_block <= 0``, ``max_group_share`` outside (0, 1].
+
+    Warns
+    -----
+    SpikeDecodeWarning
+        One group holds more than ``max_group_share`` of the kept windows.
 
     Examples
     --------
@@ -131,12 +284,32 @@ def label_windows(
     >>> from spikedecode.preprocess import bin_spikes, sliding_windows
     >>> rec = make_recording([0.01, 0.03], [0, 0], units=["a"], t_stop=0.1,
     ...                      epochs=[(0.02, 0.05, "touch/LUM")])
-    >>> w = label_windows(sliding_windows(bin_spikes(rec, 0.01), n_bins=2), rec)
+    >>> w = label_windows(sliding_windows(bin_spikes(rec, 0.01), n_bins=2), rec,
+    ...                   latent_block=0.02, max_group_share=None)
     >>> w["label"].values.tolist(), w["trial"].values.tolist()
-    (['latent', 'touch/LUM', 'touch/LUM', 'latent', 'latent', 'latent', 'latent'], [1, 0, 0, 2, 2, 2, 2])
+    (['latent', 'touch/LUM', 'touch/LUM', 'latent', 'latent'], [1, 0, 0, 2, 3])
     >>> w.attrs["n_dropped_ambiguous"]  # [0.01, 0.03) and [0.04, 0.06) straddle the epoch
     2
+    >>> w.attrs["n_dropped_block_edge"]  # blocks [0.05, 0.07), [0.07, 0.09), ...
+    2
     """
+    return _label(windows, rec, rule=rule, stimulus_labels=stimulus_labels,
+                  latent_label=latent_label, guard=guard, latent_block=latent_block,
+                  max_group_share=max_group_share, stacklevel=3)
+
+
+def _label(
+    windows: xr.DataArray,
+    rec: xr.Dataset,
+    *,
+    rule: str = "multiclass",
+    stimulus_labels: Iterable[str] | None = None,
+    latent_label: str = LATENT,
+    guard: float = 0.0,
+    latent_block: float | None = LATENT_BLOCK,
+    max_group_share: float | None = MAX_GROUP_SHARE,
+    stacklevel: int = 2,
+) -> xr.DataArray:
     windows = check_windows(windows)
     if "bin_size" not in windows.attrs or "time" not in windows.coords:
         raise SchemaError(
@@ -150,6 +323,19 @@ def label_windows(
         raise SpikeDecodeValueError(f"guard == {guard}, must be >= 0 seconds.")
     if not isinstance(latent_label, str) or not latent_label:
         raise SpikeDecodeValueError(f"latent_label == {latent_label!r}, must be a non-empty str.")
+    if latent_block is not None:
+        try:
+            latent_block = float(latent_block)
+        except (TypeError, ValueError) as err:
+            raise SpikeDecodeTypeError(
+                f"latent_block must be a number of seconds or None; got {latent_block!r}."
+            ) from err
+        if not (np.isfinite(latent_block) and latent_block > 0):
+            raise SpikeDecodeValueError(
+                f"latent_block == {latent_block}, must be > 0 seconds (or None for one group "
+                "per gap)."
+            )
+    max_group_share = _check_share(max_group_share, "max_group_share")
     start, stop, label = _epochs(rec)
     if stimulus_labels is None:
         selected = np.ones(label.size, dtype=bool)
@@ -169,36 +355,71 @@ def label_windows(
         raise SpikeDecodeValueError(
             f"latent_label == {latent_label!r} is also an epoch label; choose another."
         )
+    n_epochs = start.size
+    ex_start, ex_stop = _excluded(rec)
+    # excluded intervals behave as unselected epochs with indices >= n_epochs
+    all_start = np.concatenate([start, ex_start])
+    all_stop = np.concatenate([stop, ex_stop])
+    all_sel = np.concatenate([selected, np.zeros(ex_start.size, dtype=bool)])
 
     s = np.asarray(windows["time"].values, dtype=np.float64)
     e = _window_ends(windows, s)
-    n_ov, id_sum = _overlaps(s, e, start, stop)
-    n_near = _overlaps(s - guard, e + guard, start, stop)[0] if guard > 0 else n_ov
-    n_epochs = start.size
-    if n_epochs:
-        j = np.where(n_ov == 1, id_sum, 0)  # the one overlapping epoch, where there is one
-        inside = (n_ov == 1) & (start[j] <= s) & (e <= stop[j])
-        is_stim = inside & selected[j]
-        is_excl = inside & ~selected[j]
+    n_ov, id_sum = _overlaps(s, e, all_start, all_stop)
+    n_near = _overlaps(s - guard, e + guard, all_start, all_stop)[0] if guard > 0 else n_ov
+    if all_start.size:
+        j = np.where(n_ov == 1, id_sum, 0)  # the one overlapping interval, where there is one
+        inside = (n_ov == 1) & (all_start[j] <= s) & (e <= all_stop[j])
+        is_stim = inside & all_sel[j]
+        is_excl = inside & ~all_sel[j] & (j < n_epochs)
+        is_other = inside & (j >= n_epochs)
     else:
         j = np.zeros(s.size, dtype=np.int64)
-        is_stim = is_excl = np.zeros(s.size, dtype=bool)
+        is_stim = is_excl = is_other = np.zeros(s.size, dtype=bool)
     is_latent = n_near == 0
-    keep = np.flatnonzero(is_stim | is_latent)
+    t0 = float(windows.attrs.get("t_start", rec.attrs.get("t_start", 0.0)))
+    block_key = np.zeros(s.size, dtype=np.int64)
+    lat = np.flatnonzero(is_latent)
+    block_key[lat], in_block = _latent_groups(s[lat], e[lat], all_stop, t0, latent_block)
+    is_edge = np.zeros(s.size, dtype=bool)
+    is_edge[lat[~in_block]] = True
+    keep = np.flatnonzero(is_stim | (is_latent & ~is_edge))
 
     stim_k, jk, s_k = is_stim[keep], j[keep], s[keep]
     lab = np.full(keep.size, latent_label, dtype=object)
     lab[stim_k] = out_labels[jk[stim_k]]
     lab = lab.astype(str)
-    gap = np.searchsorted(np.sort(stop), s_k, side="right")  # epochs ended by the start
-    trial = np.where(stim_k, jk, n_epochs + gap).astype(np.int64)
+    # latent blocks are numbered in time order after the epochs
+    block_id = np.unique(block_key[keep[~stim_k]], return_inverse=True)[1].reshape(-1)
+    trial = np.empty(keep.size, dtype=np.int64)
+    trial[stim_k] = jk[stim_k]
+    trial[~stim_k] = n_epochs + block_id
     t_rel = np.full(keep.size, np.nan)
     t_rel[stim_k] = s_k[stim_k] - start[jk[stim_k]]
     day = windows.attrs.get("day", rec.attrs.get("day", 0))
     if isinstance(day, np.integer):
         day = int(day)
 
-    out = windows.isel(sample=keep)
+    share = 0.0
+    if keep.size:
+        ids, counts = np.unique(trial, return_counts=True)
+        big = int(np.argmax(counts))
+        share = float(counts[big] / keep.size)
+        if max_group_share is not None and share > max_group_share:
+            g = int(ids[big])
+            what = (f"epoch {g} ('{label[g]}')" if g < n_epochs else
+                    f"a latent block of up to {latent_block} s" if latent_block is not None
+                    else "a latent gap (latent_block=None)")
+            warnings.warn(
+                f"one group (trial {g}, {what}) holds {share:.0%} of the {keep.size} "
+                f"labelled windows, more than max_group_share={max_group_share:.0%}: grouped "
+                "CV folds cannot be balanced and cluster-bootstrap intervals are "
+                "unreliable. Use more trials, a shorter latent_block, or stimulus_labels "
+                "to drop the long epoch.",
+                SpikeDecodeWarning,
+                stacklevel=stacklevel,
+            )
+
+    out = _select_samples(windows, keep)
     out = out.assign_coords(
         label=("sample", lab),
         trial=("sample", trial),
@@ -206,15 +427,22 @@ def label_windows(
         day=("sample", np.full(keep.size, day)),
     )
     out.attrs = dict(windows.attrs)
+    n_edge = int(is_edge.sum())
     out.attrs.update(
         {
             "rule": rule,
             "latent_label": latent_label,
             "guard": guard,
+            "latent_block": latent_block if latent_block is not None else "gap",
             "day": day,
             "n_windows_in": int(s.size),
             "n_dropped_excluded": int(is_excl.sum()),
-            "n_dropped_ambiguous": int(s.size - keep.size - is_excl.sum()),
+            "n_dropped_other_intervals": int(is_other.sum()),
+            "n_dropped_block_edge": n_edge,
+            "n_dropped_ambiguous": int(
+                s.size - keep.size - is_excl.sum() - is_other.sum() - n_edge
+            ),
+            "largest_group_share": share,
         }
     )
     return out
@@ -334,9 +562,10 @@ def make_windows(
     >>> from spikedecode import make_recording
     >>> rec = make_recording([0.01, 0.03], [0, 0], units=["a"], t_stop=0.1,
     ...                      epochs=[(0.02, 0.05, "touch/LUM")])
-    >>> make_windows(rec, bin_size=0.01, n_bins=2, rule="binary")["label"].values.tolist()[:3]
+    >>> w = make_windows(rec, bin_size=0.01, n_bins=2, rule="binary", max_group_share=None)
+    >>> w["label"].values.tolist()[:3]
     ['latent', 'stimulus', 'stimulus']
     """
     binned = bin_spikes(rec, bin_size)
-    return label_windows(sliding_windows(binned, n_bins=n_bins, step=step), rec, rule=rule,
-                         **label_kw)
+    return _label(sliding_windows(binned, n_bins=n_bins, step=step), rec, rule=rule,
+                  stacklevel=3, **label_kw)

@@ -25,6 +25,9 @@ from spikedecode.errors import (
 
 __all__ = ["sliding_windows", "to_xy", "to_sequences", "concat_days", "check_windows"]
 
+#: bytes of window data converted per chunk by :func:`to_sequences`
+_CHUNK_BYTES = 16 * 2**20
+
 
 def _check_int(value: Any, name: str, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
@@ -160,7 +163,8 @@ def to_sequences(
     Returns
     -------
     X : ndarray of float32, shape (sample, lag, unit)
-        For sequence models (``nn.LSTM(batch_first=True)``).
+        For sequence models (``nn.LSTM(batch_first=True)``). The only copy of the window
+        data: it is written directly from the (lazy, zero-copy) Windows in 16 MiB chunks.
     y : ndarray of str or None
         The ``label`` coordinate; None for unlabelled windows.
     groups : ndarray of int64 or None
@@ -176,7 +180,13 @@ def to_sequences(
     ((2, 3, 4), 'float32', ['a', 'b'], [0, 1])
     """
     windows = check_windows(windows)
-    X = np.ascontiguousarray(windows.values, dtype=np.float32)
+    # one float32 copy, written chunk by chunk: labelled Windows are a lazy selection of
+    # a strided view, so reading them whole first would add a second full-size copy
+    var = windows.variable
+    X = np.empty(var.shape, dtype=np.float32)
+    per = max(1, _CHUNK_BYTES // max(1, int(np.prod(var.shape[1:])) * var.dtype.itemsize))
+    for i in range(0, X.shape[0], per):
+        X[i : i + per] = var.isel(sample=slice(i, i + per)).values
     y = windows["label"].values.astype(str) if "label" in windows.coords else None
     groups = windows["trial"].values.astype(np.int64) if "trial" in windows.coords else None
     return X, y, groups

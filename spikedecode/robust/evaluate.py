@@ -69,7 +69,32 @@ def accuracy(model: Any, x: Any, y: Any, *, batch_size: int = 1000) -> float:
     return correct / len(x)
 
 
-def _xy(data: Any, split: str, limit: int | None) -> tuple[torch.Tensor, torch.Tensor, str]:
+def _decoder_labels(y: Any, classes: Any) -> Any:
+    """Map a fitted decoder's own labels (``classes_``) to the class indices of its logits.
+
+    Labels take priority: ``y`` is mapped when every value is one of ``classes_``; else it
+    must already hold indices ``0 .. n_classes - 1``.
+    """
+    if classes is None:
+        return y
+    classes = np.asarray(classes)
+    arr = y.detach().cpu().numpy() if torch.is_tensor(y) else np.asarray(y)
+    lookup = {c: i for i, c in enumerate(classes.tolist())}
+    values = arr.reshape(-1).tolist()
+    if all(v in lookup for v in values):
+        return np.asarray([lookup[v] for v in values], dtype=np.int64).reshape(arr.shape)
+    if arr.dtype.kind in "iu" and arr.size and 0 <= arr.min() and arr.max() < classes.size:
+        return arr
+    unknown = sorted({str(v) for v in values if v not in lookup})[:5]
+    raise AttackError(
+        f"y holds labels {unknown} that the decoder does not know; its classes_ are "
+        f"{classes.tolist()}. Pass the decoder's own labels or class indices 0.."
+        f"{classes.size - 1}."
+    )
+
+
+def _xy(data: Any, split: str, limit: int | None, classes: Any = None
+        ) -> tuple[torch.Tensor, torch.Tensor, str]:
     if hasattr(data, "train") and hasattr(data, "test"):
         x, y = getattr(data, split)
         name = getattr(data, "name", "")
@@ -80,7 +105,7 @@ def _xy(data: Any, split: str, limit: int | None) -> tuple[torch.Tensor, torch.T
         raise SpikeDecodeTypeError(f"data must be an ImageData or an (x, y) pair; got "
                                    f"{type(data).__name__}.")
     x = _as_input(x)
-    y = _as_labels(y, len(x))
+    y = _as_labels(_decoder_labels(y, classes), len(x))
     if limit is not None:
         x, y = x[:limit], y[:limit]
     return x, y, name
@@ -122,6 +147,7 @@ def _accepts(fn: Callable, name: str, strict: bool = False) -> bool:
 def robustness_curve(model: Any, data: Any, attack: Any = "pgd",
                      eps: Sequence[float] = (0.0, 0.05, 0.1, 0.2, 0.3), *,
                      split: str = "test", limit: int | None = None, batch_size: int = 500,
+                     clip: tuple[float | None, float | None] | None = (0.0, 1.0),
                      attack_kwargs: Mapping[str, Any] | None = None,
                      random_state: RandomStateLike = 0, progress: bool = False) -> Any:
     """Accuracy of ``model`` under ``attack`` at each budget in ``eps``.
@@ -129,8 +155,10 @@ def robustness_curve(model: Any, data: Any, attack: Any = "pgd",
     Parameters
     ----------
     model : nn.Module or fitted estimator with ``module_``
+        A fitted decoder's ``classes_`` map its own labels to logit indices.
     data : ImageData or (x, y)
-        With an ImageData, the ``split`` split is used (default the test split).
+        With an ImageData, the ``split`` split is used (default the test split). ``y``
+        holds class indices, or, with a fitted decoder, its own labels (e.g. strings).
     attack : str, callable, Attack, or a list/dict of them, default="pgd"
         Names of :data:`~spikedecode.robust.attacks.ATTACKS` (``"fgsm"``, ``"pgd"``,
         ``"bim"``, ``"lbfgs"``, ``"gaussian"``...) or ``attack(model, x, y, eps=...)``.
@@ -140,8 +168,15 @@ def robustness_curve(model: Any, data: Any, attack: Any = "pgd",
     limit : int, optional
         Evaluate on the first ``limit`` samples only.
     batch_size : int, default=500
+    clip : (low, high) or None, default=(0.0, 1.0)
+        The input domain every attack that takes ``clip`` projects onto: ``(0, 1)`` for
+        images, ``(0, None)`` for spike counts (count-valued decoders: counts are >= 0
+        and unbounded above), None for no box. Inputs outside it raise
+        :class:`~spikedecode.errors.AttackError`. An :class:`Attack` built with its own
+        ``clip`` keeps it.
     attack_kwargs : dict, optional
-        Extra keywords for every attack (``n_steps``, ``step_size``...).
+        Extra keywords for every attack that accepts them (``n_steps``,
+        ``step_size``...); the domain goes in ``clip``, not here.
     random_state : int, Generator or None, default=0
         Seeds the random starts (attacks that take a ``generator``).
     progress : bool, default=False
@@ -151,9 +186,9 @@ def robustness_curve(model: Any, data: Any, attack: Any = "pgd",
     -------
     xarray.DataArray
         ``accuracy`` with dims ``(eps, attack)``; attrs ``n_samples``, ``dataset``,
-        ``model``. ``lbfgs`` is a minimum-norm attack: it runs once, and its accuracy at
-        ``eps`` counts a sample as broken when L-BFGS found an adversarial whose L-inf
-        size is <= eps.
+        ``model``, ``clip`` (as text). ``lbfgs`` is a minimum-norm attack: it runs once,
+        and its accuracy at ``eps`` counts a sample as broken when L-BFGS found an
+        adversarial whose L-inf size is <= eps.
 
     Examples
     --------
@@ -163,16 +198,30 @@ def robustness_curve(model: Any, data: Any, attack: Any = "pgd",
     ...                          attack_kwargs={"n_steps": 3})
     >>> curve.dims, float(curve.sel(eps=0.0, attack="pgd"))
     (('eps', 'attack'), 1.0)
+
+    Spike counts go with ``clip=(0, None)``:
+
+    >>> counts = torch.poisson(torch.full((20, 1, 2, 2), 3.0))
+    >>> y = net(counts).argmax(1)
+    >>> c = robustness_curve(net, (counts, y), "fgsm", eps=[0, 1.0], clip=(0.0, None))
+    >>> float(c.sel(eps=0.0, attack="fgsm")) >= float(c.sel(eps=1.0, attack="fgsm"))
+    True
     """
     import xarray as xr
 
     module = _module_of(model)
-    x, y, dname = _xy(data, split, limit)
+    x, y, dname = _xy(data, split, limit, getattr(model, "classes_", None))
     eps_list = [float(e) for e in eps]
     if not eps_list or any((not np.isfinite(e)) or e < 0 for e in eps_list):
         raise AttackError(f"eps == {list(eps)!r}, must be a non-empty list of numbers >= 0.")
     items = _attack_items(attack)
     kw = dict(attack_kwargs or {})
+    if "clip" in kw:
+        raise AttackError(
+            f"attack_kwargs has clip={kw['clip']!r}; pass robustness_curve(..., "
+            f"clip={kw['clip']!r}) instead (one domain for every attack)."
+        )
+    kw["clip"] = clip
     seed = draw_seed(random_state)
     acc = np.full((len(eps_list), len(items)), np.nan)
     clean = accuracy(module, x, y, batch_size=batch_size)
@@ -191,6 +240,8 @@ def robustness_curve(model: Any, data: Any, attack: Any = "pgd",
         wants_gen = _accepts(fn, "generator") if not isinstance(atk, str) else \
             atk in ("pgd", "pgd_l2", "gaussian", "count_linf")
         kw_j = {k: v for k, v in kw.items() if _accepts(fn, k, strict=True)}
+        if isinstance(atk, Attack) and "clip" in atk.kwargs:
+            kw_j.pop("clip", None)  # an Attack configured with its own domain keeps it
         for i, e in enumerate(eps_list):
             if e == 0:
                 acc[i, j] = clean
@@ -212,7 +263,8 @@ def robustness_curve(model: Any, data: Any, attack: Any = "pgd",
         acc, dims=("eps", "attack"),
         coords={"eps": eps_list, "attack": [n for n, _ in items]}, name="accuracy",
         attrs={"n_samples": len(x), "dataset": dname, "split": split,
-               "model": type(module).__name__, "clean_accuracy": clean},
+               "model": type(module).__name__, "clean_accuracy": clean,
+               "clip": str(clip)},
     )
 
 

@@ -149,3 +149,80 @@ def test_consistency_score_with_chance():
     assert consistency_score(m, chance=0.5) == pytest.approx(0.5)
     with pytest.raises(ValueError, match="square"):
         consistency_score(xr.DataArray([[1.0, 2.0]]))
+
+
+# ----------------------------------------------------------------- default scheduler
+def test_library_default_is_serial(monkeypatch):
+    distributed = pytest.importorskip("distributed")
+    started = []
+
+    def no_cluster(*args, **kwargs):
+        started.append(kwargs)
+        raise RuntimeError("no cluster in this test")
+
+    monkeypatch.setattr(distributed, "LocalCluster", no_cluster)
+    days = {0: _day(0, ["u0", "u1", "u2"]), 1: _day(1, ["u0", "u1", "u2"])}
+    dec = make_decoder("logistic", **DEC)
+    m = cross_day_matrix(days, dec, random_state=3)  # no scheduler, no n_jobs: in-process
+    lo = leave_one_day_out(days, dec, n_jobs=1, random_state=3)
+    assert started == [] and m.shape == (2, 2) and lo.shape == (2,)
+    # asking for workers (n_jobs > 1, -1 or scheduler="local") starts a local cluster
+    from spikedecode.errors import ConfigError
+
+    for kw in ({"n_jobs": 2}, {"n_jobs": -1}, {"scheduler": "local"}):
+        with pytest.raises(ConfigError, match="could not start a local Dask cluster"):
+            cross_day_matrix(days, dec, random_state=3, **kw)
+    assert [k["n_workers"] for k in started][0] == 2 and len(started) == 3
+    for bad in (0, -2, 1.5, "two"):
+        with pytest.raises(ConfigError, match="n_jobs =="):
+            cross_day_matrix(days, dec, n_jobs=bad)
+
+
+# ------------------------------------------------------------------- the command
+@pytest.mark.filterwarnings("default::spikedecode.errors.DataDroppedWarning")
+def test_consistency_command_header_figure_and_one_line_warnings(tmp_path, capsys,
+                                                                  tiny_experiment):
+    from spikedecode import make_recording
+    from spikedecode.cli import main
+    from spikedecode.io import write
+
+    rec = tiny_experiment[0]
+    units = rec["unit"].values.tolist()
+    # day 1: the same spikes, one unit renamed, so the days share all units but one
+    twin = make_recording(rec["spike_time"].values, rec["spike_unit"].values,
+                          units=units[:-1] + ["renamed"], t_start=rec.attrs["t_start"],
+                          t_stop=rec.attrs["t_stop"], epochs=rec.spikedecode.epochs(), day=1)
+    paths = [str(write(r, tmp_path / f"day{d}.nc")) for d, r in ((0, rec), (1, twin))]
+    out = tmp_path / "out"
+    assert main(["consistency", *paths, "--labels", "binary", "--step", "5",
+                 "--scheduler", "sync", "--lodo", "--out", str(out)]) == 0
+    text, err = capsys.readouterr()
+    lines = text.splitlines()
+    assert lines[0].split("  ")[0] == "accuracy: train day"
+    assert "test day 0" in lines[0] and "test day 1" in lines[0]
+    assert lines[2].startswith("0 ") and lines[3].startswith("1 ")
+    assert any(ln.startswith("leave-one-day-out accuracy: test 0:") for ln in lines)
+    # one line per warning (once for the matrix, once for --lodo), no file or source line
+    warn = [ln for ln in err.splitlines() if ln.strip()]
+    assert warn == 2 * [f"warning: DataDroppedWarning: kept the {len(units) - 1} units shared "
+                        "by all days; dropped per day: {0: 1, 1: 1}."]
+    assert (out / "cross_day.png").exists()
+
+
+def test_consistency_figure_title_fits():
+    import matplotlib.pyplot as plt
+
+    from spikedecode._cli.consistency import matrix_figure
+
+    m = xr.DataArray([[0.9, 0.6], [0.5, 0.8]], dims=("train_day", "test_day"),
+                     coords={"train_day": [0, 1], "test_day": [0, 1]},
+                     attrs={"metric": "balanced_accuracy", "aligner": "CCAAligner(" + "x" * 80})
+    fig = matrix_figure(m, decoder="logistic", align="procrustes")
+    try:
+        fig.canvas.draw()
+        box = fig.axes[0].title.get_window_extent()
+        width = fig.bbox.width
+        assert 0 <= box.x0 and box.x1 <= width, (box, width)
+        assert "procrustes" in fig.axes[0].get_title()
+    finally:
+        plt.close(fig)

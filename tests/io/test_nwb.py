@@ -64,6 +64,35 @@ def test_human_recognition_table_on_request():
 
 
 @pytest.mark.data
+def test_human_other_tables_are_excluded_not_latent(human):
+    from spikedecode.io.nwb import interval_tables
+    from spikedecode.preprocess import make_windows
+
+    tabs = {t["table"]: t for t in interval_tables(human)}
+    assert {k: (t["rows"], t["role"]) for k, t in tabs.items()} == {
+        "encoding_table": (90, "epochs"), "recognition_table": (180, "excluded"),
+        "timediscrimination_table": (180, "excluded"),
+    }
+    assert tabs["encoding_table"]["label_column"] == "stimCategory"
+    assert "old_new" in tabs["recognition_table"]["columns"]
+    assert human.sizes["excluded"] == 360
+    assert set(human["excluded_table"].values.tolist()) == {
+        "recognition_table", "timediscrimination_table"}
+    w = make_windows(human, bin_size=0.005, n_bins=5, step=5)
+    assert w.attrs["n_dropped_other_intervals"] > 10000
+    # no latent window touches a recognition/time-discrimination trial
+    t = w["time"].values[w["label"].values == "latent"]
+    a, b = human["excluded_start"].values, human["excluded_stop"].values
+    i = np.searchsorted(a, t + 0.025, side="left")  # intervals starting before the end
+    b_max = np.maximum.accumulate(b)  # the latest stop among them
+    assert not np.any((i > 0) & (b_max[np.maximum(i - 1, 0)] > t))
+    # the 1,880 s after the encoding block no longer form one giant group
+    counts = np.bincount(w["trial"].values)
+    assert counts.max() / counts.sum() < 0.01
+    assert w.attrs["largest_group_share"] == pytest.approx(counts.max() / counts.sum())
+
+
+@pytest.mark.data
 def test_mouse_three_units():
     rec = sio.read(shared_data("nwb", "A8604-211122.nwb"))
     assert rec.spikedecode.n_units == 3
@@ -102,6 +131,28 @@ def test_synthetic_trials_and_ids(synth):
         both = sio.read(synth, intervals="all", day=2)
     assert [e[2] for e in both.spikedecode.epochs()][-1] == "puffs"
     assert both.attrs["t_stop"] == 5.5 and both.attrs["day"] == 2
+    assert "excluded" not in both.dims  # every table is read as epochs
+
+
+def test_synthetic_other_tables_become_excluded_intervals(synth):
+    from spikedecode.errors import SpikeDecodeWarning
+    from spikedecode.io.nwb import interval_tables
+
+    with pytest.warns(SpikeDecodeWarning):
+        rec = sio.read(synth)  # 'auto': the trials table
+    assert rec["excluded_start"].values.tolist() == [5.0]
+    assert rec["excluded_stop"].values.tolist() == [5.5]
+    assert rec["excluded_table"].values.tolist() == ["puffs"]
+    roles = {t["table"]: (t["role"], t["label_column"], t["rows"]) for t in interval_tables(rec)}
+    assert roles == {"trials": ("epochs", "stimulus", 3), "puffs": ("excluded", "", 1)}
+    with pytest.warns(SpikeDecodeWarning):
+        puffs = sio.read(synth, intervals="puffs")
+    assert puffs["excluded_start"].values.tolist() == [0.0, 1.0, 3.0]
+    assert puffs["excluded_table"].values.tolist() == ["trials"] * 3
+    with pytest.warns(SpikeDecodeWarning):
+        kept = sio.read(synth, exclude_other_intervals=False)
+    assert "excluded_start" not in kept
+    assert {t["table"]: t["role"] for t in interval_tables(kept)}["puffs"] == "ignored"
 
 
 def test_synthetic_unit_names(tmp_path):
@@ -120,3 +171,55 @@ def test_synthetic_without_units(tmp_path):
     p = make_nwb(tmp_path / "nounits.nwb", units=False)
     with pytest.raises(FileFormatError, match=r"no units table with spike_times \(nwb.units\)"):
         sio.read(p)
+
+
+@pytest.mark.filterwarnings("ignore:1 unit\\(s\\) have no spikes")
+def test_info_lists_interval_tables(synth):
+    import json
+
+    from click.testing import CliRunner
+
+    from spikedecode._cli.info import command
+
+    res = CliRunner().invoke(command, [str(synth)])
+    assert res.exit_code == 0, res.output
+    lines = res.output.splitlines()
+    head = next(i for i, ln in enumerate(lines) if ln.startswith("table "))
+    assert lines[head].split() == ["table", "rows", "role", "label_column", "columns"]
+    rows = {ln.split()[0]: ln.split()[1:4] for ln in lines[head + 2:head + 4]}
+    assert rows == {"trials": ["3", "epochs", "stimulus"], "puffs": ["1", "excluded", "-"]}
+    res = CliRunner().invoke(command, [str(synth), "--json", "--intervals", "puffs"])
+    out = json.loads(res.output[res.output.index("{"):])
+    assert {t["table"]: t["role"] for t in out["interval_tables"]} == {
+        "trials": "excluded", "puffs": "epochs"}
+    assert out["n_excluded_intervals"] == 3 and out["n_epochs"] == 1
+
+
+@pytest.mark.data
+def test_decode_chooses_interval_table_and_label_column(capsys):
+    import json
+
+    from spikedecode.cli import main
+
+    p = str(shared_data("nwb", "sub-4_ses-4_ecephys+image.nwb"))
+    args = ["decode", p, "--bin", "1s", "--window", "1", "--n-boot", "10", "--n-splits", "3",
+            "--json", "--intervals", "recognition_table", "--label-column", "old_new"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    res = json.loads(out[out.index("{"):])["results"]["logistic"]
+    labels = res["confusion"]["labels"]
+    assert "latent" in labels and len(labels) > 2
+    assert all(x == "latent" or x.startswith("recognition_table/") for x in labels)
+    # a table the file lacks, and the option on a non-NWB file, are one-line usage errors
+    assert main(args[:-4] + ["--intervals", "nope"]) == 2
+    assert "interval tables are" in capsys.readouterr().err
+
+
+def test_decode_intervals_on_non_nwb_is_a_usage_error(tmp_path, capsys):
+    import spikedecode
+    from spikedecode.cli import main
+
+    rec = spikedecode.make_recording([0.1, 0.2], ["a", "b"], t_stop=1.0)
+    f = sio.write(rec, tmp_path / "r.nc")
+    assert main(["decode", str(f), "--intervals", "trials"]) == 2
+    assert "NWB files only" in capsys.readouterr().err

@@ -8,7 +8,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from spikedecode import make_recording
-from spikedecode.errors import DataDroppedWarning, LabelError, SpikeDecodeValueError
+from spikedecode.errors import (
+    DataDroppedWarning,
+    LabelError,
+    SpikeDecodeTypeError,
+    SpikeDecodeValueError,
+    SpikeDecodeWarning,
+)
 from spikedecode.preprocess import (
     bin_edges,
     bin_spikes,
@@ -26,6 +32,7 @@ def rec_with(epochs, t_stop=2.0):
 
 
 def labelled(epochs, bin_size=0.1, n_bins=2, t_stop=2.0, **kw):
+    kw.setdefault("max_group_share", None)  # toy cases have few groups by design
     rec = rec_with(epochs, t_stop)
     w = sliding_windows(bin_spikes(rec, bin_size), n_bins=n_bins)
     return w, label_windows(w, rec, **kw)
@@ -101,7 +108,8 @@ def test_bad_arguments():
         labelled([(0.4, 0.8, "x")], latent_label="x")
 
 
-def naive_labels(s, e, epochs, guard, latent="latent"):
+def naive_labels(s, e, epochs, guard, block=None, latent="latent"):
+    """Per window: (label, trial) or None (dropped), by a direct loop over the epochs."""
     out = []
     for a, b in zip(s, e):
         inside = [i for i, (p, q, _) in enumerate(epochs) if p <= a and b <= q]
@@ -110,11 +118,23 @@ def naive_labels(s, e, epochs, guard, latent="latent"):
         if len(over) == 1 and inside == over:
             out.append((epochs[inside[0]][2], inside[0]))
         elif not near:
-            gap = sum(q <= a for _, q, _ in epochs)
-            out.append((latent, len(epochs) + gap))
+            ended = [q for _, q, _ in epochs if q <= a]
+            key, k = (len(ended), 0), 0
+            if block is not None:
+                anchor = max(ended) if ended else 0.0
+                # the same 1e-9 tolerance as label_windows: edges on a block edge
+                k = int(np.floor((a - anchor) / block + 1e-9))
+                if (b - anchor) / block > k + 1 + 1e-9:
+                    out.append(None)  # crosses a block edge
+                    continue
+                key = (len(ended), k)
+            out.append((latent, key))
         else:
             out.append(None)
-    return out
+    # latent groups are numbered in time order after the epochs
+    keys = sorted({x[1] for x in out if x is not None and x[0] == latent})
+    rank = {k: len(epochs) + i for i, k in enumerate(keys)}
+    return [x if x is None or x[0] != latent else (latent, rank[x[1]]) for x in out]
 
 
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -135,18 +155,23 @@ def test_matches_naive_rule(data):
     epochs.sort(key=lambda r: r[0])
     n_bins = data.draw(st.integers(1, 4))
     guard = data.draw(st.sampled_from([0.0, 0.0, bin_size * 1.5]))
+    # None: one group per gap; 4 bins: block edges on bin edges; 3.5 bins: between them
+    block = data.draw(st.sampled_from([None, 10.0, bin_size * 4, bin_size * 3.5]))
     rec = rec_with(epochs or None, t_stop)
     w = sliding_windows(bin_spikes(rec, bin_size), n_bins=n_bins)
-    lw = label_windows(w, rec, guard=guard)
+    lw = label_windows(w, rec, guard=guard, latent_block=block, max_group_share=None)
     k = np.arange(w.sizes["sample"])
-    expect = naive_labels(edges[k], edges[k + n_bins], epochs, guard)
+    expect = naive_labels(edges[k], edges[k + n_bins], epochs, guard, block)
     kept = [(i, x) for i, x in enumerate(expect) if x is not None]
     assert lw.sizes["sample"] == len(kept)
     np.testing.assert_array_equal(lw["time"].values, edges[[i for i, _ in kept]])
     assert lw["label"].values.tolist() == [x[0] for _, x in kept]
     assert lw["trial"].values.tolist() == [x[1] for _, x in kept]
-    n_drop = lw.attrs["n_dropped_ambiguous"] + lw.attrs["n_dropped_excluded"]
+    n_drop = sum(lw.attrs[f"n_dropped_{r}"] for r in
+                 ("ambiguous", "excluded", "other_intervals", "block_edge"))
     assert n_drop + lw.sizes["sample"] == w.sizes["sample"]
+    # the lazy selection reads the same numbers as indexing the view
+    np.testing.assert_array_equal(lw.values, w.values[[i for i, _ in kept]])
 
 
 def test_trial_windows_aligned_to_onsets():
@@ -197,3 +222,107 @@ def test_windows_without_bin_size_are_rejected():
     w.attrs.pop("bin_size")
     with pytest.raises(SchemaError, match="bin_size"):
         label_windows(w, rec_with([(0.4, 0.8, "x")]))
+
+
+def test_long_latent_gap_is_cut_into_blocks():
+    # one 1 s epoch, then 99 s without any: the tail must not become one group
+    rec = rec_with([(0.0, 1.0, "x")], t_stop=100.0)
+    w = sliding_windows(bin_spikes(rec, 0.1), n_bins=5)
+    lw = label_windows(w, rec, latent_block=10.0, max_group_share=None)
+    lat = lw["label"].values == "latent"
+    t, g = lw["time"].values[lat], lw["trial"].values[lat]
+    # blocks [1, 11), [11, 21), ... counted from the epoch's end: 10 groups, ids 1..10
+    assert sorted(set(g.tolist())) == list(range(1, 11))
+    np.testing.assert_array_equal(g, 1 + np.floor((t - 1.0) / 10.0 + 1e-9).astype(int))
+    # each window lies inside its block; the 4 windows crossing each of the 9 inner block
+    # edges (and the 4 crossing t_stop=100 never exist) are dropped and counted
+    e = t + 0.5
+    assert np.all(e <= 1.0 + 10.0 * (g - 1 + 1) + 1e-9)
+    assert lw.attrs["n_dropped_block_edge"] == 9 * 4
+    assert lw.attrs["latent_block"] == 10.0
+    counts = np.bincount(lw["trial"].values)
+    assert counts.max() / counts.sum() < 0.11
+    assert lw.attrs["largest_group_share"] == pytest.approx(counts.max() / counts.sum())
+    # latent_block=None: the old rule, one group for the whole tail, which warns
+    with pytest.warns(SpikeDecodeWarning, match=r"holds 9\d% .*max_group_share=20%"):
+        one = label_windows(w, rec, latent_block=None)
+    assert set(one["trial"].values[one["label"].values == "latent"].tolist()) == {1}
+    assert one.attrs["n_dropped_block_edge"] == 0 and one.attrs["latent_block"] == "gap"
+
+
+def test_group_share_warning_threshold():
+    # 2 epochs of 1 s and 2 gaps of 1 s: each of the 4 groups holds a quarter
+    rec = rec_with([(0.0, 1.0, "x"), (2.0, 3.0, "x")], t_stop=4.0)
+    w = sliding_windows(bin_spikes(rec, 0.1), n_bins=2)
+    with pytest.warns(SpikeDecodeWarning, match="trial"):
+        lw = label_windows(w, rec)  # default max_group_share=0.2
+    assert lw.attrs["largest_group_share"] == pytest.approx(0.25)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        label_windows(w, rec, max_group_share=0.3)  # above the largest share: silent
+        label_windows(w, rec, max_group_share=None)
+    for bad, err in [(0.0, SpikeDecodeValueError), (1.5, SpikeDecodeValueError),
+                     ("a", SpikeDecodeTypeError)]:
+        with pytest.raises(err, match="max_group_share"):
+            label_windows(w, rec, max_group_share=bad)
+    for bad, err in [(0.0, SpikeDecodeValueError), (-1.0, SpikeDecodeValueError),
+                     ("ten", SpikeDecodeTypeError)]:
+        with pytest.raises(err, match="latent_block"):
+            label_windows(w, rec, latent_block=bad)
+
+
+def test_excluded_intervals_are_neither_stimulus_nor_latent():
+    rec = rec_with([(0.4, 0.8, "enc/0")], t_stop=2.0)
+    rec = rec.assign(excluded_start=("excluded", [1.2]), excluded_stop=("excluded", [1.6]))
+    w = sliding_windows(bin_spikes(rec, 0.1), n_bins=2)
+    lw = label_windows(w, rec, max_group_share=None)
+    lab = by_start(lw)
+    # [1.2, 1.4) and [1.3, 1.5) and [1.4, 1.6) lie inside the excluded interval
+    assert not any(1.1 <= t <= 1.5 for t in lab)
+    assert lw.attrs["n_dropped_other_intervals"] == 3
+    assert lw.attrs["n_dropped_excluded"] == 0
+    # [1.1, 1.3) and [1.5, 1.7) straddle it: ambiguous, as [0.3, 0.5) and [0.7, 0.9)
+    # straddle the epoch
+    assert lw.attrs["n_dropped_ambiguous"] == 2 + 2
+    # the gap after the excluded interval is a new group, not the one before it
+    trial = dict(zip(np.round(lw["time"].values, 9).tolist(), lw["trial"].values.tolist()))
+    assert trial[0.8] == trial[1.0] != trial[1.6] == trial[1.8]
+    assert set(lab.values()) == {"enc/0", "latent"}
+
+
+def test_labelled_windows_are_not_copied():
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    n_time, n_units, n_bins = 6000, 40, 40
+    spikes = np.sort(rng.uniform(0, 60.0, 20000))
+    rec = make_recording(spikes, rng.integers(0, n_units, spikes.size), t_stop=60.0,
+                         units=[f"u{i}" for i in range(n_units)],
+                         epochs=[(5.0 * i + 1.0, 5.0 * i + 3.0, "x") for i in range(12)])
+    w = sliding_windows(bin_spikes(rec, 0.01), n_bins=n_bins)
+    full = w.sizes["sample"] * n_bins * n_units * w.dtype.itemsize  # ~9.5 MB in uint8
+    assert w.sizes["sample"] == n_time - n_bins + 1
+    tracemalloc.start()
+    bin_spikes(rec, 0.01)
+    _, peak_bin = tracemalloc.get_traced_memory()
+    tracemalloc.reset_peak()
+    lw = label_windows(w, rec, max_group_share=None)
+    _, peak_label = tracemalloc.get_traced_memory()
+    tracemalloc.reset_peak()
+    mw = make_windows(rec, bin_size=0.01, n_bins=n_bins, max_group_share=None)
+    _, peak_make = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    # the old isel copy alone was ~0.8 * full; what remains are per-sample coordinates
+    # (time, label, trial, t_rel, day: ~50 bytes a sample) and, for make_windows, the
+    # binning itself
+    assert peak_label < full / 8, (peak_label, full)
+    assert peak_make < peak_bin + full / 8, (peak_make, peak_bin, full)
+    keep = np.searchsorted(w["time"].values, lw["time"].values)
+    np.testing.assert_array_equal(lw.values, w.values[keep])
+    np.testing.assert_array_equal(mw.values, lw.values)
+    # indexing the lazy selection agrees with numpy on every axis
+    sub = lw.isel(sample=[3, 1], lag=slice(2, 5), unit=[0, 7])
+    np.testing.assert_array_equal(sub.values, w.values[keep[[3, 1]]][:, 2:5][:, :, [0, 7]])
+    np.testing.assert_array_equal(lw.isel(sample=2, unit=5).values, w.values[keep[2], :, 5])

@@ -83,7 +83,7 @@ def test_windows_of_real_binning_are_views(small_recording):
 
 def test_to_xy_and_to_sequences_order(small_recording):
     w = label_windows(sliding_windows(bin_spikes(small_recording, 0.05), n_bins=3),
-                      small_recording)
+                      small_recording, max_group_share=None)
     X, y, g = to_xy(w)
     S, y2, g2 = to_sequences(w)
     n, n_lag, n_unit = w.shape
@@ -143,3 +143,27 @@ def test_concat_days_unique_trials(tiny_experiment):
     )
     X, y, g = to_xy(c)
     assert X.shape[0] == y.size == g.size
+
+
+def test_to_xy_makes_one_float32_copy(small_recording, monkeypatch):
+    import tracemalloc
+
+    import spikedecode.preprocess.windows as windows_mod
+
+    monkeypatch.setattr(windows_mod, "_CHUNK_BYTES", 2**16)  # many chunks on small data
+
+    rng = np.random.default_rng(1)
+    b = make_binned(rng.integers(0, 4, size=(5000, 30)).astype(np.uint8), bin_size=0.01)
+    rec = small_recording.assign_attrs(t_stop=50.0)
+    w = sliding_windows(b, n_bins=10)
+    lw = label_windows(w, rec, max_group_share=None)
+    tracemalloc.start()
+    X, y, g = to_xy(lw)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert X.dtype == np.float32 and X.flags.c_contiguous
+    # X (4 bytes a value) plus one 64 KiB chunk; reading the uint8 selection whole first
+    # would add X.nbytes / 4 (~1.4 MiB here) on top of X; copies of coords are tiny
+    assert peak < X.nbytes * 1.1, (peak, X.nbytes)
+    keep = np.searchsorted(w["time"].values, lw["time"].values)
+    np.testing.assert_array_equal(X, w.values[keep].reshape(len(keep), -1))

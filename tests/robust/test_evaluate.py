@@ -157,3 +157,36 @@ def test_cli_robust(tmp_path):
     assert (tmp_path / "curve.png").stat().st_size > 1000
     bad = CliRunner().invoke(command, ["--attack", "deepfool"])
     assert bad.exit_code != 0 and "deepfool" in str(bad.exception)
+
+
+def test_curve_on_a_count_decoder_with_its_own_labels():
+    from spikedecode.decoders import make_decoder
+
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.array(["touch/LUM", "latent"]), 30)
+    X = rng.poisson(2.0, size=(60, 2, 3)).astype(np.float32)
+    X[y == "touch/LUM", :, 0] += 4.0  # counts up to ~10: outside the image box
+    est = make_decoder("mlp", hidden_sizes=(8,), max_epochs=20, random_state=0).fit(X, y)
+    seen = []
+
+    def spy(model, x, y, *, eps, clip=(0.0, 1.0)):
+        seen.append((clip, y.tolist()))
+        return x
+
+    curve = robustness_curve(est, (X, y), {"spy": spy, "fgsm": "fgsm"}, eps=[0.0, 2.0],
+                             clip=(0.0, None))
+    # string labels went through classes_ (sorted: 'latent' = 0, 'touch/LUM' = 1)
+    idx = np.searchsorted(est.classes_, y)
+    assert seen == [((0.0, None), idx.tolist())]
+    clean = float(np.mean(est.predict(X) == y))
+    assert float(curve.sel(eps=0.0, attack="fgsm")) == pytest.approx(clean)
+    assert float(curve.sel(eps=2.0, attack="spy")) == pytest.approx(clean)  # identity attack
+    assert float(curve.sel(eps=2.0, attack="fgsm")) <= clean
+    # the image default rejects counts, naming clip; clip in attack_kwargs is refused
+    with pytest.raises(AttackError, match="clip"):
+        robustness_curve(est, (X, y), "fgsm", eps=[0.5])
+    with pytest.raises(AttackError, match="pass robustness_curve"):
+        robustness_curve(est, (X, y), "fgsm", eps=[0.5], attack_kwargs={"clip": (0, None)})
+    with pytest.raises(AttackError, match="does not know"):
+        robustness_curve(est, (X, np.repeat(["a", "b"], 30)), "fgsm", eps=[0.5],
+                         clip=(0.0, None))

