@@ -539,7 +539,7 @@ def from_neo(
         if uid in spiketrains:
             uid = f"{uid}#{i}"
         spiketrains[uid] = np.sort(st.times.rescale("s").magnitude.astype(np.float64))
-    rows = []
+    rows: list[tuple[float, float, str]] = []
     for ep in seg.epochs:
         starts = ep.times.rescale("s").magnitude.astype(np.float64)
         stops = starts + ep.durations.rescale("s").magnitude.astype(np.float64)
@@ -786,7 +786,7 @@ def _iter_days(recordings: Mapping[Any, xr.Dataset] | Iterable[xr.Dataset]) -> d
     """Normalise a collection of Recordings into an ordered dict ``day -> Recording``."""
     if isinstance(recordings, Mapping):
         return dict(recordings)
-    out = {}
+    out: dict[Any, xr.Dataset] = {}
     for rec in recordings:
         out[rec.attrs.get("day", len(out))] = rec
     return out

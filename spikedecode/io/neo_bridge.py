@@ -65,7 +65,7 @@ def _resolve_io(io: Any) -> list[type]:
 def _open(cls: type, path: Path) -> Any:
     import inspect
 
-    params = inspect.signature(cls.__init__).parameters
+    params = inspect.signature(cls).parameters  # the constructor's parameters
     if "mode" in params and cls.__name__ == "NixIO":
         return cls(str(path), mode="ro")
     if "dirname" in params and path.is_dir():

@@ -52,8 +52,8 @@ def normalize(ds: xr.Dataset) -> xr.Dataset:
             v = v.decode()
         attrs[k] = v
     ds.attrs = attrs
-    for name in ds.variables:
-        ds[name].encoding = {}
+    for var in ds.variables.values():
+        var.encoding = {}
     return ds
 
 

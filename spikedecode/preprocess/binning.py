@@ -98,7 +98,7 @@ def _edges_from_grid(
     k: NDArray[np.integer] | NDArray[np.floating], grid: tuple[float, float, float]
 ) -> NDArray[np.float64]:
     T0, B, M = grid
-    e = k * B  # exact while |k * B| < 2**53 (checked in _check_bin_params)
+    e = np.asarray(k, dtype=np.float64) * B  # exact while |k * B| < 2**53 (checked in _check_bin_params)
     e += T0
     if M != 1.0:
         e /= M
