@@ -205,11 +205,12 @@ def write_neo(rec: xr.Dataset, path: str | Path, *, io: Any = None) -> Path:
     """
     import neo.io
 
+    from spikedecode.io._checks import check_writable
     from spikedecode.recording import check_recording, to_neo
     from spikedecode.serialization import atomic_path
 
     path = Path(path)
-    check_recording(rec)
+    check_writable(check_recording(rec))
     if io is None:
         io = {".nix": neo.io.NixIO, ".mat": neo.io.NeoMatlabIO}.get(path.suffix.lower())
         if io is None:
