@@ -448,3 +448,18 @@ def test_json_meta_is_used(tmp_path):
     p.write_text("# spikedecode " + json.dumps({"t_stop": 5.0, "day": 4}) + "\ntime,unit\n0.1,a\n")
     rec = sio.read(p)
     assert rec.attrs["t_stop"] == 5.0 and rec.attrs["day"] == 4
+
+
+READ_CASES = [c for c in CASES if c[0] in {
+    "empty_file", "truncated_nc", "foreign_netcdf", "truncated_npz", "npz_missing_arrays",
+    "csv_bad_header", "csv_non_numeric_time", "csv_meta_text_t_stop", "zarr_broken_metadata",
+    "truncated_nwb", "npz_decompression_bomb", "nwb_unsorted_spike_times",
+}]
+
+
+@pytest.mark.parametrize("make", [c[1] for c in READ_CASES], ids=[c[0] for c in READ_CASES])
+def test_every_read_error_names_its_file(tmp_path, make):
+    with pytest.raises(SpikeDecodeError) as info:
+        make(tmp_path)
+    names = {p.name for p in tmp_path.iterdir()}  # the file (or folder) the case made
+    assert any(name in str(info.value) for name in names), str(info.value)

@@ -116,6 +116,8 @@ def read(
     SchemaError, RecordingError
         The content does not make a valid Recording.
 
+    Every error's message names the file.
+
     Examples
     --------
     >>> import tempfile, pathlib
@@ -124,9 +126,20 @@ def read(
     >>> read(p, day=3).attrs["day"]
     3
     """
+    path = Path(path)
+    try:
+        return _read(path, format=format, isolate=isolate, **kwargs)
+    except SpikeDecodeError as err:
+        named = _with_file(err, path)  # every error names its file
+        if named is err:
+            raise
+        # same traceback and cause (e.g. the h5py error), one message that names the file
+        raise named.with_traceback(err.__traceback__) from err.__cause__
+
+
+def _read(path: Path, *, format: str | None, isolate: bool, **kwargs: Any) -> xr.Dataset:
     from spikedecode.recording import check_recording
 
-    path = Path(path)
     if isolate:
         return _read_isolated(path, format=format, **kwargs)
     kind = format or sniff(path)
