@@ -22,6 +22,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check spikedecode tests benchmarks tutorials
+	$(VENV)/bin/mypy
 	OMP_NUM_THREADS=1 MPLBACKEND=Agg $(PY) -m pytest -n 2 --dist loadfile -q
 
 lint: $(STAMP)

@@ -20,8 +20,10 @@ __all__ = [
     "NotEnoughDataError",
     "AttackError",
     "FileMissingError",
+    "TargetIsDirectoryError",
     "SpikeDecodeWarning",
     "DataDroppedWarning",
+    "SkippedFileWarning",
     "GradientMaskingWarning",
 ]
 
@@ -74,12 +76,20 @@ class FileMissingError(SpikeDecodeError, FileNotFoundError):
     """A path given to a reader that does not exist (also a ``FileNotFoundError``)."""
 
 
+class TargetIsDirectoryError(SpikeDecodeError, IsADirectoryError):
+    """A file was to be written where a folder is (also an ``IsADirectoryError``)."""
+
+
 class SpikeDecodeWarning(UserWarning):
     """Base class of spikedecode's warnings."""
 
 
 class DataDroppedWarning(SpikeDecodeWarning):
     """Data were dropped or changed (spikes outside the recording, unlabelled windows...)."""
+
+
+class SkippedFileWarning(SpikeDecodeWarning):
+    """A file was skipped (e.g. by ``read_many``) because it could not be read."""
 
 
 class GradientMaskingWarning(SpikeDecodeWarning):

@@ -106,51 +106,386 @@ def make_epochs(epochs: Any) -> tuple[NDArray, NDArray, NDArray]:
     return start, stop, label
 
 
-def _check_epochs(start: NDArray, stop: NDArray, t_start: float, t_stop: float) -> None:
-    """Raise :class:`RecordingError` for epochs that cannot belong to [t_start, t_stop]."""
+# ------------------------------------------------------------------ semantic checks
+# One helper per invariant of a Recording. make_recording applies them to its inputs
+# (RecordingError, with hints about the arguments) and check_recording to a built Dataset
+# (SchemaError), so a construction checks each invariant once.
+
+#: spike times spanning more than this (seconds) are probably milliseconds
+_MS_SPAN_S = 24 * 3600.0
+#: at most this many units with unsorted times are sorted one slice at a time
+_MAX_SLICE_SORTS = 100_000
+
+
+def _check_interval(t_start: float, t_stop: float, error: type[Exception]) -> None:
+    if not (np.isfinite(t_start) and np.isfinite(t_stop)):
+        raise error(f"t_start == {t_start}, t_stop == {t_stop}; both must be finite.")
+    if t_stop <= t_start:
+        raise error(
+            f"t_stop == {t_stop} must be > t_start == {t_start}; the recording interval is "
+            "[t_start, t_stop)."
+        )
+
+
+def _check_unit_ids(ids: NDArray, error: type[Exception]) -> None:
+    if ids.size == 0:
+        raise error("the recording has zero units; give at least one unit.")
+    vals, counts = np.unique(ids, return_counts=True)
+    if vals.size != ids.size:
+        raise error(
+            f"unit ids must be unique; {vals[counts > 1][:5].tolist()} appear more than once. "
+            "Rename them (e.g. prefix the channel or tetrode)."
+        )
+
+
+def _check_epochs(
+    start: NDArray, stop: NDArray, t_start: float, t_stop: float,
+    error: type[Exception] = RecordingError,
+) -> None:
+    """Raise ``error`` for epochs that cannot belong to [t_start, t_stop]."""
     if not start.size:
         return
     bad = ~(np.isfinite(start) & np.isfinite(stop))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise RecordingError(
+        raise error(
             f"epochs[{i}] has start == {start[i]}, stop == {stop[i]}; epoch start/stop must be "
             "finite numbers of seconds."
         )
     if np.any(stop < start):
         i = int(np.flatnonzero(stop < start)[0])
-        raise RecordingError(
+        raise error(
             f"epochs[{i}] has stop == {stop[i]} < start == {start[i]}; an epoch is "
             "[start, stop] with start <= stop (swap the columns or fix the table)."
         )
     out = (start < t_start) | (stop > t_stop)
     if out.any():
         i = int(np.flatnonzero(out)[0])
-        raise RecordingError(
+        raise error(
             f"{int(out.sum())} epoch(s) lie outside the recording [t_start, t_stop] = "
             f"[{t_start}, {t_stop}], e.g. epochs[{i}] = [{start[i]}, {stop[i]}]; widen "
             "t_start/t_stop or clip the epochs."
         )
 
 
+def _unit_bounds_of(idx: NDArray, n_units: int) -> NDArray[np.intp]:
+    """Start of each unit's slice (and the end), for indices sorted by unit."""
+    return np.searchsorted(idx, np.arange(n_units + 1), side="left")
+
+
+def _units_with_decreasing_times(
+    times: NDArray[np.float64], bounds: NDArray[np.intp]
+) -> NDArray[np.intp]:
+    """Units whose slice of ``times`` (spikes sorted by unit) is not non-decreasing.
+
+    One vectorised pass: a pair of neighbours that crosses from one unit into the next
+    does not count. Memory: one boolean per spike.
+    """
+    n = times.size
+    counts = np.diff(bounds)
+    multi = np.flatnonzero(counts >= 2)  # units that have neighbour pairs of their own
+    if n < 2 or not multi.size:
+        return np.zeros(0, dtype=np.intp)
+    dec = times[1:] < times[:-1]
+    inner = bounds[1:-1]
+    inner = inner[(inner > 0) & (inner < n)]
+    dec[inner - 1] = False  # pairs across a unit boundary
+    if not dec.any():
+        return np.zeros(0, dtype=np.intp)
+    # segment k runs from unit multi[k]'s first pair to the next such unit: the pairs in
+    # between cross boundaries (set False above), so the OR is that unit's alone
+    seg_any = np.logical_or.reduceat(dec, bounds[multi])
+    return multi[seg_any]
+
+
+def _check_spikes(
+    times: NDArray, units: NDArray, n_units: int, t_start: float, t_stop: float,
+    error: type[Exception],
+) -> None:
+    """Finite times inside [t_start, t_stop), unit indices in range, sorted by unit, time."""
+    if not times.size:
+        return
+    if not np.isfinite(times).all():
+        raise error("spike_time has non-finite values; a Recording holds finite times.")
+    lo, hi = float(times.min()), float(times.max())
+    if lo < t_start or hi >= t_stop:
+        raise error(
+            f"spike_time spans [{lo}, {hi}] but the recording is [{t_start}, {t_stop}); "
+            "rebuild it with make_recording(..., outside='drop') or widen t_start/t_stop."
+        )
+    u_lo, u_hi = int(units.min()), int(units.max())
+    if u_lo < 0 or u_hi >= n_units:
+        raise error(
+            f"spike_unit holds indices in [{u_lo}, {u_hi}] but there are {n_units} units."
+        )
+    unsorted = units.size > 1 and bool(np.any(units[1:] < units[:-1]))
+    if unsorted or _units_with_decreasing_times(times, _unit_bounds_of(units, n_units)).size:
+        raise error(
+            "spikes must be sorted by unit, then time; rebuild the Recording with "
+            "make_recording(), which sorts them."
+        )
+
+
 # ---------------------------------------------------------------------- construction
+def _flat(values: Any, field: str) -> NDArray:
+    """``values`` as a 1-D array; warn when a table (>= 2 non-trivial axes) is flattened."""
+    arr = np.asarray(values)
+    if sum(s > 1 for s in arr.shape) > 1:
+        warnings.warn(
+            f"{field} has shape {arr.shape}; it was flattened (row by row) into {arr.size} "
+            "values, one per spike. Pass a 1-D array to say that is what you mean.",
+            SpikeDecodeWarning,
+            stacklevel=4,
+        )
+    return arr.reshape(-1)
+
+
 def _as_float_times(values: Any, field: str) -> NDArray[np.float64]:
     if hasattr(values, "rescale"):  # quantities / neo
         values = values.rescale("s").magnitude
-    arr = np.asarray(values)
+    arr = _flat(values, field)
     if arr.dtype.kind not in "fiu":
         raise SpikeDecodeTypeError(
             f"{field} must be numbers in seconds; got dtype {arr.dtype}. Convert the column "
             "to float (e.g. pandas.to_numeric) before building a Recording."
         )
-    arr = arr.astype(np.float64, copy=False).reshape(-1)
-    bad = ~np.isfinite(arr)
-    if bad.any():
+    arr = arr.astype(np.float64, copy=False)
+    if not np.isfinite(arr).all():
+        bad = ~np.isfinite(arr)
         raise RecordingError(
             f"{field} has {int(bad.sum())} non-finite value(s) (NaN or inf), first at index "
             f"{int(np.flatnonzero(bad)[0])}; remove them or fix the export."
         )
     return arr
+
+
+def _id_text(value: Any, field: str) -> str:
+    """One unit id as text: bytes are decoded as UTF-8, anything else goes through str."""
+    if isinstance(value, (bytes, np.bytes_)):
+        try:
+            return bytes(value).decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise SpikeDecodeTypeError(
+                f"{field} holds bytes that are not UTF-8 text, e.g. {bytes(value)!r}; decode "
+                "them to str with the right encoding (e.g. np.char.decode(ids, 'latin-1')) "
+                "before building a Recording."
+            ) from err
+    return str(value)
+
+
+def _ids_text(values: NDArray, field: str) -> NDArray[np.str_]:
+    """Unit ids as a numpy ``str`` array; bytes are decoded as UTF-8."""
+    if values.dtype.kind == "S":
+        try:
+            return np.char.decode(values, "utf-8")
+        except UnicodeDecodeError:
+            bad = next(v for v in values.tolist() if not _is_utf8(v))
+            _id_text(bad, field)  # raises, naming the field and the value
+    if values.dtype.kind == "O":
+        return np.asarray([_id_text(v, field) for v in values.tolist()], dtype=str)
+    return values.astype(str, copy=False)
+
+
+def _is_utf8(b: bytes) -> bool:
+    try:
+        b.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _resolve_units(
+    spike_unit: Any, units: Sequence[Any] | None, n_spikes: int
+) -> tuple[NDArray[np.str_], NDArray[np.int32]]:
+    """Unit ids and the int32 unit index of every spike (not yet sorted)."""
+    raw = _flat(spike_unit, "spike_unit")
+    if raw.size != n_spikes:
+        raise RecordingError(
+            f"spike_time has {n_spikes} values but spike_unit has {raw.size}; "
+            "give one unit per spike."
+        )
+    if raw.dtype.kind == "f" and raw.size:
+        warnings.warn(
+            f"spike_unit holds floats (dtype {raw.dtype}); each unit id becomes the text of "
+            f"its float (e.g. {str(raw[0]) if raw.size else '1.0'!r}). Cast them to int or str "
+            "first if that is not what you want.",
+            SpikeDecodeWarning,
+            stacklevel=3,
+        )
+    if units is not None:
+        unit_ids = np.asarray([_id_text(u, "units") for u in units], dtype=str)
+        if raw.dtype.kind in "iu":
+            if raw.size:
+                lo, hi = int(raw.min()), int(raw.max())
+                if lo < 0 or hi >= unit_ids.size:
+                    raise RecordingError(
+                        f"spike_unit holds indices in [{lo}, {hi}] but there are "
+                        f"{unit_ids.size} units; indices must lie in [0, {unit_ids.size - 1}]."
+                    )
+            idx = raw.astype(np.int32)
+        else:
+            names, inv = np.unique(_ids_text(raw, "spike_unit"), return_inverse=True)
+            lookup = {u: i for i, u in enumerate(unit_ids.tolist())}
+            unknown = [u for u in names.tolist() if u not in lookup]
+            if unknown:
+                raise RecordingError(
+                    f"spike_unit names {len(unknown)} unit(s) not in units, e.g. "
+                    f"{unknown[:3]}; add them to units."
+                )
+            code = np.asarray([lookup[u] for u in names.tolist()], dtype=np.int32)
+            idx = code[inv.reshape(-1)]
+    elif raw.dtype.kind in "iu":
+        # unique integers, then the text order of their ids: the same units and order
+        # as np.unique over the texts, with an integer sort of the spikes
+        vals, inv = np.unique(raw, return_inverse=True)
+        text = vals.astype(str)
+        perm = np.argsort(text, kind="stable")
+        unit_ids = text[perm]
+        rank = np.empty(perm.size, dtype=np.int32)
+        rank[perm] = np.arange(perm.size, dtype=np.int32)
+        idx = rank[inv.reshape(-1)]
+    else:
+        unit_ids, inv = np.unique(_ids_text(raw, "spike_unit"), return_inverse=True)
+        unit_ids = unit_ids.astype(str)
+        idx = inv.reshape(-1).astype(np.int32)
+    _check_unit_ids(unit_ids, RecordingError)
+    if (unit_ids == "").any():
+        warnings.warn(
+            f"{int((unit_ids == '').sum())} unit id(s) are empty strings; give every unit a "
+            "name (an empty id usually means a missing value in the export).",
+            SpikeDecodeWarning,
+            stacklevel=3,
+        )
+    return unit_ids, idx
+
+
+def _resolve_interval(
+    times: NDArray[np.float64], t_start: float | None, t_stop: float | None,
+    e_stop: NDArray[np.float64],
+) -> tuple[float, float]:
+    lo = float(times.min()) if times.size else 0.0
+    hi = float(times.max()) if times.size else 0.0
+    if t_start is None:
+        if lo < 0:
+            raise RecordingError(
+                f"spike_time has {int((times < 0).sum())} negative value(s) (first: "
+                f"{lo} s) and t_start was not given. Negative times usually "
+                "mean a clock offset; pass t_start explicitly (e.g. t_start="
+                f"{float(np.floor(lo))}) if the recording really starts before 0."
+            )
+        t_start = 0.0
+    if t_stop is None:
+        t_stop = float(np.nextafter(hi, np.inf)) if times.size else float(t_start) + 1.0
+        if e_stop.size and np.isfinite(e_stop).all():
+            t_stop = max(t_stop, float(e_stop.max()))
+    t_start, t_stop = float(t_start), float(t_stop)
+    _check_interval(t_start, t_stop, RecordingError)
+    if hi - lo > _MS_SPAN_S:
+        warnings.warn(
+            f"spike_time spans {(hi - lo) / 3600:.1f} hours ({lo} to {hi} s); times in "
+            "milliseconds look like this. If they are ms, divide them by 1000 (or read the "
+            "table with time_unit='ms').",
+            SpikeDecodeWarning,
+            stacklevel=3,
+        )
+    return t_start, t_stop
+
+
+def _drop_outside(
+    times: NDArray[np.float64], idx: NDArray[np.int32], t_start: float, t_stop: float,
+    outside: str,
+) -> tuple[NDArray[np.float64], NDArray[np.int32]]:
+    if outside not in ("raise", "drop"):
+        raise RecordingError(f"outside == {outside!r}, must be 'raise' or 'drop'.")
+    if not times.size or (times.min() >= t_start and times.max() < t_stop):
+        return times, idx
+    out = (times < t_start) | (times >= t_stop)
+    n_out = int(out.sum())
+    if outside == "raise":
+        raise RecordingError(
+            f"{n_out} spike(s) lie outside [t_start, t_stop) = [{t_start}, {t_stop}), "
+            f"e.g. at {times[out][:3].tolist()} s. Widen t_start/t_stop or pass "
+            "outside='drop' to drop them with a warning."
+        )
+    warnings.warn(
+        f"dropped {n_out} spike(s) outside [t_start, t_stop) = [{t_start}, {t_stop}).",
+        DataDroppedWarning,
+        stacklevel=3,
+    )
+    keep = ~out
+    return times[keep], idx[keep]
+
+
+def _sort_spikes(
+    times: NDArray[np.float64], idx: NDArray[np.int32], n_units: int
+) -> tuple[NDArray[np.float64], NDArray[np.int32], NDArray[np.intp]]:
+    """Sort spikes by unit, then time, in linear time when they are (nearly) in order.
+
+    Already sorted input is detected with two vectorised comparisons and not moved.
+    Otherwise the unit indices get a stable sort (numpy's radix sort for <= 16-bit keys),
+    which keeps each unit's times in their input order, and only the units whose times
+    then still decrease are sorted, each in its own slice. ``idx`` must be a new array
+    (``_resolve_units`` makes one); ``times`` is copied. Returns the sorted arrays and
+    the unit bounds.
+    """
+    if idx.size > 1 and np.any(idx[1:] < idx[:-1]):
+        key: NDArray = idx
+        if n_units <= 1 << 8:
+            key = idx.astype(np.uint8)
+        elif n_units <= 1 << 16:
+            key = idx.astype(np.uint16)
+        order = np.argsort(key, kind="stable")
+        del key
+        times = times[order]
+        del order
+        counts = np.bincount(idx, minlength=n_units)
+        idx = np.repeat(np.arange(n_units, dtype=np.int32), counts)
+        bounds = np.concatenate(([0], np.cumsum(counts))).astype(np.intp)
+    else:
+        times = times.copy()  # may be the caller's array: a Recording owns its memory
+        bounds = _unit_bounds_of(idx, n_units)
+    bad = _units_with_decreasing_times(times, bounds)
+    if bad.size > _MAX_SLICE_SORTS:  # many tiny units: one global sort is cheaper
+        order = np.lexsort((times, idx))
+        times = times[order]
+    else:
+        for u in bad.tolist():
+            times[bounds[u] : bounds[u + 1]].sort()
+    return np.ascontiguousarray(times), idx, bounds
+
+
+def _warn_duplicates(times: NDArray[np.float64], idx: NDArray[np.int32], unit_ids: NDArray) -> None:
+    if times.size < 2:
+        return
+    same_t = np.flatnonzero(times[1:] == times[:-1])
+    dup = same_t[idx[same_t] == idx[same_t + 1]]
+    if dup.size:
+        i = int(dup[0])
+        warnings.warn(
+            f"{dup.size} spike(s) repeat an earlier spike of the same unit exactly (e.g. unit "
+            f"{str(unit_ids[idx[i]])!r} at {times[i]} s); duplicated rows usually mean the export "
+            "was concatenated twice. They are kept.",
+            SpikeDecodeWarning,
+            stacklevel=3,
+        )
+
+
+def _recording_attrs(
+    t_start: float, t_stop: float, session: str, day: int | str, subject: str, source: str,
+    attrs: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "t_start": t_start,
+        "t_stop": t_stop,
+        "session": str(session),
+        "day": int(day) if isinstance(day, np.integer) else day if isinstance(day, int) else str(day),
+        "subject": str(subject),
+        "source": str(source),
+        "schema_version": SCHEMA_VERSION,
+    }
+    for k, v in (attrs or {}).items():
+        meta.setdefault(k, v)
+    return meta
 
 
 def make_recording(
@@ -170,18 +505,20 @@ def make_recording(
 ) -> xr.Dataset:
     """Build a Recording from long-format arrays (one row per spike).
 
-    Rows may come in any order; they are sorted by unit, then time (a stable sort).
+    Rows may come in any order; they are sorted by unit, then time (a stable sort). Rows
+    that are already in that order (what every reader hands over) are only checked, in
+    time linear in the number of spikes.
 
     Parameters
     ----------
     spike_time : array-like of float
         Spike times in seconds.
     spike_unit : array-like
-        Unit of each spike: either unit ids (any hashable, converted to str) or, when
-        ``units`` is given, integer indices into ``units``.
+        Unit of each spike: either unit ids (any hashable, converted to str; bytes are
+        decoded as UTF-8) or, when ``units`` is given, integer indices into ``units``.
     units : sequence, optional
         Unit ids, in order. Needed to keep units that have no spike. When omitted the
-        units are the sorted unique values of ``spike_unit``.
+        units are the sorted unique values of ``spike_unit`` (sorted as text).
     t_start, t_stop : float, optional
         Recording interval [t_start, t_stop) in seconds. Defaults: ``0`` (negative spike
         times then raise: pass ``t_start`` explicitly when the clock really starts before
@@ -201,14 +538,23 @@ def make_recording(
     Returns
     -------
     xarray.Dataset
-        A valid Recording.
+        A valid Recording; its arrays are new (never views of the inputs).
 
     Raises
     ------
     RecordingError
         Non-finite or out-of-range times, t_stop <= t_start, duplicate units, bad epochs.
     SpikeDecodeTypeError
-        Non-numeric spike times.
+        Non-numeric spike times; bytes unit ids that are not UTF-8.
+
+    Warns
+    -----
+    DataDroppedWarning
+        Spikes outside [t_start, t_stop) dropped with ``outside="drop"``.
+    SpikeDecodeWarning
+        Suspicious input, kept as given: units without spikes, empty unit ids, float unit
+        ids, a 2-D ``spike_time``/``spike_unit`` (flattened), exactly repeated spikes, and
+        times spanning more than a day (milliseconds taken for seconds?).
 
     Examples
     --------
@@ -218,106 +564,16 @@ def make_recording(
     >>> rec.spikedecode.unit("a").tolist()
     [0.2, 0.5]
     """
+    from spikedecode.schema import validate
+
     times = _as_float_times(spike_time, "spike_time")
-    raw_units = np.asarray(spike_unit).reshape(-1)
-    if raw_units.size != times.size:
-        raise RecordingError(
-            f"spike_time has {times.size} values but spike_unit has {raw_units.size}; "
-            "give one unit per spike."
-        )
-    if units is not None:
-        unit_ids = np.asarray([str(u) for u in units], dtype=str)
-        if raw_units.dtype.kind in "iu":
-            idx = raw_units.astype(np.int64)
-            if idx.size and (idx.min() < 0 or idx.max() >= unit_ids.size):
-                raise RecordingError(
-                    f"spike_unit holds indices in [{idx.min()}, {idx.max()}] but there are "
-                    f"{unit_ids.size} units; indices must lie in [0, {unit_ids.size - 1}]."
-                )
-        else:
-            lookup = {u: i for i, u in enumerate(unit_ids)}
-            as_str = raw_units.astype(str)
-            unknown = sorted(set(as_str.tolist()) - set(lookup))
-            if unknown:
-                raise RecordingError(
-                    f"spike_unit names {len(unknown)} unit(s) not in units, e.g. "
-                    f"{unknown[:3]}; add them to units."
-                )
-            idx = np.fromiter((lookup[u] for u in as_str), dtype=np.int64, count=as_str.size)
-    else:
-        as_str = raw_units.astype(str)
-        unit_ids, idx = np.unique(as_str, return_inverse=True)
-        unit_ids = unit_ids.astype(str)
-        idx = idx.reshape(-1)
-    if unit_ids.size == 0:
-        raise RecordingError("the recording has zero units; give at least one unit.")
-    if np.unique(unit_ids).size != unit_ids.size:
-        vals, counts = np.unique(unit_ids, return_counts=True)
-        raise RecordingError(
-            f"unit ids must be unique; {vals[counts > 1][:5].tolist()} appear more than once. "
-            "Rename them (e.g. prefix the channel or tetrode)."
-        )
-
-    if t_start is None:
-        if times.size and times.min() < 0:
-            raise RecordingError(
-                f"spike_time has {int((times < 0).sum())} negative value(s) (first: "
-                f"{float(times.min())} s) and t_start was not given. Negative times usually "
-                "mean a clock offset; pass t_start explicitly (e.g. t_start="
-                f"{float(np.floor(times.min()))}) if the recording really starts before 0."
-            )
-        t_start = 0.0
+    unit_ids, idx = _resolve_units(spike_unit, units, times.size)
     e_start, e_stop, e_label = make_epochs(epochs)
-    if t_stop is None:
-        t_stop = float(np.nextafter(times.max(), np.inf)) if times.size else t_start + 1.0
-        if e_stop.size and np.isfinite(e_stop).all():
-            t_stop = max(t_stop, float(e_stop.max()))
-    t_start, t_stop = float(t_start), float(t_stop)
-    if not np.isfinite(t_start) or not np.isfinite(t_stop):
-        raise RecordingError(f"t_start == {t_start}, t_stop == {t_stop}; both must be finite.")
-    if t_stop <= t_start:
-        raise RecordingError(
-            f"t_stop == {t_stop} must be > t_start == {t_start}; the recording interval is "
-            "[t_start, t_stop)."
-        )
-    if outside not in ("raise", "drop"):
-        raise RecordingError(f"outside == {outside!r}, must be 'raise' or 'drop'.")
-    out = (times < t_start) | (times >= t_stop)
-    n_out = int(out.sum())
-    if n_out:
-        if outside == "raise":
-            raise RecordingError(
-                f"{n_out} spike(s) lie outside [t_start, t_stop) = [{t_start}, {t_stop}), "
-                f"e.g. at {times[out][:3].tolist()} s. Widen t_start/t_stop or pass "
-                "outside='drop' to drop them with a warning."
-            )
-        warnings.warn(
-            f"dropped {n_out} spike(s) outside [t_start, t_stop) = [{t_start}, {t_stop}).",
-            DataDroppedWarning,
-            stacklevel=2,
-        )
-        times, idx = times[~out], idx[~out]
-
-    order = np.lexsort((times, idx))
-    times = np.ascontiguousarray(times[order])
-    idx = idx[order].astype(np.int32)
-
-    _check_epochs(e_start, e_stop, t_start, t_stop)
-    meta = {
-        "t_start": t_start,
-        "t_stop": t_stop,
-        "session": str(session),
-        "day": day if isinstance(day, (int, np.integer)) else str(day),
-        "subject": str(subject),
-        "source": str(source),
-        "schema_version": SCHEMA_VERSION,
-    }
-    if isinstance(meta["day"], np.integer):
-        meta["day"] = int(meta["day"])
-    if attrs:
-        for k, v in attrs.items():
-            if k not in meta:
-                meta[k] = v
+    t_start, t_stop = _resolve_interval(times, t_start, t_stop, e_stop)
+    times, idx = _drop_outside(times, idx, t_start, t_stop, outside)
+    _check_epochs(e_start, e_stop, t_start, t_stop, RecordingError)
+    times, idx, bounds = _sort_spikes(times, idx, unit_ids.size)
+    _warn_duplicates(times, idx, unit_ids)
     ds = xr.Dataset(
         {
             "spike_time": (("spike",), times, {"units": "s"}),
@@ -327,10 +583,10 @@ def make_recording(
             "epoch_label": (("epoch",), e_label),
         },
         coords={"unit": ("unit", unit_ids)},
-        attrs=meta,
+        attrs=_recording_attrs(t_start, t_stop, session, day, subject, source, attrs),
     )
-    check_recording(ds)
-    counts = np.bincount(idx, minlength=unit_ids.size)
+    validate(ds, "recording")  # the structure; the semantics were checked above
+    counts = np.diff(bounds)
     if (counts == 0).any():
         silent = unit_ids[counts == 0]
         warnings.warn(
@@ -407,50 +663,12 @@ def check_recording(rec: Any) -> xr.Dataset:
     from spikedecode.schema import validate
 
     validate(rec, "recording")
-    t = rec["spike_time"].values
-    u = rec["spike_unit"].values
-    n_units = rec.sizes["unit"]
     t0, t1 = float(rec.attrs["t_start"]), float(rec.attrs["t_stop"])
-    if t1 <= t0:
-        raise SchemaError(f"attrs t_stop == {t1} must be > t_start == {t0}.")
-    if n_units == 0:
-        raise SchemaError("the recording has zero units; a Recording needs at least one unit.")
-    if t.size:
-        if not np.all(np.isfinite(t)):
-            raise SchemaError("spike_time has non-finite values; a Recording holds finite times.")
-        if t.min() < t0 or t.max() >= t1:
-            raise SchemaError(
-                f"spike_time spans [{t.min()}, {t.max()}] but the recording is [{t0}, {t1}); "
-                "rebuild it with make_recording(..., outside='drop') or widen t_start/t_stop."
-            )
-        if u.min() < 0 or u.max() >= n_units:
-            raise SchemaError(
-                f"spike_unit holds indices in [{u.min()}, {u.max()}] but there are {n_units} units."
-            )
-        du = np.diff(u)
-        if np.any(du < 0) or np.any((du == 0) & (np.diff(t) < 0)):
-            raise SchemaError(
-                "spikes must be sorted by unit, then time; rebuild the Recording with "
-                "make_recording(), which sorts them."
-            )
-    ids = rec["unit"].values
-    if np.unique(ids).size != ids.size:
-        raise SchemaError("unit ids must be unique.")
-    es, ee = rec["epoch_start"].values, rec["epoch_stop"].values
-    if es.size:
-        if not (np.all(np.isfinite(es)) and np.all(np.isfinite(ee))):
-            raise SchemaError("epoch_start/epoch_stop have non-finite values.")
-        if np.any(ee < es):
-            i = int(np.flatnonzero(ee < es)[0])
-            raise SchemaError(
-                f"epoch {i} has epoch_stop == {ee[i]} < epoch_start == {es[i]}; swap them or "
-                "fix the epoch table."
-            )
-        if es.min() < t0 or ee.max() > t1:
-            raise SchemaError(
-                f"epochs span [{es.min()}, {ee.max()}] but the recording is [{t0}, {t1}); "
-                "epochs must lie inside the recording (widen t_stop or clip the epochs)."
-            )
+    _check_interval(t0, t1, SchemaError)
+    _check_unit_ids(rec["unit"].values, SchemaError)
+    _check_spikes(rec["spike_time"].values, rec["spike_unit"].values, rec.sizes["unit"], t0, t1,
+                  SchemaError)
+    _check_epochs(rec["epoch_start"].values, rec["epoch_stop"].values, t0, t1, SchemaError)
     return rec
 
 
@@ -539,7 +757,7 @@ def from_neo(
         if uid in spiketrains:
             uid = f"{uid}#{i}"
         spiketrains[uid] = np.sort(st.times.rescale("s").magnitude.astype(np.float64))
-    rows = []
+    rows: list[tuple[float, float, str]] = []
     for ep in seg.epochs:
         starts = ep.times.rescale("s").magnitude.astype(np.float64)
         stops = starts + ep.durations.rescale("s").magnitude.astype(np.float64)
@@ -690,12 +908,12 @@ class RecordingAccessor:
 
     def __init__(self, ds: xr.Dataset) -> None:
         self._ds = ds
-        self._bounds: NDArray[np.int64] | None = None
+        self._bounds: NDArray[np.intp] | None = None
+        self._index: dict[str, int] | None = None
 
-    def _unit_bounds(self) -> NDArray[np.int64]:
+    def _unit_bounds(self) -> NDArray[np.intp]:
         if self._bounds is None:
-            u = self._ds["spike_unit"].values
-            self._bounds = np.searchsorted(u, np.arange(self._ds.sizes["unit"] + 1), side="left")
+            self._bounds = _unit_bounds_of(self._ds["spike_unit"].values, self._ds.sizes["unit"])
         return self._bounds
 
     @property
@@ -715,14 +933,16 @@ class RecordingAccessor:
 
     def unit_index(self, unit_id: Any) -> int:
         """Position of ``unit_id`` along ``unit``."""
-        ids = self._ds["unit"].values
-        hits = np.flatnonzero(ids == str(unit_id))
-        if hits.size == 0:
+        if self._index is None:  # one dict lookup per call, not a scan of the units
+            self._index = {str(u): i for i, u in enumerate(self._ds["unit"].values.tolist())}
+        hit = self._index.get(str(unit_id))
+        if hit is None:
+            ids = self._ds["unit"].values
             raise RecordingError(
                 f"unit {unit_id!r} is not in this recording; units are {ids[:10].tolist()}"
                 + ("..." if ids.size > 10 else "")
             )
-        return int(hits[0])
+        return hit
 
     def unit(self, unit_id: Any) -> NDArray[np.float64]:
         """Spike times (s) of one unit: a read-only view into ``spike_time``, not a copy."""
@@ -786,7 +1006,7 @@ def _iter_days(recordings: Mapping[Any, xr.Dataset] | Iterable[xr.Dataset]) -> d
     """Normalise a collection of Recordings into an ordered dict ``day -> Recording``."""
     if isinstance(recordings, Mapping):
         return dict(recordings)
-    out = {}
+    out: dict[Any, xr.Dataset] = {}
     for rec in recordings:
         out[rec.attrs.get("day", len(out))] = rec
     return out

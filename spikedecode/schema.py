@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -285,9 +286,9 @@ def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:
         except json.JSONDecodeError as err:
             raise ConfigError(f"{p.name}: not valid JSON ({err}); fix the file.") from err
     elif suffix == ".toml":
-        try:
+        if sys.version_info >= (3, 11):
             import tomllib
-        except ModuleNotFoundError:  # Python 3.10
+        else:  # Python 3.10: the tomli backport
             from spikedecode._optional import attempt_import
 
             tomllib = attempt_import("tomli", "to read TOML configs on Python 3.10 (or use JSON)")

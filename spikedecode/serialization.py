@@ -9,8 +9,11 @@ write never leaves a broken file behind.
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
+import re
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,16 +21,88 @@ from typing import Any
 
 import numpy as np
 
-from spikedecode.errors import CorruptFileError, FileFormatError
+from spikedecode.errors import CorruptFileError, FileFormatError, TargetIsDirectoryError
 
 __all__ = ["atomic_path", "save_module", "load_state", "save_json", "load_json"]
 
 
+#: marks spikedecode's temporary files: ``.<name>.<pid>.sdtmp.<random><suffix>``
+_TMP_TAG = "sdtmp"
+
+
+def _umask() -> int:
+    """The process umask (read without changing it where /proc allows)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: set and restore (the only portable way)
+    os.umask(mask)
+    return mask
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True  # another thread of this process may be writing the same target
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # no permission to signal it: it exists
+        return True
+    return True
+
+
+def _remove(p: Path) -> None:
+    if p.is_dir() and not p.is_symlink():
+        shutil.rmtree(p, ignore_errors=True)
+    else:
+        p.unlink(missing_ok=True)
+
+
+def _remove_stale_temporaries(path: Path) -> list[Path]:
+    """Remove temporary files of earlier writes to ``path`` whose writer has died.
+
+    A write killed with SIGKILL (or a power cut) cannot clean up after itself; its
+    temporary file names the writer's process id, so the next write to the same target
+    removes it once that process is gone. Temporaries of live writers are left alone.
+    """
+    pattern = re.compile(rf"^\.{re.escape(path.name)}\.(\d+)\.{_TMP_TAG}\.")
+    removed = []
+    for p in path.parent.glob(glob.escape(f".{path.name}.") + f"*.{_TMP_TAG}.*"):
+        m = pattern.match(p.name)
+        if m and not _pid_alive(int(m.group(1))):
+            _remove(p)
+            removed.append(p)
+    return removed
+
+
 @contextlib.contextmanager
-def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
+def atomic_path(path: str | Path, suffix: str = "", *, directory: bool = False) -> Iterator[Path]:
     """Yield a temporary path in ``path``'s folder; rename it onto ``path`` on success.
 
     On any exception the temporary file is removed and ``path`` is left as it was.
+    The file (or folder) gets the permissions the process umask gives a new file
+    (0644 under the usual umask 022), not the 0600 of a temporary file. Temporary files
+    left by an earlier write to ``path`` that was killed are removed first.
+
+    Parameters
+    ----------
+    path : str or Path
+        The target.
+    suffix : str, optional
+        Suffix of the temporary name (some writers look at it).
+    directory : bool, default=False
+        The writer replaces the temporary file by a folder (zarr). Otherwise an existing
+        folder at ``path`` is refused rather than replaced.
+
+    Raises
+    ------
+    TargetIsDirectoryError
+        ``path`` is an existing folder and ``directory`` is False.
 
     Examples
     --------
@@ -39,34 +114,38 @@ def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
     'hello'
     """
     path = Path(path)
+    if path.is_dir() and not directory:
+        raise TargetIsDirectoryError(
+            f"cannot write the file {str(path)!r}: a folder of that name exists. Choose "
+            "another file name, or remove the folder first."
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or ".tmp", dir=path.parent)
+    _remove_stale_temporaries(path)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.name}.{os.getpid()}.{_TMP_TAG}.", suffix=suffix or ".tmp", dir=path.parent
+    )
     os.close(fd)
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        mask = _umask()
         if tmp_path.is_dir():
+            os.chmod(tmp_path, 0o777 & ~mask)
             if path.exists():
-                import shutil
-
                 old = path.with_name(f".{path.name}.old")
                 if old.exists():
-                    shutil.rmtree(old) if old.is_dir() else old.unlink()
+                    _remove(old)
                 path.rename(old)
                 tmp_path.rename(path)
-                shutil.rmtree(old) if old.is_dir() else old.unlink()
+                _remove(old)
             else:
                 tmp_path.rename(path)
         else:
+            os.chmod(tmp_path, 0o666 & ~mask)  # mkstemp made it 0600
             os.replace(tmp_path, path)
     except BaseException:
         if tmp_path.exists():
-            if tmp_path.is_dir():
-                import shutil
-
-                shutil.rmtree(tmp_path, ignore_errors=True)
-            else:
-                tmp_path.unlink()
+            _remove(tmp_path)
         raise
 
 

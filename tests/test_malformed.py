@@ -23,8 +23,12 @@ from spikedecode.errors import (
     FileMissingError,
     RecordingError,
     SchemaError,
+    SkippedFileWarning,
     SpikeDecodeError,
     SpikeDecodeTypeError,
+    SpikeDecodeValueError,
+    SpikeDecodeWarning,
+    TargetIsDirectoryError,
 )
 from spikedecode.recording import check_recording, make_recording
 from spikedecode.schema import validate
@@ -147,6 +151,78 @@ def _foreign_hdf5(tmp: Path) -> object:
     return sio.read(p)
 
 
+# ---- hostile inputs (issue 12): each was a raw traceback or passed silently before
+def _npz_bomb(tmp: Path) -> object:
+    p = tmp / "bomb.npz"
+    # 32 MiB of zeros compress ~1000x: a small file that would allocate 32 MiB to read
+    np.savez_compressed(p, time=np.zeros(4 << 20), unit=np.zeros(4 << 20, dtype=np.int32))
+    assert p.stat().st_size < 1 << 20
+    return sio.read(p)
+
+
+def _npz_lying_header(tmp: Path) -> object:
+    import io
+    import zipfile
+
+    from numpy.lib import format as npformat
+
+    buf = io.BytesIO()  # a header claiming 2 GB of float64, followed by 80 bytes
+    npformat.write_array_header_1_0(
+        buf, {"descr": "<f8", "fortran_order": False, "shape": (250_000_000,)})
+    buf.write(np.arange(10.0).tobytes())
+    p = tmp / "liar.npz"
+    with zipfile.ZipFile(p, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("time.npy", buf.getvalue())
+        zf.writestr("unit.npy", buf.getvalue())
+    return sio.read(p)
+
+
+def _npz_count_mismatch(tmp: Path) -> object:
+    np.savez(tmp / "m.npz", time=np.array([0.1, 0.2]), unit=np.array(["a"]))
+    return sio.read(tmp / "m.npz")
+
+
+def _npz_bytes_not_utf8(tmp: Path) -> object:
+    np.savez(tmp / "b.npz", time=np.array([0.1, 0.2]), unit=np.array([b"\xff", b"a"]))
+    return sio.read(tmp / "b.npz")
+
+
+def _nul_unit_id(tmp: Path) -> object:
+    return sio.write(make_recording([0.1, 0.2], ["a\x00b", "c"], t_stop=1.0), tmp / "n.nc")
+
+
+def _write_over_directory(tmp: Path) -> object:
+    (tmp / "r.nc").mkdir()
+    return sio.write(_rec(), tmp / "r.nc")
+
+
+def _attack_text_labels(tmp: Path) -> object:
+    import torch
+
+    from spikedecode.robust.attacks import fgsm
+
+    return fgsm(torch.nn.Linear(4, 2), torch.rand(2, 4), ["left", "right"], eps=0.1)
+
+
+def _bin_too_large(tmp: Path) -> object:
+    from spikedecode.preprocess import bin_spikes
+
+    return bin_spikes(make_recording([0.5], ["a"], t_stop=1e9), 0.001)
+
+
+def _nwb_unsorted(tmp: Path) -> object:
+    from tests.io.nwb_factory import make_nwb
+
+    return sio.read(make_nwb(tmp / "zeroed.nwb", trains=([0.2, 0.6, 0.0, 0.0, 0.9], [0.3])))
+
+
+def _read_many_raise(tmp: Path) -> object:
+    sio.write(_rec(), tmp / "day1.nc")
+    (tmp / "README.txt").write_text("recorded by the lab")
+    return sio.read_many(tmp, errors="raise")
+
+
+
 # (id, callable(tmp_path), expected exception, match)
 CASES: list[tuple[str, Callable[[Path], object], type[SpikeDecodeError], str]] = [
     # ---- construction from arrays / trains
@@ -266,7 +342,77 @@ CASES: list[tuple[str, Callable[[Path], object], type[SpikeDecodeError], str]] =
     ("mat_foreign_layout", _foreign_mat, CorruptFileError, r"Only neo's own .mat layout"),
     ("neo_forced_pickleio", lambda t: sio.read_neo(_written(t, ".nc"), io="PickleIO"),
      FileFormatError, r"'PickleIO' is refused"),
+    # ---- hostile inputs (issue 12)
+    ("csv_meta_is_a_list", lambda t: sio.read(_write_text(t, "s.csv", "# spikedecode [1, 2]\ntime,unit\n0.1,a\n")),
+     CorruptFileError, r"s.csv: the '# spikedecode' header line must hold a JSON object .* got a JSON list"),
+    ("csv_meta_text_t_stop", lambda t: sio.read(_write_text(t, "s.csv", '# spikedecode {"t_stop": "ten"}\ntime,unit\n0.1,a\n')),
+     CorruptFileError, r"s.csv: the '# spikedecode' header line has t_stop == 'ten'; it must be a finite number"),
+    ("csv_meta_units_not_a_list", lambda t: sio.read(_write_text(t, "s.csv", '# spikedecode {"units": "a"}\ntime,unit\n0.1,a\n')),
+     CorruptFileError, r"has units == a; it must be a list of unit ids"),
+    ("npz_bytes_ids_not_utf8", _npz_bytes_not_utf8, SpikeDecodeTypeError, r"b.npz: array 'unit' holds bytes that are not UTF-8 text, e.g. b'\\xff'"),
+    ("bytes_ids_not_utf8", lambda t: make_recording([0.1], [b"\xe9t\xe9"], t_stop=1.0),
+     SpikeDecodeTypeError, r"spike_unit holds bytes that are not UTF-8 text"),
+    ("bytes_units_not_utf8", lambda t: make_recording([0.1], [0], units=[b"\xff"], t_stop=1.0),
+     SpikeDecodeTypeError, r"units holds bytes that are not UTF-8 text"),
+    ("write_nul_in_unit_id", _nul_unit_id, SchemaError, r"unit\[0\] == 'a\\x00b': a unit id contains a NUL"),
+    ("write_over_directory", _write_over_directory, TargetIsDirectoryError, r"r.nc'?: a folder of that name exists"),
+    ("attack_text_labels", _attack_text_labels, SpikeDecodeTypeError, r"y must hold integer class indices .* got dtype <U5 \(e.g. 'left'\)"),
+    ("bin_output_too_large", _bin_too_large, SpikeDecodeValueError,
+     r"would allocate 1,000,000,000,000 bins x 1 units x 1 byte\(s\).*t_stop == 1000000000.0 is the recording's"),
+    ("npz_decompression_bomb", _npz_bomb, CorruptFileError, r"bomb.npz: array 'time' would expand from [\d,]+ to 33,554,560 bytes"),
+    ("npz_header_larger_than_member", _npz_lying_header, CorruptFileError,
+     r"liar.npz: array 'time' declares shape \(250000000,\) of float64 \(2,000,000,128 bytes"),
+    ("npz_time_unit_count_mismatch", _npz_count_mismatch, CorruptFileError, r"m.npz: array 'unit' has 1 values but 'time' has 2"),
+    ("nwb_unsorted_spike_times", _nwb_unsorted, RecordingError, r"zeroed.nwb: the spike times of 1 unit\(s\) are not sorted"),
+    ("read_many_errors_raise", _read_many_raise, FileFormatError, r"README.txt"),
 ]
+
+
+def _warn_rec(*args, **kw) -> Callable[[Path], object]:
+    return lambda tmp: make_recording(*args, **kw)
+
+
+def _nwb_negative(tmp: Path) -> object:
+    from tests.io.nwb_factory import make_nwb
+
+    return sio.read(make_nwb(tmp / "neg.nwb", trains=([-0.25, 0.5], [0.3])))
+
+
+def _read_many_foreign(tmp: Path) -> object:
+    sio.write(_rec(), tmp / "day1.nc")
+    (tmp / "README.txt").write_text("recorded by the lab")
+    return sio.read_many(tmp)
+
+
+# suspicious input that is kept, with a warning: (id, callable(tmp_path), warning, match)
+WARN_CASES: list[tuple[str, Callable[[Path], object], type[Warning], str]] = [
+    ("empty_unit_id", _warn_rec([0.1, 0.2], ["", "a"], t_stop=1.0),
+     SpikeDecodeWarning, r"1 unit id\(s\) are empty strings"),
+    ("two_d_times_flattened", _warn_rec(np.array([[0.1, 0.2], [0.3, 0.4]]), ["a", "a", "b", "b"], t_stop=1.0),
+     SpikeDecodeWarning, r"spike_time has shape \(2, 2\); it was flattened"),
+    ("two_d_units_flattened", _warn_rec([0.1, 0.2, 0.3, 0.4], np.array([["a", "a"], ["b", "b"]]), t_stop=1.0),
+     SpikeDecodeWarning, r"spike_unit has shape \(2, 2\); it was flattened"),
+    ("float_unit_ids", _warn_rec([0.1, 0.2], [1.0, 2.0], t_stop=1.0),
+     SpikeDecodeWarning, r"spike_unit holds floats \(dtype float64\); .* '1.0'"),
+    ("times_look_like_ms", _warn_rec([100.0, 200_000.0], ["a", "a"]),
+     SpikeDecodeWarning, r"spike_time spans 55.5 hours .* milliseconds"),
+    ("exact_duplicate_spikes", _warn_rec([0.1, 0.3, 0.1], ["a", "a", "a"], t_stop=1.0),
+     SpikeDecodeWarning, r"1 spike\(s\) repeat an earlier spike of the same unit exactly \(e.g. unit 'a' at 0.1 s\)"),
+    ("unit_without_spikes", _warn_rec([0.1], [0], units=["a", "b"], t_stop=1.0),
+     SpikeDecodeWarning, r"1 unit\(s\) have no spikes .*\['b'\]"),
+    ("nwb_negative_spike_times", _nwb_negative,
+     SpikeDecodeWarning, r"neg.nwb: 1 spike time\(s\) are negative \(earliest -0.25 s, unit '10'\)"),
+    ("read_many_foreign_file", _read_many_foreign,
+     SkippedFileWarning, r"skipped README.txt: (FileFormatError|CorruptFileError)"),
+]
+
+
+@pytest.mark.parametrize(("make", "category", "match"), [c[1:] for c in WARN_CASES],
+                         ids=[c[0] for c in WARN_CASES])
+def test_suspicious_input_warns(tmp_path, make, category, match):
+    with pytest.warns(category, match=match):
+        out = make(tmp_path)
+    assert out is not None  # the input is kept, not refused
 
 
 @pytest.mark.parametrize(("make", "exc", "match"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
@@ -302,3 +448,18 @@ def test_json_meta_is_used(tmp_path):
     p.write_text("# spikedecode " + json.dumps({"t_stop": 5.0, "day": 4}) + "\ntime,unit\n0.1,a\n")
     rec = sio.read(p)
     assert rec.attrs["t_stop"] == 5.0 and rec.attrs["day"] == 4
+
+
+READ_CASES = [c for c in CASES if c[0] in {
+    "empty_file", "truncated_nc", "foreign_netcdf", "truncated_npz", "npz_missing_arrays",
+    "csv_bad_header", "csv_non_numeric_time", "csv_meta_text_t_stop", "zarr_broken_metadata",
+    "truncated_nwb", "npz_decompression_bomb", "nwb_unsorted_spike_times",
+}]
+
+
+@pytest.mark.parametrize("make", [c[1] for c in READ_CASES], ids=[c[0] for c in READ_CASES])
+def test_every_read_error_names_its_file(tmp_path, make):
+    with pytest.raises(SpikeDecodeError) as info:
+        make(tmp_path)
+    names = {p.name for p in tmp_path.iterdir()}  # the file (or folder) the case made
+    assert any(name in str(info.value) for name in names), str(info.value)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import neo
 import numpy as np
 import pytest
@@ -173,3 +175,67 @@ def test_neo_round_trip_keeps_exact_epoch_stops():
         epochs=[(-1e-11, 0.9999999999999999, "x"), (0.2, 15.625, "y")],
     )
     assert spikedecode.from_neo(spikedecode.to_neo(rec)).identical(rec)
+
+
+def _reference_order(t, u):
+    """The sort make_recording promises: by unit, then time (numpy's lexsort)."""
+    order = np.lexsort((t, u))
+    return t[order], u[order]
+
+
+@pytest.mark.parametrize("layout", ["by_unit", "by_time", "shuffled", "one_unit_unsorted"])
+def test_sorting_matches_lexsort_for_every_input_order(layout, global_random_seed):
+    rng = np.random.default_rng(global_random_seed)
+    n_units = 300  # > 256: the uint16 radix key; integer times give exact ties too
+    u = rng.integers(0, n_units, size=5000)
+    t = rng.integers(0, 2000, size=5000).astype(np.float64) / 8.0
+    t, u = _reference_order(t, u)
+    if layout == "by_time":
+        perm = np.argsort(t, kind="stable")
+    elif layout == "shuffled":
+        perm = rng.permutation(t.size)
+    elif layout == "one_unit_unsorted":
+        perm = np.arange(t.size)
+        sl = np.flatnonzero(u == u[t.size // 2])
+        perm[sl] = sl[::-1]
+    else:
+        perm = np.arange(t.size)
+    t_in, u_in = t[perm], u[perm]
+    ids = [f"n{i}" for i in range(n_units)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SpikeDecodeWarning)  # exact duplicates are expected
+        rec = spikedecode.make_recording(t_in, u_in, units=ids, t_stop=300.0)
+    np.testing.assert_array_equal(rec["spike_time"].values, t)
+    np.testing.assert_array_equal(rec["spike_unit"].values, u)
+    assert not np.shares_memory(rec["spike_time"].values, t_in)
+    check_recording(rec)
+
+
+def test_many_unsorted_units_fall_back_to_one_global_sort(monkeypatch):
+    import spikedecode.recording as recording
+
+    monkeypatch.setattr(recording, "_MAX_SLICE_SORTS", 2)
+    t = np.array([0.5, 0.1, 0.9, 0.2, 0.8, 0.3])
+    u = np.array([0, 0, 1, 1, 2, 2])
+    rec = spikedecode.make_recording(t, u, units=["a", "b", "c"], t_stop=1.0)
+    assert rec["spike_time"].values.tolist() == [0.1, 0.5, 0.2, 0.9, 0.3, 0.8]
+
+
+def test_sorted_input_is_copied_not_shared():
+    t = np.array([0.1, 0.2, 0.3])
+    rec = spikedecode.make_recording(t, np.array([0, 0, 1]), units=["a", "b"], t_stop=1.0)
+    t[0] = 0.9  # the caller's array changes; the Recording must not
+    assert rec.spikedecode.unit("a").tolist() == [0.1, 0.2]
+
+
+def test_integer_unit_ids_keep_text_order():
+    # without units=, integer ids are sorted as text ("10" < "2"), as string ids are
+    rec = spikedecode.make_recording([0.1, 0.2, 0.3], [2, 10, 2], t_stop=1.0)
+    assert rec["unit"].values.tolist() == ["10", "2"]
+    assert rec.spikedecode.unit("2").tolist() == [0.1, 0.3]
+
+
+def test_unit_index_is_a_lookup():
+    rec = spikedecode.make_recording(np.arange(50) / 100, np.arange(50), t_stop=1.0)
+    assert [rec.spikedecode.unit_index(u) for u in ("0", "1", "10", "49")] == [0, 1, 2, 44]
+    assert rec.spikedecode.unit_index(10) == 2  # ids are compared as text

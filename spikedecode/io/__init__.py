@@ -30,7 +30,13 @@ import numpy as np
 import xarray as xr
 
 from spikedecode._optional import attempt_import
-from spikedecode.errors import FileFormatError, SpikeDecodeError, SpikeDecodeWarning
+from spikedecode.errors import (
+    ConfigError,
+    FileFormatError,
+    SkippedFileWarning,
+    SpikeDecodeError,
+    SpikeDecodeWarning,
+)
 from spikedecode.io._sniff import FORMATS, sniff
 from spikedecode.io.neo_bridge import read_neo, write_neo
 from spikedecode.io.netcdf import read_netcdf, read_zarr, write_netcdf, write_zarr
@@ -110,6 +116,8 @@ def read(
     SchemaError, RecordingError
         The content does not make a valid Recording.
 
+    Every error's message names the file.
+
     Examples
     --------
     >>> import tempfile, pathlib
@@ -118,9 +126,20 @@ def read(
     >>> read(p, day=3).attrs["day"]
     3
     """
+    path = Path(path)
+    try:
+        return _read(path, format=format, isolate=isolate, **kwargs)
+    except SpikeDecodeError as err:
+        named = _with_file(err, path)  # every error names its file
+        if named is err:
+            raise
+        # same traceback and cause (e.g. the h5py error), one message that names the file
+        raise named.with_traceback(err.__traceback__) from err.__cause__
+
+
+def _read(path: Path, *, format: str | None, isolate: bool, **kwargs: Any) -> xr.Dataset:
     from spikedecode.recording import check_recording
 
-    path = Path(path)
     if isolate:
         return _read_isolated(path, format=format, **kwargs)
     kind = format or sniff(path)
@@ -240,17 +259,43 @@ def write(rec: xr.Dataset, path: str | Path, **kwargs: Any) -> Path:
     return writer(rec, path, **kwargs)
 
 
-def _candidates(folder: Path) -> list[Path]:
+def _candidates(folder: Path, errors: str) -> list[Path]:
+    """Files of ``folder`` that some reader claims; the others are skipped with a warning."""
     out = []
     for p in sorted(folder.iterdir()):
         if p.name.startswith(".") or p.name.endswith(".epochs.csv"):
-            continue
+            continue  # hidden files and epoch sidecars are not recordings: skip quietly
         try:
             sniff(p)
-        except SpikeDecodeError:
+        except SpikeDecodeError as err:
+            _skip_or_raise(p, err, errors)
             continue
         out.append(p)
     return out
+
+
+def _with_file(err: SpikeDecodeError, path: Path) -> SpikeDecodeError:
+    """``err`` itself when its message names ``path``, else the same error prefixed with it."""
+    msg = str(err)
+    if path.name in msg:
+        return err
+    try:
+        new = type(err)(f"{path}: {msg}")
+    except TypeError:  # an error class with another signature: keep the original
+        return err
+    new.__cause__ = err.__cause__ or err
+    return new
+
+
+def _skip_or_raise(path: Path, err: SpikeDecodeError, errors: str) -> None:
+    err = _with_file(err, path)
+    if errors == "raise":
+        raise err
+    warnings.warn(
+        f"skipped {path.name}: {type(err).__name__}: {err}",
+        SkippedFileWarning,
+        stacklevel=3,
+    )
 
 
 def _day_key(p: Path) -> int | str:
@@ -258,7 +303,9 @@ def _day_key(p: Path) -> int | str:
     return int(m.group(1)) if m else p.name.split(".")[0]
 
 
-def read_many(paths: str | Path | Iterable[str | Path], **kwargs: Any) -> dict[Any, xr.Dataset]:
+def read_many(
+    paths: str | Path | Iterable[str | Path], *, errors: str = "warn", **kwargs: Any
+) -> dict[Any, xr.Dataset]:
     """Read several recordings into a dict ``day -> Recording``.
 
     Parameters
@@ -266,6 +313,10 @@ def read_many(paths: str | Path | Iterable[str | Path], **kwargs: Any) -> dict[A
     paths : folder or iterable of paths
         A folder is scanned (sorted by name) for files spikedecode can read; hidden files
         and ``*.epochs.csv`` sidecars are skipped.
+    errors : {"warn", "raise"}, default="warn"
+        What to do with a file that cannot be read (unknown type, damaged, not a valid
+        Recording): skip it with a :class:`~spikedecode.errors.SkippedFileWarning` that
+        names it and says why, or raise its error. Either way the message names the file.
     **kwargs
         Passed to :func:`read` for every file.
 
@@ -279,17 +330,53 @@ def read_many(paths: str | Path | Iterable[str | Path], **kwargs: Any) -> dict[A
     Raises
     ------
     FileFormatError
-        A folder with no readable file, or two files that map to the same day.
+        No file could be read, or two files map to the same day.
+    ConfigError
+        ``errors`` is not ``"warn"`` or ``"raise"``.
+
+    Warns
+    -----
+    SkippedFileWarning
+        For each file skipped with ``errors="warn"``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, warnings
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "day1.csv").write_text("time,unit\\n0.1,a\\n")
+    >>> _ = (d / "README.txt").write_text("notes")
+    >>> with warnings.catch_warnings(record=True) as w:
+    ...     warnings.simplefilter("always")
+    ...     recs = read_many(d)
+    >>> list(recs), [str(x.message)[:18] for x in w]
+    ([0], ['skipped README.txt'])
     """
+    if errors not in ("warn", "raise"):
+        raise ConfigError(f"errors == {errors!r}, must be 'warn' or 'raise'.")
     if isinstance(paths, (str, Path)) and Path(paths).is_dir():
-        files = _candidates(Path(paths))
-        if not files:
-            raise FileFormatError(f"folder {str(paths)!r} holds no file spikedecode can read.")
+        files = _candidates(Path(paths), errors)
+        where = f"folder {str(paths)!r}"
     elif isinstance(paths, (str, Path)):
         files = [Path(paths)]
+        where = str(paths)
     else:
         files = [Path(p) for p in paths]
-    recs = [read(p, **kwargs) for p in files]
+        where = f"{len(files)} path(s)"
+    read_files, recs = [], []
+    for p in files:
+        try:
+            rec = read(p, **kwargs)
+        except SpikeDecodeError as err:
+            _skip_or_raise(p, err, errors)
+            continue
+        read_files.append(p)
+        recs.append(rec)
+    if not recs:
+        raise FileFormatError(
+            f"{where} holds no file spikedecode can read"
+            + (" (see the warnings above for why each was skipped)." if files else ".")
+        )
+    files = read_files
     days = [r.attrs["day"] for r in recs]
     if len(set(days)) == len(days):
         return dict(zip(days, recs))

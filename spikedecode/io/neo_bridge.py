@@ -65,7 +65,7 @@ def _resolve_io(io: Any) -> list[type]:
 def _open(cls: type, path: Path) -> Any:
     import inspect
 
-    params = inspect.signature(cls.__init__).parameters
+    params = inspect.signature(cls).parameters  # the constructor's parameters
     if "mode" in params and cls.__name__ == "NixIO":
         return cls(str(path), mode="ro")
     if "dirname" in params and path.is_dir():
@@ -205,11 +205,12 @@ def write_neo(rec: xr.Dataset, path: str | Path, *, io: Any = None) -> Path:
     """
     import neo.io
 
+    from spikedecode.io._checks import check_writable
     from spikedecode.recording import check_recording, to_neo
     from spikedecode.serialization import atomic_path
 
     path = Path(path)
-    check_recording(rec)
+    check_writable(check_recording(rec))
     if io is None:
         io = {".nix": neo.io.NixIO, ".mat": neo.io.NeoMatlabIO}.get(path.suffix.lower())
         if io is None:

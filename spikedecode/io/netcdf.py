@@ -52,8 +52,8 @@ def normalize(ds: xr.Dataset) -> xr.Dataset:
             v = v.decode()
         attrs[k] = v
     ds.attrs = attrs
-    for name in ds.variables:
-        ds[name].encoding = {}
+    for var in ds.variables.values():
+        var.encoding = {}
     return ds
 
 
@@ -126,10 +126,11 @@ def write_netcdf(rec: xr.Dataset, path: str | Path) -> Path:
     >>> read_netcdf(p).identical(rec)
     True
     """
+    from spikedecode.io._checks import check_writable
     from spikedecode.recording import check_recording
     from spikedecode.serialization import atomic_path
 
-    check_recording(rec)
+    check_writable(check_recording(rec))
     path = Path(path)
     with atomic_path(path, suffix=".nc") as tmp:
         _for_disk(rec).to_netcdf(tmp, engine="h5netcdf", mode="w")
@@ -172,13 +173,14 @@ def write_zarr(rec: xr.Dataset, path: str | Path, *, zarr_format: int = 2) -> Pa
 
     ``zarr_format=2`` by default: fixed-width strings have no stable zarr v3 encoding yet.
     """
+    from spikedecode.io._checks import check_writable
     from spikedecode.recording import check_recording
     from spikedecode.serialization import atomic_path
 
     attempt_import("zarr", "to write zarr stores")
-    check_recording(rec)
+    check_writable(check_recording(rec))
     path = Path(path)
-    with atomic_path(path, suffix=".zarr") as tmp:
+    with atomic_path(path, suffix=".zarr", directory=True) as tmp:
         tmp.unlink()
         _for_disk(rec).to_zarr(tmp, mode="w", zarr_format=zarr_format, consolidated=True)
     return path

@@ -35,8 +35,16 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
+from numpy.typing import NDArray
 
-from spikedecode.errors import ConfigError, CorruptFileError, FileFormatError, SpikeDecodeError
+from spikedecode.errors import (
+    ConfigError,
+    CorruptFileError,
+    FileFormatError,
+    RecordingError,
+    SpikeDecodeError,
+    SpikeDecodeWarning,
+)
 
 __all__ = ["read_nwb", "interval_tables", "LABEL_COLUMNS", "UNIT_NAME_COLUMNS"]
 
@@ -155,6 +163,46 @@ def _epochs_of(name: str, table: Any, label_column: Any) -> list[tuple[float, fl
     return list(zip(start, stop, labels))
 
 
+def _check_spike_order(
+    flat: NDArray[np.float64], ends: NDArray[np.int64], ids: list[str], path: Path, sort: bool
+) -> None:
+    """Raise for units whose spike times decrease (unless ``sort``)."""
+    if sort or flat.size < 2:
+        return  # make_recording sorts each unit's times
+    dec = flat[1:] < flat[:-1]
+    inner = ends[:-1]
+    dec[inner[(inner > 0) & (inner < flat.size)] - 1] = False  # pairs across two units
+    where = np.flatnonzero(dec)
+    if not where.size:
+        return
+    unit_of = np.searchsorted(ends, where, side="right")  # unit of pair (i, i + 1)
+    bad_units = np.unique(unit_of)
+    i = int(where[0])
+    u = int(unit_of[0])
+    raise RecordingError(
+        f"{path}: the spike times of {bad_units.size} unit(s) are not sorted, e.g. unit "
+        f"{ids[u]!r} goes from {flat[i]} s back to {flat[i + 1]} s (spike_times index "
+        f"{i + 1}; {int((unit_of == u).sum())} decrease(s) in that unit). pynwb writes sorted "
+        "times, so the file is probably damaged (a zeroed block reads as spikes at 0 s); "
+        "pass sort=True to sort them anyway."
+    )
+
+
+def _warn_negative(
+    flat: NDArray[np.float64], spike_unit: NDArray[np.int64], ids: list[str], path: Path
+) -> None:
+    neg = flat < 0
+    if neg.any():
+        i = int(np.argmin(flat))
+        warnings.warn(
+            f"{path.name}: {int(neg.sum())} spike time(s) are negative (earliest {flat[i]} s, "
+            f"unit {ids[int(spike_unit[i])]!r}), so the recording starts there instead of at "
+            "0. Pass t_start= to choose the start (and outside='drop' to drop earlier spikes).",
+            SpikeDecodeWarning,
+            stacklevel=3,
+        )
+
+
 def read_nwb(
     path: str | Path,
     *,
@@ -165,6 +213,7 @@ def read_nwb(
     t_stop: float | None = None,
     outside: str = "raise",
     exclude_other_intervals: bool = True,
+    sort: bool = False,
     **kwargs: Any,
 ) -> xr.Dataset:
     """Read the sorted units and interval tables of an NWB 2 file as a Recording.
@@ -188,6 +237,10 @@ def read_nwb(
     exclude_other_intervals : bool, default=True
         Store the rows of the tables not read as epochs as excluded intervals, so that
         windows inside them are not called latent (see the module docstring).
+    sort : bool, default=False
+        Sort each unit's spike times. By default a unit whose times decrease raises: in
+        a file written by pynwb that means damage (a zeroed block reads as spikes at 0)
+        or an export that mixed units, as in :func:`spikedecode.from_spiketrains`.
     **kwargs
         ``session``, ``day``, ``subject``, ``source`` override the file's metadata.
 
@@ -207,6 +260,14 @@ def read_nwb(
         The file has no units table.
     ConfigError
         ``intervals`` or ``label_column`` name something the file does not have.
+    RecordingError
+        A unit's spike times are not sorted (and ``sort`` is False).
+
+    Warns
+    -----
+    SpikeDecodeWarning
+        Negative spike times when ``t_start`` is not given: the recording then starts at
+        the first spike instead of 0, which the warning says.
     """
     from spikedecode._optional import attempt_import
     from spikedecode.recording import make_recording
@@ -281,11 +342,13 @@ def read_nwb(
             f"{flat.size} spike times)."
         )
     spike_unit = np.repeat(np.arange(len(ids), dtype=np.int64), counts)
+    _check_spike_order(flat, ends, ids, path, sort)
     rows.sort(key=lambda r: r[0])
     if t_start is None:
         lo = [0.0]
         if flat.size:
             lo.append(float(flat.min()))
+            _warn_negative(flat, spike_unit, ids, path)
         lo.extend(r[0] for r in rows)
         t_start = float(min(lo))
     if t_stop is None:

@@ -27,8 +27,10 @@ from spikedecode.errors import (
     CorruptFileError,
     FileFormatError,
     FileMissingError,
+    SpikeDecodeError,
     SpikeDecodeTypeError,
 )
+from spikedecode.recording import _ids_text
 
 __all__ = ["read_table", "write_table", "read_npz", "write_npz", "epochs_path"]
 
@@ -74,6 +76,38 @@ def _epochs_arg(epochs: Any, path: Path) -> Any:
             raise FileMissingError(f"epochs file {str(ep)!r} does not exist.")
         return _read_epochs_table(ep)
     return epochs
+
+
+def _check_meta(meta: Any, path: Path, where: str) -> dict[str, Any]:
+    """The stored metadata, checked field by field (a damaged header names its field)."""
+    if not isinstance(meta, dict):
+        raise CorruptFileError(
+            f"{path}: {where} must hold a JSON object ({{\"t_stop\": ..., ...}}); got a JSON "
+            f"{type(meta).__name__}. Remove the line or write the file again with spikedecode."
+        )
+    for key in ("t_start", "t_stop"):
+        v = meta.get(key)
+        if v is not None and (
+            isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v)
+        ):
+            raise CorruptFileError(
+                f"{path}: {where} has {key} == {v!r}; it must be a finite number of seconds "
+                "(or be left out)."
+            )
+    units = meta.get("units")
+    if units is not None and not (
+        isinstance(units, list) and all(isinstance(u, (str, int)) for u in units)
+    ):
+        raise CorruptFileError(
+            f"{path}: {where} has units == {str(units)[:80]}; it must be a list of unit ids "
+            "(text or integers)."
+        )
+    day = meta.get("day")
+    if day is not None and (isinstance(day, bool) or not isinstance(day, (int, str))):
+        raise CorruptFileError(
+            f"{path}: {where} has day == {day!r}; it must be an integer or a text."
+        )
+    return meta
 
 
 def _split_meta(meta: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -139,6 +173,7 @@ def read_table(
             raise CorruptFileError(
                 f"{path}: the '# spikedecode' header line is not valid JSON ({err})."
             ) from err
+        meta = _check_meta(meta, path, "the '# spikedecode' header line")
         skip = 1
     try:
         df = pd.read_csv(
@@ -231,10 +266,11 @@ def write_table(rec: xr.Dataset, path: str | Path, *, sep: str | None = None) ->
     """
     import pandas as pd
 
+    from spikedecode.io._checks import check_writable
     from spikedecode.recording import check_recording
     from spikedecode.serialization import atomic_path
 
-    check_recording(rec)
+    check_writable(check_recording(rec))
     path = Path(path)
     sep = _sep(path, sep)
     units = rec["unit"].values.astype(str)
@@ -258,8 +294,12 @@ def read_npz(path: str | Path, *, epochs: Any = None, **kwargs: Any) -> xr.Datas
 
     path = Path(path)
     try:
+        _check_npz_sizes(path)
         with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
+            names = list(z.files)
+            arrays = {k: z[k] for k in names if k in _NPZ_KEYS}  # nothing else is read
+    except SpikeDecodeError:
+        raise
     except ValueError as err:
         if "pickle" in str(err).lower():
             raise FileFormatError(
@@ -275,7 +315,7 @@ def read_npz(path: str | Path, *, epochs: Any = None, **kwargs: Any) -> xr.Datas
     missing = [k for k in ("time", "unit") if k not in arrays]
     if missing:
         raise FileFormatError(
-            f"{path} is missing array(s) {missing}; it has {sorted(arrays)}. Save it with "
+            f"{path} is missing array(s) {missing}; it has {sorted(names)}. Save it with "
             "numpy.savez(path, time=spike_times, unit=spike_units)."
         )
     meta: dict[str, Any] = {}
@@ -284,6 +324,7 @@ def read_npz(path: str | Path, *, epochs: Any = None, **kwargs: Any) -> xr.Datas
             meta = json.loads(str(arrays["meta"]))
         except ValueError as err:
             raise CorruptFileError(f"{path}: array 'meta' is not a JSON string ({err}).") from err
+        meta = _check_meta(meta, path, "array 'meta'")
     core, extra = _split_meta(meta)
     core.setdefault("source", path.name)
     opts: dict[str, Any] = dict(core)
@@ -297,13 +338,13 @@ def read_npz(path: str | Path, *, epochs: Any = None, **kwargs: Any) -> xr.Datas
                 )
             opts[k] = float(val[0])
     if "units" in arrays:
-        opts["units"] = arrays["units"].astype(str).tolist()
+        opts["units"] = _ids_text(arrays["units"].reshape(-1), f"{path}: array 'units'").tolist()
     if {"epoch_start", "epoch_stop"} <= set(arrays):
         lab = arrays.get("epoch_label", np.full(arrays["epoch_start"].shape, "epoch"))
         opts["epochs"] = {
             "start": arrays["epoch_start"],
             "stop": arrays["epoch_stop"],
-            "label": lab.astype(str),
+            "label": _ids_text(lab.reshape(-1), f"{path}: array 'epoch_label'"),
         }
     ep = _epochs_arg(epochs, path)
     if ep is not None:
@@ -312,17 +353,85 @@ def read_npz(path: str | Path, *, epochs: Any = None, **kwargs: Any) -> xr.Datas
         opts["attrs"] = extra
     opts.update(kwargs)
     unit = arrays["unit"]
-    if "units" not in opts or unit.dtype.kind not in "iu":
-        unit = unit.astype(str)
+    if unit.dtype.kind in "SO":
+        unit = _ids_text(unit.reshape(-1), f"{path}: array 'unit'")
+    elif "units" in opts and unit.dtype.kind not in "iu":
+        unit = unit.astype(str)  # names matched against units
     return make_recording(arrays["time"], unit, **opts)
+
+
+#: the arrays read_npz reads; other members of the archive are never decompressed
+_NPZ_KEYS = frozenset(
+    ("time", "unit", "units", "t_start", "t_stop", "epoch_start", "epoch_stop", "epoch_label",
+     "meta")
+)
+#: a compressed member larger than this must not expand more than _MAX_RATIO times
+_BIG_MEMBER = 16 << 20
+_MAX_RATIO = 100
+
+
+def _check_npz_sizes(path: Path) -> None:
+    """Check each member's declared size before anything is decompressed.
+
+    Reads only the zip directory and each ``.npy`` header (a few hundred bytes): the array
+    shape and dtype in the header must account for exactly the member's uncompressed size,
+    ``unit`` must have as many elements as ``time``, and a large compressed member other
+    than ``unit`` (sorted unit indices legitimately compress very well) must not expand
+    more than ``_MAX_RATIO`` times: spike times are measurements, which compress little.
+    A small file that claims gigabytes (a "zip bomb") is refused here, before the reader
+    allocates memory for it.
+    """
+    import zipfile
+
+    from numpy.lib import format as npformat
+
+    with zipfile.ZipFile(path) as zf:
+        counts: dict[str, int] = {}
+        for info in zf.infolist():
+            name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+            if name not in _NPZ_KEYS:
+                continue
+            with zf.open(info) as fh:
+                version = npformat.read_magic(fh)
+                if version == (1, 0):
+                    shape, _, dtype = npformat.read_array_header_1_0(fh)
+                else:
+                    shape, _, dtype = npformat.read_array_header_2_0(fh)
+                header = fh.tell()
+            if dtype.hasobject:
+                continue  # refused by allow_pickle=False when loaded
+            n = int(np.prod(shape, dtype=np.int64)) if shape else 1
+            declared = header + n * dtype.itemsize
+            if declared != info.file_size:
+                raise CorruptFileError(
+                    f"{path}: array {name!r} declares shape {shape} of {dtype} ({declared:,} "
+                    f"bytes with its header) but the archive says it holds "
+                    f"{info.file_size:,} bytes; the file is damaged or was made to mislead."
+                )
+            counts[name] = n
+            ratio = info.file_size / max(info.compress_size, 1)
+            if (name != "unit" and info.compress_type != zipfile.ZIP_STORED
+                    and info.file_size > _BIG_MEMBER and ratio > _MAX_RATIO):
+                raise CorruptFileError(
+                    f"{path}: array {name!r} would expand from {info.compress_size:,} to "
+                    f"{info.file_size:,} bytes ({ratio:.0f}x); real spike data do not "
+                    f"compress more than {_MAX_RATIO}x, so the file is refused before it is "
+                    "decompressed. Save it again with numpy.savez."
+                )
+        if "unit" in counts and "time" in counts and counts["unit"] != counts["time"]:
+            raise CorruptFileError(
+                f"{path}: array 'unit' has {counts['unit']:,} values but 'time' has "
+                f"{counts['time']:,}; the arrays must hold one unit per spike."
+            )
 
 
 def write_npz(rec: xr.Dataset, path: str | Path) -> Path:
     """Write a Recording as an npz archive (no pickled objects), atomically."""
+    from spikedecode.io._checks import check_writable
     from spikedecode.recording import check_recording
     from spikedecode.serialization import atomic_path
 
-    check_recording(rec)
+    check_writable(check_recording(rec))
     path = Path(path)
     meta = _meta(rec)
     meta.pop("units")

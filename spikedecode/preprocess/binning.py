@@ -98,7 +98,7 @@ def _edges_from_grid(
     k: NDArray[np.integer] | NDArray[np.floating], grid: tuple[float, float, float]
 ) -> NDArray[np.float64]:
     T0, B, M = grid
-    e = k * B  # exact while |k * B| < 2**53 (checked in _check_bin_params)
+    e = np.asarray(k, dtype=np.float64) * B  # exact while |k * B| < 2**53 (checked in _check_bin_params)
     e += T0
     if M != 1.0:
         e /= M
@@ -169,6 +169,57 @@ def _check_bin_params(
             f"{bin_size}; use a smaller bin_size or a longer interval."
         )
     return bin_size, t0, t1, n_bins
+
+
+def _available_memory() -> int | None:
+    """Bytes of memory available for a new allocation (Linux ``MemAvailable``), or None."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        import os
+
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _check_output_size(
+    rec: xr.Dataset, n_bins: int, itemsize: int, t0: float, t1: float, bin_size: float,
+    t_start: Any, t_stop: Any,
+) -> None:
+    """Raise before allocating a count array larger than the memory available."""
+    n_units = int(rec.sizes["unit"])
+    need = n_bins * n_units * itemsize
+    avail = _available_memory()
+    if avail is None or need <= avail:
+        return
+    times = np.asarray(rec["spike_time"].values)
+    ids = rec["unit"].values
+
+    def origin(value: Any, end: str, pick: Any) -> str:
+        if value is not None:
+            return f"{end} == {value} was passed"
+        what = f"{end} == {t0 if end == 't_start' else t1} is the recording's"
+        if times.size:
+            i = int(pick(times))
+            unit = str(ids[int(rec["spike_unit"].values[i])])
+            what += f" (its {'first' if end == 't_start' else 'last'} spike: unit {unit!r} " \
+                f"at {times[i]} s)"
+        return what
+
+    raise SpikeDecodeValueError(
+        f"bin_spikes would allocate {n_bins:,} bins x {n_units:,} units x {itemsize} byte(s) "
+        f"= {need / 2**30:.3g} GiB, more than the {avail / 2**30:.3g} GiB of memory "
+        f"available. The interval [{t0}, {t1}) s in bins of {bin_size} s makes it: "
+        f"{origin(t_start, 't_start', np.argmin)}; {origin(t_stop, 't_stop', np.argmax)}. "
+        "Bin a shorter interval (t_start=/t_stop=), use a larger bin_size, or check for a "
+        "spike time in the wrong unit (milliseconds?)."
+    )
 
 
 def _unit_bounds(spike_unit: NDArray, n_units: int) -> NDArray[np.int64]:
@@ -434,8 +485,10 @@ def bin_spikes(
     SpikeDecodeTypeError
         ``rec`` is not a Dataset, or ``bin_size`` not a number.
     SpikeDecodeValueError
-        ``bin_size <= 0``, ``t_stop <= t_start``, fewer than one bin, or a ``dtype`` too
-        narrow for the counts.
+        ``bin_size <= 0``, ``t_stop <= t_start``, fewer than one bin, a ``dtype`` too
+        narrow for the counts, or counts that would not fit in the memory available
+        (checked before allocating; the message says which ``t_start``/``t_stop`` or
+        spike made the interval that long).
     SchemaError
         ``rec`` lacks Recording fields or its spikes are not sorted by unit.
 
@@ -473,6 +526,8 @@ def bin_spikes(
             )
     if engine not in _ENGINES:
         raise SpikeDecodeValueError(f"engine == {engine!r}, must be one of {_ENGINES}.")
+    _check_output_size(rec, n_bins, 1 if dtype is None else dtype.itemsize, t0, t1, bin_size,
+                       t_start, t_stop)
     values, stats = _count_values(rec, bin_size, t0, n_bins, dtype, engine=engine)
     edges = bin_edges(t0, bin_size, n_bins)
     t_end = float(edges[-1])
@@ -568,6 +623,7 @@ def bin_sessions(
     out: dict[Any, xr.DataArray] = {}
     for day, rec in _iter_days(recs).items():
         bs, t0, t1, n_bins = _check_bin_params(rec, bin_size, t_start, t_stop)
+        _check_output_size(rec, n_bins, dtype.itemsize, t0, t1, bs, t_start, t_stop)
         task = dask.delayed(_bin_values, pure=True)(rec, bs, t_start, t_stop, dtype)
         n_units = int(rec.sizes["unit"])
         arr = da.from_delayed(task, shape=(n_bins, n_units), dtype=dtype)

@@ -246,7 +246,7 @@ def concat_days(days: Mapping[Any, xr.DataArray]) -> xr.DataArray:
     parts = []
     offset = 0
     feat_dim = None
-    feat = None
+    feat: Any = None
     for day, w in days.items():
         w = check_windows(w)
         dim = w.dims[2]

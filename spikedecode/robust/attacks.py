@@ -139,7 +139,17 @@ def _as_input(x: Any, name: str = "x") -> torch.Tensor:
 
 
 def _as_labels(y: Any, n: int, name: str = "y") -> torch.Tensor:
-    y = torch.as_tensor(np.asarray(y) if not torch.is_tensor(y) else y)
+    if not torch.is_tensor(y):
+        arr = np.asarray(y)
+        if arr.dtype.kind not in "biuf":
+            example = arr.reshape(-1)[:1].tolist()[0] if arr.size else None
+            raise SpikeDecodeTypeError(
+                f"{name} must hold integer class indices (0 .. n_classes - 1), one per "
+                f"input; got dtype {arr.dtype} (e.g. {example!r}). Map class labels to the "
+                "model's output indices first (e.g. sklearn.preprocessing.LabelEncoder, or "
+                "decoder.classes_.searchsorted(labels))."
+            )
+        y = torch.as_tensor(arr)
     if y.ndim != 1 or len(y) != n:
         raise AttackError(f"{name} has shape {tuple(y.shape)}; expected ({n},) class indices, "
                           "one per input.")

@@ -7,8 +7,18 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 
-def make_nwb(path: Path, *, units: bool = True, names: list[str] | None = None) -> Path:
-    """Two or three units, a trials table with a ``stimulus`` column, an extra table."""
+def make_nwb(
+    path: Path,
+    *,
+    units: bool = True,
+    names: list[str] | None = None,
+    trains: tuple[list[float], ...] = ([0.1, 0.5, 2.0], [0.3], []),
+) -> Path:
+    """Two or three units, a trials table with a ``stimulus`` column, an extra table.
+
+    ``trains`` are written as given (pynwb does not sort them): pass unsorted or negative
+    times to make a damaged-looking file.
+    """
     import pynwb
     from pynwb.epoch import TimeIntervals
 
@@ -22,8 +32,7 @@ def make_nwb(path: Path, *, units: bool = True, names: list[str] | None = None) 
         if units:
             if names is not None:
                 nwb.add_unit_column("unit_name", "name of the unit")
-            trains = ([0.5, 0.1, 2.0], [0.3], [])
-            for i, st in enumerate(trains[: len(names) if names else 3]):
+            for i, st in enumerate(trains[: len(names) if names else len(trains)]):
                 kw = {"unit_name": names[i]} if names else {}
                 nwb.add_unit(spike_times=st, id=10 + i, **kw)
         nwb.add_trial_column("stimulus", "stimulus name")

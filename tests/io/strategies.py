@@ -25,7 +25,7 @@ def recordings(draw, max_units: int = 5, max_spikes: int = 30, max_epochs: int =
     time = st.floats(t_start, t_stop, exclude_max=True, allow_nan=False, allow_subnormal=False)
     trains = {}
     for u in units:
-        ts = draw(st.lists(time, min_size=1, max_size=max_spikes))
+        ts = draw(st.lists(time, min_size=1, max_size=max_spikes, unique=True))
         trains[u] = np.sort(np.asarray(ts, dtype=np.float64))
     n_ep = draw(st.integers(0, max_epochs))
     rows = []

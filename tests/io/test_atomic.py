@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 import spikedecode
@@ -88,3 +92,44 @@ def test_interrupted_first_write_leaves_nothing(tmp_path, monkeypatch, suffix):
     with pytest.raises(Interrupted):
         sio.write(new, tmp_path / f"rec{suffix}")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture
+def umask_027():
+    old = os.umask(0o027)
+    yield
+    os.umask(old)
+
+
+@pytest.mark.parametrize("suffix", [".nc", ".zarr", ".csv", ".npz"])
+def test_written_files_get_the_umask_permissions(tmp_path, umask_027, suffix):
+    # mkstemp makes 0600 files; the written file must look like any new file (0640 here)
+    path = sio.write(_recs()[0], tmp_path / f"rec{suffix}")
+    mode = path.stat().st_mode & 0o777
+    assert mode == (0o750 if suffix == ".zarr" else 0o640)
+
+
+def test_saved_json_gets_the_umask_permissions(tmp_path, umask_027):
+    from spikedecode.serialization import save_json
+
+    assert save_json({"a": 1}, tmp_path / "report.json").stat().st_mode & 0o777 == 0o640
+
+
+def test_next_write_removes_temporaries_of_a_killed_write(tmp_path):
+    from spikedecode.serialization import _TMP_TAG
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    dead_pid = int(dead.stdout)  # this process has exited: its temporaries are stale
+    live_pid = os.getppid()  # alive: a concurrent writer, never touched
+    stale = tmp_path / f".rec.nc.{dead_pid}.{_TMP_TAG}.abcd1234.nc"
+    stale.write_bytes(b"\x89HDF half")
+    stale_dir = tmp_path / f".rec.nc.{dead_pid}.{_TMP_TAG}.efgh5678.zarr"
+    stale_dir.mkdir()
+    live = tmp_path / f".rec.nc.{live_pid}.{_TMP_TAG}.ijkl9012.nc"
+    live.write_bytes(b"in progress")
+    other = tmp_path / f".other.nc.{dead_pid}.{_TMP_TAG}.mnop3456.nc"  # another target
+    other.write_bytes(b"x")
+    sio.write(_recs()[0], tmp_path / "rec.nc")
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == sorted(["rec.nc", live.name, other.name])

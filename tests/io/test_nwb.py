@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from spikedecode import io as sio
+from spikedecode.errors import DataDroppedWarning
 from tests.conftest import shared_data
 
 
@@ -121,7 +122,7 @@ def test_synthetic_trials_and_ids(synth):
     with pytest.warns(SpikeDecodeWarning, match=r"\['12'\]"):  # the unit without spikes
         rec = sio.read(synth)
     assert rec["unit"].values.tolist() == ["10", "11", "12"]
-    assert rec.spikedecode.unit("10").tolist() == [0.1, 0.5, 2.0]  # sorted
+    assert rec.spikedecode.unit("10").tolist() == [0.1, 0.5, 2.0]
     # 'auto' picks the trials table; labels from its 'stimulus' column
     assert [e[2] for e in rec.spikedecode.epochs()] == ["trials/LUM", "trials/LBR", "trials/LUM"]
     assert (rec.attrs["session"], rec.attrs["subject"]) == ("S7", "M3")
@@ -223,3 +224,33 @@ def test_decode_intervals_on_non_nwb_is_a_usage_error(tmp_path, capsys):
     f = sio.write(rec, tmp_path / "r.nc")
     assert main(["decode", str(f), "--intervals", "trials"]) == 2
     assert "NWB files only" in capsys.readouterr().err
+
+
+def test_synthetic_unsorted_spike_times_raise_or_sort(tmp_path):
+    from spikedecode.errors import RecordingError, SpikeDecodeWarning
+    from tests.io.nwb_factory import make_nwb
+
+    # unit 11 holds a run of zeros inside its train, as a zeroed block of the file reads
+    p = make_nwb(tmp_path / "zeroed.nwb", trains=([0.1, 0.5], [0.2, 0.6, 0.0, 0.0, 0.9], [3.0]))
+    with pytest.raises(RecordingError, match=r"zeroed.nwb: the spike times of 1 unit\(s\) are "
+                       r"not sorted, e.g. unit '11' goes from 0.6 s back to 0.0 s"):
+        sio.read(p)
+    with pytest.warns(SpikeDecodeWarning, match=r"1 spike\(s\) repeat .* unit '11' at 0.0 s"):
+        rec = sio.read(p, sort=True)  # sorted, the zeros are also exact duplicates
+    assert rec.spikedecode.unit("11").tolist() == [0.0, 0.0, 0.2, 0.6, 0.9]
+    assert rec.sizes["spike"] == 8  # nothing lost
+
+
+def test_synthetic_negative_spike_times_warn(tmp_path):
+    from spikedecode.errors import SpikeDecodeWarning
+    from tests.io.nwb_factory import make_nwb
+
+    p = make_nwb(tmp_path / "neg.nwb", trains=([-0.25, 0.5], [0.3]))
+    with pytest.warns(SpikeDecodeWarning, match=r"1 spike time\(s\) are negative \(earliest "
+                      r"-0.25 s, unit '10'\)"):
+        rec = sio.read(p)
+    assert rec.attrs["t_start"] == -0.25
+    # an explicit t_start is the user's choice: no warning, the early spike is dropped
+    with pytest.warns(DataDroppedWarning, match="dropped 1 spike"):
+        rec = sio.read(p, t_start=0.0, outside="drop")
+    assert rec.spikedecode.unit("10").tolist() == [0.5]

@@ -11,7 +11,13 @@ import quantities as pq
 
 import spikedecode
 from spikedecode import io as sio
-from spikedecode.errors import FileFormatError, SpikeDecodeWarning
+from spikedecode.errors import (
+    ConfigError,
+    CorruptFileError,
+    FileFormatError,
+    SkippedFileWarning,
+    SpikeDecodeWarning,
+)
 
 
 @pytest.fixture
@@ -80,7 +86,8 @@ def test_read_many_folder(tmp_path):
         r = spikedecode.make_recording([0.1 * day], ["a"], t_stop=1.0, day=day)
         sio.write(r, tmp_path / f"day{day}.nc")
     (tmp_path / "notes.md").write_text("not a recording")
-    days = sio.read_many(tmp_path)
+    with pytest.warns(SkippedFileWarning, match=r"skipped notes.md: FileFormatError"):
+        days = sio.read_many(tmp_path)
     assert list(days) == [1, 2, 3]
     assert all(days[d].attrs["day"] == d for d in days)
     assert days[2].spikedecode.unit("a").tolist() == [0.2]
@@ -130,3 +137,29 @@ def test_neo_io_can_be_forced(tmp_path, rec):
     assert sio.read(p, io="NeoMatlabIO").identical(rec)
     with pytest.raises(FileFormatError, match="not a neo IO class"):
         sio.read(p, io="NoSuchIO")
+
+
+def test_read_many_skips_a_damaged_file_or_raises_naming_it(tmp_path):
+    for day in (1, 2):
+        sio.write(spikedecode.make_recording([0.1], ["a"], t_stop=1.0, day=day),
+                  tmp_path / f"day{day}.nc")
+    bad = tmp_path / "day3.nc"
+    sio.write(spikedecode.make_recording([0.1], ["a"], t_stop=1.0, day=3), bad)
+    bad.write_bytes(bad.read_bytes()[:300])  # cut short by a failed copy
+    (tmp_path / "README.txt").write_text("recorded by the lab")
+    with pytest.warns(SkippedFileWarning) as record:
+        days = sio.read_many(tmp_path)
+    assert list(days) == [1, 2]
+    skipped = sorted(str(w.message).split(":")[0] for w in record)
+    assert skipped == ["skipped README.txt", "skipped day3.nc"]
+    with pytest.raises(CorruptFileError, match=r"day3\.nc"):
+        sio.read_many([tmp_path / "day1.nc", bad], errors="raise")
+    with pytest.raises(ConfigError, match="errors == 'ignore'"):
+        sio.read_many(tmp_path, errors="ignore")
+
+
+def test_read_many_every_file_unreadable(tmp_path):
+    (tmp_path / "a.txt").write_text("x")
+    with pytest.warns(SkippedFileWarning, match="a.txt"), \
+            pytest.raises(FileFormatError, match="holds no file spikedecode can read"):
+        sio.read_many(tmp_path)

@@ -18,6 +18,7 @@ from spikedecode.errors import (
     SchemaError,
     SpikeDecodeTypeError,
     SpikeDecodeValueError,
+    SpikeDecodeWarning,
 )
 from spikedecode.preprocess import bin_edges, bin_sessions, bin_spikes, count_dtype, n_bins_for
 from spikedecode.preprocess import binning as _binning
@@ -371,3 +372,28 @@ def test_unix_timestamps(engine, t0):
     b = bin_spikes(rec, 0.005, engine=engine)
     np.testing.assert_array_equal(b.values, reference_counts(times, units, 3, edges))
     assert b["time"].values[7] == float(Fraction(t0) + Fraction(7, 200))
+
+
+def test_output_larger_than_memory_raises_before_allocating(monkeypatch):
+    # a spike at 200,000 s (milliseconds taken for seconds) makes 40 M bins x 3 units
+    with pytest.warns(SpikeDecodeWarning, match="spans 55.6 hours"):
+        rec = make_recording([0.1, 0.2, 200_000.0], ["a", "b", "c"])
+    monkeypatch.setattr(_binning, "_available_memory", lambda: 64 << 20)
+    with pytest.raises(SpikeDecodeValueError) as info:
+        bin_spikes(rec, 0.005)
+    msg = str(info.value)
+    assert "40,000,000 bins x 3 units x 1 byte(s) = 0.112 GiB, more than the 0.0625 GiB" in msg
+    assert "t_stop == 200000.00000000003 is the recording's (its last spike: unit 'c' at " \
+        "200000.0 s)" in msg
+    with pytest.raises(SpikeDecodeValueError, match=r"x 2 byte\(s\).*t_stop == 1000000.0 was passed"):
+        bin_spikes(rec, 0.005, t_stop=1e6, dtype=np.uint16)
+    # a short interval of the same recording fits (the late spike is dropped, with a warning)
+    with pytest.warns(DataDroppedWarning, match="dropped 1 spike"):
+        assert bin_spikes(rec, 0.005, t_stop=1.0).sizes["time"] == 200
+
+
+def test_output_size_check_is_real_without_a_patch():
+    # 1e9 s in 1 ms bins: 1e12 bins, larger than any machine's memory
+    rec = make_recording([0.5], ["a"], t_stop=1e9)
+    with pytest.raises(SpikeDecodeValueError, match=r"1,000,000,000,000 bins x 1 units"):
+        bin_spikes(rec, 0.001)
