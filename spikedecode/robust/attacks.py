@@ -3,7 +3,7 @@
 Every attack declares its input domain and respects it exactly:
 
 * **image attacks** (:func:`fgsm`, :func:`bim`/:func:`ifgsm`, :func:`pgd`,
-  :func:`targeted_ifgsm_mse`, :func:`lbfgs_attack`, :func:`gaussian_noise`) keep the
+  :func:`targeted_ifgsm_mse`, :func:`lbfgs_attack`, ``ATTACKS["gaussian"]``) keep the
   result inside ``clip`` (default ``(0, 1)``) and, for the eps-bounded ones, inside the
   eps-ball around ``x``: ``(x_adv - x).abs().max() <= eps`` holds in the dtype of ``x``
   (a last one-ulp correction undoes float rounding of ``x + eps``);
@@ -42,6 +42,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from spikedecode.errors import AttackError, SpikeDecodeTypeError
+from spikedecode.robust.noise import gaussian_noise
 
 __all__ = [
     "fgsm",
@@ -50,7 +51,6 @@ __all__ = [
     "pgd",
     "targeted_ifgsm_mse",
     "lbfgs_attack",
-    "gaussian_noise",
     "count_greedy_attack",
     "count_linf_attack",
     "transfer_attack",
@@ -664,25 +664,6 @@ def lbfgs_attack(model: Any, x: Any, target: Any = None, *, y: Any = None,
     return (adv, success.cpu()) if return_success else adv
 
 
-def gaussian_noise(x: Any, sigma: float, *, clip: Clip = (0.0, 1.0),
-                   generator: Any = None) -> torch.Tensor:
-    """White Gaussian noise corruption ``clip(x + sigma * N(0, 1))`` (a blind baseline).
-
-    Examples
-    --------
-    >>> x = torch.rand(3, 4)
-    >>> out = gaussian_noise(x, 0.5, generator=0)
-    >>> bool(out.min() >= 0) and bool(out.max() <= 1) and out.shape == x.shape
-    True
-    """
-    x_in = _as_input(x)
-    sigma = _check_eps(sigma, "sigma")
-    clip_ = _check_clip(clip)
-    x0 = x_in.detach() if x_in.is_floating_point() else x_in.detach().float()
-    noisy = _clamp(x0 + sigma * _rand_like(x0, _generator(generator), normal=True), clip_)
-    return noisy.to(x_in.dtype) if x_in.is_floating_point() else noisy
-
-
 # --------------------------------------------------------------------------- count attacks
 def _check_counts(x: torch.Tensor, name: str = "x_counts") -> torch.Tensor:
     xf = x.detach().double()
@@ -965,7 +946,12 @@ def transfer_attack(surrogate: Any, target: Any, x: Any, y: Any, attack: Any = "
 # --------------------------------------------------------------------------- registry/classes
 def _noise_attack(model: Any, x: Any, y: Any, *, eps: float, clip: Clip = (0.0, 1.0),
                   generator: Any = None, **_: Any) -> torch.Tensor:
-    return gaussian_noise(x, eps, clip=clip, generator=generator)
+    """``ATTACKS["gaussian"]``: :func:`spikedecode.robust.noise.gaussian_noise` of std
+    ``eps``, clipped to ``clip`` (images in [0, 1] by default); ``model`` and ``y`` unused."""
+    x_in = _as_input(x)
+    noisy = gaussian_noise(x_in, _check_eps(eps, "eps"), clip=_check_clip(clip),
+                           generator=_generator(generator))
+    return noisy.to(x_in.dtype) if x_in.is_floating_point() else noisy
 
 
 def _lbfgs_untargeted(model: Any, x: Any, y: Any, **kwargs: Any) -> torch.Tensor:
@@ -1073,7 +1059,7 @@ class LBFGS(Attack):
 
 
 class GaussianNoiseAttack(Attack):
-    """:func:`gaussian_noise` as an object (``eps`` is the noise sigma)."""
+    """:func:`spikedecode.robust.noise.gaussian_noise` as an object (``eps`` is the sigma)."""
 
     function = staticmethod(_noise_attack)
 

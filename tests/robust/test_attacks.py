@@ -21,7 +21,6 @@ from spikedecode.robust.attacks import (
     count_greedy_attack,
     count_linf_attack,
     fgsm,
-    gaussian_noise,
     get_attack,
     ifgsm,
     is_stochastic,
@@ -31,6 +30,7 @@ from spikedecode.robust.attacks import (
     transfer_attack,
 )
 from spikedecode.robust.models import MLP, train_image_model
+from spikedecode.robust.noise import gaussian_noise
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -212,7 +212,7 @@ def test_attack_strength_ordering(digits_mlp, digits):
     x, y = digits.test
     a_f = _acc(digits_mlp, fgsm(digits_mlp, x, y, eps=0.1), y)
     a_b = _acc(digits_mlp, ifgsm(digits_mlp, x, y, eps=0.1, n_steps=10), y)
-    a_n = _acc(digits_mlp, gaussian_noise(x, 0.1, generator=0), y)
+    a_n = _acc(digits_mlp, gaussian_noise(x, 0.1, clip=(0.0, 1.0), generator=0), y)
     assert a_b <= a_f + 0.01 < a_n
 
 
@@ -440,3 +440,7 @@ def test_classes_and_registry(digits_mlp, digits):
         get_attack("deepfool")
     g1 = gaussian_noise(x, 0.2, generator=3)
     assert torch.equal(g1, gaussian_noise(x, 0.2, generator=3))
+    # the registry's "gaussian" entry is noise.gaussian_noise clipped to the image domain
+    g2 = get_attack("gaussian")(digits_mlp, x, y, eps=0.2, generator=3)
+    assert torch.equal(g2, g1.clamp(0.0, 1.0))
+    assert float(g1.max()) > 1.0 or float(g1.min()) < 0.0  # so the clip above is exercised
