@@ -305,7 +305,7 @@ def test_recurrent_model_and_estimator_wrapper():
 def test_targeted_ifgsm_mse_reaches_target(digits_mlp, digits):
     x, y = digits.test[0][:40], digits.test[1][:40]
     target = (y + 1) % 10
-    adv = targeted_ifgsm_mse(digits_mlp, x, target, eps=0.01, n_steps=100)
+    adv = targeted_ifgsm_mse(digits_mlp, x, target, step_size=0.01, n_steps=100)
     assert float(adv.min()) >= 0 and float(adv.max()) <= 1
     with torch.no_grad():
         onehot = F.one_hot(target, 10).float()
@@ -314,8 +314,16 @@ def test_targeted_ifgsm_mse_reaches_target(digits_mlp, digits):
     assert float(mse1.mean()) < 0.7 * float(mse0.mean())
     # 8x8 digits leave only 64 pixels: the MSE attack reaches the target for a part only
     assert _acc(digits_mlp, x, target) < 0.05 and _acc(digits_mlp, adv, target) > 0.2
-    bounded = targeted_ifgsm_mse(digits_mlp, x, target, eps=0.01, n_steps=30, max_norm=0.1)
-    assert bool(((bounded - x).abs() <= 0.1).all())
+    steps = []
+    bounded = targeted_ifgsm_mse(digits_mlp, x, target, step_size=0.01, n_steps=30, eps=0.1,
+                                 callback=lambda k, xa: steps.append((k, xa.clone())))
+    assert bool(((bounded - x).abs() <= 0.1).all())  # eps: the L-inf budget
+    # the callback sees every iterate, the last one being the result
+    assert [k for k, _ in steps] == list(range(1, 31))
+    assert torch.equal(steps[-1][1], bounded)
+    assert float((steps[0][1] - x).abs().max()) <= 0.01 + 1e-6  # one step of step_size
+    with pytest.raises(AttackError, match="output"):
+        targeted_ifgsm_mse(digits_mlp, x, target, output="softmax")
 
 
 def test_lbfgs_targeted(digits_mlp, digits):
