@@ -223,8 +223,8 @@ def _sample_counts(model: nn.Module, x: torch.Tensor, sigma: float, num: int, ba
     return counts.reshape(n_in, -1).numpy()
 
 
-def _prepare(model: nn.Module, x: Any, sigma: float, batch_size: int) -> tuple[torch.Tensor,
-                                                                                float, int]:
+def _check_smoothing_args(model: nn.Module, x: Any, sigma: float, batch_size: int
+                          ) -> tuple[torch.Tensor, float, int]:
     if not isinstance(model, nn.Module):
         raise SpikeDecodeTypeError(f"model must be a torch.nn.Module; got {type(model).__name__}.")
     sigma = check_nonneg("sigma", sigma)
@@ -280,7 +280,7 @@ def smooth_predict(model: nn.Module, x: Any, sigma: float, *, n: int = 100,
     """
     from scipy.stats import binomtest
 
-    x, sigma, batch_size = _prepare(model, x, sigma, batch_size)
+    x, sigma, batch_size = _check_smoothing_args(model, x, sigma, batch_size)
     n = check_pos_int("n", n)
     seed = draw_seed(random_state)
     gen = torch_generator(seed)
@@ -373,7 +373,7 @@ def certify(model: nn.Module, x: Any, sigma: float, n0: int = 100, n: int = 1000
     """
     from scipy.stats import norm
 
-    x, sigma, batch_size = _prepare(model, x, sigma, batch_size)
+    x, sigma, batch_size = _check_smoothing_args(model, x, sigma, batch_size)
     n0, n = check_pos_int("n0", n0), check_pos_int("n", n)
     if not 0 < float(alpha) < 1:
         raise ConfigError(f"alpha == {alpha!r}, must be in (0, 1).")
