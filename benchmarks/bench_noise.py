@@ -27,8 +27,8 @@ import torch
 
 torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1") or 1))
 
-from spikedecode.robust.noise import certify, noisy_resnet20
-from spikedecode.robust.resnet import resnet20
+from spikedecode.robust.resnet import noisy_resnet20, resnet20
+from spikedecode.robust.smoothing import certify
 
 
 def _best(fn, repeats: int) -> float:

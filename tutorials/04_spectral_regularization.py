@@ -51,19 +51,19 @@ from spikedecode.robust.attacks import (
     count_greedy_attack,
     count_linf_attack,
     fgsm,
-    gaussian_noise,
     pgd,
 )
+from spikedecode.robust.jacobian import JacobianRegularizer
 from spikedecode.robust.models import MLP, ShallowMLP, SmallCNN
-from spikedecode.robust.spectral import (
-    JacobianRegularizer,
-    SpectralRegularizer,
-    Whitening,
+from spikedecode.robust.noise import gaussian_noise
+from spikedecode.robust.spectra import (
     effective_dimension,
     eigenspectrum,
     fit_power_law,
     sensitivity_map,
 )
+from spikedecode.robust.spectral import SpectralRegularizer
+from spikedecode.robust.whitening import Whitening
 from spikedecode.training import train
 
 QUICK = dict(
@@ -176,7 +176,7 @@ def curves(model, data, cfg, seed=0):
                   generator=seed)
         out["pgd"].append(accuracy(model, adv, y))
     for s in cfg["sigmas"]:
-        out["noise"].append(accuracy(model, gaussian_noise(x, s, generator=seed) if s else x, y))
+        out["noise"].append(accuracy(model, gaussian_noise(x, s, clip=(0.0, 1.0), generator=seed) if s else x, y))
     return out
 
 

@@ -45,17 +45,13 @@ from spikedecode.robust.attacks import bim, count_greedy_attack, fgsm
 from spikedecode.robust.noise import (
     CountNoise,
     DataNoise,
-    EnResNet,
     GaussianNoise,
     LayerNoise,
-    certified_accuracy,
-    certify,
     gaussian_noise,
     matched_isotropic,
-    noisy_resnet20,
-    predict_average,
 )
-from spikedecode.robust.resnet import resnet20
+from spikedecode.robust.resnet import EnResNet, noisy_resnet20, resnet20
+from spikedecode.robust.smoothing import certified_accuracy, certify, predict_average
 from spikedecode.training import Callback, train
 
 PUBLISHED = {  # Wang et al. 2019, Table (CIFAR-10, PGD adversarial training, eps = 8/255)

@@ -37,9 +37,9 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
 
 from spikedecode.robust import attacks
+from spikedecode.robust.evaluate import accuracy
 from spikedecode.robust.hardneg import (
     SelectiveDropoutTrainer,
-    accuracy,
     fooling_rate,
     hard_negative_report,
     perturbation_groups,
@@ -167,7 +167,7 @@ def random_targets(y, n_classes=10):
 def craft(model, x, y):
     """Targeted I-FGSM-MSE to random wrong classes; returns (x_adv, target)."""
     t = random_targets(y)
-    return attacks.targeted_ifgsm_mse(model, x, t, eps=0.01, n_steps=CFG["attack_steps"]), t
+    return attacks.targeted_ifgsm_mse(model, x, t, step_size=0.01, n_steps=CFG["attack_steps"]), t
 
 
 pool = torch.as_tensor(rng.permutation(np.arange(n_cnn, len(y_tr)) if len(y_tr) - n_cnn >
@@ -239,7 +239,7 @@ def fresh_attack(model, xs, ys):
     """Adaptive adversary: the same attack, crafted against the model being evaluated."""
     g = torch.Generator().manual_seed(SEED + 1)
     t = (ys + torch.randint(1, 10, ys.shape, generator=g)) % 10
-    return attacks.targeted_ifgsm_mse(model, xs, t, eps=0.01, n_steps=CFG["attack_steps"])
+    return attacks.targeted_ifgsm_mse(model, xs, t, step_size=0.01, n_steps=CFG["attack_steps"])
 
 
 def report(model):
@@ -379,7 +379,7 @@ RESULTS["constellations"] = {
 # %%
 xs = x_te[correct][: CFG["n_traj"]]
 ts = random_targets(y_te[correct][: CFG["n_traj"]])
-traj = attack_trajectory(intro, xs, ts, eps=0.01, n_steps=100 if not QUICK else 20, every=5)
+traj = attack_trajectory(intro, xs, ts, step_size=0.01, n_steps=100 if not QUICK else 20, every=5)
 save(pin.plot_trajectories(traj, background=z_te, background_labels=y_te.numpy(),
                            title="targeted I-FGSM trajectories"), "attack_trajectories")
 RESULTS["attack_trajectories"] = {"reached_target": float((traj.pred[-1].values ==
@@ -422,7 +422,7 @@ def detection(itr, model, x, y, *, noise_sigma, adv_fn, clip=(0.0, 1.0)):
 
 
 def adv_images(model, x, y):
-    return attacks.targeted_ifgsm_mse(model, x, random_targets(y), eps=0.01,
+    return attacks.targeted_ifgsm_mse(model, x, random_targets(y), step_size=0.01,
                                       n_steps=CFG["attack_steps"])
 
 

@@ -19,7 +19,7 @@ def plot_certified_accuracy(curves: Mapping[str, Any], *, title: str | None = No
     Parameters
     ----------
     curves : mapping name -> xarray.DataArray
-        Outputs of :func:`spikedecode.robust.noise.certified_accuracy` (dim ``radius``).
+        Outputs of :func:`spikedecode.robust.smoothing.certified_accuracy` (dim ``radius``).
     title : str, optional
     xlabel : str, default="L2 radius"
     ax : matplotlib Axes, optional
@@ -32,7 +32,7 @@ def plot_certified_accuracy(curves: Mapping[str, Any], *, title: str | None = No
     --------
     >>> import matplotlib; matplotlib.use("Agg")
     >>> import numpy as np
-    >>> from spikedecode.robust.noise import certified_accuracy
+    >>> from spikedecode.robust.smoothing import certified_accuracy
     >>> ca = certified_accuracy((np.array([0, 1]), np.array([0.5, 1.0])), np.array([0, 1]))
     >>> fig = plot_certified_accuracy({"model": ca})
     >>> len(fig.axes[0].lines)

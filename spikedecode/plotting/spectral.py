@@ -32,7 +32,7 @@ def plot_spectrum(spectra: Any, *, n_min: int = 10, fit: bool = True, normalize:
     ----------
     spectra : DataArray / array, or a mapping label -> spectrum (or a list of them)
         Eigenvalues in decreasing order (e.g. from
-        :func:`spikedecode.robust.spectral.eigenspectrum`). A 2-D array (seed, component)
+        :func:`spikedecode.robust.spectra.eigenspectrum`). A 2-D array (seed, component)
         is drawn as its mean with a band of +- one std.
     n_min : int, default=10
         Start of the power-law fit (the regularizer's ``tau``) and the anchor of the
@@ -58,7 +58,7 @@ def plot_spectrum(spectra: Any, *, n_min: int = 10, fit: bool = True, normalize:
     """
     plt = pyplot()
 
-    from spikedecode.robust.spectral import fit_power_law
+    from spikedecode.robust.spectra import fit_power_law
 
     if ax is None:
         fig, ax = plt.subplots(figsize=(4.5, 3.6))
@@ -156,7 +156,7 @@ def plot_sensitivity_maps(maps: Any, ns: Sequence[int] | None = None, *, n_examp
     Parameters
     ----------
     maps : array (len(ns), n_samples, *input_shape) or (n_samples, *input_shape)
-        From :func:`spikedecode.robust.spectral.sensitivity_map`.
+        From :func:`spikedecode.robust.spectra.sensitivity_map`.
     ns : sequence of int, optional
         The eigenvalue indices (titles).
     n_examples : int, default=0

@@ -3,7 +3,7 @@
 Every attack declares its input domain and respects it exactly:
 
 * **image attacks** (:func:`fgsm`, :func:`bim`/:func:`ifgsm`, :func:`pgd`,
-  :func:`targeted_ifgsm_mse`, :func:`lbfgs_attack`, :func:`gaussian_noise`) keep the
+  :func:`targeted_ifgsm_mse`, :func:`lbfgs_attack`, ``ATTACKS["gaussian"]``) keep the
   result inside ``clip`` (default ``(0, 1)``) and, for the eps-bounded ones, inside the
   eps-ball around ``x``: ``(x_adv - x).abs().max() <= eps`` holds in the dtype of ``x``
   (a last one-ulp correction undoes float rounding of ``x + eps``);
@@ -42,6 +42,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from spikedecode.errors import AttackError, SpikeDecodeTypeError
+from spikedecode.robust._utils import model_device
+from spikedecode.robust.noise import gaussian_noise
 
 __all__ = [
     "fgsm",
@@ -50,7 +52,6 @@ __all__ = [
     "pgd",
     "targeted_ifgsm_mse",
     "lbfgs_attack",
-    "gaussian_noise",
     "count_greedy_attack",
     "count_linf_attack",
     "transfer_attack",
@@ -85,14 +86,6 @@ def _module_of(model: Any) -> nn.Module:
     raise SpikeDecodeTypeError(
         f"model must be a torch.nn.Module or a fitted estimator with a module_ attribute; "
         f"got {type(model).__name__}.")
-
-
-def _device_of(module: nn.Module) -> torch.device:
-    for p in module.parameters():
-        return p.device
-    for b in module.buffers():
-        return b.device
-    return torch.device("cpu")
 
 
 def _check_eps(eps: Any, name: str = "eps") -> float:
@@ -273,7 +266,7 @@ def attack_mode(model: Any, mode: str = "eval") -> Iterator[nn.Module]:
                 m.train()
         elif mode == "train":
             module.train()
-        if _device_of(module).type == "cuda":
+        if model_device(module).type == "cuda":
             for m in module.modules():
                 if isinstance(m, nn.RNNBase):
                     rnn_dropout.append((m, m.dropout))
@@ -307,7 +300,7 @@ def is_stochastic(model: Any, x: torch.Tensor | None = None, *, atol: float = 1e
         return True
     if x is None:
         return False
-    probe = _as_input(x)[:8].to(_device_of(module))
+    probe = _as_input(x)[:8].to(model_device(module))
     if not probe.is_floating_point():
         probe = probe.float()
     with attack_mode(module) as m, torch.no_grad():
@@ -354,7 +347,7 @@ def _prepare(model: Any, x: Any, y: Any, clip: Any, name_y: str = "y"
     module = _module_of(model)
     x_in = _as_input(x)
     clip_ = _check_clip(clip)
-    dev = _device_of(module)
+    dev = model_device(module)
     x0 = x_in.detach().to(dev)
     if not x0.is_floating_point():
         x0 = x0.float()
@@ -521,15 +514,25 @@ def pgd(model: Any, x: Any, y: Any, *, eps: float, step_size: float | None = Non
     return _out(adv, x_in)
 
 
-def targeted_ifgsm_mse(model: Any, x: Any, target: Any, *, eps: float = 0.01,
-                       n_steps: int = 100, clip: Clip = (0.0, 1.0),
-                       max_norm: float | None = None,
-                       eot_samples: int | None = None) -> torch.Tensor:
-    """Targeted iterative FGSM with an MSE loss between softmax and the target's one-hot.
+#: How targeted_ifgsm_mse turns model outputs into probabilities.
+_PROBS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "logits": lambda out: torch.softmax(out, dim=1),
+    "sigmoid": torch.sigmoid,
+    "probs": lambda out: out,
+}
 
-    The seed study's setting: ``n_steps=100`` steps of size ``eps=0.01``, each
-    ``x <- clip(x - eps * sign(grad MSE(softmax(f(x)), onehot(target))))``. The total
-    perturbation is bounded by ``n_steps * eps`` (and by ``max_norm`` in L-inf if given).
+
+def targeted_ifgsm_mse(model: Any, x: Any, target: Any, *, step_size: float = 0.01,
+                       n_steps: int = 100, clip: Clip = (0.0, 1.0),
+                       eps: float | None = None, output: str = "logits",
+                       eot_samples: int | None = None,
+                       callback: Callable[[int, torch.Tensor], None] | None = None
+                       ) -> torch.Tensor:
+    """Targeted iterative FGSM with an MSE loss between the class probabilities and a one-hot.
+
+    The seed study's setting: ``n_steps=100`` steps of size ``step_size=0.01``, each
+    ``x <- clip(x - step_size * sign(grad MSE(p(f(x)), onehot(target))))``. The total
+    perturbation is bounded by ``n_steps * step_size``, and by ``eps`` in L-inf if given.
 
     Parameters
     ----------
@@ -537,35 +540,55 @@ def targeted_ifgsm_mse(model: Any, x: Any, target: Any, *, eps: float = 0.01,
         As in :func:`fgsm`.
     target : Tensor (n,)
         Target class of each input.
-    eps : float, default=0.01
+    step_size : float, default=0.01
         Per-step size.
     n_steps : int, default=100
-    max_norm : float, optional
-        Also keep ``|x_adv - x|_inf <= max_norm``.
+    eps : float, optional
+        The attack budget: also keep ``|x_adv - x|_inf <= eps`` (as in :func:`pgd`).
+    output : {"logits", "sigmoid", "probs"}, default="logits"
+        How the model's outputs become the probabilities ``p`` compared to the one-hot:
+        softmax of logits, element-wise sigmoid (e.g. Net1), or used as they are.
+    callback : callable ``callback(step, x_adv)``, optional
+        Called after every step (``step = 1 .. n_steps``) with the current iterate
+        (detached, on the model's device), e.g. to log a trajectory.
 
     Returns
     -------
     Tensor
+
+    Examples
+    --------
+    >>> net = nn.Linear(4, 3); x = torch.rand(2, 4)
+    >>> seen = []
+    >>> adv = targeted_ifgsm_mse(net, x, torch.tensor([0, 2]), step_size=0.01, n_steps=5,
+    ...                          eps=0.03, callback=lambda k, xa: seen.append(k))
+    >>> seen, bool((adv - x).abs().max() <= 0.03)
+    ([1, 2, 3, 4, 5], True)
     """
     module, x_in, x0, t, clip_ = _prepare(model, x, target, clip, name_y="target")
-    eps = _check_eps(eps)
+    step_size = _check_eps(step_size, "step_size")
     n_steps = _check_int("n_steps", n_steps, 0)
-    bound = _check_eps(max_norm, "max_norm") if max_norm is not None else None
+    bound = _check_eps(eps, "eps") if eps is not None else None
+    if output not in _PROBS:
+        raise AttackError(f"output == {output!r}, must be one of {sorted(_PROBS)}.")
+    to_probs = _PROBS[output]
 
     def mse(out: torch.Tensor, tt: torch.Tensor) -> torch.Tensor:
         onehot = F.one_hot(tt, out.shape[1]).to(out.dtype)
-        return F.mse_loss(torch.softmax(out, dim=1), onehot)
+        return F.mse_loss(to_probs(out), onehot)
 
     lo_b, hi_b = _linf_bounds(x0, bound, clip_) if bound is not None else (None, None)
     with attack_mode(module) as m:
         eot = _resolve_eot(m, x0, eot_samples)
         adv = x0.clone()
-        for _ in range(n_steps):
+        for k in range(1, n_steps + 1):
             g, _ = _input_grad(m, adv, t, mse, True, eot)
             with torch.no_grad():
-                adv = adv + eps * g.sign()
+                adv = adv + step_size * g.sign()
                 adv = torch.clamp(adv, min=lo_b, max=hi_b) if lo_b is not None else \
                     _clamp(adv, clip_)
+            if callback is not None:
+                callback(k, adv.detach())
     return _out(adv, x_in)
 
 
@@ -610,7 +633,7 @@ def lbfgs_attack(model: Any, x: Any, target: Any = None, *, y: Any = None,
     module = _module_of(model)
     x_in = _as_input(x)
     clip_ = _check_clip(clip)
-    dev = _device_of(module)
+    dev = model_device(module)
     x0 = x_in.detach().to(dev).float()
     _check_domain(x0, clip_)
     c0 = _check_eps(c_init, "c_init")
@@ -672,25 +695,6 @@ def lbfgs_attack(model: Any, x: Any, target: Any = None, *, y: Any = None,
             c = np.where(np.isfinite(hi), (lo + hi) / 2, c * 10)
     adv = _out(best, x_in)
     return (adv, success.cpu()) if return_success else adv
-
-
-def gaussian_noise(x: Any, sigma: float, *, clip: Clip = (0.0, 1.0),
-                   generator: Any = None) -> torch.Tensor:
-    """White Gaussian noise corruption ``clip(x + sigma * N(0, 1))`` (a blind baseline).
-
-    Examples
-    --------
-    >>> x = torch.rand(3, 4)
-    >>> out = gaussian_noise(x, 0.5, generator=0)
-    >>> bool(out.min() >= 0) and bool(out.max() <= 1) and out.shape == x.shape
-    True
-    """
-    x_in = _as_input(x)
-    sigma = _check_eps(sigma, "sigma")
-    clip_ = _check_clip(clip)
-    x0 = x_in.detach() if x_in.is_floating_point() else x_in.detach().float()
-    noisy = _clamp(x0 + sigma * _rand_like(x0, _generator(generator), normal=True), clip_)
-    return noisy.to(x_in.dtype) if x_in.is_floating_point() else noisy
 
 
 # --------------------------------------------------------------------------- count attacks
@@ -931,15 +935,6 @@ class TransferResult(NamedTuple):
     target_clean_accuracy: float
 
 
-def _accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
-    with attack_mode(model) as m, torch.no_grad():
-        dev = _device_of(m)
-        xb = x.to(dev)
-        if not xb.is_floating_point():
-            xb = xb.float()
-        return float((m(xb).argmax(1).cpu() == y.cpu()).float().mean())
-
-
 def transfer_attack(surrogate: Any, target: Any, x: Any, y: Any, attack: Any = "pgd",
                     **kwargs: Any) -> TransferResult:
     """Black-box transfer: craft on ``surrogate``, evaluate on ``target``.
@@ -968,14 +963,21 @@ def transfer_attack(surrogate: Any, target: Any, x: Any, y: Any, attack: Any = "
     x_t = _as_input(x)
     y_t = _as_labels(y, len(x_t))
     x_adv = fn(sur, x_t, y_t, **kwargs)
-    return TransferResult(x_adv, _accuracy(sur, x_adv, y_t), _accuracy(tgt, x_adv, y_t),
-                          _accuracy(tgt, x_t, y_t))
+    from spikedecode.robust.evaluate import accuracy  # evaluate builds on this module
+
+    return TransferResult(x_adv, accuracy(sur, x_adv, y_t), accuracy(tgt, x_adv, y_t),
+                          accuracy(tgt, x_t, y_t))
 
 
 # --------------------------------------------------------------------------- registry/classes
 def _noise_attack(model: Any, x: Any, y: Any, *, eps: float, clip: Clip = (0.0, 1.0),
                   generator: Any = None, **_: Any) -> torch.Tensor:
-    return gaussian_noise(x, eps, clip=clip, generator=generator)
+    """``ATTACKS["gaussian"]``: :func:`spikedecode.robust.noise.gaussian_noise` of std
+    ``eps``, clipped to ``clip`` (images in [0, 1] by default); ``model`` and ``y`` unused."""
+    x_in = _as_input(x)
+    noisy = gaussian_noise(x_in, _check_eps(eps, "eps"), clip=_check_clip(clip),
+                           generator=_generator(generator))
+    return noisy.to(x_in.dtype) if x_in.is_floating_point() else noisy
 
 
 def _lbfgs_untargeted(model: Any, x: Any, y: Any, **kwargs: Any) -> torch.Tensor:
@@ -1083,7 +1085,7 @@ class LBFGS(Attack):
 
 
 class GaussianNoiseAttack(Attack):
-    """:func:`gaussian_noise` as an object (``eps`` is the noise sigma)."""
+    """:func:`spikedecode.robust.noise.gaussian_noise` as an object (``eps`` is the sigma)."""
 
     function = staticmethod(_noise_attack)
 

@@ -23,11 +23,11 @@ import torch
 
 from spikedecode._random import RandomStateLike, draw_seed, torch_generator
 from spikedecode.errors import AttackError, GradientMaskingWarning, SpikeDecodeTypeError
+from spikedecode.robust._utils import model_device
 from spikedecode.robust.attacks import (
     Attack,
     _as_input,
     _as_labels,
-    _device_of,
     _module_of,
     attack_mode,
     get_attack,
@@ -47,18 +47,40 @@ _MIN_NORM = ("lbfgs",)
 
 
 def accuracy(model: Any, x: Any, y: Any, *, batch_size: int = 1000) -> float:
-    """Fraction of ``x`` classified as ``y`` (eval mode, no gradients).
+    """Fraction of ``x`` classified as ``y`` (argmax of the outputs; eval mode, no gradients).
+
+    The one accuracy of :mod:`spikedecode.robust` (attacks, hard negatives and the
+    robustness curves use it). The model runs under :func:`~spikedecode.robust.attacks.\
+attack_mode`, which restores every submodule's train/eval mode afterwards.
+
+    Parameters
+    ----------
+    model : nn.Module or fitted estimator with ``module_``
+    x : Tensor or array-like, shape (n, ...)
+    y : Tensor or array-like
+        Class indices ``(n,)`` or one-hot (or probability) rows ``(n, n_classes)``, whose
+        argmax is the class.
+    batch_size : int, default=1000
+
+    Returns
+    -------
+    float
 
     Examples
     --------
     >>> net = torch.nn.Linear(2, 2)
     >>> 0.0 <= accuracy(net, torch.rand(10, 2), torch.zeros(10, dtype=torch.long)) <= 1.0
     True
+    >>> x = torch.rand(10, 2)
+    >>> accuracy(net, x, torch.eye(2)[net(x).argmax(1)])  # one-hot labels
+    1.0
     """
     module = _module_of(model)
     x = _as_input(x)
+    if (torch.is_tensor(y) or isinstance(y, np.ndarray)) and y.ndim == 2:
+        y = y.argmax(1)  # one-hot rows
     y = _as_labels(y, len(x))
-    dev = _device_of(module)
+    dev = model_device(module)
     correct = 0
     with attack_mode(module) as m, torch.no_grad():
         for i in range(0, len(x), batch_size):
@@ -274,7 +296,7 @@ def _min_norm_curve(module: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
     dist = []
     ok_all = []
     correct = []
-    dev = _device_of(module)
+    dev = model_device(module)
     for s in range(0, len(x), batch_size):
         xb, yb = x[s:s + batch_size], y[s:s + batch_size]
         with attack_mode(module) as m, torch.no_grad():

@@ -47,6 +47,9 @@ from numpy.typing import ArrayLike, NDArray
 
 from spikedecode._random import RandomStateLike, check_generator, draw_seed, torch_seeded
 from spikedecode.errors import ConfigError, SpikeDecodeTypeError, SpikeDecodeValueError
+from spikedecode.robust._hooks import LayerCapture, resolve_layer, resolve_layers
+from spikedecode.robust._utils import as_float_tensor, model_device
+from spikedecode.robust.evaluate import accuracy
 from spikedecode.training import Callback, TrainState, predict_logits, resolve_device, train
 
 __all__ = [
@@ -67,62 +70,6 @@ __all__ = [
 
 
 # ----------------------------------------------------------------------------- helpers
-def _as_tensor(x: Any) -> Any:
-    import torch
-
-    if torch.is_tensor(x):
-        t = x.detach()
-    else:
-        t = torch.as_tensor(np.asarray(x))
-    if not t.is_floating_point():
-        t = t.float()
-    return t
-
-
-def _resolve_layers(model: Any, layers: Any) -> dict[str, Any]:
-    """Map layer names (as in ``model.named_modules()``) or modules to ``{name: module}``."""
-    import torch
-
-    if isinstance(layers, (str, torch.nn.Module)):
-        layers = [layers]
-    named = dict(model.named_modules())
-    by_id = {id(m): n for n, m in named.items()}
-    out: dict[str, Any] = {}
-    for layer in layers:
-        if isinstance(layer, str):
-            if layer not in named:
-                shown = [n for n in named if n][:20]
-                raise ConfigError(
-                    f"layer == {layer!r} is not a submodule of {type(model).__name__}; "
-                    f"use one of the names of model.named_modules(), e.g. {shown}."
-                )
-            out[layer] = named[layer]
-        elif isinstance(layer, torch.nn.Module):
-            if id(layer) not in by_id:
-                raise ConfigError(f"layer {type(layer).__name__} is not a submodule of the model.")
-            out[by_id[id(layer)] or "<model>"] = layer
-        else:
-            raise SpikeDecodeTypeError(
-                f"layers must hold module names (str) or nn.Modules; got {type(layer).__name__}."
-            )
-    if not out:
-        raise ConfigError("layers is empty; name at least one layer to record.")
-    return out
-
-
-def _first_tensor(output: Any) -> Any:
-    import torch
-
-    if torch.is_tensor(output):
-        return output
-    if isinstance(output, (tuple, list)) and output and torch.is_tensor(output[0]):
-        return output[0]  # e.g. nn.LSTM returns (output, (h, c))
-    raise SpikeDecodeTypeError(
-        f"the recorded layer returned {type(output).__name__}; record a layer whose output is a "
-        "tensor (or a tuple whose first element is one)."
-    )
-
-
 class ActivationRecorder:
     """Record the outputs of named layers with forward hooks.
 
@@ -135,7 +82,9 @@ class ActivationRecorder:
     model : torch.nn.Module
     layers : str, nn.Module or sequence of them
         Names as in ``model.named_modules()`` (e.g. ``"fc1"``, ``"features.3"``) or the
-        submodules themselves.
+        submodules themselves. A layer's activation is its output, the first element of a
+        tuple output: the output sequence of an ``nn.LSTM`` (see
+        :mod:`spikedecode.robust._hooks`).
     flatten : bool, default=True
         Flatten everything after the batch axis into one ``unit`` axis (a conv layer's
         ``channel × row × col``). With ``False`` the dims are
@@ -165,36 +114,37 @@ class ActivationRecorder:
         if not isinstance(model, torch.nn.Module):
             raise SpikeDecodeTypeError(f"model must be a torch.nn.Module; got {type(model).__name__}.")
         self.model = model
-        self.layers = _resolve_layers(model, layers)
+        self.layers = resolve_layers(model, layers)
         self.flatten = flatten
-        self.activations: dict[str, list[Any]] = {name: [] for name in self.layers}
-        self._handles: list[Any] = []
-        self.keep_graph = False
+        self._capture = LayerCapture(self.layers)
+
+    @property
+    def activations(self) -> dict[str, list[Any]]:
+        """Batches collected while attached, per layer."""
+        return self._capture.outputs
+
+    @property
+    def keep_graph(self) -> bool:
+        """Keep recorded tensors on their device with their graph (default: detached CPU)."""
+        return self._capture.keep_graph
+
+    @keep_graph.setter
+    def keep_graph(self, value: bool) -> None:
+        self._capture.keep_graph = bool(value)
 
     # hooks -----------------------------------------------------------------------------
-    def _hook(self, name: str) -> Callable:
-        def hook(module: Any, inputs: Any, output: Any) -> None:
-            t = _first_tensor(output)
-            self.activations[name].append(t if self.keep_graph else t.detach().cpu())
-
-        return hook
-
     def attach(self) -> ActivationRecorder:
         """Register the forward hooks (idempotent)."""
-        if not self._handles:
-            for name, module in self.layers.items():
-                self._handles.append(module.register_forward_hook(self._hook(name)))
+        self._capture.attach()
         return self
 
     def remove(self) -> None:
         """Remove every hook this recorder registered."""
-        for h in self._handles:
-            h.remove()
-        self._handles = []
+        self._capture.remove()
 
     def clear(self) -> None:
         """Forget the collected batches."""
-        self.activations = {name: [] for name in self.layers}
+        self._capture.clear()
 
     def __enter__(self) -> ActivationRecorder:
         return self.attach()
@@ -245,20 +195,12 @@ class ActivationRecorder:
             Dims ``("sample", "unit")`` (flattened) per layer.
         """
         self.clear()
-        dev = _model_device(self.model) if device == "auto" else resolve_device(device)
+        dev = model_device(self.model) if device == "auto" else resolve_device(device)
         with self:
-            predict_logits(self.model, _as_tensor(x), batch_size=batch_size, device=dev)
+            predict_logits(self.model, as_float_tensor(x), batch_size=batch_size, device=dev)
         out = self.to_dataarrays()
         self.clear()
         return out
-
-
-def _model_device(model: Any) -> Any:
-    import torch
-
-    for p in model.parameters():
-        return p.device
-    return torch.device("cpu")
 
 
 def record_activations(model: Any, x: ArrayLike, layers: Any, *, flatten: bool = True,
@@ -280,7 +222,7 @@ def record_activations(model: Any, x: ArrayLike, layers: Any, *, flatten: bool =
 
 # ----------------------------------------------------------------------------- volatility
 def _check_pairs(x: Any, x_adv: Any) -> tuple[Any, Any]:
-    xt, xa = _as_tensor(x), _as_tensor(x_adv)
+    xt, xa = as_float_tensor(x), as_float_tensor(x_adv)
     if xt.shape != xa.shape:
         raise SpikeDecodeValueError(
             f"x has shape {tuple(xt.shape)} but x_adv has shape {tuple(xa.shape)}; pass one "
@@ -500,7 +442,7 @@ def project_difference(model: Any, layer: str, x: ArrayLike, x_adv: ArrayLike, *
     if len(g) != len(xt):
         raise SpikeDecodeValueError(f"groups has {len(g)} labels but there are {len(xt)} pairs.")
     rec = ActivationRecorder(model, layer, flatten=True)
-    dev = _model_device(model)
+    dev = model_device(model)
     was_training = model.training
     model.eval()
     maps = torch.zeros_like(xt)
@@ -917,7 +859,7 @@ class SelectiveDropoutTrainer:
         yt = torch.as_tensor(np.asarray(y) if not torch.is_tensor(y) else y)
         if len(yt) != len(xt):
             raise SpikeDecodeValueError(f"y has {len(yt)} labels but there are {len(xt)} pairs.")
-        layer_mod = _resolve_layers(model, self.layer)[self.layer]
+        layer_mod = resolve_layer(model, self.layer)
         if getattr(layer_mod, "weight", None) is None:
             raise ConfigError(
                 f"layer == {self.layer!r} ({type(layer_mod).__name__}) has no 'weight'; "
@@ -948,7 +890,7 @@ class SelectiveDropoutTrainer:
                 self.history_ = train(
                     pair_net, (pairs, yt), loss=_pair_loss(self.loss), optimizer=self.optimizer,
                     lr=self.lr, max_epochs=int(self.max_epochs), batch_size=int(self.batch_size),
-                    callbacks=[cb], random_state=seed, device=_model_device(model),
+                    callbacks=[cb], random_state=seed, device=model_device(model),
                     trainable=lambda _m: layer_params,
                 )
         finally:
@@ -959,21 +901,6 @@ class SelectiveDropoutTrainer:
         self.mask_ = self.masks_[-1] if self.masks_ else None
         self.n_steps_ = cb.step
         return self
-
-
-def accuracy(model: Any, x: ArrayLike, y: ArrayLike, *, batch_size: int = 1024) -> float:
-    """Fraction of ``x`` that ``model`` (eval mode) classifies as ``y`` (argmax of outputs).
-
-    ``y`` may be class indices or one-hot rows.
-    """
-    logits = predict_logits(model, _as_tensor(x), batch_size=batch_size,
-                            device=_model_device(model))
-    yy = np.asarray(y.cpu() if hasattr(y, "cpu") else y)
-    if yy.ndim == 2:
-        yy = yy.argmax(1)
-    if len(yy) == 0:
-        return math.nan
-    return float((logits.argmax(1).numpy() == yy).mean())
 
 
 def hard_negative_report(model: Any, *, x_test: ArrayLike, y_test: ArrayLike,
@@ -1006,7 +933,7 @@ def hard_negative_report(model: Any, *, x_test: ArrayLike, y_test: ArrayLike,
             raise ConfigError("x_adv_heldout needs y_adv_heldout (the clean labels).")
         out["heldout_accuracy"] = accuracy(model, x_adv_heldout, y_adv_heldout)
     if attack is not None:
-        xs, ys = _as_tensor(x_test)[:n_fresh], y_test[:n_fresh]
+        xs, ys = as_float_tensor(x_test)[:n_fresh], y_test[:n_fresh]
         was_training = model.training
         model.eval()
         try:

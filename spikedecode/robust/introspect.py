@@ -55,7 +55,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from spikedecode._random import RandomStateLike, check_generator, draw_seed, torch_seeded
 from spikedecode.errors import ConfigError, SpikeDecodeTypeError, SpikeDecodeValueError
-from spikedecode.robust.hardneg import ActivationRecorder, _as_tensor, _model_device
+from spikedecode.robust._hooks import named_leaves
+from spikedecode.robust._utils import as_float_tensor, model_device
+from spikedecode.robust.hardneg import ActivationRecorder
 from spikedecode.training import Callback, TrainState, predict_logits, train
 
 __all__ = [
@@ -95,7 +97,7 @@ def hidden_layers(model: Any, *, include_output: bool = False) -> list[str]:
     >>> hidden_layers(net)
     ['1', '3']
     """
-    leaves = [(n, m) for n, m in model.named_modules() if n and not list(m.children())]
+    leaves = named_leaves(model)
     names = [n for n, m in leaves if type(m).__name__ in _ACTIVATIONS]
     if names and not include_output and leaves and names[-1] == leaves[-1][0]:
         names = names[:-1]
@@ -228,8 +230,8 @@ def mmd(x: Any, y: Any, *, kernel: str = "rbf",
     """
     import torch
 
-    x = x if torch.is_tensor(x) else _as_tensor(x)
-    y = y if torch.is_tensor(y) else _as_tensor(y)
+    x = x if torch.is_tensor(x) else as_float_tensor(x)
+    y = y if torch.is_tensor(y) else as_float_tensor(y)
     if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1]:
         raise SpikeDecodeValueError(
             f"mmd needs two (n, d) samples of one dimension d; got {tuple(x.shape)} and "
@@ -460,7 +462,7 @@ class InfoVAE(TransformerMixin, BaseEstimator):
         s = self._std(X)
         self.module_.eval()
         with torch.no_grad():
-            mu, _ = self.module_.encode(s.to(_model_device(self.module_)))
+            mu, _ = self.module_.encode(s.to(model_device(self.module_)))
         return mu.cpu().numpy()
 
     def inverse_transform(self, Z: ArrayLike) -> NDArray:
@@ -471,7 +473,7 @@ class InfoVAE(TransformerMixin, BaseEstimator):
         z = torch.as_tensor(np.asarray(Z, dtype=np.float32).reshape(-1, int(self.n_latent)))
         self.module_.eval()
         with torch.no_grad():
-            h = self.module_.decoder(z.to(_model_device(self.module_))).cpu().numpy()
+            h = self.module_.decoder(z.to(model_device(self.module_))).cpu().numpy()
         return h * self.scale_ + self.mean_
 
     def reconstruction_error(self, X: ArrayLike) -> float:
@@ -699,7 +701,7 @@ class Introspector(BaseEstimator):
         self.vae_ = InfoVAE(self.n_latent, **(self.vae_params or {}),
                             random_state=draw_seed(rng)).fit(fit_h)
         self.z_ = self.vae_.transform(h)
-        outputs = predict_logits(model, _as_tensor(X), device=_model_device(model)).numpy()
+        outputs = predict_logits(model, as_float_tensor(X), device=model_device(model)).numpy()
         self.y_ = yy
         self.pred_ = outputs.argmax(1)
         self.error_ = classifier_error(outputs, yy, output=self.output)
@@ -732,8 +734,8 @@ class Introspector(BaseEstimator):
     def predict_classes(self, X: ArrayLike) -> NDArray:
         """The classifier's predicted class of ``X``."""
         check_is_fitted(self, "vae_")
-        return predict_logits(self.model_, _as_tensor(X),
-                              device=_model_device(self.model_)).numpy().argmax(1)
+        return predict_logits(self.model_, as_float_tensor(X),
+                              device=model_device(self.model_)).numpy().argmax(1)
 
     def error(self, X: ArrayLike) -> NDArray:
         """Estimated expected error ``ê`` of inputs ``X`` (see :class:`ErrorEstimator`)."""
@@ -909,7 +911,7 @@ def constellation(introspector: Introspector, x: ArrayLike, *,
     import xarray as xr
 
     check_is_fitted(introspector, "vae_")
-    xs = _as_tensor(x)
+    xs = as_float_tensor(x)
     if xs.ndim >= 2 and xs.shape[0] == 1:
         xs = xs[0]
     gen = torch.Generator().manual_seed(draw_seed(random_state))
@@ -931,24 +933,27 @@ def constellation(introspector: Introspector, x: ArrayLike, *,
 
 
 def attack_trajectory(introspector: Introspector, x: ArrayLike, target: ArrayLike, *,
-                      eps: float = 0.01, n_steps: int = 100, every: int = 1,
+                      step_size: float = 0.01, n_steps: int = 100, every: int = 1,
                       output: str | None = None,
                       clip: tuple[float | None, float | None] = (0.0, 1.0)) -> Any:
     """Latent trajectory of a targeted iterative FGSM with an MSE loss (the study's attack).
 
-    Each step moves the input by ``eps · sign(∇ MSE(p(x), onehot(target)))`` downhill
-    and clips it to the domain, as :func:`spikedecode.robust.attacks.targeted_ifgsm_mse`
-    (same update; re-implemented here because the trajectory needs every iterate).
+    Runs :func:`spikedecode.robust.attacks.targeted_ifgsm_mse` on the introspector's
+    ``model_`` (each step moves the input by ``step_size · sign(∇ MSE(p(x),
+    onehot(target)))`` downhill and clips it to the domain) and records every ``every``-th
+    iterate through its ``callback``.
 
     Parameters
     ----------
     introspector : fitted Introspector (its ``model_`` is attacked)
     x : array-like (n, ...)
+        Inputs inside ``clip``.
     target : array-like of int (n,)
-    eps : float, default=0.01
+    step_size : float, default=0.01
     n_steps : int, default=100
     every : int, default=1
-        Record every ``every`` steps (step 0, the clean input, is always recorded).
+        Record every ``every`` steps (step 0, the clean input, and the last step are always
+        recorded).
     output : {"logits", "sigmoid", "probs"}, optional
         Default the introspector's ``output``.
     clip : (low, high)
@@ -962,47 +967,37 @@ def attack_trajectory(introspector: Introspector, x: ArrayLike, target: ArrayLik
     import torch
     import xarray as xr
 
+    from spikedecode.robust.attacks import targeted_ifgsm_mse
+
     check_is_fitted(introspector, "vae_")
-    if eps <= 0 or n_steps < 1:
-        raise ConfigError(f"eps == {eps!r} and n_steps == {n_steps!r} must be > 0 and >= 1.")
-    model = introspector.model_
-    out_kind = output or introspector.output
-    xa = _as_tensor(x).clone()
+    if not step_size > 0 or n_steps < 1:
+        raise ConfigError(f"step_size == {step_size!r} and n_steps == {n_steps!r} must be > 0 "
+                          "and >= 1.")
+    xa = as_float_tensor(x)
     tgt = torch.as_tensor(np.asarray(target)).long().ravel()
     if len(tgt) != len(xa):
         raise SpikeDecodeValueError(f"target has {len(tgt)} labels but x has {len(xa)} inputs.")
-    dev = _model_device(model)
-    was_training = model.training
-    model.eval()
     steps, zs, preds, errs = [], [], [], []
 
     def log(step: int, xx: Any) -> None:
+        if step % every and step != n_steps:
+            return
+        xx = xx.cpu()
         z = introspector.transform(xx)
         steps.append(step)
         zs.append(z)
         preds.append(introspector.predict_classes(xx))
         errs.append(introspector.estimator_.log10_error(z))
 
-    try:
-        log(0, xa)
-        for k in range(1, n_steps + 1):
-            xv = xa.to(dev).requires_grad_(True)
-            out = model(xv)
-            p = (torch.softmax(out, 1) if out_kind == "logits" else
-                 torch.sigmoid(out) if out_kind == "sigmoid" else out)
-            onehot = torch.nn.functional.one_hot(tgt.to(dev), p.shape[1]).to(p.dtype)
-            loss = ((p - onehot) ** 2).sum()
-            (g,) = torch.autograd.grad(loss, xv)
-            xa = (xa - eps * g.sign().cpu()).clamp(min=clip[0], max=clip[1]).detach()
-            if k % every == 0 or k == n_steps:
-                log(k, xa)
-    finally:
-        model.train(was_training)
+    log(0, xa)
+    targeted_ifgsm_mse(introspector.model_, xa, tgt, step_size=step_size, n_steps=n_steps,
+                       clip=clip, output=output or introspector.output, callback=log)
     return xr.DataArray(np.stack(zs), dims=("step", "sample", "latent"),
                         coords={"step": steps, "pred": (("step", "sample"), np.stack(preds)),
                                 "log10_error": (("step", "sample"), np.stack(errs)),
                                 "target": ("sample", tgt.numpy())},
-                        name="attack_trajectory", attrs={"eps": eps, "n_steps": n_steps})
+                        name="attack_trajectory",
+                        attrs={"step_size": step_size, "n_steps": n_steps})
 
 
 # ----------------------------------------------------------------------------- detection

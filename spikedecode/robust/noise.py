@@ -1,88 +1,47 @@
-"""Noise injection and randomized smoothing.
+"""Noise transforms: input noise and hidden-layer noise.
 
-Three families of tools, all plain torch pieces that plug into the one training loop
+Plain torch pieces that plug into the one training loop
 (:func:`spikedecode.training.train`) as input ``transforms`` or ``callbacks``:
 
-* **Input noise** — :class:`GaussianNoise` (isotropic, optionally with σ drawn anew per
-  batch in [0, σ]: the introspection study's domain randomization), :class:`DataNoise`
-  (noise drawn from the training data's own statistics: N(0, a·Σ_data), or along the
-  data's principal components with their variances) and :class:`CountNoise` (integer,
-  non-negative noise for spike counts, Fano/Poisson-matched or isotropic of the same
-  energy).
-* **Hidden-layer and architectural noise** — :class:`LayerNoise` (a forward hook adding
-  N(0, a·Σ_layer) to any layer, e.g. a decoder's hidden state), :class:`NoisyResidualBlock`,
-  :func:`noisy_resnet20` and :class:`EnResNet` (Wang et al. 2019: Gaussian noise of std
-  a·std(x + F(x)) after every residual block, kept on at test time, and an ensemble
-  averaging its members' logits). :class:`PredictionAverage` averages K stochastic passes.
-* **Randomized smoothing** (Cohen, Rosenfeld & Kolter 2019) — :func:`smooth_predict`,
-  :func:`certify` (certified L2 radius σ·Φ⁻¹(p_A) from a Clopper-Pearson lower bound, or
-  abstain) and :func:`certified_accuracy` curves; for images and for decoders in spike-
-  count space.
+* **Input noise** — :func:`gaussian_noise` (the one functional Gaussian corruption; the
+  attack registry's ``"gaussian"`` entry wraps it), :class:`GaussianNoise` (isotropic,
+  optionally with σ drawn anew per batch in [0, σ]: the introspection study's domain
+  randomization), :class:`DataNoise` (noise drawn from the training data's own statistics:
+  N(0, a·Σ_data), or along the data's principal components with their variances) and
+  :class:`CountNoise` (integer, non-negative noise for spike counts, Fano/Poisson-matched
+  or isotropic of the same energy).
+* **Hidden-layer noise** — :class:`LayerNoise` (a forward hook adding N(0, a·Σ_layer) to
+  any layer, e.g. a decoder's hidden state).
 
-References
-----------
-.. [1] B. Wang, B. Yuan, Z. Shi, S. Osher. "ResNets Ensemble via the Feynman-Kac
-   Formalism to Improve Natural and Robust Accuracies." NeurIPS 2019 (arXiv:1811.10745).
-.. [2] J. Cohen, E. Rosenfeld, J. Z. Kolter. "Certified Adversarial Robustness via
-   Randomized Smoothing." ICML 2019.
+Noisy architectures (``noisy_resnet20``, ``EnResNet``) live in
+:mod:`spikedecode.robust.resnet`; prediction averaging and randomized smoothing in
+:mod:`spikedecode.robust.smoothing`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from spikedecode._random import RandomStateLike, draw_seed, torch_generator, torch_seeded
 from spikedecode.errors import ConfigError, NotEnoughDataError, SpikeDecodeTypeError
-from spikedecode.robust.resnet import PreActBlock, PreActResNet
+from spikedecode.robust._hooks import layer_output, replace_output, resolve_layer
+from spikedecode.robust._utils import as_float_tensor, check_nonneg, check_pos_int
 
-# ``gaussian_noise`` stays out of __all__: robust.attacks exports an attack of that name
-# and spikedecode.robust re-exports __all__ names lazily.
 __all__ = [
+    "gaussian_noise",
     "GaussianNoise",
     "DataNoise",
     "CountNoise",
     "LayerNoise",
     "matched_isotropic",
-    "NoisyResidualBlock",
-    "noisy_resnet20",
-    "EnResNet",
-    "set_noise",
-    "PredictionAverage",
-    "predict_average",
-    "smooth_predict",
-    "certify",
-    "CertifyResult",
-    "certified_accuracy",
-    "ABSTAIN",
 ]
-
-#: Label returned by :func:`smooth_predict` / :func:`certify` when they abstain.
-ABSTAIN = -1
 
 
 # ----------------------------------------------------------------------------- helpers
-def _check_nonneg(name: str, value: float) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError) as err:
-        raise SpikeDecodeTypeError(f"{name} must be a number; got {type(value).__name__}.") from err
-    if not np.isfinite(v) or v < 0:
-        raise ConfigError(f"{name} == {value!r}, must be a finite number >= 0.")
-    return v
-
-
-def _check_pos_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ConfigError(f"{name} == {value!r}, must be an integer >= 1.")
-    return int(value)
-
-
 def _state_generator(state: Any) -> torch.Generator | None:
     return getattr(state, "generator", None) if state is not None else None
 
@@ -110,6 +69,30 @@ def _clip(x: torch.Tensor, clip: tuple[float | None, float | None] | None) -> to
     return x.clamp(min=lo, max=hi)
 
 
+def _check_clip(clip: Any) -> tuple[float | None, float | None] | None:
+    if clip is None:
+        return None
+    try:
+        lo, hi = clip
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"clip == {clip!r}, must be a pair (low, high) or None; use "
+                          "(0.0, 1.0) for images.") from err
+    lo = None if lo is None else float(lo)
+    hi = None if hi is None else float(hi)
+    if lo is not None and hi is not None and not lo < hi:
+        raise ConfigError(f"clip == {clip!r}, low must be < high.")
+    return lo, hi
+
+
+def _as_generator(generator: Any) -> torch.Generator | None:
+    if generator is None or isinstance(generator, torch.Generator):
+        return generator
+    if isinstance(generator, (int, np.integer)) and not isinstance(generator, bool):
+        return torch.Generator().manual_seed(int(generator))
+    raise SpikeDecodeTypeError(f"generator must be a torch.Generator, an int seed or None; got "
+                               f"{type(generator).__name__}.")
+
+
 def _as_2d_numpy(X: Any, name: str = "X") -> np.ndarray:
     arr = X.detach().cpu().numpy() if torch.is_tensor(X) else np.asarray(X)
     if arr.ndim < 2:
@@ -122,23 +105,30 @@ def _as_2d_numpy(X: Any, name: str = "X") -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- input noise
-def gaussian_noise(x: torch.Tensor, sigma: float, *, generator: torch.Generator | None = None,
-                   clip: tuple[float | None, float | None] | None = None) -> torch.Tensor:
-    """Return ``x + N(0, sigma^2)`` (optionally clipped to ``clip``).
+def gaussian_noise(x: Any, sigma: float, *,
+                   clip: tuple[float | None, float | None] | None = None,
+                   generator: torch.Generator | int | None = None) -> torch.Tensor:
+    """Return ``x + N(0, sigma^2)`` (optionally clipped to ``clip``): a blind corruption.
+
+    The functional twin of :class:`GaussianNoise`; ``ATTACKS["gaussian"]`` of
+    :mod:`spikedecode.robust.attacks` wraps it with ``clip=(0, 1)`` for images.
 
     Parameters
     ----------
-    x : Tensor
+    x : Tensor or array-like
+        Non-floating inputs (e.g. counts) are cast to float32 first.
     sigma : float
         Standard deviation, >= 0.
-    generator : torch.Generator, optional
-        Source of randomness (reproducible draws).
     clip : (low, high), optional
-        Clamp the result, e.g. ``(0.0, 1.0)`` for images.
+        Clamp the result, e.g. ``(0.0, 1.0)`` for images; ``None`` for either bound leaves
+        that side open.
+    generator : torch.Generator or int, optional
+        Source of randomness (an int seeds a new CPU generator), for reproducible draws.
 
     Returns
     -------
     Tensor
+        Same shape as ``x``; same dtype when ``x`` is floating.
 
     Examples
     --------
@@ -147,10 +137,22 @@ def gaussian_noise(x: torch.Tensor, sigma: float, *, generator: torch.Generator 
     >>> y = gaussian_noise(torch.zeros(10000), 0.5, generator=g)
     >>> round(float(y.std()), 1)
     0.5
+    >>> out = gaussian_noise(torch.rand(3, 4), 0.5, clip=(0.0, 1.0), generator=0)
+    >>> bool(out.min() >= 0) and bool(out.max() <= 1)
+    True
     """
-    sigma = _check_nonneg("sigma", sigma)
+    if not torch.is_tensor(x):
+        try:
+            x = torch.as_tensor(np.asarray(x))
+        except (TypeError, ValueError) as err:
+            raise SpikeDecodeTypeError(f"x must be a tensor or array; got "
+                                       f"{type(x).__name__}.") from err
+    x = x.detach() if x.is_floating_point() else x.detach().float()
+    sigma = check_nonneg("sigma", sigma)
+    clip = _check_clip(clip)
+    generator = _as_generator(generator)
     if sigma == 0:
-        return _clip(x, clip)
+        return _clip(x.clone(), clip)
     return _clip(x + sigma * _randn(x.shape, x, generator), clip)
 
 
@@ -188,7 +190,7 @@ class GaussianNoise:
 
     def __init__(self, sigma: float, randomize: bool = False, train_only: bool = True,
                  clip: tuple[float | None, float | None] | None = None) -> None:
-        self.sigma = _check_nonneg("sigma", sigma)
+        self.sigma = check_nonneg("sigma", sigma)
         self.randomize = bool(randomize)
         self.train_only = bool(train_only)
         self.clip = clip
@@ -256,7 +258,7 @@ class DataNoise:
         if kind not in ("covariance", "pca", "isotropic"):
             raise ConfigError(f"kind == {kind!r}, must be 'covariance', 'pca' or 'isotropic'.")
         self.kind = kind
-        self.scale = _check_nonneg("scale", scale)
+        self.scale = check_nonneg("scale", scale)
         self.n_components = n_components
         self.train_only = bool(train_only)
         self.clip = clip
@@ -278,7 +280,7 @@ class DataNoise:
                 cum = np.cumsum(lam) / max(total, 1e-300)
                 k = int(np.searchsorted(cum, 0.95) + 1)
             else:
-                k = _check_pos_int("n_components", self.n_components)
+                k = check_pos_int("n_components", self.n_components)
                 if k > d:
                     raise ConfigError(f"n_components == {k}, but the data have only {d} "
                                       "features.")
@@ -304,7 +306,7 @@ class DataNoise:
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """``n`` noise draws shaped like one fitted sample."""
         self._check_fitted()
-        n = _check_pos_int("n", n)
+        n = check_pos_int("n", n)
         d = int(np.prod(self.shape_))
         like = self._factor
         if self.kind == "isotropic":
@@ -394,7 +396,7 @@ class CountNoise:
         if kind not in ("fano", "poisson", "isotropic"):
             raise ConfigError(f"kind == {kind!r}, must be 'fano', 'poisson' or 'isotropic'.")
         self.kind = kind
-        self.scale = _check_nonneg("scale", scale)
+        self.scale = check_nonneg("scale", scale)
         self.train_only = bool(train_only)
 
     def fit(self, X: Any, y: Any = None) -> CountNoise:
@@ -459,7 +461,8 @@ class LayerNoise:
     ----------
     layer : torch.nn.Module or str
         The layer whose output is perturbed (for modules returning a tuple, such as
-        ``nn.LSTM``, the first element is). A str is a submodule name (``"lstm"``,
+        ``nn.LSTM``, the first element, the output sequence: see
+        :mod:`spikedecode.robust._hooks`). A str is a submodule name (``"lstm"``,
         ``"layers.1"``) resolved against the trained module at the start of training —
         for decoders whose network is built inside ``fit``.
     kind : {"covariance", "isotropic", "relative"}, default="covariance"
@@ -502,7 +505,7 @@ class LayerNoise:
                               "'relative'.")
         self.layer = layer
         self.kind = kind
-        self.scale = _check_nonneg("scale", scale)
+        self.scale = check_nonneg("scale", scale)
         self.test_time = bool(test_time)
         self.max_features = int(max_features)
         self.enabled = True
@@ -548,10 +551,10 @@ class LayerNoise:
         """Estimate the layer's activation covariance on ``X`` (no noise while fitting)."""
         if self.kind == "relative":
             return self
-        X = torch.as_tensor(np.asarray(X) if not torch.is_tensor(X) else X).float()
+        X = as_float_tensor(X).float()
         self._reset_moments()
         handle = self._resolve(model).register_forward_hook(
-            lambda m, i, o: self._accumulate(o[0] if isinstance(o, tuple) else o))
+            lambda m, i, o: self._accumulate(layer_output(o)))
         was = model.training
         model.eval()
         try:
@@ -590,13 +593,10 @@ class LayerNoise:
     def _hook(self, module: nn.Module, inputs: Any, output: Any) -> Any:
         if not self.enabled or not (module.training or self.test_time):
             return None
-        h = output[0] if isinstance(output, tuple) else output
+        h = layer_output(output)
         if module.training and self.kind != "relative":
             self._accumulate(h)
-        h2 = h + self._noise(h)
-        if isinstance(output, tuple):
-            return (h2, *output[1:])
-        return h2
+        return replace_output(output, h + self._noise(h))
 
     def _resolve(self, module: Any = None) -> nn.Module:
         if isinstance(self.layer, nn.Module):
@@ -604,12 +604,7 @@ class LayerNoise:
         if module is None:
             raise ConfigError(f"layer == {self.layer!r} is a name; pass the model to attach() "
                               "or use LayerNoise as a training callback.")
-        try:
-            return module.get_submodule(self.layer)
-        except AttributeError as err:
-            names = [n for n, _ in module.named_modules() if n]
-            raise ConfigError(f"layer == {self.layer!r} is not a submodule of "
-                              f"{type(module).__name__}; choose one of {names[:20]}.") from err
+        return resolve_layer(module, self.layer)
 
     def attach(self, module: Any = None) -> LayerNoise:
         """Register the forward hook (idempotent); returns self.
@@ -640,556 +635,3 @@ class LayerNoise:
     def on_train_end(self, state: Any) -> None:  # noqa: D102
         if not self.test_time:
             self.detach()
-
-
-# ----------------------------------------------------------------------------- noisy ResNets
-def _fast_std(out: torch.Tensor, per_sample: bool) -> torch.Tensor:
-    """Unbiased std of ``out`` per sample (broadcastable) or over the whole tensor.
-
-    Computed from the mean and the L2 norm (one fused reduction each) instead of
-    ``Tensor.std``, which is ~10x slower on CPU; stays differentiable.
-    """
-    z = out.reshape(len(out), -1) if per_sample else out.reshape(1, -1)
-    n = z.shape[1]
-    mean = z.mean(1)
-    sq = torch.linalg.vector_norm(z, dim=1).square()
-    var = ((sq - n * mean.square()) / max(n - 1, 1)).clamp_min(1e-12)
-    std = var.sqrt()
-    return std.reshape(-1, *([1] * (out.ndim - 1))) if per_sample else std.reshape(())
-
-
-class NoisyResidualBlock(PreActBlock):
-    """Pre-activation block followed by Gaussian noise of std ``a·std(x + F(x))``.
-
-    The noise is on in train *and* eval mode (as in EnResNet) unless switched off with
-    :func:`set_noise`. The std is taken per sample over (C, H, W) by default, so that a
-    sample's prediction does not depend on its batch mates; ``per_sample=False`` uses the
-    whole batch's std as the published code does. The std stays in the autograd graph.
-
-    Parameters
-    ----------
-    in_planes, planes, stride : see :class:`~spikedecode.robust.resnet.PreActBlock`
-    a : float, default=0.1
-        Noise coefficient.
-    per_sample : bool, default=True
-
-    Examples
-    --------
-    >>> import torch
-    >>> blk = NoisyResidualBlock(4, 4, a=0.5).eval()
-    >>> x = torch.randn(2, 4, 8, 8)
-    >>> bool((blk(x) != blk(x)).any())
-    True
-    """
-
-    def __init__(self, in_planes: int, planes: int, stride: int = 1, a: float = 0.1,
-                 per_sample: bool = True) -> None:
-        super().__init__(in_planes, planes, stride)
-        self.a = _check_nonneg("a", a)
-        self.per_sample = bool(per_sample)
-        self.noise_on = True
-
-    @property
-    def stochastic(self) -> bool:
-        """True while the block injects noise (read by the attacks to enable EOT)."""
-        return bool(self.noise_on and self.a > 0)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        out = self.residual_sum(x)
-        if not self.noise_on or self.a == 0:
-            return out
-        std = _fast_std(out, self.per_sample)
-        return torch.addcmul(out, torch.randn_like(out), self.a * std)
-
-
-def noisy_resnet20(a: float = 0.1, num_classes: int = 10, per_sample: bool = True,
-                   **kwargs: Any) -> PreActResNet:
-    """Pre-activation ResNet20 with noise after each of its 9 residual blocks.
-
-    Parameters
-    ----------
-    a : float, default=0.1
-        Noise coefficient (σ = a·std(x + F(x))).
-    num_classes : int, default=10
-    per_sample : bool, default=True
-        See :class:`NoisyResidualBlock`.
-    **kwargs
-        Passed to :class:`~spikedecode.robust.resnet.PreActResNet`.
-
-    Examples
-    --------
-    >>> import torch
-    >>> noisy_resnet20(a=0.1)(torch.zeros(2, 3, 32, 32)).shape
-    torch.Size([2, 10])
-    """
-    a = _check_nonneg("a", a)
-
-    def block(i: int, p: int, s: int) -> NoisyResidualBlock:
-        return NoisyResidualBlock(i, p, s, a=a, per_sample=per_sample)
-
-    return PreActResNet((3, 3, 3), num_classes=num_classes, block=block, **kwargs)
-
-
-class EnResNet(nn.Module):
-    """Ensemble of (noisy) ResNet20s averaging the members' logits (Wang et al. 2019).
-
-    Parameters
-    ----------
-    n_members : int, default=5
-    a : float, default=0.1
-        Noise coefficient of every member (0 gives an ensemble of plain ResNet20s).
-    num_classes : int, default=10
-    members : sequence of nn.Module, optional
-        Use these trained members instead of building new ones.
-
-    Notes
-    -----
-    Train it whole with :func:`spikedecode.training.train` (one loss on the averaged
-    logits, as the published code does) or train members separately and pass them in.
-
-    Examples
-    --------
-    >>> import torch
-    >>> EnResNet(n_members=2)(torch.zeros(1, 3, 32, 32)).shape
-    torch.Size([1, 10])
-    """
-
-    def __init__(self, n_members: int = 5, a: float = 0.1, num_classes: int = 10,
-                 members: Sequence[nn.Module] | None = None) -> None:
-        super().__init__()
-        if members is not None:
-            members = list(members)
-            if not members or not all(isinstance(m, nn.Module) for m in members):
-                raise SpikeDecodeTypeError("members must be a non-empty sequence of "
-                                           "torch.nn.Module.")
-        else:
-            n = _check_pos_int("n_members", n_members)
-            members = [noisy_resnet20(a=a, num_classes=num_classes) for _ in range(n)]
-        self.members = nn.ModuleList(members)
-        self.n_members = len(self.members)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        out = self.members[0](x)
-        for m in self.members[1:]:
-            out = out + m(x)
-        return out / self.n_members
-
-
-def set_noise(model: nn.Module, on: bool) -> nn.Module:
-    """Switch the noise of every :class:`NoisyResidualBlock` in ``model`` on or off.
-
-    Returns ``model`` (for chaining).
-
-    Examples
-    --------
-    >>> import torch
-    >>> net = set_noise(noisy_resnet20(), False).eval()
-    >>> x = torch.rand(1, 3, 32, 32)
-    >>> torch.equal(net(x), net(x))
-    True
-    """
-    for m in model.modules():
-        if isinstance(m, NoisyResidualBlock):
-            m.noise_on = bool(on)
-    return model
-
-
-class PredictionAverage(nn.Module):
-    """Average ``n_samples`` stochastic forward passes of ``model``.
-
-    Attacking this wrapper with any gradient attack is expectation over transformation
-    (EOT) with ``n_samples`` draws per gradient, since the gradient of the mean is the
-    mean of the gradients.
-
-    Parameters
-    ----------
-    model : nn.Module
-    n_samples : int, default=10
-        K, the number of passes (state it in every report).
-    average : {"logits", "probs"}, default="logits"
-        Average raw logits, or softmax probabilities (returned as log-probabilities so
-        the output is still a valid input to cross-entropy).
-
-    Examples
-    --------
-    >>> import torch
-    >>> m = PredictionAverage(noisy_resnet20(a=0.1), n_samples=3).eval()
-    >>> m(torch.zeros(2, 3, 32, 32)).shape
-    torch.Size([2, 10])
-    """
-
-    def __init__(self, model: nn.Module, n_samples: int = 10, average: str = "logits") -> None:
-        super().__init__()
-        if average not in ("logits", "probs"):
-            raise ConfigError(f"average == {average!r}, must be 'logits' or 'probs'.")
-        self.model = model
-        self.n_samples = _check_pos_int("n_samples", n_samples)
-        self.average = average
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        # One batched pass over K stacked copies: same draws as K passes, far cheaper.
-        k = self.n_samples
-        out = self.model(x.repeat(k, *([1] * (x.ndim - 1))))
-        out = out.reshape(k, len(x), *out.shape[1:])
-        if self.average == "probs":
-            return out.softmax(-1).mean(0).clamp_min(1e-12).log()
-        return out.mean(0)
-
-
-def predict_average(model: nn.Module, x: Any, *, n_samples: int = 10, batch_size: int = 256,
-                    random_state: RandomStateLike = None, average: str = "logits"
-                    ) -> torch.Tensor:
-    """Averaged outputs of ``n_samples`` stochastic passes, in eval mode, no gradients.
-
-    Parameters
-    ----------
-    model : nn.Module
-    x : array or Tensor
-    n_samples : int, default=10
-    batch_size : int, default=256
-        Inputs per forward (each expanded ``n_samples`` times).
-    random_state : int, Generator or None
-        Seeds torch's RNG for the model's noise (the caller's RNG is restored).
-    average : {"logits", "probs"}
-
-    Returns
-    -------
-    Tensor (n, n_classes) on CPU
-
-    Examples
-    --------
-    >>> import torch
-    >>> net = noisy_resnet20(a=0.2)
-    >>> x = torch.rand(3, 3, 32, 32)
-    >>> a = predict_average(net, x, n_samples=2, random_state=0)
-    >>> torch.equal(a, predict_average(net, x, n_samples=2, random_state=0))
-    True
-    """
-    wrapper = PredictionAverage(model, n_samples=n_samples, average=average)
-    x = torch.as_tensor(np.asarray(x) if not torch.is_tensor(x) else x).float()
-    was = model.training
-    model.eval()
-    dev = next(iter(model.parameters()), torch.zeros(())).device
-    outs = []
-    try:
-        with torch_seeded(draw_seed(random_state)), torch.no_grad():
-            for i in range(0, len(x), batch_size):
-                outs.append(wrapper(x[i:i + batch_size].to(dev)).cpu())
-    finally:
-        model.train(was)
-    return torch.cat(outs) if outs else torch.zeros(0)
-
-
-# ----------------------------------------------------------------------------- smoothing
-@dataclass
-class CertifyResult:
-    """Output of :func:`certify` (one entry per input).
-
-    Attributes
-    ----------
-    prediction : ndarray of int
-        Smoothed class, or ``ABSTAIN`` (-1).
-    radius : ndarray of float
-        Certified L2 radius (0 where abstaining).
-    p_lower : ndarray of float
-        Clopper-Pearson lower confidence bound on p_A.
-    counts : ndarray (n, n_classes)
-        Class counts of the ``n`` estimation draws.
-    sigma, n0, n, alpha : the settings used.
-    """
-
-    prediction: np.ndarray
-    radius: np.ndarray
-    p_lower: np.ndarray
-    counts: np.ndarray
-    sigma: float
-    n0: int
-    n: int
-    alpha: float
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able summary."""
-        return {"prediction": self.prediction.tolist(), "radius": self.radius.tolist(),
-                "p_lower": self.p_lower.tolist(), "sigma": self.sigma, "n0": self.n0,
-                "n": self.n, "alpha": self.alpha}
-
-
-def _sample_counts(model: nn.Module, x: torch.Tensor, sigma: float, num: int, batch_size: int,
-                   gen: torch.Generator, clip: tuple[float | None, float | None] | None,
-                   num_classes: int | None, common_noise: bool = False) -> np.ndarray:
-    """Class counts of ``num`` Gaussian draws around each of ``x`` (n, ...).
-
-    By default every input gets its own draws. With ``common_noise`` one chunk of draws
-    is generated and reused for every input (common random numbers): each input still
-    sees ``num`` i.i.d. draws, so each certificate keeps its level, but the inputs'
-    results (and failures) become dependent. It saves the cost of the Gaussian
-    generator, which rivals a small model's forward pass.
-    """
-    dev = next(iter(model.parameters()), torch.zeros(())).device
-    n_in = len(x)
-    feat = tuple(x.shape[1:])
-    per_row = int(np.prod(feat)) if len(feat) else 1
-    counts: torch.Tensor | None = None
-
-    def add(rows: torch.Tensor, logits: torch.Tensor) -> None:
-        nonlocal counts
-        if counts is None:
-            k0 = num_classes or int(logits.shape[-1])
-            counts = torch.zeros(n_in * k0, dtype=torch.long)
-        k = counts.numel() // n_in
-        pred = logits.argmax(-1).cpu()
-        counts.index_add_(0, rows * k + pred, torch.ones_like(pred))
-
-    if common_noise:
-        m_chunk = min(num, batch_size)
-        group = max(1, batch_size // m_chunk)
-        # one reusable input buffer: avoids a large allocation (and page faults) per batch
-        buf = torch.empty((min(group, n_in) * m_chunk, *feat), device=dev, dtype=x.dtype)
-        for d0 in range(0, num, m_chunk):
-            m = min(m_chunk, num - d0)
-            noise = torch.randn((m, per_row), generator=gen, device=gen.device)
-            noise = noise.mul_(sigma).to(dev, x.dtype).reshape(1, m, *feat)
-            for i0 in range(0, n_in, group):
-                xg = x[i0:i0 + group].to(dev)
-                xb = buf[:len(xg) * m]
-                torch.add(xg.unsqueeze(1), noise, out=xb.view(len(xg), m, *feat))
-                if clip is not None:
-                    xb.clamp_(min=clip[0], max=clip[1])
-                rows = torch.arange(i0, i0 + len(xg)).repeat_interleave(m)
-                add(rows, model(xb))
-    else:
-        total = n_in * num
-        flat_idx = torch.arange(total).div(num, rounding_mode="floor")
-        for start in range(0, total, batch_size):
-            stop = min(start + batch_size, total)
-            rows = flat_idx[start:stop]
-            xb = x[rows].to(dev)
-            noise = torch.randn((stop - start, per_row), generator=gen, device=gen.device)
-            xb = _clip(xb + sigma * noise.to(dev, xb.dtype).reshape(xb.shape), clip)
-            add(rows, model(xb))
-    if counts is None:
-        return np.zeros((n_in, num_classes or 0), dtype=np.int64)
-    return counts.reshape(n_in, -1).numpy()
-
-
-def _prepare(model: nn.Module, x: Any, sigma: float, batch_size: int) -> tuple[torch.Tensor,
-                                                                                float, int]:
-    if not isinstance(model, nn.Module):
-        raise SpikeDecodeTypeError(f"model must be a torch.nn.Module; got {type(model).__name__}.")
-    sigma = _check_nonneg("sigma", sigma)
-    if sigma == 0:
-        raise ConfigError("sigma == 0; randomized smoothing needs sigma > 0.")
-    x = torch.as_tensor(np.asarray(x) if not torch.is_tensor(x) else x).float()
-    return x, sigma, _check_pos_int("batch_size", batch_size)
-
-
-def smooth_predict(model: nn.Module, x: Any, sigma: float, *, n: int = 100,
-                   alpha: float = 0.001, batch_size: int = 1000,
-                   clip: tuple[float | None, float | None] | None = None,
-                   common_noise: bool = False,
-                   random_state: RandomStateLike = None) -> np.ndarray:
-    """Prediction of the smoothed classifier g(x) = argmax_c P(f(x + ε) = c), ε ~ N(0, σ²I).
-
-    Cohen et al.'s PREDICT: the top class over ``n`` draws is returned when a two-sided
-    binomial test rejects "the top two classes are equally likely" at level ``alpha``;
-    otherwise ``ABSTAIN`` (-1). The probability of returning a class other than g(x) is
-    at most ``alpha``.
-
-    Parameters
-    ----------
-    model : nn.Module
-        The base classifier f (logits out), used in eval mode.
-    x : array or Tensor (n_inputs, ...)
-    sigma : float
-        Noise standard deviation, > 0.
-    n : int, default=100
-    alpha : float, default=0.001
-    batch_size : int, default=1000
-        Noisy inputs per forward pass.
-    clip : (low, high), optional
-        Clamp noisy inputs before the base classifier (part of f; the guarantee holds).
-    common_noise : bool, default=False
-        Reuse the same draws for every input: faster, but the inputs' errors become
-        dependent (see :func:`certify`). Default: fresh draws per input.
-    random_state : int, Generator or None
-
-    Returns
-    -------
-    ndarray of int (n_inputs,)
-
-    Examples
-    --------
-    >>> import torch
-    >>> from torch import nn
-    >>> f = nn.Linear(1, 2)
-    >>> with torch.no_grad():
-    ...     _ = f.weight.copy_(torch.tensor([[-1.0], [1.0]])); _ = f.bias.zero_()
-    >>> smooth_predict(f, torch.tensor([[2.0], [-2.0], [0.0]]), 0.5, n=200, random_state=0)
-    array([ 1,  0, -1])
-    """
-    from scipy.stats import binomtest
-
-    x, sigma, batch_size = _prepare(model, x, sigma, batch_size)
-    n = _check_pos_int("n", n)
-    seed = draw_seed(random_state)
-    gen = torch_generator(seed)
-    was = model.training
-    model.eval()
-    try:
-        with torch_seeded(seed), torch.no_grad():
-            counts = _sample_counts(model, x, sigma, n, batch_size, gen, clip, None,
-                                    common_noise)
-    finally:
-        model.train(was)
-    out = np.full(len(x), ABSTAIN, dtype=np.int64)
-    for i, c in enumerate(counts):
-        top2 = np.argsort(c)[::-1][:2]
-        na, nb = int(c[top2[0]]), int(c[top2[1]]) if len(c) > 1 else 0
-        if binomtest(na, na + nb, 0.5).pvalue <= alpha:
-            out[i] = int(top2[0])
-    return out
-
-
-def _clopper_pearson_lower(k: np.ndarray, n: int, alpha: float) -> np.ndarray:
-    """One-sided (1 - alpha) Clopper-Pearson lower bound on a binomial proportion."""
-    from scipy.stats import beta
-
-    k = np.asarray(k, dtype=float)
-    with np.errstate(invalid="ignore"):
-        lo = beta.ppf(alpha, k, n - k + 1)
-    return np.where(k > 0, lo, 0.0)
-
-
-def certify(model: nn.Module, x: Any, sigma: float, n0: int = 100, n: int = 1000,
-            alpha: float = 0.001, *, batch_size: int = 1000,
-            clip: tuple[float | None, float | None] | None = None,
-            common_noise: bool = False,
-            random_state: RandomStateLike = None) -> CertifyResult:
-    """Certify the smoothed classifier's prediction within an L2 radius (Cohen et al. 2019).
-
-    For each input: the top class c_A of ``n0`` selection draws; then ``n`` fresh draws give
-    a one-sided Clopper-Pearson lower bound p_A on P(f(x + ε) = c_A) at level ``alpha``.
-    If p_A > 1/2 the smoothed classifier provably predicts c_A everywhere within
-    ``radius = sigma * Phi^-1(p_A)`` (with probability >= 1 - alpha over the draws);
-    otherwise it abstains (prediction -1, radius 0).
-
-    Parameters
-    ----------
-    model : nn.Module
-        Base classifier f (logits out), used in eval mode.
-    x : array or Tensor (n_inputs, ...)
-    sigma : float
-        Noise std, > 0. For spike-count decoders this is in spikes per bin, and the radius
-        is an L2 distance in count space (k single-spike edits in different bins have L2
-        norm sqrt(k)).
-    n0 : int, default=100
-    n : int, default=1000
-    alpha : float, default=0.001
-    batch_size : int, default=1000
-    clip : (low, high), optional
-        Clamp noisy inputs (part of the base classifier).
-    common_noise : bool, default=False
-        False (default): fresh, independent noise for every input, so the inputs'
-        certificates are independent given the inputs, and a certified accuracy over
-        inputs concentrates like a mean of independent terms. True reuses one set of
-        draws for all inputs (common random numbers): a speed option (it saves the
-        Gaussian generator's cost, which rivals a small model's forward pass). Each
-        certificate still holds at level ``alpha``, and so does a union bound, but the
-        failures of different inputs become strongly dependent: with ``alpha`` = 0.05 and
-        40 identical inputs, the variance of the number of false certificates per run was
-        ~40x the binomial one, and 4 % of runs had >= 25 % false certificates (none with
-        independent draws; science audit item 7). Do not report standard errors that
-        assume independent inputs for results computed with True; resample the noise
-        seed instead.
-    random_state : int, Generator or None
-
-    Returns
-    -------
-    CertifyResult
-
-    Examples
-    --------
-    >>> import torch
-    >>> from torch import nn
-    >>> f = nn.Linear(1, 2)
-    >>> with torch.no_grad():
-    ...     _ = f.weight.copy_(torch.tensor([[-1.0], [1.0]])); _ = f.bias.zero_()
-    >>> r = certify(f, torch.tensor([[1.0], [0.0]]), sigma=0.5, n=2000, random_state=0)
-    >>> r.prediction.tolist()
-    [1, -1]
-    >>> bool(0.8 < r.radius[0] < 1.0)   # the true distance to the boundary is 1
-    True
-    """
-    from scipy.stats import norm
-
-    x, sigma, batch_size = _prepare(model, x, sigma, batch_size)
-    n0, n = _check_pos_int("n0", n0), _check_pos_int("n", n)
-    if not 0 < float(alpha) < 1:
-        raise ConfigError(f"alpha == {alpha!r}, must be in (0, 1).")
-    seed = draw_seed(random_state)
-    gen = torch_generator(seed)
-    was = model.training
-    model.eval()
-    try:
-        with torch_seeded(seed), torch.no_grad():
-            c0 = _sample_counts(model, x, sigma, n0, batch_size, gen, clip, None, common_noise)
-            counts = _sample_counts(model, x, sigma, n, batch_size, gen, clip, c0.shape[1],
-                                    common_noise)
-    finally:
-        model.train(was)
-    c_a = c0.argmax(1)
-    k = counts[np.arange(len(x)), c_a]
-    p_lower = _clopper_pearson_lower(k, n, float(alpha))
-    ok = p_lower > 0.5
-    radius = np.where(ok, sigma * norm.ppf(np.clip(p_lower, 0.5, 1.0)), 0.0)
-    pred = np.where(ok, c_a, ABSTAIN).astype(np.int64)
-    return CertifyResult(prediction=pred, radius=radius.astype(float), p_lower=p_lower,
-                         counts=counts, sigma=sigma, n0=n0, n=n, alpha=float(alpha))
-
-
-def certified_accuracy(result: CertifyResult | tuple[Any, Any], y: Any,
-                       radii: Sequence[float] | None = None) -> Any:
-    """Certified accuracy vs radius: fraction of inputs predicted correctly *and*
-    certified at radius >= r.
-
-    Parameters
-    ----------
-    result : CertifyResult or (prediction, radius)
-    y : array of int
-        True labels.
-    radii : sequence of float, optional
-        Default: 50 points from 0 to the largest certified radius.
-
-    Returns
-    -------
-    xarray.DataArray (radius,)
-        ``attrs`` hold sigma, n0, n, alpha when a CertifyResult is given.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> ca = certified_accuracy((np.array([0, 1, -1]), np.array([0.5, 1.0, 0.0])),
-    ...                         np.array([0, 0, 1]), radii=[0.0, 0.6])
-    >>> ca.values.round(3).tolist()
-    [0.333, 0.0]
-    """
-    import xarray as xr
-
-    if isinstance(result, CertifyResult):
-        pred, rad = result.prediction, result.radius
-        attrs = {"sigma": result.sigma, "n0": result.n0, "n": result.n, "alpha": result.alpha}
-    else:
-        pred, rad = (np.asarray(v) for v in result)
-        attrs = {}
-    y = np.asarray(y)
-    if len(y) != len(pred):
-        raise ConfigError(f"y has {len(y)} labels but the result has {len(pred)} inputs.")
-    if radii is None:
-        top = float(rad.max()) if len(rad) else 0.0
-        radii = np.linspace(0.0, max(top, 1e-12), 50)
-    radii = np.asarray(radii, dtype=float)
-    correct = pred == y
-    acc = np.array([float(np.mean(correct & (rad >= r))) for r in radii])
-    return xr.DataArray(acc, dims=("radius",), coords={"radius": radii},
-                        name="certified_accuracy", attrs=attrs)
-

@@ -38,42 +38,26 @@ References
    regularization", arXiv:1908.02729, 2019.
 """
 
+
 from __future__ import annotations
 
-import math
 import warnings
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
 
 from spikedecode._random import RandomStateLike, draw_seed, torch_generator
-from spikedecode.errors import (
-    ConfigError,
-    NotEnoughDataError,
-    SpikeDecodeTypeError,
-    SpikeDecodeValueError,
-    SpikeDecodeWarning,
-)
+from spikedecode.errors import ConfigError, NotEnoughDataError, SpikeDecodeWarning
+from spikedecode.robust._hooks import LayerCapture, flatten_activation, resolve_layers
+from spikedecode.robust._utils import check_positive, eigh_descending
+from spikedecode.robust.spectra import layer_covariance
 
 __all__ = [
     "SmallBatchWarning",
     "SpectralRegularizer",
     "spectral_penalty",
-    "layer_covariance",
-    "eigenspectrum",
-    "PowerLawFit",
-    "fit_power_law",
-    "effective_dimension",
-    "Whitening",
-    "whiten",
-    "JacobianRegularizer",
-    "jacobian_penalty",
-    "sensitivity_map",
-    "flatten_activation",
-    "iter_activations",
 ]
 
 
@@ -84,221 +68,6 @@ class SmallBatchWarning(SpikeDecodeWarning):
     ``batch - 1`` of them can be non-zero); Nassar et al. used batches of 1.5 x width.
     """
 
-
-# ----------------------------------------------------------------------------- helpers
-
-
-def _check_positive(name: str, value: Any, *, integer: bool = False, minimum: float = 0.0,
-                    strict: bool = True) -> None:
-    ok_type = isinstance(value, (int, np.integer)) if integer else isinstance(
-        value, (int, float, np.integer, np.floating))
-    if isinstance(value, bool) or not ok_type:
-        kind = "an integer" if integer else "a number"
-        raise ConfigError(f"{name} == {value!r}, must be {kind}.")
-    if (strict and not value > minimum) or (not strict and not value >= minimum):
-        op = ">" if strict else ">="
-        raise ConfigError(f"{name} == {value!r}, must be {op} {minimum}.")
-
-
-def _resolve_layer(model: Any, layer: Any) -> Any:
-    """A layer given by dotted name (``"hidden"``, ``"features.3"``) or as the module."""
-    if isinstance(layer, torch.nn.Module):
-        if not any(m is layer for m in model.modules()):
-            raise ConfigError(
-                f"layer {type(layer).__name__} is not a submodule of {type(model).__name__}; "
-                "pass one of its modules or a name from model.named_modules()."
-            )
-        return layer
-    if isinstance(layer, str):
-        try:
-            return model.get_submodule(layer) if layer else model
-        except AttributeError as err:
-            names = [n for n, _ in model.named_modules() if n][:20]
-            raise ConfigError(
-                f"layer == {layer!r} is not a submodule of {type(model).__name__}; "
-                f"choose one of {names}."
-            ) from err
-    raise SpikeDecodeTypeError(
-        f"layer must be a submodule name (str) or an nn.Module; got {type(layer).__name__}."
-    )
-
-
-def flatten_activation(module: Any, output: Any) -> Any:
-    """The (batch, features) activation of a layer from its forward output.
-
-    Recurrent layers (``nn.LSTM``, ``nn.GRU``, ``nn.RNN``) give their last layer's final
-    hidden state ``h_n`` (both directions concatenated when bidirectional); other tuple
-    outputs give their first element; convolutional maps are flattened over all channels
-    and positions.
-    """
-    if isinstance(module, (torch.nn.LSTM, torch.nn.GRU, torch.nn.RNN)):
-        h = output[1][0] if isinstance(module, torch.nn.LSTM) else output[1]
-        if module.bidirectional:
-            out = torch.cat([h[-2], h[-1]], dim=-1)
-        else:
-            out = h[-1]
-        return out
-    if isinstance(output, (tuple, list)):
-        output = output[0]
-    return output.reshape(output.shape[0], -1)
-
-
-def _as_inputs(data: Any) -> Any:
-    """X as a float tensor from X, an (X, y) pair, or an object with ``.train``."""
-    if hasattr(data, "train") and isinstance(data.train, (tuple, list)):
-        data = data.train
-    if isinstance(data, (tuple, list)) and len(data) == 2:
-        data = data[0]
-    x = data if torch.is_tensor(data) else torch.as_tensor(np.asarray(data))
-    if not x.is_floating_point():
-        x = x.float()
-    if x.ndim < 1 or len(x) == 0:
-        raise NotEnoughDataError(f"data holds {len(x) if x.ndim else 0} samples; need >= 2.")
-    return x
-
-
-class _StopForward(Exception):
-    """Raised by a capture hook once every wanted layer has run (skips the rest)."""
-
-
-def _model_device(model: Any) -> Any:
-    for p in model.parameters():
-        return p.device
-    return torch.device("cpu")
-
-
-def iter_activations(model: Any, X: Any, layers: Sequence[Any], *, batch_size: int = 4096):
-    """Yield, batch by batch, the flattened activations of ``layers`` (eval mode, no grad).
-
-    The forward pass stops once the last wanted layer has run.
-    """
-    mods = [_resolve_layer(model, layer) for layer in layers]
-    store: dict[int, Any] = {}
-
-    def make_hook(i: int, mod: Any) -> Callable:
-        def hook(_m: Any, _inp: Any, out: Any) -> None:
-            store[i] = flatten_activation(mod, out)
-            if len(store) == len(mods):
-                raise _StopForward
-        return hook
-
-    handles = [m.register_forward_hook(make_hook(i, m)) for i, m in enumerate(mods)]
-    was_training = model.training
-    dev = _model_device(model)
-    model.eval()
-    try:
-        with torch.no_grad():
-            for i in range(0, len(X), batch_size):
-                store.clear()
-                try:
-                    model(X[i : i + batch_size].to(dev))
-                except _StopForward:
-                    pass
-                if len(store) != len(mods):
-                    raise ConfigError("a chosen layer did not run in the forward pass of "
-                                      f"{type(model).__name__}; check `layers`.")
-                yield [store[k] for k in range(len(mods))]
-    finally:
-        for h in handles:
-            h.remove()
-        model.train(was_training)
-
-
-def _gram(ac: Any) -> Any:
-    """``ac.T @ ac``; on CPU through BLAS ``syrk`` (one triangle: half the flops of gemm)."""
-    if ac.device.type != "cpu" or ac.dtype not in (torch.float32, torch.float64) \
-            or ac.requires_grad:
-        return ac.T @ ac
-    try:
-        from scipy.linalg import blas
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - scipy and threadpoolctl come with sklearn
-        return ac.T @ ac
-    arr = ac.contiguous().numpy()
-    syrk = blas.ssyrk if ac.dtype == torch.float32 else blas.dsyrk
-    with threadpool_limits(limits=torch.get_num_threads(), user_api="blas"):
-        # arr.T is Fortran-contiguous (no copy): C = arr.T @ arr, upper triangle filled
-        upper = torch.from_numpy(syrk(1.0, arr.T, trans=0, lower=0))
-    return torch.triu(upper) + torch.triu(upper, 1).T
-
-
-class _CovAccumulator:
-    """Streaming mean and covariance (Chan et al. pairwise merge), O(N^2) memory.
-
-    Each batch is centred on its own mean and multiplied in the activations' dtype (fast
-    float32 BLAS); the merge with the running moments is in float64.
-    """
-
-    def __init__(self) -> None:
-        self.n = 0
-        self.mean = None
-        self.m2 = None
-
-    def update(self, a: Any) -> None:
-        nb = a.shape[0]
-        mb = a.mean(0)
-        ac = a - mb
-        cb = _gram(ac).to(torch.float64)
-        mb = mb.to(torch.float64)
-        if self.n == 0:
-            self.mean, self.m2, self.n = mb, cb, nb
-            return
-        n = self.n + nb
-        delta = mb - self.mean
-        self.m2 += cb
-        self.m2 += torch.outer(delta, delta) * (self.n * nb / n)
-        self.mean += delta * (nb / n)
-        self.n = n
-
-    def covariance(self) -> Any:
-        if self.n < 2:
-            raise NotEnoughDataError(f"the covariance needs >= 2 samples; got {self.n}.")
-        c = self.m2 / (self.n - 1)
-        return (c + c.T) / 2
-
-
-def layer_covariance(model: Any, data: Any, layers: Any, *, batch_size: int = 4096) -> Any:
-    """Covariance of one or more layers' activations over a data set, streamed.
-
-    Parameters
-    ----------
-    model : torch.nn.Module
-    data : array, tensor, (X, y) pair, or an object with a ``.train`` pair
-        Inputs fed through ``model`` in eval mode.
-    layers : str, nn.Module or a sequence of them
-        Layers whose flattened outputs are used (see :func:`flatten_activation`).
-    batch_size : int, default=4096
-
-    Returns
-    -------
-    (mean, cov) or a list of such pairs
-        float64 tensors; ``cov`` is unbiased (divides by ``n - 1``). A list when
-        ``layers`` is a sequence.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from torch import nn
-    >>> net = nn.Sequential(nn.Linear(4, 3), nn.Tanh())
-    >>> mean, cov = layer_covariance(net, torch.randn(50, 4), "1")
-    >>> tuple(cov.shape)
-    (3, 3)
-    """
-    single = isinstance(layers, str) or not isinstance(layers, Sequence)
-    layer_list = [layers] if single else list(layers)
-    X = _as_inputs(data)
-    accs = [_CovAccumulator() for _ in layer_list]
-    for acts in iter_activations(model, X, layer_list, batch_size=batch_size):
-        for acc, a in zip(accs, acts):
-            acc.update(a)
-    res = [(acc.mean, acc.covariance()) for acc in accs]
-    return res[0] if single else res
-
-
-def _eigh_descending(cov: Any, dtype: Any = None) -> tuple[Any, Any]:
-    c = cov if dtype is None else cov.to(dtype)
-    evals, evecs = torch.linalg.eigh(c)
-    return evals.flip(0), evecs.flip(1)
 
 
 # ---------------------------------------------------------------------- the penalty
@@ -535,8 +304,7 @@ class SpectralRegularizer:
         self.bases_: list[Any] = []
         self.eigenvalues_: list[Any] = []
         self.last_eigs_: list[Any] = []
-        self._handles: list[Any] = []
-        self._acts: dict[int, Any] = {}
+        self._capture: LayerCapture | None = None
         self._mods: list[Any] = []
         self._warned: set[int] = set()
         self._refresh_from_batch = False
@@ -557,22 +325,22 @@ class SpectralRegularizer:
             raise ConfigError(f"{name} has {len(vals)} values for {n} layers; give one per "
                               "layer or a single number.")
         for v in vals:
-            _check_positive(name, v, strict=False, minimum=0.0)
+            check_positive(name, v, strict=False, minimum=0.0)
         return [float(v) for v in vals]
 
     def _check_params(self) -> None:
         n = len(self._layer_list())
         self._alphas = self._per_layer("alpha", self.alpha, n)
         self._betas = self._per_layer("beta", self.beta, n)
-        _check_positive("tau", self.tau, integer=True, minimum=1, strict=False)
-        _check_positive("refresh_every", self.refresh_every, integer=True, minimum=1,
+        check_positive("tau", self.tau, integer=True, minimum=1, strict=False)
+        check_positive("refresh_every", self.refresh_every, integer=True, minimum=1,
                         strict=False)
-        _check_positive("batch_size", self.batch_size, integer=True, minimum=1, strict=False)
+        check_positive("batch_size", self.batch_size, integer=True, minimum=1, strict=False)
         if self.n_directions is not None:
-            _check_positive("n_directions", self.n_directions, integer=True, minimum=1,
+            check_positive("n_directions", self.n_directions, integer=True, minimum=1,
                             strict=False)
         if self.n_max is not None:
-            _check_positive("n_max", self.n_max, integer=True, minimum=int(self.tau),
+            check_positive("n_max", self.n_max, integer=True, minimum=int(self.tau),
                             strict=False)
 
     # -- basis ---------------------------------------------------------------------
@@ -591,18 +359,19 @@ class SpectralRegularizer:
         dtype = self.basis_dtype or torch.float64
         self.bases_, self.eigenvalues_ = [], []
         for _mean, cov in covs:
-            evals, evecs = _eigh_descending(cov, dtype)
+            evals, evecs = eigh_descending(cov, dtype)
             self.bases_.append(evecs.to(torch.float32))
             self.eigenvalues_.append(evals.to(torch.float64))
         return self
 
     def _fit_basis_from_batch(self) -> None:
         self.bases_, self.eigenvalues_ = [], []
+        acts = self._batch_activations()
         for i in range(len(self._mods)):
-            a = self._acts[i].detach()
+            a = acts[i].detach()
             cov = torch.cov(a.T.to(torch.float64))
             cov = cov.reshape(1, 1) if cov.ndim == 0 else cov
-            evals, evecs = _eigh_descending(cov, self.basis_dtype or torch.float64)
+            evals, evecs = eigh_descending(cov, self.basis_dtype or torch.float64)
             self.bases_.append(evecs.to(a.dtype))
             self.eigenvalues_.append(evals.to(torch.float64))
 
@@ -611,25 +380,27 @@ class SpectralRegularizer:
         """Register forward hooks that capture the chosen layers' training activations."""
         self._check_params()
         self.detach()
-        self._mods = [_resolve_layer(module, layer) for layer in self._layer_list()]
+        named = resolve_layers(module, self._layer_list())
+        if len(named) != len(self._layer_list()):
+            raise ConfigError(f"layers == {self.layers!r} names a layer twice.")
+        self._mods = list(named.values())
         self._warned = set()
         self._gen = torch_generator(draw_seed(self.random_state))
-
-        def make_hook(i: int, mod: Any) -> Callable:
-            def hook(_m: Any, _inp: Any, out: Any) -> None:
-                if torch.is_grad_enabled() and mod.training:
-                    self._acts[i] = flatten_activation(mod, out)
-            return hook
-
-        self._handles = [m.register_forward_hook(make_hook(i, m))
-                         for i, m in enumerate(self._mods)]
+        # the activations of the current training batch (with their graph), one per layer
+        self._capture = LayerCapture(
+            named, transform=flatten_activation, keep_graph=True, latest_only=True,
+            when=lambda mod: torch.is_grad_enabled() and mod.training).attach()
 
     def detach(self) -> None:
         """Remove the hooks and drop captured activations."""
-        for h in self._handles:
-            h.remove()
-        self._handles = []
-        self._acts = {}
+        if self._capture is not None:
+            self._capture.remove()
+        self._capture = None
+
+    def _batch_activations(self) -> dict[int, Any]:
+        if self._capture is None:
+            return {}
+        return {i: v[-1] for i, v in enumerate(self._capture.outputs.values()) if v}
 
     def on_epoch_begin(self, state: Any) -> None:
         """Refresh the eigenbasis (every ``refresh_every`` epochs)."""
@@ -647,10 +418,11 @@ class SpectralRegularizer:
 
     def __call__(self, state: Any) -> Any:
         """The penalty for the current batch (sum over layers)."""
-        if not self._handles:
+        if self._capture is None:
             raise ConfigError("SpectralRegularizer was called before attach(module); pass it "
                               "in train(loss_terms=[...]) so that its hooks are registered.")
-        missing = [i for i in range(len(self._mods)) if i not in self._acts]
+        acts = self._batch_activations()
+        missing = [i for i in range(len(self._mods)) if i not in acts]
         if missing:
             raise ConfigError(
                 f"layers {[self._layer_list()[i] for i in missing]!r} produced no output in "
@@ -662,7 +434,7 @@ class SpectralRegularizer:
         total = None
         self.last_eigs_ = []
         for i in range(len(self._mods)):
-            a = self._acts[i]
+            a = acts[i]
             B, N = a.shape
             if B < N and i not in self._warned:
                 self._warned.add(i)
@@ -689,7 +461,7 @@ class SpectralRegularizer:
             self.last_eigs_.append(eigs.detach())
             pen = self._betas[i] * pen
             total = pen if total is None else total + pen
-        self._acts = {}
+        self._capture.clear()
         return total
 
     def __repr__(self) -> str:
@@ -697,455 +469,3 @@ class SpectralRegularizer:
                 f"tau={self.tau!r}, beta={self.beta!r}, n_directions={self.n_directions!r}, "
                 f"n_max={self.n_max!r})")
 
-
-# --------------------------------------------------------------------- spectra
-
-
-def eigenspectrum(model: Any, data: Any, layer: Any, *, batch_size: int = 4096) -> Any:
-    """Ordered eigenvalues of the covariance of ``layer``'s activations over ``data``.
-
-    Parameters
-    ----------
-    model : torch.nn.Module
-    data : array, tensor, (X, y) pair, or an object with a ``.train`` pair
-        Inputs (eval mode, no gradient).
-    layer : str or nn.Module
-        Dotted name in ``model.named_modules()`` or the module itself.
-    batch_size : int, default=4096
-
-    Returns
-    -------
-    xarray.DataArray
-        dims ``("component",)`` with ``component = 1 .. N``, eigenvalues in decreasing
-        order (float64); attrs ``layer``, ``n_samples``, ``width``, ``effective_dimension``.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from torch import nn
-    >>> net = nn.Sequential(nn.Linear(5, 4), nn.ReLU())
-    >>> spec = eigenspectrum(net, torch.randn(100, 5), "0")
-    >>> spec.dims, int(spec.sizes["component"])
-    (('component',), 4)
-    """
-    import xarray as xr
-
-    X = _as_inputs(data)
-    _mean, cov = layer_covariance(model, X, layer, batch_size=batch_size)
-    evals = torch.linalg.eigvalsh(cov).flip(0).cpu().numpy()
-    name = layer if isinstance(layer, str) else type(layer).__name__
-    da = xr.DataArray(
-        evals, dims=("component",),
-        coords={"component": np.arange(1, len(evals) + 1)},
-        name="eigenvalue",
-        attrs={"layer": name, "n_samples": int(len(X)), "width": int(len(evals))},
-    )
-    da.attrs["effective_dimension"] = effective_dimension(da)
-    return da
-
-
-@dataclass(frozen=True)
-class PowerLawFit:
-    """A fitted power law ``lambda_n = 10**intercept * n**-alpha``.
-
-    Attributes
-    ----------
-    alpha : float
-        The exponent (positive for a decaying spectrum).
-    ci : (float, float)
-        Confidence interval of ``alpha`` (t interval of the least-squares slope over
-        log-spaced indices; residuals of a spectrum are correlated, so read it as a lower
-        bound on the uncertainty).
-    intercept : float
-        log10 of the prefactor.
-    n_min, n_max : int
-        Fitted (1-based, inclusive) index range.
-    r2 : float
-        Coefficient of determination in log-log space.
-    level : float
-        Confidence level of ``ci``.
-    """
-
-    alpha: float
-    ci: tuple[float, float]
-    intercept: float
-    n_min: int
-    n_max: int
-    r2: float
-    level: float = 0.95
-
-    def predict(self, n: Any) -> np.ndarray:
-        """The fitted line at (1-based) indices ``n``."""
-        return 10.0 ** self.intercept * np.asarray(n, dtype=float) ** -self.alpha
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able form."""
-        return {"alpha": self.alpha, "ci": list(self.ci), "intercept": self.intercept,
-                "n_min": self.n_min, "n_max": self.n_max, "r2": self.r2, "level": self.level}
-
-
-def fit_power_law(eigs: Any, n_min: int = 10, n_max: int | None = None, *,
-                  level: float = 0.95, n_points: int = 200) -> PowerLawFit:
-    """Fit ``lambda_n ~ n**-alpha`` by least squares in log-log space.
-
-    The fit uses up to ``n_points`` log-spaced indices of ``[n_min, n_max]`` so that every
-    decade weighs the same (a fit on all indices is dominated by the long tail).
-
-    Parameters
-    ----------
-    eigs : array-like or DataArray
-        Eigenvalues in decreasing order (index 0 is ``n = 1``).
-    n_min : int, default=10
-        First (1-based) index of the fit (the regularizer's ``tau``).
-    n_max : int, optional
-        Last (1-based, inclusive) index; default the last eigenvalue above
-        ``1e-12 * lambda_1`` (numerical zeros are excluded).
-    level : float, default=0.95
-        Confidence level of the interval.
-    n_points : int, default=200
-        Maximum number of log-spaced indices used.
-
-    Returns
-    -------
-    PowerLawFit
-
-    Examples
-    --------
-    >>> n = np.arange(1, 1001)
-    >>> fit = fit_power_law(3.0 * n ** -1.2, n_min=10)
-    >>> round(fit.alpha, 6), round(fit.r2, 6)
-    (1.2, 1.0)
-    """
-    from scipy import stats
-
-    lam = np.asarray(getattr(eigs, "values", eigs), dtype=float).ravel()
-    if lam.size < 3:
-        raise NotEnoughDataError(f"eigs holds {lam.size} values; a power-law fit needs >= 3.")
-    _check_positive("n_min", n_min, integer=True, minimum=1, strict=False)
-    if not 0 < level < 1:
-        raise ConfigError(f"level == {level!r}, must be in (0, 1).")
-    positive = np.nonzero(lam > max(lam[0], 0) * 1e-12)[0]
-    last = int(positive[-1]) + 1 if positive.size else 0
-    if n_max is None:
-        n_max = last
-    n_max = min(int(n_max), last)
-    if n_max - n_min + 1 < 3:
-        raise NotEnoughDataError(
-            f"only {max(n_max - n_min + 1, 0)} positive eigenvalues in [n_min={n_min}, "
-            f"n_max={n_max}]; a fit needs >= 3. Lower n_min or use more samples."
-        )
-    idx = np.unique(np.round(np.geomspace(n_min, n_max, num=min(n_points, n_max - n_min + 1)))
-                    .astype(int))
-    idx = idx[lam[idx - 1] > 0]
-    x = np.log10(idx)
-    yv = np.log10(lam[idx - 1])
-    res = stats.linregress(x, yv)
-    dof = len(x) - 2
-    half = (stats.t.ppf(0.5 + level / 2, dof) * res.stderr) if dof > 0 else math.inf
-    alpha = -float(res.slope)
-    return PowerLawFit(alpha=alpha, ci=(alpha - float(half), alpha + float(half)),
-                       intercept=float(res.intercept), n_min=int(n_min), n_max=int(n_max),
-                       r2=float(res.rvalue ** 2), level=float(level))
-
-
-def effective_dimension(eigs: Any, threshold: float = 0.9) -> int:
-    """Number of leading components that hold ``threshold`` of the variance.
-
-    Examples
-    --------
-    >>> effective_dimension([5.0, 3.0, 1.0, 1.0])
-    3
-    """
-    lam = np.clip(np.asarray(getattr(eigs, "values", eigs), dtype=float).ravel(), 0, None)
-    if lam.size == 0 or lam.sum() <= 0:
-        raise NotEnoughDataError("eigs holds no positive variance.")
-    if not 0 < threshold <= 1:
-        raise ConfigError(f"threshold == {threshold!r}, must be in (0, 1].")
-    lam = np.sort(lam)[::-1]
-    frac = np.cumsum(lam) / lam.sum()
-    return int(min(np.searchsorted(frac, threshold - 1e-12) + 1, lam.size))
-
-
-# ------------------------------------------------------------------ whitening
-
-
-def whiten(x: Any, eps: float = 1e-5) -> Any:
-    """``R^-1 (x - mu)`` with ``R`` the lower Cholesky factor of the batch covariance.
-
-    Gradients flow through the mean, the covariance and the Cholesky factorization.
-    Inputs of more than two dims are flattened per sample and reshaped back.
-
-    Examples
-    --------
-    >>> import torch
-    >>> x = torch.randn(500, 3, dtype=torch.float64) @ torch.tensor(
-    ...     [[2.0, 0.0, 0.0], [1.0, 1.0, 0.0], [0.0, 0.5, 0.2]], dtype=torch.float64)
-    >>> z = whiten(x, eps=0.0)
-    >>> bool(torch.allclose(torch.cov(z.T), torch.eye(3, dtype=torch.float64), atol=1e-8))
-    True
-    """
-    shape = x.shape
-    a = x.reshape(shape[0], -1)
-    B, N = a.shape
-    if B < 2:
-        raise NotEnoughDataError(f"whitening needs a batch of >= 2 samples; got {B}.")
-    mu = a.mean(0, keepdim=True)
-    ac = a - mu
-    cov = ac.T @ ac / (B - 1) + eps * torch.eye(N, dtype=a.dtype, device=a.device)
-    L = torch.linalg.cholesky(cov)
-    z = torch.linalg.solve_triangular(L, ac.T, upper=False).T
-    return z.reshape(shape)
-
-
-class Whitening(torch.nn.Module):
-    """Whitening layer (the control of Nassar et al.): a flat eigenspectrum.
-
-    In training mode it whitens each batch with its own mean and covariance
-    (:func:`whiten`, gradients through mean, covariance and Cholesky) and updates
-    running estimates with ``momentum``; in eval mode it uses the running ones (like
-    batch norm). Batches must hold more samples than features.
-
-    Parameters
-    ----------
-    num_features : int
-        Width of the (flattened) input.
-    eps : float, default=1e-5
-        Ridge added to the covariance before the Cholesky factorization.
-    momentum : float, default=0.1
-
-    Examples
-    --------
-    >>> import torch
-    >>> w = Whitening(3)
-    >>> z = w(torch.randn(64, 3))
-    >>> tuple(z.shape)
-    (64, 3)
-    """
-
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1) -> None:
-        super().__init__()
-        _check_positive("num_features", num_features, integer=True, minimum=1,
-                        strict=False)
-        self.num_features = int(num_features)
-        self.eps = float(eps)
-        self.momentum = float(momentum)
-        self.register_buffer("running_mean", torch.zeros(num_features))
-        self.register_buffer("running_cov", torch.eye(num_features))
-
-    def forward(self, x: Any) -> Any:  # noqa: D102
-        shape = x.shape
-        a = x.reshape(shape[0], -1)
-        if a.shape[1] != self.num_features:
-            raise SpikeDecodeValueError(
-                f"Whitening expects {self.num_features} features per sample; got "
-                f"{a.shape[1]} (input shape {tuple(shape)})."
-            )
-        if self.training:
-            with torch.no_grad():
-                mu = a.mean(0)
-                cov = torch.cov(a.T).reshape(self.num_features, self.num_features)
-                self.running_mean.lerp_(mu, self.momentum)
-                self.running_cov.lerp_(cov, self.momentum)
-            return whiten(x, self.eps)
-        eye = torch.eye(self.num_features, dtype=a.dtype, device=a.device)
-        L = torch.linalg.cholesky(self.running_cov + self.eps * eye)
-        z = torch.linalg.solve_triangular(L, (a - self.running_mean).T, upper=False).T
-        return z.reshape(shape)
-
-    def extra_repr(self) -> str:
-        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
-
-
-# -------------------------------------------------------------------- Jacobian
-
-
-def jacobian_penalty(x: Any, output: Any, *, n_projections: int = 1,
-                     generator: Any = None) -> Any:
-    """``(1/2) ||J||_F^2`` per sample (batch mean), J = d output / d x, by random projections.
-
-    ``||J||_F^2 = C * E_v ||v^T J||^2`` for ``v`` uniform on the unit sphere of the ``C``
-    outputs; each projection costs one backward pass (with ``create_graph`` so that the
-    penalty itself can be differentiated). ``x`` must require grad and ``output`` must
-    have been computed from it.
-
-    Examples
-    --------
-    >>> import torch
-    >>> W = torch.tensor([[1.0, 2.0], [0.0, 3.0]])
-    >>> x = torch.randn(4, 2, requires_grad=True)
-    >>> out = x @ W.T
-    >>> p = jacobian_penalty(x, out, n_projections=200, generator=torch.Generator().manual_seed(0))
-    >>> abs(float(p) - 0.5 * float((W ** 2).sum())) < 1.0
-    True
-    """
-    if not x.requires_grad:
-        raise ConfigError("jacobian_penalty needs x.requires_grad; compute output from "
-                          "x.requires_grad_() (JacobianRegularizer does this with a hook).")
-    _check_positive("n_projections", n_projections, integer=True, minimum=1, strict=False)
-    out = output.reshape(output.shape[0], -1)
-    B, C = out.shape
-    total = out.new_zeros(())
-    for _ in range(int(n_projections)):
-        v = torch.randn(B, C, generator=generator, dtype=out.dtype).to(out.device)
-        v = v / v.norm(dim=1, keepdim=True).clamp_min(1e-12)
-        (jv,) = torch.autograd.grad(out, x, v, retain_graph=True, create_graph=True)
-        total = total + C * jv.pow(2).sum() / (n_projections * B)
-    return 0.5 * total
-
-
-class JacobianRegularizer:
-    """Penalize the input-output Jacobian norm (the baseline of Nassar et al.).
-
-    A loss term for :func:`spikedecode.training.train`: ``beta * (1/2) ||J||_F^2`` per
-    sample (:func:`jacobian_penalty`). ``attach`` registers a forward pre-hook on the model
-    that marks the training input as requiring grad, so the penalty reuses the training
-    forward pass (no second forward).
-
-    Parameters
-    ----------
-    beta : float, default=0.01
-    n_projections : int, default=1
-    random_state : int, Generator or None
-    name : str, default="jacobian"
-
-    Examples
-    --------
-    >>> import torch
-    >>> from torch import nn
-    >>> from spikedecode.training import train
-    >>> x = torch.randn(64, 4); y = (x[:, 0] > 0).long()
-    >>> net = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 2))
-    >>> hist = train(net, (x, y), loss_terms=[JacobianRegularizer(0.1, random_state=0)],
-    ...              max_epochs=1, batch_size=32, random_state=0)
-    >>> hist.epochs[0]["term/jacobian"] > 0
-    True
-    """
-
-    def __init__(self, beta: float = 0.01, n_projections: int = 1, *,
-                 random_state: RandomStateLike = None, name: str = "jacobian") -> None:
-        self.beta = beta
-        self.n_projections = n_projections
-        self.random_state = random_state
-        self.name = name
-        self._handle = None
-        self._x = None
-        self._gen = None
-
-    def attach(self, module: Any) -> None:
-        """Register the pre-hook that makes the training input require grad."""
-        _check_positive("beta", self.beta, minimum=0.0, strict=False)
-        _check_positive("n_projections", self.n_projections, integer=True, minimum=1,
-                        strict=False)
-        self.detach()
-        self._gen = torch_generator(draw_seed(self.random_state))
-
-        def pre_hook(mod: Any, args: Any) -> Any:
-            if not (mod.training and torch.is_grad_enabled()) or not args:
-                return None
-            x = args[0]
-            if not torch.is_tensor(x) or not x.is_floating_point():
-                return None
-            x = x.detach().requires_grad_(True)
-            self._x = x
-            return (x, *args[1:])
-
-        self._handle = module.register_forward_pre_hook(pre_hook)
-
-    def detach(self) -> None:
-        """Remove the hook."""
-        if self._handle is not None:
-            self._handle.remove()
-        self._handle = None
-        self._x = None
-
-    def __call__(self, state: Any) -> Any:
-        """The penalty for the current batch."""
-        if self._x is None:
-            raise ConfigError("JacobianRegularizer saw no training input; pass it in "
-                              "train(loss_terms=[...]) so that its hook is registered.")
-        pen = jacobian_penalty(self._x, state.output, n_projections=int(self.n_projections),
-                               generator=self._gen)
-        self._x = None
-        return float(self.beta) * pen
-
-
-# ------------------------------------------------------------------ sensitivity
-
-
-def sensitivity_map(model: Any, data: Any, n: int | Sequence[int] = 1, layer: Any = None, *,
-                    batch_size: int = 1024) -> np.ndarray:
-    """``d lambda_n / d x``: gradient of the n-th eigenvalue of a layer's covariance.
-
-    ``lambda_n`` is the n-th largest eigenvalue of the covariance of ``layer``'s
-    activations over all of ``data``. By first-order perturbation theory
-    (Hellmann-Feynman), for a simple eigenvalue ``d lambda_n = v_n^T d Sigma v_n`` with
-    ``v_n`` held fixed, and the mean's contribution vanishes; so the gradient with respect
-    to each input is computed chunk by chunk with ``v_n`` and the mean fixed, exactly.
-
-    Parameters
-    ----------
-    model : torch.nn.Module
-    data : array, tensor, (X, y) pair or object with ``.train``
-        The data set defining the covariance (e.g. 1,000 test images).
-    n : int or sequence of int, default=1
-        1-based eigenvalue index (or indices).
-    layer : str or nn.Module
-        The layer (the paper uses the last hidden layer).
-    batch_size : int, default=1024
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(n_samples, *input_shape)`` for one ``n``; ``(len(n), n_samples, *input_shape)``
-        for a sequence. Average over samples (or show single ones) as images.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from torch import nn
-    >>> net = nn.Sequential(nn.Linear(6, 4), nn.Tanh())
-    >>> s = sensitivity_map(net, torch.randn(30, 6), n=[1, 2], layer="1")
-    >>> s.shape
-    (2, 30, 6)
-    """
-    if layer is None:
-        raise ConfigError("layer is required: name the (last hidden) layer, e.g. layer='hidden'.")
-    X = _as_inputs(data)
-    ns = [n] if isinstance(n, (int, np.integer)) else list(n)
-    mean, cov = layer_covariance(model, X, layer, batch_size=batch_size)
-    evals, evecs = _eigh_descending(cov)
-    N = evecs.shape[0]
-    for k in ns:
-        if not 1 <= int(k) <= N:
-            raise ConfigError(f"n == {k}, must be in [1, {N}] for a layer of width {N}.")
-    cols = torch.as_tensor([int(k) - 1 for k in ns])
-    mod = _resolve_layer(model, layer)
-    store: dict[str, Any] = {}
-
-    def hook(_m: Any, _inp: Any, out: Any) -> None:
-        store["a"] = flatten_activation(mod, out)
-
-    handle = mod.register_forward_hook(hook)
-    was_training = model.training
-    dev = _model_device(model)
-    model.eval()
-    M = len(X)
-    grads = []
-    try:
-        for i in range(0, M, batch_size):
-            xb = X[i : i + batch_size].to(dev).detach().requires_grad_(True)
-            model(xb)
-            a = store["a"]
-            V = evecs[:, cols].to(dtype=a.dtype, device=a.device)
-            proj = (a - mean.to(dtype=a.dtype, device=a.device)) @ V  # (b, len(ns))
-            gs = []
-            for j in range(len(ns)):
-                lam_part = proj[:, j].pow(2).sum() / (M - 1)
-                (g,) = torch.autograd.grad(lam_part, xb, retain_graph=j < len(ns) - 1)
-                gs.append(g.detach().cpu())
-            grads.append(torch.stack(gs))
-    finally:
-        handle.remove()
-        model.train(was_training)
-    out = torch.cat(grads, dim=1).numpy()
-    return out[0] if isinstance(n, (int, np.integer)) else out

@@ -21,7 +21,6 @@ from spikedecode.robust.attacks import (
     count_greedy_attack,
     count_linf_attack,
     fgsm,
-    gaussian_noise,
     get_attack,
     ifgsm,
     is_stochastic,
@@ -31,6 +30,7 @@ from spikedecode.robust.attacks import (
     transfer_attack,
 )
 from spikedecode.robust.models import MLP, train_image_model
+from spikedecode.robust.noise import gaussian_noise
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -212,7 +212,7 @@ def test_attack_strength_ordering(digits_mlp, digits):
     x, y = digits.test
     a_f = _acc(digits_mlp, fgsm(digits_mlp, x, y, eps=0.1), y)
     a_b = _acc(digits_mlp, ifgsm(digits_mlp, x, y, eps=0.1, n_steps=10), y)
-    a_n = _acc(digits_mlp, gaussian_noise(x, 0.1, generator=0), y)
+    a_n = _acc(digits_mlp, gaussian_noise(x, 0.1, clip=(0.0, 1.0), generator=0), y)
     assert a_b <= a_f + 0.01 < a_n
 
 
@@ -305,7 +305,7 @@ def test_recurrent_model_and_estimator_wrapper():
 def test_targeted_ifgsm_mse_reaches_target(digits_mlp, digits):
     x, y = digits.test[0][:40], digits.test[1][:40]
     target = (y + 1) % 10
-    adv = targeted_ifgsm_mse(digits_mlp, x, target, eps=0.01, n_steps=100)
+    adv = targeted_ifgsm_mse(digits_mlp, x, target, step_size=0.01, n_steps=100)
     assert float(adv.min()) >= 0 and float(adv.max()) <= 1
     with torch.no_grad():
         onehot = F.one_hot(target, 10).float()
@@ -314,8 +314,16 @@ def test_targeted_ifgsm_mse_reaches_target(digits_mlp, digits):
     assert float(mse1.mean()) < 0.7 * float(mse0.mean())
     # 8x8 digits leave only 64 pixels: the MSE attack reaches the target for a part only
     assert _acc(digits_mlp, x, target) < 0.05 and _acc(digits_mlp, adv, target) > 0.2
-    bounded = targeted_ifgsm_mse(digits_mlp, x, target, eps=0.01, n_steps=30, max_norm=0.1)
-    assert bool(((bounded - x).abs() <= 0.1).all())
+    steps = []
+    bounded = targeted_ifgsm_mse(digits_mlp, x, target, step_size=0.01, n_steps=30, eps=0.1,
+                                 callback=lambda k, xa: steps.append((k, xa.clone())))
+    assert bool(((bounded - x).abs() <= 0.1).all())  # eps: the L-inf budget
+    # the callback sees every iterate, the last one being the result
+    assert [k for k, _ in steps] == list(range(1, 31))
+    assert torch.equal(steps[-1][1], bounded)
+    assert float((steps[0][1] - x).abs().max()) <= 0.01 + 1e-6  # one step of step_size
+    with pytest.raises(AttackError, match="output"):
+        targeted_ifgsm_mse(digits_mlp, x, target, output="softmax")
 
 
 def test_lbfgs_targeted(digits_mlp, digits):
@@ -440,3 +448,7 @@ def test_classes_and_registry(digits_mlp, digits):
         get_attack("deepfool")
     g1 = gaussian_noise(x, 0.2, generator=3)
     assert torch.equal(g1, gaussian_noise(x, 0.2, generator=3))
+    # the registry's "gaussian" entry is noise.gaussian_noise clipped to the image domain
+    g2 = get_attack("gaussian")(digits_mlp, x, y, eps=0.2, generator=3)
+    assert torch.equal(g2, g1.clamp(0.0, 1.0))
+    assert float(g1.max()) > 1.0 or float(g1.min()) < 0.0  # so the clip above is exercised

@@ -8,11 +8,11 @@ import torch
 from torch import nn
 
 from spikedecode.errors import ConfigError, SpikeDecodeValueError
+from spikedecode.robust.evaluate import accuracy
 from spikedecode.robust.hardneg import (
     ActivationRecorder,
     GradientMask,
     SelectiveDropoutTrainer,
-    accuracy,
     dropout_schedule,
     fooling_rate,
     hard_negative_report,

@@ -235,12 +235,19 @@ def test_attack_trajectory_moves_to_target(fitted):
     net, intro, x, y = fitted
     xs = x[300:305]
     target = (intro.predict_classes(xs) + 1) % 3
-    tr = attack_trajectory(intro, xs, target, eps=0.02, n_steps=40, every=10)
+    tr = attack_trajectory(intro, xs, target, step_size=0.02, n_steps=40, every=10)
     assert tr.dims == ("step", "sample", "latent") and tr.step.values.tolist() == [0, 10, 20,
                                                                                      30, 40]
     np.testing.assert_array_equal(tr.pred[0], intro.predict_classes(xs))
     assert (tr.pred[-1].values == target).mean() >= 0.8
     assert np.all(np.linalg.norm(tr[-1] - tr[0], axis=-1) > 0)
+    # the trajectory is targeted_ifgsm_mse's: its last step is that attack's result
+    from spikedecode.robust.attacks import targeted_ifgsm_mse
+
+    adv = targeted_ifgsm_mse(intro.model_, torch.as_tensor(xs).float(), torch.as_tensor(target),
+                             step_size=0.02, n_steps=40, output=intro.output)
+    # same computation twice; the tolerance only absorbs nondeterministic BLAS reductions
+    np.testing.assert_allclose(tr[-1].values, intro.transform(adv), rtol=1e-5, atol=1e-6)
 
 
 def test_mmd_multiscale_keeps_gradient_on_far_outliers():

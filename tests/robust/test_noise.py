@@ -10,24 +10,30 @@ from torch import nn
 
 from spikedecode.errors import ConfigError, SpikeDecodeTypeError
 from spikedecode.robust.noise import (
-    ABSTAIN,
     CountNoise,
     DataNoise,
-    EnResNet,
     GaussianNoise,
     LayerNoise,
+    gaussian_noise,
+    matched_isotropic,
+)
+from spikedecode.robust.resnet import (
+    EnResNet,
     NoisyResidualBlock,
+    PreActBlock,
+    count_parameters,
+    noisy_resnet20,
+    resnet20,
+    set_noise,
+)
+from spikedecode.robust.smoothing import (
+    ABSTAIN,
     PredictionAverage,
     certified_accuracy,
     certify,
-    gaussian_noise,
-    matched_isotropic,
-    noisy_resnet20,
     predict_average,
-    set_noise,
     smooth_predict,
 )
-from spikedecode.robust.resnet import PreActBlock, count_parameters, resnet20
 from spikedecode.training import train
 
 
@@ -430,9 +436,11 @@ def test_layer_noise_by_name_and_stochastic_flag():
 
 def test_lazy_reexport_from_robust():
     import spikedecode.robust as R
-    from spikedecode.robust import noise
+    from spikedecode.robust import noise, resnet, smoothing
 
-    for name in ("certify", "smooth_predict", "noisy_resnet20", "EnResNet", "DataNoise",
-                 "CountNoise", "LayerNoise", "certified_accuracy", "PredictionAverage"):
-        assert getattr(R, name) is getattr(noise, name)
-    assert R.resnet20 is resnet20
+    for mod, names in ((noise, ("DataNoise", "CountNoise", "LayerNoise", "gaussian_noise")),
+                       (smoothing, ("certify", "smooth_predict", "certified_accuracy",
+                                    "PredictionAverage")),
+                       (resnet, ("noisy_resnet20", "EnResNet", "resnet20"))):
+        for name in names:
+            assert getattr(R, name) is getattr(mod, name)

@@ -1,4 +1,4 @@
-"""Tests of spikedecode.robust.spectral: the 1/n penalty, spectra, whitening, Jacobian."""
+"""Tests of robust.spectral, .spectra, .whitening, .jacobian: 1/n penalty, spectra, controls."""
 
 from __future__ import annotations
 
@@ -8,19 +8,15 @@ import torch
 from torch import nn
 
 from spikedecode.errors import ConfigError, SpikeDecodeTypeError
-from spikedecode.robust.spectral import (
-    JacobianRegularizer,
-    SmallBatchWarning,
-    SpectralRegularizer,
-    Whitening,
+from spikedecode.robust.jacobian import JacobianRegularizer, jacobian_penalty
+from spikedecode.robust.spectra import (
     effective_dimension,
     eigenspectrum,
     fit_power_law,
-    jacobian_penalty,
     sensitivity_map,
-    spectral_penalty,
-    whiten,
 )
+from spikedecode.robust.spectral import SmallBatchWarning, SpectralRegularizer, spectral_penalty
+from spikedecode.robust.whitening import Whitening, whiten
 from spikedecode.training import TrainState, train
 
 
@@ -431,7 +427,7 @@ def test_plots_return_figures(tmp_path):
 
 
 def test_streamed_covariance_matches_the_direct_one():
-    from spikedecode.robust.spectral import layer_covariance
+    from spikedecode.robust.spectra import layer_covariance
 
     torch.manual_seed(0)
     net = nn.Sequential(nn.Linear(20, 50), nn.Tanh())

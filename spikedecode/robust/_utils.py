@@ -1,0 +1,94 @@
+"""Small helpers shared by the ``spikedecode.robust`` modules (not public API).
+
+- :func:`model_device`: the device of a module (its first parameter, else first buffer,
+  else the CPU) — the one device helper of the subpackage;
+- :func:`as_float_tensor` / :func:`as_inputs`: coerce arrays, tensors and ``(X, y)`` pairs
+  to a detached floating tensor;
+- :func:`check_positive`, :func:`check_nonneg`, :func:`check_pos_int`: number checks
+  raising ConfigError;
+- :func:`eigh_descending`: eigen-decomposition with eigenvalues in decreasing order.
+
+The one ``accuracy`` of the subpackage is :func:`spikedecode.robust.evaluate.accuracy`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from spikedecode.errors import ConfigError, NotEnoughDataError, SpikeDecodeTypeError
+
+
+def model_device(module: nn.Module) -> torch.device:
+    """The device of ``module``'s first parameter (else first buffer, else the CPU).
+
+    Examples
+    --------
+    >>> model_device(nn.ReLU())
+    device(type='cpu')
+    """
+    for p in module.parameters():
+        return p.device
+    for b in module.buffers():
+        return b.device
+    return torch.device("cpu")
+
+
+def as_float_tensor(x: Any) -> torch.Tensor:
+    """``x`` (array-like or tensor) as a detached tensor, cast to float32 unless floating."""
+    t = x.detach() if torch.is_tensor(x) else torch.as_tensor(np.asarray(x))
+    return t if t.is_floating_point() else t.float()
+
+
+def as_inputs(data: Any) -> torch.Tensor:
+    """Inputs ``X`` as a float tensor from X, an ``(X, y)`` pair, or an object with ``.train``."""
+    if hasattr(data, "train") and isinstance(data.train, (tuple, list)):
+        data = data.train
+    if isinstance(data, (tuple, list)) and len(data) == 2:
+        data = data[0]
+    x = as_float_tensor(data)
+    if x.ndim < 1 or len(x) == 0:
+        raise NotEnoughDataError(f"data holds {len(x) if x.ndim else 0} samples; need >= 2.")
+    return x
+
+
+def check_positive(name: str, value: Any, *, integer: bool = False, minimum: float = 0.0,
+                   strict: bool = True) -> None:
+    """Raise ConfigError unless ``value`` is a number (an integer) ``>`` (``>=``) ``minimum``."""
+    ok_type = isinstance(value, (int, np.integer)) if integer else isinstance(
+        value, (int, float, np.integer, np.floating))
+    if isinstance(value, bool) or not ok_type:
+        kind = "an integer" if integer else "a number"
+        raise ConfigError(f"{name} == {value!r}, must be {kind}.")
+    if (strict and not value > minimum) or (not strict and not value >= minimum):
+        op = ">" if strict else ">="
+        raise ConfigError(f"{name} == {value!r}, must be {op} {minimum}.")
+
+
+def check_nonneg(name: str, value: Any) -> float:
+    """``value`` as a finite float >= 0, else ConfigError (SpikeDecodeTypeError if no number)."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError) as err:
+        raise SpikeDecodeTypeError(f"{name} must be a number; got {type(value).__name__}.") from err
+    if not np.isfinite(v) or v < 0:
+        raise ConfigError(f"{name} == {value!r}, must be a finite number >= 0.")
+    return v
+
+
+def check_pos_int(name: str, value: Any) -> int:
+    """``value`` as an int >= 1, else ConfigError."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ConfigError(f"{name} == {value!r}, must be an integer >= 1.")
+    return int(value)
+
+
+def eigh_descending(cov: torch.Tensor, dtype: torch.dtype | None = None
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eigenvalues (decreasing) and eigenvectors (columns) of a symmetric matrix."""
+    c = cov if dtype is None else cov.to(dtype)
+    evals, evecs = torch.linalg.eigh(c)
+    return evals.flip(0), evecs.flip(1)
