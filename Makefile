@@ -1,12 +1,15 @@
-# Two entry points: `make demo` and `make test`. Each creates .venv and installs what it needs.
+# Two entry points: `make demo` and `make test` (`make test-slow` runs the slow tests).
+# Each creates .venv and installs what it needs.
 # torch is pinned to the local CPU build first: a plain `torch` requirement would pull a
 # multi-GB CUDA build.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+# threads per test worker (two workers on two cores); `OMP_NUM_THREADS=2 make test` overrides
+OMP_NUM_THREADS ?= 1
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test test-slow lint bench clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -20,10 +23,17 @@ $(STAMP): pyproject.toml Makefile
 demo: $(STAMP)
 	$(VENV)/bin/spikedecode demo
 
+# `test`: lint, the tests not marked slow, the doctests. `test-slow`: only the slow tests
+# (CI runs both, see .ci/run).
 test: $(STAMP)
 	$(VENV)/bin/ruff check spikedecode tests benchmarks tutorials
 	$(VENV)/bin/mypy
-	OMP_NUM_THREADS=1 MPLBACKEND=Agg $(PY) -m pytest -n 2 --dist loadfile -q
+	OMP_NUM_THREADS=$(OMP_NUM_THREADS) MPLBACKEND=Agg $(PY) -m pytest -n 2 --dist loadfile -q -m "not slow"
+
+# exit code 5 = no test carries the marker: nothing to run is not a failure
+test-slow: $(STAMP)
+	OMP_NUM_THREADS=$(OMP_NUM_THREADS) MPLBACKEND=Agg $(PY) -m pytest -n 2 --dist loadfile -q -m slow \
+		|| [ $$? -eq 5 ]
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check spikedecode tests benchmarks tutorials

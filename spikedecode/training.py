@@ -98,9 +98,10 @@ class History:
     Attributes
     ----------
     epochs : list of dict
-        One dict per epoch: ``epoch``, ``train_loss``, ``lr``, ``time_s``, ``n_samples``,
-        ``val_loss`` and ``val_accuracy`` when validation data are given, and the mean of
-        each named loss term (``term/<name>``).
+        One dict per epoch: ``epoch``, ``train_loss``, ``lr`` (the learning rate that epoch
+        trained with), ``time_s``, ``n_samples``, ``val_loss`` and ``val_accuracy`` when
+        validation data are given, and the mean of each loss term (``term/<name>``; a
+        repeated name gets a suffix: ``term/<name>_1``).
     best_epoch : int or None
         Epoch whose weights were kept by early stopping.
     stopped_early : bool
@@ -324,6 +325,19 @@ def _batches(n: int, batch_size: int, shuffle: bool, generator: Any, drop_last: 
         yield order[i : i + batch_size]
 
 
+def _term_names(loss_terms: Sequence[Callable]) -> list[str]:
+    """Log names of the loss terms: ``name`` or the type name, made unique (``x``, ``x_1``)."""
+    names: list[str] = []
+    for k, term in enumerate(loss_terms):
+        base = getattr(term, "name", type(term).__name__) or f"term{k}"
+        name, i = base, 0
+        while name in names:
+            i += 1
+            name = f"{base}_{i}"
+        names.append(name)
+    return names
+
+
 def apply_transforms(x: Any, transforms: Sequence[Callable], state: TrainState,
                      training: bool) -> Any:
     """Apply input transforms (all when training, those with ``train_only=False`` at eval)."""
@@ -448,6 +462,7 @@ def train(
     plugins: list[Any] = [*loss_terms, *transforms, *cbs]
     state = TrainState(module=module, optimizer=opt, device=dev, generator=gen, history=history,
                        max_epochs=int(max_epochs), train_data=(x_tr, y_tr))
+    term_names = _term_names(loss_terms)
     for term in loss_terms:
         if hasattr(term, "attach"):
             term.attach(module)
@@ -475,14 +490,13 @@ def train(
                     out = module(xb)
                     state.output = out
                     batch_loss = loss_fn(out, state.y)
-                    for k, term in enumerate(loss_terms):
+                    for name, term in zip(term_names, loss_terms):
                         extra = term(state)
-                        name = getattr(term, "name", type(term).__name__) or f"term{k}"
                         term_sums[name] = term_sums.get(name, 0.0) + float(extra.detach()) * len(idx)
                         batch_loss = batch_loss + extra
                     if not torch.isfinite(batch_loss):
                         raise SpikeDecodeValueError(
-                            f"the training loss became {float(batch_loss)} at epoch {epoch}, "
+                            f"the training loss became {float(batch_loss.detach())} at epoch {epoch}, "
                             f"batch {b}; lower lr (now {lr}) or the loss-term weights."
                         )
                     state.loss = batch_loss
@@ -494,10 +508,11 @@ def train(
                     total += float(batch_loss.detach()) * len(idx)
                     n_seen += len(idx)
                     _call(plugins, "on_batch_end", state)
-                if sched is not None:
-                    sched.step()
+                # log the lr this epoch trained with, before the scheduler changes it
                 logs = {"epoch": float(epoch), "train_loss": total / max(n_seen, 1),
                         "lr": float(opt.param_groups[0]["lr"]), "n_samples": float(n_seen)}
+                if sched is not None:
+                    sched.step()
                 for name, s in term_sums.items():
                     logs[f"term/{name}"] = s / max(n_seen, 1)
                 if val is not None:

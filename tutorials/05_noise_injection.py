@@ -61,7 +61,7 @@ PUBLISHED = {  # Wang et al. 2019, Table (CIFAR-10, PGD adversarial training, ep
 
 CONFIGS = {
     "quick": dict(
-        cifar_source="digits", n_train=64, n_val=64, n_test_select=64, n_attack=32,
+        cifar_source="digits", n_train=32, n_val=32, n_test_select=32, n_attack=16,
         epochs=2, batch_size=32, lr=0.05, n_members=2, k_pred=2, k_eot=2, ifgsm_steps=3,
         adv_train=True, mnist_train=1000, mnist_epochs=1, mnist_eval=100, mnist_certify=10,
         certify_n0=10, certify_n=50, touch_repeats=1, touch_puffs=4, touch_epochs=5,

@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
-from tests.conftest import REPO, SHARED_DATA
-
-SCRIPT = REPO / "tutorials" / "06_inside_the_network.py"
+from tests.conftest import SHARED_DATA
+from tests.tutorials.conftest import assert_figures
 
 
-def test_tutorial_06_quick(tmp_path: Path):
-    env = {**os.environ, "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1",
-           "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    cmd = [sys.executable, str(SCRIPT), "--quick", "--out", str(tmp_path)]
-    if (SHARED_DATA / "mnist").exists():
-        cmd += ["--data", str(SHARED_DATA)]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    res = json.loads((tmp_path / "results.json").read_text())
+def test_tutorial_06_quick(tutorial, tmp_path):
+    # real MNIST when the shared data are present, else scikit-learn's 8x8 digits
+    res = tutorial("06", *(["--data", str(SHARED_DATA)] if (SHARED_DATA / "mnist").exists()
+                           else []))
     assert res["mode"] == "quick"
-    for fig in ("volatility", "selective_dropout", "latent_map", "error_violins", "brainbow",
-                "constellations", "attack_trajectories", "detection_auroc"):
-        assert (tmp_path / f"{fig}.png").stat().st_size > 1000, fig
+    assert_figures(tmp_path, "volatility", "selective_dropout", "latent_map", "error_violins",
+                   "brainbow", "constellations", "attack_trajectories", "detection_auroc")
     sd = res["selective_dropout"]
     assert set(sd) >= {"original", "selective (top 10% volatile)", "control: all units"}
     for rep in sd.values():
