@@ -135,7 +135,7 @@ def main(argv=None) -> dict:
                  "n_epoch_inputs": n_epoch, "machine": platform.processor() or platform.machine()}
 
     torch.manual_seed(0)
-    model = ShallowMLP(n_hidden=width)
+    model = ShallowMLP(hidden_size=width)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if "steps" in args.parts:

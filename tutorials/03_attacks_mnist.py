@@ -113,7 +113,7 @@ def load_data(cfg, data_dir):
 def train_cnn(cfg, data):
     side = data.image_shape[-1]
     with torch_seeded(0):
-        net = SmallCNN(in_channels=1, image_size=side, n_hidden=1000)
+        net = SmallCNN(in_channels=1, image_size=side, hidden_size=1000)
     hist = train_image_model(net, data, max_epochs=cfg["epochs"], batch_size=cfg["batch"],
                              lr=cfg["lr"], random_state=0, device="cpu", patience=2)
     return net.eval(), hist
@@ -177,7 +177,7 @@ def part_images(cfg, out, results):
 
     # black-box transfer: craft on an MLP, replay on the CNN
     with torch_seeded(1):
-        sur = MLP(n_in=data.n_features, widths=cfg["surrogate_widths"])
+        sur = MLP(n_in=data.n_features, hidden_layer_sizes=cfg["surrogate_widths"])
     train_image_model(sur, data, max_epochs=cfg["surrogate_epochs"], batch_size=cfg["batch"],
                       lr=cfg["lr"], random_state=1, device="cpu")
     transfer = {}
@@ -192,7 +192,7 @@ def part_images(cfg, out, results):
 
     # gradient-masking checks (AutoAttack-style flags)
     mask = check_gradient_masking(net, x[:cfg["mask_n"]], y[:cfg["mask_n"]], eps=0.1,
-                                  n_steps=cfg["pgd_steps"], warn=False)
+                                  n_steps=cfg["pgd_steps"], warn=False, random_state=0)
     log(f"  masking checks: {mask.flags} ({_fmt(mask.accuracies.values())})")
 
     results["images"] = {

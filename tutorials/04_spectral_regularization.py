@@ -188,12 +188,12 @@ def spectrum_summary(model, data, layer, tau=10, n_max=None):
     full = fit_power_law(spec, n_min=n_min)
     hi = None if n_max is None else max(min(int(n_max), spec.size), n_min + 3)
     fitres = fit_power_law(spec, n_min=n_min, n_max=hi)
-    return spec, {"alpha": fitres.alpha, "ci": list(fitres.ci), "alpha_full": full.alpha,
+    return spec, {"alpha": fitres.exponent, "ci": list(fitres.ci), "alpha_full": full.exponent,
                   "n_max": fitres.n_max, "effective_dimension": effective_dimension(spec)}
 
 
 def spectral_reg(layers, beta, cfg, X, seed, **kw):
-    return SpectralRegularizer(layers, alpha=1.0, tau=10, beta=beta, X=X,
+    return SpectralRegularizer(layers, exponent=1.0, tau=10, beta=beta, X=X,
                                n_directions=cfg["n_directions"], random_state=seed, **kw)
 
 
@@ -224,7 +224,7 @@ def part_shallow(cfg, data, out, results):
     for seed in cfg["seeds"]:
         for name, beta in configs:
             torch.manual_seed(seed)
-            net = ShallowMLP(n_in=n_in, n_hidden=cfg["width"])
+            net = ShallowMLP(n_in=n_in, hidden_size=cfg["width"])
             terms = [spectral_reg("hidden", beta, cfg, data["train"][0], seed)] if beta else []
             _, secs = fit(net, data, cfg, batch=cfg["batch"], epochs=cfg["epochs"],
                           loss_terms=terms, seed=seed)
@@ -323,8 +323,8 @@ def part_long(cfg, data, out, results):
         name, beta, n_max, n_dirs = variants[key]
         seed = int(cfg["long_seed"])
         torch.manual_seed(seed)
-        net = ShallowMLP(n_in=n_in, n_hidden=cfg["width"])
-        terms = [SpectralRegularizer("hidden", alpha=1.0, tau=10, beta=beta, X=data["train"][0],
+        net = ShallowMLP(n_in=n_in, hidden_size=cfg["width"])
+        terms = [SpectralRegularizer("hidden", exponent=1.0, tau=10, beta=beta, X=data["train"][0],
                                      n_max=n_max, n_directions=n_dirs, random_state=seed)
                  ] if beta else []
         trace = AlphaTrace()
@@ -386,13 +386,13 @@ def part_mlp(cfg, data, out, results):
     last = f"hidden.{len(w) - 1}"
     every = [f"hidden.{i}" for i in range(len(w))]
     variants = {
-        "vanilla": (lambda: MLP(n_in=n_in, widths=w), lambda m: []),
-        "specreg_last": (lambda: MLP(n_in=n_in, widths=w),
+        "vanilla": (lambda: MLP(n_in=n_in, hidden_layer_sizes=w), lambda m: []),
+        "specreg_last": (lambda: MLP(n_in=n_in, hidden_layer_sizes=w),
                          lambda m: [spectral_reg(last, cfg["deep_beta"], cfg, X, 0)]),
-        "specreg_every": (lambda: MLP(n_in=n_in, widths=w),
+        "specreg_every": (lambda: MLP(n_in=n_in, hidden_layer_sizes=w),
                           lambda m: [spectral_reg(every, cfg["deep_beta"], cfg, X, 0)]),
-        "whitened_last": (lambda: _Whitened(MLP(n_in=n_in, widths=w), w[-1]), lambda m: []),
-        "jacobian": (lambda: MLP(n_in=n_in, widths=w),
+        "whitened_last": (lambda: _Whitened(MLP(n_in=n_in, hidden_layer_sizes=w), w[-1]), lambda m: []),
+        "jacobian": (lambda: MLP(n_in=n_in, hidden_layer_sizes=w),
                      lambda m: [JacobianRegularizer(0.01, random_state=0)]),
     }
     rows = {}
@@ -427,7 +427,7 @@ def part_cnn(cfg, data, out, results):
         if cfg["variants"] and name not in cfg["variants"]:
             continue
         torch.manual_seed(0)
-        net = SmallCNN(in_channels=C, image_size=H, n_hidden=cfg["cnn_hidden"])
+        net = SmallCNN(in_channels=C, image_size=H, hidden_size=cfg["cnn_hidden"])
         terms = [spectral_reg("hidden", beta, cfg, sub["train"][0], 0)] if beta else []
         _, secs = fit(net, sub, cfg, batch=cfg["cnn_batch"], epochs=cfg["cnn_epochs"],
                       loss_terms=terms, seed=0)
@@ -489,7 +489,7 @@ def part_touch(cfg, out, results):
         spec = eigenspectrum(clf.module_, torch.as_tensor(Xtr), "layers.1")
         tau = min(10, width // 4)
         n_live = int((spec.values > 1e-6 * spec.values[0]).sum())
-        a = fit_power_law(spec, n_min=tau, n_max=max(tau + 3, n_live)).alpha
+        a = fit_power_law(spec, n_min=tau, n_max=max(tau + 3, n_live)).exponent
         rows[name] = {"count_greedy_l1": greedy, "k_spikes": cfg["touch_k"],
                       "count_linf": linf, "eps_spikes": cfg["touch_eps"], "alpha": a,
                       "n_live_components": n_live, "clean": greedy[0],

@@ -347,7 +347,7 @@ def mnist_experiment(cfg, out: Path) -> dict:
     rows, curves = {}, {}
     for i, (name, noise) in enumerate(noises.items()):
         torch.manual_seed(i)
-        net = MLP(n_in=n_in, widths=(256, 256))
+        net = MLP(n_in=n_in, hidden_layer_sizes=(256, 256))
         train(net, data.train, val_data=data.val, max_epochs=cfg["mnist_epochs"],
               batch_size=128, lr=1e-3, transforms=[noise] if noise else [], random_state=i,
               device="cpu")

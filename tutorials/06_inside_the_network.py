@@ -95,7 +95,7 @@ def save(fig, name: str) -> None:
 CFG = dict(
     limit=None if not QUICK else 1500,        # images per split
     val_size=10000,
-    net1=dict(width=200, depth=12) if not QUICK else dict(width=64, depth=4),
+    net1=dict(hidden_size=200, depth=12) if not QUICK else dict(hidden_size=64, depth=4),
     net1_epochs=12 if not QUICK else 6,
     cnn_train=20000 if not QUICK else 1500,    # CNN training images
     cnn_epochs=3 if not QUICK else 1,
@@ -303,9 +303,9 @@ log(f"Net1 test accuracy {RESULTS['net1_test_accuracy']:.4f} (study: 0.9657)")
 # the probe's training-time states; then an error estimator z → log10 error.
 
 # %%
-vae_params = dict(hidden=(256, 64), max_epochs=CFG["vae_epochs"], batch_size=256, mmd_weight=1.0,
+vae_params = dict(hidden_layer_sizes=(256, 64), max_epochs=CFG["vae_epochs"], batch_size=256, mmd_weight=1.0,
                   patience=5 if not QUICK else None)
-est_params = dict(hidden=(64, 64), max_epochs=CFG["est_epochs"])
+est_params = dict(hidden_layer_sizes=(64, 64), max_epochs=CFG["est_epochs"])
 traj_train = net1_hist.to_dataarray()
 intro = Introspector(output="sigmoid", vae_params=vae_params, estimator_params=est_params,
                      random_state=SEED).fit(net1, x_val, y_val,
@@ -456,7 +456,7 @@ RESULTS["touch_decoder"] = {"classes": classes.tolist(), "n_windows": int(len(yw
                             "test_accuracy": float(dec.score(Xw[m_te], yi[m_te]))}
 log(f"touch decoder test accuracy {RESULTS['touch_decoder']['test_accuracy']:.3f} "
     f"({len(classes)} classes)")
-intro_dec = Introspector(vae_params=dict(vae_params, hidden=(64, 16)), estimator_params=est_params,
+intro_dec = Introspector(vae_params=dict(vae_params, hidden_layer_sizes=(64, 16)), estimator_params=est_params,
                          random_state=SEED).fit(dec_net, torch.as_tensor(Xw[m_va]), yi[m_va])
 
 

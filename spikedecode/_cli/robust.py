@@ -42,9 +42,9 @@ def _load(dataset: str, root: str | None, limit: int | None, random_state: int) 
 def run_robust(*, dataset: str = "digits", model: str = "small_cnn",
                attacks: tuple[str, ...] = ("fgsm", "pgd"), eps: list[float] | None = None,
                root: str | None = None, limit: int | None = None, n_eval: int = 1000,
-               epochs: int = 5, lr: float = 1e-3, n_steps: int = 40,
+               max_epochs: int = 5, lr: float = 1e-3, n_steps: int = 40,
                step_size: float | None = None, random_state: int = 0,
-               out: str | Path | None = None, device: str = "cpu",
+               out: str | Path | None = None, device: str = "auto",
                progress: bool = False) -> dict[str, Any]:
     """Load, train on train (select on val), attack the test split; return a JSON-able dict.
 
@@ -64,8 +64,8 @@ def run_robust(*, dataset: str = "digits", model: str = "small_cnn",
 
     with torch_seeded(random_state):
         net = build_model(model, image_shape=data.image_shape, n_classes=data.n_classes)
-    hist = train_image_model(net, data, max_epochs=epochs, lr=lr, random_state=random_state,
-                             device=device, progress=progress, patience=max(2, epochs // 3))
+    hist = train_image_model(net, data, max_epochs=max_epochs, lr=lr, random_state=random_state,
+                             device=device, progress=progress, patience=max(2, max_epochs // 3))
     t_train = time.perf_counter() - t0
     kw: dict[str, Any] = {"n_steps": n_steps}
     if step_size is not None:
@@ -80,7 +80,7 @@ def run_robust(*, dataset: str = "digits", model: str = "small_cnn",
         "clean_accuracy": float(curve.attrs["clean_accuracy"]),
         "accuracy": {a: [float(v) for v in curve.sel(attack=a).values] for a in attacks},
         "masking_flags": flags,
-        "config": {"lr": lr, "epochs": epochs, "n_steps": n_steps, "step_size": step_size,
+        "config": {"lr": lr, "max_epochs": max_epochs, "n_steps": n_steps, "step_size": step_size,
                    "random_state": random_state, "limit": limit},
         "data_attrs": {k: v for k, v in data.attrs.items() if isinstance(v, (str, int, float,
                                                                               bool))},
@@ -115,18 +115,20 @@ def run_robust(*, dataset: str = "digits", model: str = "small_cnn",
 @click.option("--limit", type=int, default=None, help="At most this many images per split.")
 @click.option("--n-eval", type=int, default=1000, show_default=True,
               help="Test images attacked.")
-@click.option("--epochs", type=int, default=5, show_default=True)
+@click.option("--max-epochs", type=int, default=5, show_default=True,
+              help="Training epochs at most (early stopping on the validation split).")
 @click.option("--lr", type=float, default=1e-3, show_default=True)
 @click.option("--steps", "n_steps", type=int, default=40, show_default=True,
               help="Iterations of BIM/PGD.")
 @click.option("--step-size", type=float, default=None,
               help="Step of BIM/PGD (default 2.5 * eps / steps).")
 @click.option("--random-state", type=int, default=0, show_default=True)
-@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or auto.")
+@click.option("--device", default="auto", show_default=True,
+              help="auto (CUDA when available), cpu or cuda.")
 @click.option("--out", default=None, help="Folder for curve.png, results.json and the model.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 def command(dataset: str, model: str, attack: str, eps: str, root: str | None,
-            limit: int | None, n_eval: int, epochs: int, lr: float, n_steps: int,
+            limit: int | None, n_eval: int, max_epochs: int, lr: float, n_steps: int,
             step_size: float | None, random_state: int, device: str, out: str | None,
             as_json: bool) -> None:
     """Train MODEL on DATASET and print its accuracy under each attack at each eps."""
@@ -140,7 +142,7 @@ def command(dataset: str, model: str, attack: str, eps: str, root: str | None,
     if model not in MODEL_NAMES:
         raise ConfigError(f"--model {model!r}, must be one of {MODEL_NAMES}.")
     result = run_robust(dataset=dataset, model=model, attacks=attacks, eps=_parse_eps(eps),
-                        root=root, limit=limit, n_eval=n_eval, epochs=epochs, lr=lr,
+                        root=root, limit=limit, n_eval=n_eval, max_epochs=max_epochs, lr=lr,
                         n_steps=n_steps, step_size=step_size, random_state=random_state,
                         out=out, device=device, progress=not as_json)
     if as_json:

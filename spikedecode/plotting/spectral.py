@@ -76,7 +76,7 @@ def plot_spectrum(spectra: Any, *, n_min: int = 10, fit: bool = True, normalize:
         text = label
         if fit:
             try:
-                text = f"{label} (alpha={fit_power_law(mean, n_min=n_min).alpha:.2f})"
+                text = f"{label} (alpha={fit_power_law(mean, n_min=n_min).exponent:.2f})"
             except ValueError:
                 pass
         (line,) = ax.loglog(n[keep], mean[keep], label=text)

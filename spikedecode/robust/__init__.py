@@ -44,7 +44,6 @@ _LAZY = {
     "count_linf_attack": "spikedecode.robust.attacks",
     "transfer_attack": "spikedecode.robust.attacks",
     "TransferResult": "spikedecode.robust.attacks",
-    "is_stochastic": "spikedecode.robust.attacks",
     "attack_mode": "spikedecode.robust.attacks",
     "get_attack": "spikedecode.robust.attacks",
     "Attack": "spikedecode.robust.attacks",
@@ -80,7 +79,6 @@ _LAZY = {
     "PreActBlock": "spikedecode.robust.resnet",
     "PreActResNet": "spikedecode.robust.resnet",
     "resnet20": "spikedecode.robust.resnet",
-    "count_parameters": "spikedecode.robust.resnet",
     "NoisyResidualBlock": "spikedecode.robust.resnet",
     "noisy_resnet20": "spikedecode.robust.resnet",
     "EnResNet": "spikedecode.robust.resnet",
@@ -128,7 +126,6 @@ _LAZY = {
     "project_difference": "spikedecode.robust.hardneg",
     "dropout_schedule": "spikedecode.robust.hardneg",
     "select_units": "spikedecode.robust.hardneg",
-    "GradientMask": "spikedecode.robust.hardneg",
     "SelectiveDropoutTrainer": "spikedecode.robust.hardneg",
     "hard_negative_report": "spikedecode.robust.hardneg",
     # introspect

@@ -56,7 +56,6 @@ __all__ = [
     "count_linf_attack",
     "transfer_attack",
     "TransferResult",
-    "is_stochastic",
     "attack_mode",
     "get_attack",
     "Attack",

@@ -171,7 +171,7 @@ def robustness_curve(model: Any, data: Any, attack: Any = "pgd",
                      split: str = "test", limit: int | None = None, batch_size: int = 500,
                      clip: tuple[float | None, float | None] | None = (0.0, 1.0),
                      attack_kwargs: Mapping[str, Any] | None = None,
-                     random_state: RandomStateLike = 0, progress: bool = False) -> Any:
+                     random_state: RandomStateLike = None, progress: bool = False) -> Any:
     """Accuracy of ``model`` under ``attack`` at each budget in ``eps``.
 
     Parameters
@@ -199,7 +199,7 @@ def robustness_curve(model: Any, data: Any, attack: Any = "pgd",
     attack_kwargs : dict, optional
         Extra keywords for every attack that accepts them (``n_steps``,
         ``step_size``...); the domain goes in ``clip``, not here.
-    random_state : int, Generator or None, default=0
+    random_state : int, Generator or None, default=None
         Seeds the random starts (attacks that take a ``generator``).
     progress : bool, default=False
         tqdm bar over (attack, eps) pairs.
@@ -365,7 +365,7 @@ class MaskingReport:
 def check_gradient_masking(model: Any, x: Any, y: Any, *, eps: float,
                            large_eps: float | None = None, clip: Any = (0.0, 1.0),
                            n_steps: int = 20, tol: float = 0.02, large_eps_tol: float = 0.1,
-                           random_state: RandomStateLike = 0, warn: bool = True
+                           random_state: RandomStateLike = None, warn: bool = True
                            ) -> MaskingReport:
     """Sanity checks of an attack evaluation, after AutoAttack's flags.
 
@@ -391,7 +391,7 @@ def check_gradient_masking(model: Any, x: Any, y: Any, *, eps: float,
     clip : (low, high), default=(0.0, 1.0)
     n_steps : int, default=20
     tol, large_eps_tol : float
-    random_state : int, Generator or None, default=0
+    random_state : int, Generator or None, default=None
     warn : bool, default=True
 
     Returns

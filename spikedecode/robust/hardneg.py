@@ -63,7 +63,6 @@ __all__ = [
     "project_difference",
     "dropout_schedule",
     "select_units",
-    "GradientMask",
     "SelectiveDropoutTrainer",
     "hard_negative_report",
 ]
@@ -479,10 +478,10 @@ def project_difference(model: Any, layer: str, x: ArrayLike, x_adv: ArrayLike, *
 
 
 # ----------------------------------------------------------------------------- selective dropout
-def dropout_schedule(t: ArrayLike, p0: float, alpha: float) -> NDArray:
-    """Fraction of units updated at epoch ``t``: ``p_t = 1 - (1 - p0) * exp(-alpha * t)``.
+def dropout_schedule(t: ArrayLike, p0: float, decay: float) -> NDArray:
+    """Fraction of units updated at epoch ``t``: ``p_t = 1 - (1 - p0) * exp(-decay * t)``.
 
-    Starts at ``p0`` and grows to 1 (all units trainable) at rate ``alpha``.
+    Starts at ``p0`` and grows to 1 (all units trainable) at rate ``decay``.
 
     Examples
     --------
@@ -493,10 +492,10 @@ def dropout_schedule(t: ArrayLike, p0: float, alpha: float) -> NDArray:
     """
     if not 0 < p0 <= 1:
         raise ConfigError(f"p0 == {p0!r}, must be in (0, 1].")
-    if alpha < 0:
-        raise ConfigError(f"alpha == {alpha!r}, must be >= 0.")
+    if decay < 0:
+        raise ConfigError(f"decay == {decay!r}, must be >= 0.")
     t = np.asarray(t, dtype=np.float64)
-    return 1.0 - (1.0 - p0) * np.exp(-alpha * t)
+    return 1.0 - (1.0 - p0) * np.exp(-decay * t)
 
 
 def select_units(volatility: ArrayLike, p: float, *, selection: str = "volatile",
@@ -667,9 +666,11 @@ def _pair_loss(loss: str | Callable) -> Callable:
 
 class _SelectiveCallback(Callback):
     def __init__(self, owner: SelectiveDropoutTrainer, model: Any, layer_name: str,
-                 mask: GradientMask, x_pairs: Any, y: Any, rng: np.random.Generator) -> None:
+                 mask: GradientMask, x_pairs: Any, y: Any, rng: np.random.Generator, *,
+                 val_data: Any = None, val_adv_data: Any = None) -> None:
         self.owner, self.model, self.layer_name, self.gm = owner, model, layer_name, mask
         self.x_pairs, self.y, self.rng = x_pairs, y, rng
+        self.val_data, self.val_adv_data = val_data, val_adv_data
         self.step = 0
 
     def _update_mask(self, state: TrainState, xb: Any, t: int) -> None:
@@ -712,10 +713,10 @@ class _SelectiveCallback(Callback):
         logs["steps"] = float(self.step)
         logs["adv_train_accuracy"] = accuracy(self.model, self.x_pairs[:, 0], self.y)
         logs["clean_train_accuracy"] = accuracy(self.model, self.x_pairs[:, 1], self.y)
-        if o._val is not None:
-            logs["val_clean_accuracy"] = accuracy(self.model, *o._val)
-        if o._val_adv is not None:
-            logs["val_adv_accuracy"] = accuracy(self.model, *o._val_adv)
+        if self.val_data is not None:
+            logs["val_clean_accuracy"] = accuracy(self.model, *self.val_data)
+        if self.val_adv_data is not None:
+            logs["val_adv_accuracy"] = accuracy(self.model, *self.val_adv_data)
         if o.steps_to_converge_ is None and logs["adv_train_accuracy"] >= o.converge_accuracy:
             o.steps_to_converge_ = self.step
             o.epochs_to_converge_ = state.epoch + 1
@@ -744,7 +745,7 @@ class SelectiveDropoutTrainer:
     p : float, default=0.1
         Fraction of the layer's units updated (``p0`` when a schedule is given).
     schedule : None, float or callable, default=None
-        ``None``: constant ``p``. A float ``alpha``: ``p_t = 1 - (1 - p)·exp(-alpha·t)``
+        ``None``: constant ``p``. A float ``decay``: ``p_t = 1 - (1 - p)·exp(-decay·t)``
         (:func:`dropout_schedule`). A callable ``t -> p_t``.
     selection : {"volatile", "random", "all", "least"}, default="volatile"
         ``"random"`` and ``"all"`` are the controls (same training, other units).
@@ -834,8 +835,8 @@ class SelectiveDropoutTrainer:
                               "'all' or 'least'.")
         if not (self.schedule is None or callable(self.schedule)
                 or isinstance(self.schedule, (int, float))):
-            raise ConfigError(f"schedule == {self.schedule!r}, must be None, a float alpha or a "
-                              "callable t -> p_t.")
+            raise ConfigError(f"schedule == {self.schedule!r}, must be None, a float decay rate "
+                              "or a callable t -> p_t.")
 
     def fit(self, model: Any, x: ArrayLike, x_adv: ArrayLike, y: ArrayLike, *,
             val_data: tuple[Any, Any] | None = None,
@@ -869,15 +870,14 @@ class SelectiveDropoutTrainer:
         rng = check_generator(self.random_state)
         seed = draw_seed(rng)
         pairs = torch.stack([xa, xt], dim=1)  # (n, 2, ...): adversarial first, then clean
-        self._val = val_data
-        self._val_adv = val_adv_data
         self.masks_: list[NDArray] = []
         self.p_: list[float] = []
         self.volatility_history_: list[NDArray] = []
         self.steps_to_converge_: int | None = None
         self.epochs_to_converge_: int | None = None
 
-        cb = _SelectiveCallback(self, model, self.layer, gm, pairs, yt, rng)
+        cb = _SelectiveCallback(self, model, self.layer, gm, pairs, yt, rng,
+                                val_data=val_data, val_adv_data=val_adv_data)
         pair_net = _PairNet.build(model)
         layer_params = [p for _, p in gm._params()]
         keep = {id(p) for p in layer_params}
@@ -897,7 +897,6 @@ class SelectiveDropoutTrainer:
             gm.remove()
             for prm, flag in saved:
                 prm.requires_grad_(flag)
-            self._val = self._val_adv = None
         self.mask_ = self.masks_[-1] if self.masks_ else None
         self.n_steps_ = cb.step
         return self

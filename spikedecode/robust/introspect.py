@@ -49,9 +49,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
+from torch import nn
 
 from spikedecode._random import RandomStateLike, check_generator, draw_seed, torch_seeded
 from spikedecode.errors import ConfigError, SpikeDecodeTypeError, SpikeDecodeValueError
@@ -228,8 +231,6 @@ def mmd(x: Any, y: Any, *, kernel: str = "rbf",
     -------
     Tensor (scalar)
     """
-    import torch
-
     x = x if torch.is_tensor(x) else as_float_tensor(x)
     y = y if torch.is_tensor(y) else as_float_tensor(y)
     if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1]:
@@ -258,10 +259,8 @@ def mmd(x: Any, y: Any, *, kernel: str = "rbf",
     return val.clamp_min(0.0)
 
 
-def _mlp(sizes: Sequence[int], act: Any) -> Any:
-    from torch import nn
-
-    layers: list[Any] = []
+def _mlp(sizes: Sequence[int], act: Any) -> nn.Sequential:
+    layers: list[nn.Module] = []
     for i in range(len(sizes) - 1):
         layers.append(nn.Linear(sizes[i], sizes[i + 1]))
         if i < len(sizes) - 2:
@@ -269,34 +268,66 @@ def _mlp(sizes: Sequence[int], act: Any) -> Any:
     return nn.Sequential(*layers)
 
 
-def _vae_module(n_in: int, hidden: Sequence[int], n_latent: int, stochastic: bool) -> Any:
-    import torch
-    from torch import nn
+class VAENet(nn.Module):
+    """Encoder -> (mu, logvar) -> z -> decoder, the network inside :class:`InfoVAE`.
 
-    class VAENet(nn.Module):
-        """Encoder -> (mu, logvar) -> z -> decoder; ``last_*`` hold the latest batch."""
+    ``forward`` returns ``(x_hat, z, mu, logvar)`` packed side by side in one tensor of
+    width ``n_in + 3 * n_components`` (so that the training loop's batched prediction and
+    validation work on it); :meth:`unpack` splits it. The losses are functions of that
+    output only: nothing is stored on the module between calls.
 
-        def __init__(self) -> None:
-            super().__init__()
-            self.encoder = _mlp([n_in, *hidden, 2 * n_latent], nn.ELU)
-            self.decoder = _mlp([n_latent, *reversed(hidden), n_in], nn.ELU)
-            self.n_latent = n_latent
-            self.stochastic = stochastic
-            self.last_z = self.last_mu = self.last_logvar = None
+    Parameters
+    ----------
+    n_in : int
+    hidden_layer_sizes : sequence of int
+        Encoder widths; the decoder mirrors them.
+    n_components : int
+        Latent dimension.
+    stochastic : bool, default=False
+        Sample ``z = mu + exp(logvar / 2) * noise`` in training mode (else ``z = mu``).
 
-        def encode(self, x):
-            h = self.encoder(x)
-            return h[:, : self.n_latent], h[:, self.n_latent:].clamp(-10, 10)
+    Examples
+    --------
+    >>> net = VAENet(5, (4,), 2)
+    >>> x_hat, z, mu, logvar = net.unpack(net(torch.zeros(3, 5)))
+    >>> x_hat.shape, z.shape, logvar.shape
+    (torch.Size([3, 5]), torch.Size([3, 2]), torch.Size([3, 2]))
+    """
 
-        def forward(self, x):
-            mu, logvar = self.encode(x)
-            z = mu
-            if self.stochastic and self.training:
-                z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
-            self.last_z, self.last_mu, self.last_logvar = z, mu, logvar
-            return self.decoder(z)
+    def __init__(self, n_in: int, hidden_layer_sizes: Sequence[int], n_components: int,
+                 stochastic: bool = False) -> None:
+        super().__init__()
+        sizes = [int(h) for h in hidden_layer_sizes]
+        self.n_in, self.n_components, self.stochastic = int(n_in), int(n_components), stochastic
+        self.encoder = _mlp([self.n_in, *sizes, 2 * self.n_components], nn.ELU)
+        self.decoder = _mlp([self.n_components, *reversed(sizes), self.n_in], nn.ELU)
 
-    return VAENet()
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(mu, logvar)`` of ``x``, ``logvar`` clamped to [-10, 10]."""
+        h = self.encoder(x)
+        k = self.n_components
+        return h[:, :k], h[:, k:].clamp(-10, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        mu, logvar = self.encode(x)
+        z = mu
+        if self.stochastic and self.training:
+            z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        return torch.cat([self.decoder(z), z, mu, logvar], dim=1)
+
+    def unpack(self, out: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Split a ``forward`` output into ``(x_hat, z, mu, logvar)``."""
+        return tuple(torch.split(out, [self.n_in] + [self.n_components] * 3, dim=1))
+
+
+class _ReconstructionLoss:
+    """MSE between the reconstruction part of a :class:`VAENet` output and the target."""
+
+    def __init__(self, n_in: int) -> None:
+        self.n_in = n_in
+
+    def __call__(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return F.mse_loss(out[:, : self.n_in], target)
 
 
 class _MMDTerm:
@@ -306,9 +337,7 @@ class _MMDTerm:
         self.weight, self.kernel, self.bandwidth = weight, kernel, bandwidth
 
     def __call__(self, state: TrainState) -> Any:
-        import torch
-
-        z = state.module.last_z
+        _, z, _, _ = state.module.unpack(state.output)
         prior = torch.randn(z.shape, device=z.device, dtype=z.dtype)
         return self.weight * mmd(z, prior, kernel=self.kernel, bandwidth=self.bandwidth)
 
@@ -320,7 +349,7 @@ class _KLTerm:
         self.weight = weight
 
     def __call__(self, state: TrainState) -> Any:
-        mu, logvar = state.module.last_mu, state.module.last_logvar
+        _, _, mu, logvar = state.module.unpack(state.output)
         kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(1).mean()
         return self.weight * kl
 
@@ -348,29 +377,31 @@ class InfoVAE(TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
-    n_latent : int, default=2
-    hidden : tuple of int, default=(256, 64)
+    n_components : int, default=2
+    hidden_layer_sizes : tuple of int, default=(256, 64)
         Encoder widths (the decoder mirrors them).
     mmd_weight : float, default=1.0
     kl_weight : float, default=0.0
     kernel : {"rbf", "imq"}, default="rbf"
     scales : tuple of float or None, default=(0.2, 1.0, 5.0, 25.0)
-        MMD kernel bandwidths as multiples of ``n_latent`` (summed, multi-scale).
-        ``scales=None`` uses :func:`mmd`'s single default bandwidth ``n_latent²`` (Zhao
+        MMD kernel bandwidths as multiples of ``n_components`` (summed, multi-scale).
+        ``scales=None`` uses :func:`mmd`'s single default bandwidth ``n_components²`` (Zhao
         et al.'s code). A single narrow bandwidth lets a few classes drift far from the
-        prior unpenalised — with ``h = n_latent`` (= 2) the map then crowded the other
+        prior unpenalised — with ``h = n_components`` (= 2) the map then crowded the other
         classes near the origin; the wide scales keep the code on the N(0, I) scale.
     max_epochs : int, default=30
     batch_size : int, default=256
     lr : float, default=1e-3
     patience : int or None, default=5
         Early stopping on a 10 % validation split of X (None: no split, train all epochs).
-    device : str, default="cpu"
+    device : str or torch.device, default="auto"
+        ``"auto"``: CUDA when available, else CPU
+        (:func:`spikedecode.training.resolve_device`).
     random_state : int, Generator or None
 
     Attributes
     ----------
-    module_ : torch.nn.Module
+    module_ : VAENet
     mean_, scale_ : ndarray
         Per-feature standardisation.
     history_ : spikedecode.training.History
@@ -380,18 +411,20 @@ class InfoVAE(TransformerMixin, BaseEstimator):
     --------
     >>> import numpy as np
     >>> X = np.random.default_rng(0).normal(size=(128, 6)).astype("float32")
-    >>> vae = InfoVAE(max_epochs=2, hidden=(8,), patience=None, random_state=0).fit(X)
+    >>> vae = InfoVAE(max_epochs=2, hidden_layer_sizes=(8,), patience=None, random_state=0).fit(X)
     >>> vae.transform(X).shape, vae.inverse_transform(vae.transform(X)).shape
     ((128, 2), (128, 6))
     """
 
-    def __init__(self, n_latent: int = 2, *, hidden: tuple[int, ...] = (256, 64),
+    def __init__(self, n_components: int = 2, *,
+                 hidden_layer_sizes: tuple[int, ...] = (256, 64),
                  mmd_weight: float = 1.0, kl_weight: float = 0.0, kernel: str = "rbf",
-                 scales: tuple[float, ...] | None = (0.2, 1.0, 5.0, 25.0), max_epochs: int = 30, batch_size: int = 256, lr: float = 1e-3,
-                 patience: int | None = 5, device: str = "cpu",
+                 scales: tuple[float, ...] | None = (0.2, 1.0, 5.0, 25.0), max_epochs: int = 30,
+                 batch_size: int = 256, lr: float = 1e-3, patience: int | None = 5,
+                 device: str = "auto",
                  random_state: RandomStateLike = None) -> None:
-        self.n_latent = n_latent
-        self.hidden = hidden
+        self.n_components = n_components
+        self.hidden_layer_sizes = hidden_layer_sizes
         self.mmd_weight = mmd_weight
         self.kl_weight = kl_weight
         self.kernel = kernel
@@ -404,16 +437,14 @@ class InfoVAE(TransformerMixin, BaseEstimator):
         self.random_state = random_state
 
     def _check_params(self) -> None:
-        if not isinstance(self.n_latent, (int, np.integer)) or self.n_latent < 1:
-            raise ConfigError(f"n_latent == {self.n_latent!r}, must be an integer >= 1.")
+        if not isinstance(self.n_components, (int, np.integer)) or self.n_components < 1:
+            raise ConfigError(f"n_components == {self.n_components!r}, must be an integer >= 1.")
         for name in ("mmd_weight", "kl_weight"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} == {getattr(self, name)!r}, must be >= 0.")
 
     def fit(self, X: ArrayLike, y: Any = None) -> InfoVAE:
         """Fit the autoencoder on ``X`` (n_samples, n_units); return self."""
-        import torch
-
         self._check_params()
         a = _check_2d(X)
         self.n_features_in_ = a.shape[1]
@@ -430,14 +461,15 @@ class InfoVAE(TransformerMixin, BaseEstimator):
             val = (s[perm[:n_val]], s[perm[:n_val]])
             s = s[perm[n_val:]]
         with torch_seeded(seed):
-            self.module_ = _vae_module(a.shape[1], tuple(self.hidden), int(self.n_latent),
-                                       stochastic=self.kl_weight > 0)
-        bw = None if not self.scales else [float(c) * int(self.n_latent) for c in self.scales]
+            self.module_ = VAENet(a.shape[1], tuple(self.hidden_layer_sizes),
+                                  int(self.n_components), stochastic=self.kl_weight > 0)
+        bw = None if not self.scales else [float(c) * int(self.n_components) for c in self.scales]
         terms: list[Any] = ([_MMDTerm(self.mmd_weight, self.kernel, bw)] if self.mmd_weight
                             else [])
         if self.kl_weight:
             terms.append(_KLTerm(self.kl_weight))
-        self.history_ = train(self.module_, (s, s), val_data=val, loss="mse", lr=self.lr,
+        self.history_ = train(self.module_, (s, s), val_data=val,
+                              loss=_ReconstructionLoss(a.shape[1]), lr=self.lr,
                               max_epochs=int(self.max_epochs), batch_size=int(self.batch_size),
                               loss_terms=terms, patience=self.patience if val else None,
                               device=self.device, random_state=seed, drop_last=len(s) > 2 *
@@ -445,8 +477,6 @@ class InfoVAE(TransformerMixin, BaseEstimator):
         return self
 
     def _std(self, X: ArrayLike) -> Any:
-        import torch
-
         check_is_fitted(self, "module_")
         a = _check_2d(X)
         if a.shape[1] != self.n_features_in_:
@@ -456,9 +486,7 @@ class InfoVAE(TransformerMixin, BaseEstimator):
         return torch.as_tensor((a - self.mean_) / self.scale_)
 
     def transform(self, X: ArrayLike) -> NDArray:
-        """Latent code (the encoder mean) of ``X``: shape (n_samples, n_latent)."""
-        import torch
-
+        """Latent code (the encoder mean) of ``X``: shape (n_samples, n_components)."""
         s = self._std(X)
         self.module_.eval()
         with torch.no_grad():
@@ -467,10 +495,8 @@ class InfoVAE(TransformerMixin, BaseEstimator):
 
     def inverse_transform(self, Z: ArrayLike) -> NDArray:
         """Decoded activations (original scale) of latent points ``Z``."""
-        import torch
-
         check_is_fitted(self, "module_")
-        z = torch.as_tensor(np.asarray(Z, dtype=np.float32).reshape(-1, int(self.n_latent)))
+        z = torch.as_tensor(np.asarray(Z, dtype=np.float32).reshape(-1, int(self.n_components)))
         self.module_.eval()
         with torch.no_grad():
             h = self.module_.decoder(z.to(model_device(self.module_))).cpu().numpy()
@@ -549,7 +575,7 @@ class ErrorEstimator(RegressorMixin, BaseEstimator):
 
     Parameters
     ----------
-    hidden : tuple of int, default=(64, 64)
+    hidden_layer_sizes : tuple of int, default=(64, 64)
     max_epochs : int, default=60
     batch_size : int, default=256
     lr : float, default=3e-3
@@ -573,10 +599,10 @@ class ErrorEstimator(RegressorMixin, BaseEstimator):
     True
     """
 
-    def __init__(self, *, hidden: tuple[int, ...] = (64, 64), max_epochs: int = 60,
+    def __init__(self, *, hidden_layer_sizes: tuple[int, ...] = (64, 64), max_epochs: int = 60,
                  batch_size: int = 256, lr: float = 3e-3, floor: float = 1e-8,
                  random_state: RandomStateLike = None) -> None:
-        self.hidden = hidden
+        self.hidden_layer_sizes = hidden_layer_sizes
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -585,9 +611,6 @@ class ErrorEstimator(RegressorMixin, BaseEstimator):
 
     def fit(self, z: ArrayLike, error: ArrayLike) -> ErrorEstimator:
         """Fit on latent points and the classifier's errors ``e >= 0`` there (not log10)."""
-        import torch
-        from torch import nn
-
         a = _check_2d(z, "z")
         t = np.asarray(error, dtype=np.float32).reshape(-1, 1)
         if len(t) != len(a):
@@ -603,7 +626,7 @@ class ErrorEstimator(RegressorMixin, BaseEstimator):
         self.t_mean_ = float(t.mean())
         seed = draw_seed(self.random_state)
         with torch_seeded(seed):
-            self.module_ = _mlp([a.shape[1], *self.hidden, 1], nn.ELU)
+            self.module_ = _mlp([a.shape[1], *self.hidden_layer_sizes, 1], nn.ELU)
         x = torch.as_tensor((a - self.z_mean_) / self.z_scale_)
         self.history_ = train(self.module_, (x, torch.as_tensor(t - self.t_mean_)),
                               loss=_half_squared_error, lr=self.lr,
@@ -640,7 +663,7 @@ class Introspector(BaseEstimator):
         Hidden layers to concatenate; default :func:`hidden_layers`.
     output : {"logits", "sigmoid", "probs"}, default="logits"
         What the classifier returns (see :func:`classifier_error`); ``"sigmoid"`` for Net1.
-    n_latent : int, default=2
+    n_components : int, default=2
     vae_params, estimator_params : dict, optional
         Passed to :class:`InfoVAE` and :class:`ErrorEstimator`.
     random_state : int, Generator or None
@@ -668,12 +691,12 @@ class Introspector(BaseEstimator):
     """
 
     def __init__(self, layers: Sequence[str] | None = None, *, output: str = "logits",
-                 n_latent: int = 2, vae_params: dict | None = None,
+                 n_components: int = 2, vae_params: dict | None = None,
                  estimator_params: dict | None = None,
                  random_state: RandomStateLike = None) -> None:
         self.layers = layers
         self.output = output
-        self.n_latent = n_latent
+        self.n_components = n_components
         self.vae_params = vae_params
         self.estimator_params = estimator_params
         self.random_state = random_state
@@ -685,8 +708,6 @@ class Introspector(BaseEstimator):
         ``extra_hidden`` (n, n_units) adds activations (e.g. of noisy copies, or of earlier
         training epochs) to the InfoVAE's training set only.
         """
-        import torch
-
         if not isinstance(model, torch.nn.Module):
             raise SpikeDecodeTypeError(f"model must be a torch.nn.Module; got {type(model).__name__}.")
         if self.output not in ("logits", "sigmoid", "probs"):
@@ -698,7 +719,7 @@ class Introspector(BaseEstimator):
         yy = np.asarray(y.cpu() if hasattr(y, "cpu") else y).astype(int).ravel()
         h = record_hidden(model, X, self.layers_).values
         fit_h = h if extra_hidden is None else np.concatenate([h, np.asarray(extra_hidden)])
-        self.vae_ = InfoVAE(self.n_latent, **(self.vae_params or {}),
+        self.vae_ = InfoVAE(self.n_components, **(self.vae_params or {}),
                             random_state=draw_seed(rng)).fit(fit_h)
         self.z_ = self.vae_.transform(h)
         outputs = predict_logits(model, as_float_tensor(X), device=model_device(model)).numpy()
@@ -713,10 +734,11 @@ class Introspector(BaseEstimator):
         ok = self.pred_ == yy
         for c in self.classes_:
             zc = self.z_[(yy == c) & ok]
-            if len(zc) < self.n_latent + 2:
+            if len(zc) < self.n_components + 2:
                 zc = self.z_[yy == c]
             cents.append(zc.mean(0))
-            cov = np.cov(zc.T).reshape(self.n_latent, self.n_latent) + 1e-6 * np.eye(self.n_latent)
+            k = self.n_components
+            cov = np.cov(zc.T).reshape(k, k) + 1e-6 * np.eye(k)
             precs.append(np.linalg.inv(cov))
         self.centroids_ = np.stack(cents)
         self.precisions_ = np.stack(precs)
@@ -728,7 +750,7 @@ class Introspector(BaseEstimator):
         return record_hidden(self.model_, X, self.layers_).values
 
     def transform(self, X: ArrayLike) -> NDArray:
-        """Latent map coordinates of inputs ``X``: (n_samples, n_latent)."""
+        """Latent map coordinates of inputs ``X``: (n_samples, n_components)."""
         return self.vae_.transform(self.hidden(X))
 
     def predict_classes(self, X: ArrayLike) -> NDArray:
@@ -752,7 +774,7 @@ class Introspector(BaseEstimator):
     def cluster_distance(self, z: ArrayLike, classes: ArrayLike) -> NDArray:
         """Mahalanobis distance of latent points ``z`` to the cluster of ``classes``."""
         check_is_fitted(self, "vae_")
-        z = np.asarray(z, dtype=np.float64).reshape(-1, self.n_latent)
+        z = np.asarray(z, dtype=np.float64).reshape(-1, self.n_components)
         idx = np.searchsorted(self.classes_, np.asarray(classes).ravel())
         idx = np.clip(idx, 0, len(self.classes_) - 1)
         d = z - self.centroids_[idx]
@@ -810,8 +832,8 @@ def expected_activation(introspector: Introspector, *, method: str = "centroid",
                                         f"on {len(y)} samples.")
         e = np.stack([h[y == c].mean(0) for c in classes])
     elif method == "riemann":
-        if introspector.n_latent != 2:
-            raise ConfigError("method='riemann' integrates over a 2-D grid; use n_latent=2 or "
+        if introspector.n_components != 2:
+            raise ConfigError("method='riemann' integrates over a 2-D grid; use n_components=2 or "
                               "method='centroid'.")
         lo, hi = z.min(0) - 0.5, z.max(0) + 0.5
         g0, g1 = np.linspace(lo[0], hi[0], grid), np.linspace(lo[1], hi[1], grid)
@@ -907,7 +929,6 @@ def constellation(introspector: Introspector, x: ArrayLike, *,
         classifier's prediction and ``log10_error`` (sigma, copy) ``log10 ê``, the
         estimated expected error (clipped to the estimator's floor).
     """
-    import torch
     import xarray as xr
 
     check_is_fitted(introspector, "vae_")
@@ -964,7 +985,6 @@ def attack_trajectory(introspector: Introspector, x: ArrayLike, target: ArrayLik
         Dims ``("step", "sample", "latent")``; coords ``pred`` (step, sample) and
         ``log10_error`` (step, sample), ``log10 ê`` as in :func:`constellation`.
     """
-    import torch
     import xarray as xr
 
     from spikedecode.robust.attacks import targeted_ifgsm_mse

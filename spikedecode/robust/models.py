@@ -77,7 +77,7 @@ class ShallowMLP(nn.Module):
     Parameters
     ----------
     n_in : int, default=784
-    n_hidden : int, default=2000
+    hidden_size : int, default=2000
     n_classes : int, default=10
     batch_norm : bool, default=True
         Batch norm between the linear map and the sigmoid.
@@ -93,23 +93,23 @@ class ShallowMLP(nn.Module):
     Examples
     --------
     >>> import torch
-    >>> net = ShallowMLP(n_in=64, n_hidden=20)
+    >>> net = ShallowMLP(n_in=64, hidden_size=20)
     >>> net(torch.rand(5, 1, 8, 8)).shape
     torch.Size([5, 10])
     """
 
-    def __init__(self, n_in: int = 784, n_hidden: int = 2000, n_classes: int = 10,
+    def __init__(self, n_in: int = 784, hidden_size: int = 2000, n_classes: int = 10,
                  batch_norm: bool = True) -> None:
         super().__init__()
-        for name, v in (("n_in", n_in), ("n_hidden", n_hidden), ("n_classes", n_classes)):
+        for name, v in (("n_in", n_in), ("hidden_size", hidden_size), ("n_classes", n_classes)):
             _check_pos(name, v)
         self.n_in = n_in
-        layers: list[nn.Module] = [nn.Linear(n_in, n_hidden)]
+        layers: list[nn.Module] = [nn.Linear(n_in, hidden_size)]
         if batch_norm:
-            layers.append(nn.BatchNorm1d(n_hidden))
+            layers.append(nn.BatchNorm1d(hidden_size))
         layers.append(nn.Sigmoid())
         self.hidden = nn.Sequential(*layers)
-        self.out = nn.Linear(n_hidden, n_classes)
+        self.out = nn.Linear(hidden_size, n_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
         _check_features(self, x, self.n_in)
@@ -122,7 +122,7 @@ class MLP(nn.Module):
     Parameters
     ----------
     n_in : int, default=784
-    widths : sequence of int, default=(1000, 1000, 1000)
+    hidden_layer_sizes : sequence of int, default=(1000, 1000, 1000)
     n_classes : int, default=10
     activation : {"relu", "sigmoid", "tanh", "elu"}, default="relu"
     batch_norm : bool, default=False
@@ -138,13 +138,13 @@ class MLP(nn.Module):
     Examples
     --------
     >>> import torch
-    >>> MLP(n_in=64, widths=(32, 16))(torch.rand(3, 64)).shape
+    >>> MLP(n_in=64, hidden_layer_sizes=(32, 16))(torch.rand(3, 64)).shape
     torch.Size([3, 10])
     """
 
     _ACT = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "elu": nn.ELU}
 
-    def __init__(self, n_in: int = 784, widths: Sequence[int] = (1000, 1000, 1000),
+    def __init__(self, n_in: int = 784, hidden_layer_sizes: Sequence[int] = (1000, 1000, 1000),
                  n_classes: int = 10, activation: str = "relu", batch_norm: bool = False,
                  dropout: float = 0.0) -> None:
         super().__init__()
@@ -158,8 +158,8 @@ class MLP(nn.Module):
         self.n_in = n_in
         blocks = []
         prev = n_in
-        for w in widths:
-            _check_pos("widths[i]", int(w) if isinstance(w, int) else w)
+        for w in hidden_layer_sizes:
+            _check_pos("hidden_layer_sizes[i]", int(w) if isinstance(w, int) else w)
             layers: list[nn.Module] = [nn.Linear(prev, w)]
             if batch_norm:
                 layers.append(nn.BatchNorm1d(w))
@@ -186,7 +186,7 @@ class SmallCNN(nn.Module):
     in_channels : int, default=1
     n_classes : int, default=10
     image_size : int, default=28
-    n_hidden : int, default=1000
+    hidden_size : int, default=1000
 
     Attributes
     ----------
@@ -199,15 +199,15 @@ class SmallCNN(nn.Module):
     Examples
     --------
     >>> import torch
-    >>> SmallCNN(image_size=8, n_hidden=32)(torch.rand(2, 1, 8, 8)).shape
+    >>> SmallCNN(image_size=8, hidden_size=32)(torch.rand(2, 1, 8, 8)).shape
     torch.Size([2, 10])
     """
 
     def __init__(self, in_channels: int = 1, n_classes: int = 10, image_size: int = 28,
-                 n_hidden: int = 1000) -> None:
+                 hidden_size: int = 1000) -> None:
         super().__init__()
         for name, v in (("in_channels", in_channels), ("n_classes", n_classes),
-                        ("image_size", image_size), ("n_hidden", n_hidden)):
+                        ("image_size", image_size), ("hidden_size", hidden_size)):
             _check_pos(name, v)
         if image_size < 4:
             raise ConfigError(f"image_size == {image_size}, must be >= 4 (two 2x2 poolings).")
@@ -216,8 +216,8 @@ class SmallCNN(nn.Module):
             nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
         )
         side = image_size // 2 // 2
-        self.hidden = nn.Sequential(nn.Linear(32 * side * side, n_hidden), nn.ReLU())
-        self.out = nn.Linear(n_hidden, n_classes)
+        self.hidden = nn.Sequential(nn.Linear(32 * side * side, hidden_size), nn.ReLU())
+        self.out = nn.Linear(hidden_size, n_classes)
         self.in_channels, self.image_size = in_channels, image_size
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
@@ -303,7 +303,7 @@ def net1_loss(output: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 class Net1(nn.Module):
-    """Net1 of the self-introspection study: ``depth`` x ``width`` ELU, sigmoid outputs.
+    """Net1 of the self-introspection study: ``depth`` x ``hidden_size`` ELU, sigmoid outputs.
 
     ``forward`` returns the *pre-sigmoid* scores, so ``argmax`` is the prediction and the
     attacks' cross-entropy works unchanged; :meth:`predict_proba` applies the sigmoid. It
@@ -314,7 +314,7 @@ class Net1(nn.Module):
     Parameters
     ----------
     n_in : int, default=784
-    width : int, default=200
+    hidden_size : int, default=200
     depth : int, default=12
         Number of hidden ELU layers.
     n_classes : int, default=10
@@ -322,24 +322,24 @@ class Net1(nn.Module):
     Examples
     --------
     >>> import torch
-    >>> net = Net1(n_in=64, width=16, depth=3)
+    >>> net = Net1(n_in=64, hidden_size=16, depth=3)
     >>> net.predict_proba(torch.rand(2, 64)).shape
     torch.Size([2, 10])
     """
 
     default_loss = staticmethod(net1_loss)
 
-    def __init__(self, n_in: int = 784, width: int = 200, depth: int = 12,
+    def __init__(self, n_in: int = 784, hidden_size: int = 200, depth: int = 12,
                  n_classes: int = 10) -> None:
         super().__init__()
-        for name, v in (("n_in", n_in), ("width", width), ("depth", depth),
+        for name, v in (("n_in", n_in), ("hidden_size", hidden_size), ("depth", depth),
                         ("n_classes", n_classes)):
             _check_pos(name, v)
         self.n_in = n_in
         self.hidden = nn.ModuleList(
-            nn.Sequential(nn.Linear(n_in if i == 0 else width, width), nn.ELU())
+            nn.Sequential(nn.Linear(n_in if i == 0 else hidden_size, hidden_size), nn.ELU())
             for i in range(depth))
-        self.out = nn.Linear(width, n_classes)
+        self.out = nn.Linear(hidden_size, n_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
         return _forward_stack(self, x)
@@ -360,7 +360,7 @@ class Ensemble(nn.Module):
     Examples
     --------
     >>> import torch
-    >>> ens = Ensemble([MLP(n_in=4, widths=(3,)), MLP(n_in=4, widths=(5,))])
+    >>> ens = Ensemble([MLP(n_in=4, hidden_layer_sizes=(3,)), MLP(n_in=4, hidden_layer_sizes=(5,))])
     >>> ens(torch.rand(2, 4)).shape
     torch.Size([2, 10])
     """
@@ -456,7 +456,7 @@ def build_model(name: str, *, image_shape: Sequence[int] = (1, 28, 28),
     if name == "resnet20":
         from spikedecode.robust.resnet import resnet20
 
-        return resnet20(num_classes=n_classes, **kwargs)
+        return resnet20(n_classes=n_classes, **kwargs)
     raise ConfigError(f"model == {name!r}, must be one of {MODEL_NAMES}.")
 
 
@@ -486,7 +486,7 @@ def train_image_model(model: nn.Module, data: Any, **train_kwargs: Any) -> Any:
     --------
     >>> from spikedecode.datasets.images import load_digits
     >>> data = load_digits(limit=200)
-    >>> hist = train_image_model(MLP(n_in=64, widths=(32,)), data, max_epochs=2,
+    >>> hist = train_image_model(MLP(n_in=64, hidden_layer_sizes=(32,)), data, max_epochs=2,
     ...                          random_state=0, device="cpu")
     >>> len(hist.epochs)
     2

@@ -519,16 +519,19 @@ class LayerNoise:
         self._s1: torch.Tensor | None = None
         self._s2: torch.Tensor | None = None
 
-    def _set_cov(self, cov: torch.Tensor) -> None:
+    def _set_cov(self, cov: torch.Tensor) -> torch.Tensor:
+        """Store (and return) the noise factor of covariance ``cov``."""
         cov = (cov + cov.T) / 2
         lam, vec = torch.linalg.eigh(cov.double())
         lam = lam.clamp(min=0)
         self.energy_ = float(self.scale * lam.sum())
         if self.kind == "isotropic":
             d = cov.shape[0]
-            self._factor = torch.full((1,), float(np.sqrt(self.scale * float(lam.sum()) / d)))
+            factor = torch.full((1,), float(np.sqrt(self.scale * float(lam.sum()) / d)))
         else:
-            self._factor = (lam.sqrt()[:, None] * vec.T).float() * float(np.sqrt(self.scale))
+            factor = (lam.sqrt()[:, None] * vec.T).float() * float(np.sqrt(self.scale))
+        self._factor = factor
+        return factor
 
     def _accumulate(self, h: torch.Tensor) -> None:
         z = h.detach().reshape(len(h), -1).double()
@@ -580,11 +583,11 @@ class LayerNoise:
             z = h.detach().reshape(len(h), -1)
             if len(z) < 2:
                 return torch.zeros_like(h)
-            self._set_cov(torch.cov(z.T.double()).reshape(z.shape[1], z.shape[1]))
-            factor, self._factor = self._factor, None
+            # this batch's factor only: the next batch without fit() estimates its own
+            factor = self._set_cov(torch.cov(z.T.double()).reshape(z.shape[1], z.shape[1]))
+            self._factor = None
         else:
             factor = self._factor
-        assert factor is not None
         if self.kind == "isotropic":
             return float(factor[0]) * torch.randn_like(h)
         z = torch.randn(len(h), factor.shape[0], device=h.device, dtype=h.dtype)

@@ -18,7 +18,7 @@ References
 Examples
 --------
 >>> import torch
->>> net = resnet20(num_classes=10)
+>>> net = resnet20(n_classes=10)
 >>> net(torch.zeros(2, 3, 32, 32)).shape
 torch.Size([2, 10])
 """
@@ -39,7 +39,6 @@ __all__ = [
     "PreActBlock",
     "PreActResNet",
     "resnet20",
-    "count_parameters",
     "NoisyResidualBlock",
     "noisy_resnet20",
     "EnResNet",
@@ -102,7 +101,7 @@ class PreActResNet(nn.Module):
     ----------
     num_blocks : sequence of int, default=(3, 3, 3)
         Blocks per stage (ResNet20: 3, 3, 3; ResNet(6n+2) in general).
-    num_classes : int, default=10
+    n_classes : int, default=10
     block : callable, default=PreActBlock
         ``block(in_planes, planes, stride) -> nn.Module``; pass a factory to swap in a
         noisy block.
@@ -113,19 +112,19 @@ class PreActResNet(nn.Module):
     Examples
     --------
     >>> import torch
-    >>> PreActResNet((1, 1, 1), num_classes=4)(torch.zeros(1, 3, 32, 32)).shape
+    >>> PreActResNet((1, 1, 1), n_classes=4)(torch.zeros(1, 3, 32, 32)).shape
     torch.Size([1, 4])
     """
 
-    def __init__(self, num_blocks: Sequence[int] = (3, 3, 3), num_classes: int = 10,
+    def __init__(self, num_blocks: Sequence[int] = (3, 3, 3), n_classes: int = 10,
                  block: Callable[..., nn.Module] = PreActBlock,
                  widths: Sequence[int] = (16, 32, 64), in_channels: int = 3) -> None:
         super().__init__()
         if len(num_blocks) != len(widths):
             raise ConfigError(f"num_blocks has {len(num_blocks)} stages but widths has "
                               f"{len(widths)}; give one width per stage.")
-        if int(num_classes) < 1:
-            raise ConfigError(f"num_classes == {num_classes!r}, must be >= 1.")
+        if int(n_classes) < 1:
+            raise ConfigError(f"n_classes == {n_classes!r}, must be >= 1.")
         self.conv1 = nn.Conv2d(in_channels, widths[0], 3, stride=1, padding=1, bias=False)
         layers: list[nn.Module] = []
         in_planes = widths[0]
@@ -136,7 +135,7 @@ class PreActResNet(nn.Module):
                 in_planes = w
         self.layers = nn.Sequential(*layers)
         self.bn = nn.BatchNorm2d(in_planes)
-        self.linear = nn.Linear(in_planes, int(num_classes))
+        self.linear = nn.Linear(in_planes, int(n_classes))
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
@@ -154,12 +153,12 @@ class PreActResNet(nn.Module):
         return self.linear(self.features(x))
 
 
-def resnet20(num_classes: int = 10, **kwargs: Any) -> PreActResNet:
+def resnet20(n_classes: int = 10, **kwargs: Any) -> PreActResNet:
     """Pre-activation ResNet20 for CIFAR-10 (~0.27 M parameters).
 
     Parameters
     ----------
-    num_classes : int, default=10
+    n_classes : int, default=10
     **kwargs
         Passed to :class:`PreActResNet` (``block``, ``widths``, ``in_channels``).
 
@@ -172,7 +171,7 @@ def resnet20(num_classes: int = 10, **kwargs: Any) -> PreActResNet:
     >>> round(count_parameters(resnet20()) / 1e6, 2)
     0.27
     """
-    return PreActResNet((3, 3, 3), num_classes=num_classes, **kwargs)
+    return PreActResNet((3, 3, 3), n_classes=n_classes, **kwargs)
 
 
 def count_parameters(module: nn.Module) -> int:
@@ -207,9 +206,12 @@ class NoisyResidualBlock(PreActBlock):
     """Pre-activation block followed by Gaussian noise of std ``a·std(x + F(x))``.
 
     The noise is on in train *and* eval mode (as in EnResNet) unless switched off with
-    :func:`set_noise`. The std is taken per sample over (C, H, W) by default, so that a
-    sample's prediction does not depend on its batch mates; ``per_sample=False`` uses the
-    whole batch's std as the published code does. The std stays in the autograd graph.
+    ``noise_on=False`` or :func:`set_noise`; the switch is part of ``state_dict()`` (the
+    ``noise_flag`` buffer), so a saved model reloads with its noise on or off as saved. A
+    plain :class:`PreActBlock` state_dict loads too, leaving the switch as it is. The std
+    is taken per sample over (C, H, W) by default, so that a sample's prediction does not
+    depend on its batch mates; ``per_sample=False`` uses the whole batch's std as the
+    published code does. The std stays in the autograd graph.
 
     Parameters
     ----------
@@ -217,6 +219,8 @@ class NoisyResidualBlock(PreActBlock):
     a : float, default=0.1
         Noise coefficient.
     per_sample : bool, default=True
+    noise_on : bool, default=True
+        Whether the block injects noise (also the ``noise_on`` attribute).
 
     Examples
     --------
@@ -228,11 +232,35 @@ class NoisyResidualBlock(PreActBlock):
     """
 
     def __init__(self, in_planes: int, planes: int, stride: int = 1, a: float = 0.1,
-                 per_sample: bool = True) -> None:
+                 per_sample: bool = True, noise_on: bool = True) -> None:
         super().__init__(in_planes, planes, stride)
         self.a = check_nonneg("a", a)
         self.per_sample = bool(per_sample)
-        self.noise_on = True
+        # the switch is a (bool) buffer, so state_dict() and safetensors carry it; forward
+        # reads the Python copy, which avoids a device sync per block
+        self.register_buffer("noise_flag", torch.tensor(bool(noise_on)))
+        self._noise_on = bool(noise_on)
+
+    @property
+    def noise_on(self) -> bool:
+        """Whether the block injects noise (saved in ``state_dict()`` as ``noise_flag``)."""
+        return self._noise_on
+
+    @noise_on.setter
+    def noise_on(self, on: bool) -> None:
+        self._noise_on = bool(on)
+        self.noise_flag.fill_(self._noise_on)
+
+    def _load_from_state_dict(self, state_dict: Any, prefix: str, *args: Any) -> None:
+        key = prefix + "noise_flag"
+        has_flag = key in state_dict
+        super()._load_from_state_dict(state_dict, prefix, *args)
+        missing_keys = args[2]
+        if has_flag:
+            self._noise_on = bool(self.noise_flag)
+        elif key in missing_keys:
+            # a plain PreActBlock's state_dict: load its weights, keep the current switch
+            missing_keys.remove(key)
 
     @property
     def stochastic(self) -> bool:
@@ -247,7 +275,7 @@ class NoisyResidualBlock(PreActBlock):
         return torch.addcmul(out, torch.randn_like(out), self.a * std)
 
 
-def noisy_resnet20(a: float = 0.1, num_classes: int = 10, per_sample: bool = True,
+def noisy_resnet20(a: float = 0.1, n_classes: int = 10, per_sample: bool = True,
                    **kwargs: Any) -> PreActResNet:
     """Pre-activation ResNet20 with noise after each of its 9 residual blocks.
 
@@ -255,7 +283,7 @@ def noisy_resnet20(a: float = 0.1, num_classes: int = 10, per_sample: bool = Tru
     ----------
     a : float, default=0.1
         Noise coefficient (σ = a·std(x + F(x))).
-    num_classes : int, default=10
+    n_classes : int, default=10
     per_sample : bool, default=True
         See :class:`NoisyResidualBlock`.
     **kwargs
@@ -272,7 +300,7 @@ def noisy_resnet20(a: float = 0.1, num_classes: int = 10, per_sample: bool = Tru
     def block(i: int, p: int, s: int) -> NoisyResidualBlock:
         return NoisyResidualBlock(i, p, s, a=a, per_sample=per_sample)
 
-    return PreActResNet((3, 3, 3), num_classes=num_classes, block=block, **kwargs)
+    return PreActResNet((3, 3, 3), n_classes=n_classes, block=block, **kwargs)
 
 
 class EnResNet(nn.Module):
@@ -283,7 +311,7 @@ class EnResNet(nn.Module):
     n_members : int, default=5
     a : float, default=0.1
         Noise coefficient of every member (0 gives an ensemble of plain ResNet20s).
-    num_classes : int, default=10
+    n_classes : int, default=10
     members : sequence of nn.Module, optional
         Use these trained members instead of building new ones.
 
@@ -299,7 +327,7 @@ class EnResNet(nn.Module):
     torch.Size([1, 10])
     """
 
-    def __init__(self, n_members: int = 5, a: float = 0.1, num_classes: int = 10,
+    def __init__(self, n_members: int = 5, a: float = 0.1, n_classes: int = 10,
                  members: Sequence[nn.Module] | None = None) -> None:
         super().__init__()
         if members is not None:
@@ -309,7 +337,7 @@ class EnResNet(nn.Module):
                                            "torch.nn.Module.")
         else:
             n = check_pos_int("n_members", n_members)
-            members = [noisy_resnet20(a=a, num_classes=num_classes) for _ in range(n)]
+            members = [noisy_resnet20(a=a, n_classes=n_classes) for _ in range(n)]
         self.members = nn.ModuleList(members)
         self.n_members = len(self.members)
 

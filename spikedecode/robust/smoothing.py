@@ -165,7 +165,7 @@ class CertifyResult:
 
 def _sample_counts(model: nn.Module, x: torch.Tensor, sigma: float, num: int, batch_size: int,
                    gen: torch.Generator, clip: tuple[float | None, float | None] | None,
-                   num_classes: int | None, common_noise: bool = False) -> np.ndarray:
+                   n_classes: int | None, common_noise: bool = False) -> np.ndarray:
     """Class counts of ``num`` Gaussian draws around each of ``x`` (n, ...).
 
     By default every input gets its own draws. With ``common_noise`` one chunk of draws
@@ -183,7 +183,7 @@ def _sample_counts(model: nn.Module, x: torch.Tensor, sigma: float, num: int, ba
     def add(rows: torch.Tensor, logits: torch.Tensor) -> None:
         nonlocal counts
         if counts is None:
-            k0 = num_classes or int(logits.shape[-1])
+            k0 = n_classes or int(logits.shape[-1])
             counts = torch.zeros(n_in * k0, dtype=torch.long)
         k = counts.numel() // n_in
         pred = logits.argmax(-1).cpu()
@@ -219,7 +219,7 @@ def _sample_counts(model: nn.Module, x: torch.Tensor, sigma: float, num: int, ba
                 xb = xb.clamp(min=clip[0], max=clip[1])
             add(rows, model(xb))
     if counts is None:
-        return np.zeros((n_in, num_classes or 0), dtype=np.int64)
+        return np.zeros((n_in, n_classes or 0), dtype=np.int64)
     return counts.reshape(n_in, -1).numpy()
 
 

@@ -196,14 +196,14 @@ def eigenspectrum(model: Any, data: Any, layer: Any, *, batch_size: int = 4096) 
 
 @dataclass(frozen=True)
 class PowerLawFit:
-    """A fitted power law ``lambda_n = 10**intercept * n**-alpha``.
+    """A fitted power law ``lambda_n = 10**intercept * n**-exponent``.
 
     Attributes
     ----------
-    alpha : float
-        The exponent (positive for a decaying spectrum).
+    exponent : float
+        The exponent (positive for a decaying spectrum; ``alpha`` in Nassar et al.).
     ci : (float, float)
-        Confidence interval of ``alpha`` (t interval of the least-squares slope over
+        Confidence interval of ``exponent`` (t interval of the least-squares slope over
         log-spaced indices; residuals of a spectrum are correlated, so read it as a lower
         bound on the uncertainty).
     intercept : float
@@ -216,7 +216,7 @@ class PowerLawFit:
         Confidence level of ``ci``.
     """
 
-    alpha: float
+    exponent: float
     ci: tuple[float, float]
     intercept: float
     n_min: int
@@ -226,17 +226,17 @@ class PowerLawFit:
 
     def predict(self, n: Any) -> np.ndarray:
         """The fitted line at (1-based) indices ``n``."""
-        return 10.0 ** self.intercept * np.asarray(n, dtype=float) ** -self.alpha
+        return 10.0 ** self.intercept * np.asarray(n, dtype=float) ** -self.exponent
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form."""
-        return {"alpha": self.alpha, "ci": list(self.ci), "intercept": self.intercept,
+        return {"exponent": self.exponent, "ci": list(self.ci), "intercept": self.intercept,
                 "n_min": self.n_min, "n_max": self.n_max, "r2": self.r2, "level": self.level}
 
 
 def fit_power_law(eigs: Any, n_min: int = 10, n_max: int | None = None, *,
                   level: float = 0.95, n_points: int = 200) -> PowerLawFit:
-    """Fit ``lambda_n ~ n**-alpha`` by least squares in log-log space.
+    """Fit ``lambda_n ~ n**-exponent`` by least squares in log-log space.
 
     The fit uses up to ``n_points`` log-spaced indices of ``[n_min, n_max]`` so that every
     decade weighs the same (a fit on all indices is dominated by the long tail).
@@ -263,7 +263,7 @@ def fit_power_law(eigs: Any, n_min: int = 10, n_max: int | None = None, *,
     --------
     >>> n = np.arange(1, 1001)
     >>> fit = fit_power_law(3.0 * n ** -1.2, n_min=10)
-    >>> round(fit.alpha, 6), round(fit.r2, 6)
+    >>> round(fit.exponent, 6), round(fit.r2, 6)
     (1.2, 1.0)
     """
     from scipy import stats
@@ -292,8 +292,8 @@ def fit_power_law(eigs: Any, n_min: int = 10, n_max: int | None = None, *,
     res = stats.linregress(x, yv)
     dof = len(x) - 2
     half = (stats.t.ppf(0.5 + level / 2, dof) * res.stderr) if dof > 0 else math.inf
-    alpha = -float(res.slope)
-    return PowerLawFit(alpha=alpha, ci=(alpha - float(half), alpha + float(half)),
+    exponent = -float(res.slope)
+    return PowerLawFit(exponent=exponent, ci=(exponent - float(half), exponent + float(half)),
                        intercept=float(res.intercept), n_min=int(n_min), n_max=int(n_max),
                        r2=float(res.rvalue ** 2), level=float(level))
 

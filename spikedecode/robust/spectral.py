@@ -73,14 +73,14 @@ class SmallBatchWarning(SpikeDecodeWarning):
 # ---------------------------------------------------------------------- the penalty
 
 
-def spectral_penalty(activations: Any, V: Any, *, alpha: float = 1.0, tau: int = 10,
+def spectral_penalty(activations: Any, V: Any, *, exponent: float = 1.0, tau: int = 10,
                      directions: Any = None, kappa: Any = None, detach_kappa: bool = True,
                      return_eigs: bool = False, n_max: int | None = None) -> Any:
     """Eq. (2) of Nassar et al. for one layer, with a fixed eigenbasis ``V``.
 
     ``(1/N) * sum_{n >= tau} [(lam_n / gamma_n - 1)**2 + max(0, lam_n / gamma_n - 1)]``
     with ``lam_n = v_n^T Sigma_batch v_n`` (``Sigma_batch`` the unbiased covariance of
-    ``activations``), ``gamma_n = kappa * n**-alpha`` and ``kappa = lam_tau * tau**alpha``
+    ``activations``), ``gamma_n = kappa * n**-exponent`` and ``kappa = lam_tau * tau**exponent``
     (so ``gamma_tau = lam_tau``); ``n`` counts from 1 in the column order of ``V``.
     With that anchored ``kappa`` the ``n = tau`` hinge argument is exactly 0, the kink of
     ``max(0, .)``; its gradient follows torch's ``relu'(0) = 0``, so that term adds nothing.
@@ -94,8 +94,8 @@ def spectral_penalty(activations: Any, V: Any, *, alpha: float = 1.0, tau: int =
     V : Tensor (N, N)
         Eigenvectors as columns, in decreasing order of the eigenvalues they were fitted
         with. Used as a constant (no gradient flows through it).
-    alpha : float, default=1.0
-        Target exponent.
+    exponent : float, default=1.0
+        Target power-law exponent (``alpha`` in Nassar et al.).
     tau : int, default=10
         First (1-based) index penalized; also the anchor of ``kappa``.
     directions : 1-D integer tensor, optional
@@ -170,7 +170,7 @@ def spectral_penalty(activations: Any, V: Any, *, alpha: float = 1.0, tau: int =
         scale = torch.full_like(n, (n_max - tau) / directions.numel())
         scale[0] = 1.0
         eigs = lam[1:]
-    n_pow = n.pow(alpha)  # n_pow[0] is tau**alpha in both branches
+    n_pow = n.pow(exponent)  # n_pow[0] is tau**exponent in both branches
     if kappa is None:
         # the same product as ``tail[0] * n_pow[0]`` below, so the n = tau ratio is exactly
         # 0 (x / x == 1 in IEEE arithmetic): its hinge sits on the kink of max(0, .), where
@@ -193,7 +193,7 @@ class SpectralRegularizer:
 
         beta_l / N_l * sum_{n >= tau} [(lam_n / gamma_n - 1)**2 + max(0, lam_n / gamma_n - 1)]
 
-    with ``gamma_n = kappa n**-alpha_l`` and ``kappa`` such that ``gamma_tau = lam_tau``
+    with ``gamma_n = kappa n**-exponent_l`` and ``kappa`` such that ``gamma_tau = lam_tau``
     (see :func:`spectral_penalty`).
 
     **Eigenbasis.** The eigenvectors ``V_l`` of the layer's covariance are computed once
@@ -222,7 +222,7 @@ class SpectralRegularizer:
     ----------
     layers : str, nn.Module, or a sequence of them
         Layers to regularize, by dotted name in ``model.named_modules()`` or as modules.
-    alpha : float or sequence of float, default=1.0
+    exponent : float or sequence of float, default=1.0
         Target exponent, one per layer allowed (e.g. decreasing with depth).
     tau : int, default=10
         First penalized (1-based) eigenvalue index.
@@ -282,14 +282,14 @@ class SpectralRegularizer:
     True
     """
 
-    def __init__(self, layers: Any, alpha: float | Sequence[float] = 1.0, tau: int = 10,
+    def __init__(self, layers: Any, exponent: float | Sequence[float] = 1.0, tau: int = 10,
                  beta: float | Sequence[float] = 1.0, *, X: Any = None,
                  n_directions: int | None = None, refresh_every: int = 1,
                  batch_size: int = 4096, basis_dtype: Any = None, detach_kappa: bool = True,
                  random_state: RandomStateLike = None, name: str = "spectral",
                  n_max: int | None = None) -> None:
         self.layers = layers
-        self.alpha = alpha
+        self.exponent = exponent
         self.tau = tau
         self.beta = beta
         self.X = X
@@ -330,7 +330,7 @@ class SpectralRegularizer:
 
     def _check_params(self) -> None:
         n = len(self._layer_list())
-        self._alphas = self._per_layer("alpha", self.alpha, n)
+        self._exponents = self._per_layer("exponent", self.exponent, n)
         self._betas = self._per_layer("beta", self.beta, n)
         check_positive("tau", self.tau, integer=True, minimum=1, strict=False)
         check_positive("refresh_every", self.refresh_every, integer=True, minimum=1,
@@ -455,7 +455,8 @@ class SpectralRegularizer:
             if m is not None and m < n_max - tau:
                 dirs = tau + torch.randperm(n_max - tau, generator=self._gen)[:m]
                 dirs = dirs.to(a.device)
-            pen, eigs = spectral_penalty(a, V, alpha=self._alphas[i], tau=tau, directions=dirs,
+            pen, eigs = spectral_penalty(a, V, exponent=self._exponents[i], tau=tau,
+                                         directions=dirs,
                                          detach_kappa=self.detach_kappa, return_eigs=True,
                                          n_max=n_max)
             self.last_eigs_.append(eigs.detach())
@@ -465,7 +466,7 @@ class SpectralRegularizer:
         return total
 
     def __repr__(self) -> str:
-        return (f"SpectralRegularizer(layers={self.layers!r}, alpha={self.alpha!r}, "
+        return (f"SpectralRegularizer(layers={self.layers!r}, exponent={self.exponent!r}, "
                 f"tau={self.tau!r}, beta={self.beta!r}, n_directions={self.n_directions!r}, "
                 f"n_max={self.n_max!r})")
 

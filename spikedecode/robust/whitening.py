@@ -22,7 +22,7 @@ from spikedecode.robust._utils import check_positive
 __all__ = ["Whitening", "whiten"]
 
 
-def whiten(x: Any, eps: float = 1e-5) -> Any:
+def whiten(x: Any, jitter: float = 1e-5) -> Any:
     """``R^-1 (x - mu)`` with ``R`` the lower Cholesky factor of the batch covariance.
 
     Gradients flow through the mean, the covariance and the Cholesky factorization.
@@ -33,7 +33,7 @@ def whiten(x: Any, eps: float = 1e-5) -> Any:
     >>> import torch
     >>> x = torch.randn(500, 3, dtype=torch.float64) @ torch.tensor(
     ...     [[2.0, 0.0, 0.0], [1.0, 1.0, 0.0], [0.0, 0.5, 0.2]], dtype=torch.float64)
-    >>> z = whiten(x, eps=0.0)
+    >>> z = whiten(x, jitter=0.0)
     >>> bool(torch.allclose(torch.cov(z.T), torch.eye(3, dtype=torch.float64), atol=1e-8))
     True
     """
@@ -44,7 +44,7 @@ def whiten(x: Any, eps: float = 1e-5) -> Any:
         raise NotEnoughDataError(f"whitening needs a batch of >= 2 samples; got {B}.")
     mu = a.mean(0, keepdim=True)
     ac = a - mu
-    cov = ac.T @ ac / (B - 1) + eps * torch.eye(N, dtype=a.dtype, device=a.device)
+    cov = ac.T @ ac / (B - 1) + jitter * torch.eye(N, dtype=a.dtype, device=a.device)
     L = torch.linalg.cholesky(cov)
     z = torch.linalg.solve_triangular(L, ac.T, upper=False).T
     return z.reshape(shape)
@@ -62,7 +62,7 @@ class Whitening(torch.nn.Module):
     ----------
     num_features : int
         Width of the (flattened) input.
-    eps : float, default=1e-5
+    jitter : float, default=1e-5
         Ridge added to the covariance before the Cholesky factorization.
     momentum : float, default=0.1
 
@@ -75,12 +75,12 @@ class Whitening(torch.nn.Module):
     (64, 3)
     """
 
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1) -> None:
+    def __init__(self, num_features: int, jitter: float = 1e-5, momentum: float = 0.1) -> None:
         super().__init__()
         check_positive("num_features", num_features, integer=True, minimum=1,
                         strict=False)
         self.num_features = int(num_features)
-        self.eps = float(eps)
+        self.jitter = float(jitter)
         self.momentum = float(momentum)
         self.register_buffer("running_mean", torch.zeros(num_features))
         self.register_buffer("running_cov", torch.eye(num_features))
@@ -99,12 +99,12 @@ class Whitening(torch.nn.Module):
                 cov = torch.cov(a.T).reshape(self.num_features, self.num_features)
                 self.running_mean.lerp_(mu, self.momentum)
                 self.running_cov.lerp_(cov, self.momentum)
-            return whiten(x, self.eps)
+            return whiten(x, self.jitter)
         eye = torch.eye(self.num_features, dtype=a.dtype, device=a.device)
-        L = torch.linalg.cholesky(self.running_cov + self.eps * eye)
+        L = torch.linalg.cholesky(self.running_cov + self.jitter * eye)
         z = torch.linalg.solve_triangular(L, (a - self.running_mean).T, upper=False).T
         return z.reshape(shape)
 
     def extra_repr(self) -> str:
-        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
+        return f"{self.num_features}, jitter={self.jitter}, momentum={self.momentum}"
 

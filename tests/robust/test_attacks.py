@@ -41,10 +41,10 @@ def digits():
 
 @pytest.fixture(scope="module")
 def digits_mlp(digits):
-    net = MLP(n_in=64, widths=(64, 64))
+    net = MLP(n_in=64, hidden_layer_sizes=(64, 64))
     with torch.random.fork_rng():
         torch.manual_seed(0)
-        net = MLP(n_in=64, widths=(64, 64))
+        net = MLP(n_in=64, hidden_layer_sizes=(64, 64))
     train_image_model(net, digits, max_epochs=25, lr=3e-3, random_state=0, device="cpu")
     return net.eval()
 
@@ -346,7 +346,7 @@ def test_transfer_attack(digits_mlp, digits):
     x, y = digits.test
     with torch.random.fork_rng():
         torch.manual_seed(5)
-        other = MLP(n_in=64, widths=(32,))
+        other = MLP(n_in=64, hidden_layer_sizes=(32,))
     train_image_model(other, digits, max_epochs=15, lr=3e-3, random_state=1, device="cpu")
     res = transfer_attack(other, digits_mlp, x, y, "pgd", eps=0.2, n_steps=10, generator=0)
     assert res.surrogate_accuracy < 0.2

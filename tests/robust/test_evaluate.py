@@ -28,7 +28,7 @@ def trained():
     data = load_digits(random_state=0)
     with torch.random.fork_rng():
         torch.manual_seed(0)
-        net = MLP(n_in=64, widths=(64, 64))
+        net = MLP(n_in=64, hidden_layer_sizes=(64, 64))
     train_image_model(net, data, max_epochs=25, lr=3e-3, random_state=0, device="cpu")
     return net.eval(), data
 
@@ -37,7 +37,7 @@ def test_robustness_curve(trained):
     net, data = trained
     eps = [0.0, 0.05, 0.1, 0.2]
     curve = robustness_curve(net, data, ["fgsm", "pgd"], eps=eps, limit=200,
-                             attack_kwargs={"n_steps": 10})
+                             attack_kwargs={"n_steps": 10}, random_state=0)
     assert curve.dims == ("eps", "attack") and curve.name == "accuracy"
     assert list(curve["attack"].values) == ["fgsm", "pgd"]
     assert curve.attrs["n_samples"] == 200 and curve.attrs["dataset"] == "digits"
@@ -51,7 +51,7 @@ def test_robustness_curve(trained):
     assert np.all(curve.sel(attack="pgd").values <= curve.sel(attack="fgsm").values + 0.01)
     # reproducible with the same random_state (same seed, same code path: exact equality)
     again = robustness_curve(net, data, ["pgd"], eps=eps, limit=200,
-                             attack_kwargs={"n_steps": 10})
+                             attack_kwargs={"n_steps": 10}, random_state=0)
     assert np.array_equal(again.sel(attack="pgd").values, curve.sel(attack="pgd").values)
     assert check_curve(curve, warn=False) == {"fgsm": False, "pgd": False}
 
@@ -94,7 +94,7 @@ class _Noisy(nn.Module):
 def test_masking_checks_pass_on_plain_model(trained):
     net, data = trained
     x, y = data.test[0][:100], data.test[1][:100]
-    report = check_gradient_masking(net, x, y, eps=0.1, n_steps=10)
+    report = check_gradient_masking(net, x, y, eps=0.1, n_steps=10, random_state=0)
     assert report.ok, report.flags
     assert report.accuracies["pgd_large_eps"] < 0.1
 
@@ -103,10 +103,10 @@ def test_masking_checks_flag_quantised_and_noisy_models(trained):
     net, data = trained
     x, y = data.test[0][:100], data.test[1][:100]
     with pytest.warns(GradientMaskingWarning, match="noise in the eps-ball|should reach"):
-        report = check_gradient_masking(_Masked(net), x, y, eps=0.2, n_steps=10)
+        report = check_gradient_masking(_Masked(net), x, y, eps=0.2, n_steps=10, random_state=0)
     assert report.flags["noise_beats_gradient"] or report.flags["large_eps_not_zero"]
     with pytest.warns(GradientMaskingWarning, match="identical calls"):
-        report = check_gradient_masking(_Noisy(net), x, y, eps=0.1, n_steps=5)
+        report = check_gradient_masking(_Noisy(net), x, y, eps=0.1, n_steps=5, random_state=0)
     assert report.flags["stochastic_logits"]
 
 
@@ -123,7 +123,7 @@ def test_plot_robustness_curves(trained):
     from spikedecode.plotting.robust import plot_adversarial_examples, plot_robustness_curves
 
     net, data = trained
-    curve = robustness_curve(net, data, ["fgsm"], eps=[0.0, 0.1], limit=50)
+    curve = robustness_curve(net, data, ["fgsm"], eps=[0.0, 0.1], limit=50, random_state=0)
     fig = plot_robustness_curves({"mlp": curve}, title="digits", note="test")
     ax = fig.axes[0]
     assert len(ax.lines) == 1 and ax.get_ylabel() == "accuracy"
@@ -143,7 +143,8 @@ def test_cli_robust(tmp_path):
 
     from spikedecode._cli.robust import command
 
-    res = CliRunner().invoke(command, ["--dataset", "digits", "--model", "small_cnn", "--epochs", "2",
+    res = CliRunner().invoke(command, ["--dataset", "digits", "--model", "small_cnn",
+                                       "--max-epochs", "2",
                                        "--eps", "0,0.1,0.3", "--attack", "fgsm,pgd",
                                        "--steps", "3", "--n-eval", "60", "--json",
                                        "--out", str(tmp_path)])

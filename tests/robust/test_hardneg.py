@@ -233,6 +233,24 @@ def test_selective_dropout_freezes_non_selected_units():
     assert "adv_train_accuracy" in sd.history_.epochs[-1]
 
 
+def test_selective_dropout_logs_validation_data_it_is_given():
+    from spikedecode.robust.evaluate import accuracy
+
+    net = _mlp(1)
+    x, x_adv, y = _toy_pairs()
+    sd = SelectiveDropoutTrainer("2", p=0.3, max_epochs=2, batch_size=16, lr=0.05,
+                                 random_state=0)
+    sd.fit(net, x, x_adv, y, val_data=(x[:20], y[:20]), val_adv_data=(x_adv[:20], y[:20]))
+    last = sd.history_.epochs[-1]
+    # logged after the last epoch's update, i.e. on the returned network
+    assert last["val_clean_accuracy"] == pytest.approx(accuracy(net, x[:20], y[:20]))
+    assert last["val_adv_accuracy"] == pytest.approx(accuracy(net, x_adv[:20], y[:20]))
+    # nothing of the validation data is left on the trainer
+    assert not any(k.startswith("_val") for k in vars(sd))
+    sd.fit(net, x, x_adv, y)  # a later fit without validation data logs none
+    assert "val_clean_accuracy" not in sd.history_.epochs[-1]
+
+
 def test_selective_dropout_volatile_units_are_most_volatile_and_schedule_grows():
     net = _mlp(2)
     x, x_adv, y = _toy_pairs(1)

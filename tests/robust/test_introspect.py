@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 import torch
@@ -13,6 +15,7 @@ from spikedecode.robust.introspect import (
     HiddenActivationHistory,
     InfoVAE,
     Introspector,
+    VAENet,
     attack_trajectory,
     classifier_error,
     constellation,
@@ -46,9 +49,9 @@ def fitted():
     net = _net()
     train(net, (x[:300], y[:300]), max_epochs=15, batch_size=32, lr=3e-3, random_state=0,
           device="cpu")
-    intro = Introspector(vae_params={"max_epochs": 40, "hidden": (32,), "patience": None,
-                                     "batch_size": 64},
-                         estimator_params={"max_epochs": 60, "hidden": (32, 32)},
+    intro = Introspector(vae_params={"max_epochs": 40, "hidden_layer_sizes": (32,),
+                                     "patience": None, "batch_size": 64},
+                         estimator_params={"max_epochs": 60, "hidden_layer_sizes": (32, 32)},
                          random_state=0).fit(net, x[300:], y[300:])
     return net, intro, x, y
 
@@ -113,8 +116,8 @@ def test_mmd_default_bandwidth_is_zhaos_kernel(d):
 
 def test_infovae_latent_is_near_prior_and_keeps_cluster_structure():
     x, y = _blobs(500, d=12, spread=0.3, seed=1)
-    vae = InfoVAE(hidden=(32,), max_epochs=40, batch_size=64, mmd_weight=2.0, patience=None,
-                  random_state=0).fit(x.numpy())
+    vae = InfoVAE(hidden_layer_sizes=(32,), max_epochs=40, batch_size=64, mmd_weight=2.0,
+                  patience=None, random_state=0).fit(x.numpy())
     z = vae.transform(x.numpy())
     assert z.shape == (500, 2)
     assert float(mmd(torch.as_tensor(z), torch.randn(500, 2, generator=torch.Generator()
@@ -264,3 +267,34 @@ def test_mmd_multiscale_keeps_gradient_on_far_outliers():
     assert grads["multi"] < 0 and abs(grads["multi"]) > 100 * abs(grads["single"]), grads
     with pytest.raises(ConfigError, match="bandwidth"):
         mmd(z, prior, bandwidth=[0.0])
+
+
+def test_vaenet_returns_its_latents_and_keeps_no_batch_state():
+    torch.manual_seed(0)
+    net = VAENet(5, (4,), 2, stochastic=True).train()
+    x = torch.randn(6, 5)
+    out = net(x)
+    assert out.shape == (6, 5 + 3 * 2)
+    x_hat, z, mu, logvar = net.unpack(out)
+    mu_e, logvar_e = net.encode(x)
+    assert torch.allclose(mu, mu_e) and torch.allclose(logvar, logvar_e)
+    assert not torch.allclose(z, mu)  # stochastic in training mode: z is a sample
+    assert torch.allclose(x_hat, net.decoder(z))  # the decoder saw this z
+    assert not any(k.startswith("last_") for k in vars(net))
+    _, z_eval, mu_eval, _ = net.eval().unpack(net(x))
+    assert torch.equal(z_eval, mu_eval)  # eval mode: z is the mean
+
+
+def test_fitted_infovae_and_introspector_pickle(fitted):
+    net, intro, x, _ = fitted
+    clone = pickle.loads(pickle.dumps(intro))
+    xs = x[:20]
+    # same weights, same deterministic ops on CPU: identical outputs
+    np.testing.assert_array_equal(clone.transform(xs), intro.transform(xs))
+    np.testing.assert_array_equal(clone.log10_error(xs), intro.log10_error(xs))
+    vae = intro.vae_
+    h = intro.hidden(xs)
+    vae2 = pickle.loads(pickle.dumps(vae))
+    np.testing.assert_array_equal(vae2.transform(h), vae.transform(h))
+    np.testing.assert_array_equal(vae2.inverse_transform(vae.transform(h)),
+                                  vae.inverse_transform(vae.transform(h)))

@@ -74,7 +74,7 @@ def test_architectures_match_the_studies():
 
 
 def test_hidden_representation_hookable():
-    net = ShallowMLP(n_in=64, n_hidden=30)
+    net = ShallowMLP(n_in=64, hidden_size=30)
     seen = {}
     dict(net.named_modules())["hidden"].register_forward_hook(
         lambda m, i, o: seen.setdefault("h", o.detach()))
@@ -84,7 +84,7 @@ def test_hidden_representation_hookable():
 
 
 def test_net1_loss_and_proba():
-    net = Net1(n_in=64, width=16, depth=3)
+    net = Net1(n_in=64, hidden_size=16, depth=3)
     x = torch.rand(5, 64)
     out = net(x)
     p = net.predict_proba(x)
@@ -96,7 +96,7 @@ def test_net1_loss_and_proba():
 
 
 def test_ensemble_averages_logits():
-    a, b = MLP(n_in=4, widths=(3,)), MLP(n_in=4, widths=(5,))
+    a, b = MLP(n_in=4, hidden_layer_sizes=(3,)), MLP(n_in=4, hidden_layer_sizes=(5,))
     x = torch.rand(6, 4)
     assert torch.allclose(Ensemble([a, b])(x), (a(x) + b(x)) / 2)
     with pytest.raises(ConfigError):
@@ -110,8 +110,8 @@ def test_input_checks():
         MLP()(torch.rand(2, 1, 8, 8))
     with pytest.raises(SpikeDecodeValueError, match="image_size=28"):
         SmallCNN()(torch.rand(2, 1, 8, 8))
-    with pytest.raises(ConfigError, match="n_hidden"):
-        ShallowMLP(n_hidden=0)
+    with pytest.raises(ConfigError, match="hidden_size"):
+        ShallowMLP(hidden_size=0)
     with pytest.raises(ConfigError, match="activation"):
         MLP(activation="swish")
 
@@ -150,7 +150,7 @@ def test_random_crop_flip_is_a_shift_or_flip():
 def test_train_image_model_learns_digits(digits):
     with torch.random.fork_rng():
         torch.manual_seed(0)
-        net = SmallCNN(image_size=8, n_hidden=64)
+        net = SmallCNN(image_size=8, hidden_size=64)
     hist = train_image_model(net, digits, max_epochs=6, lr=3e-3, random_state=0, device="cpu",
                              patience=2, batch_size=64)
     assert "val_accuracy" in hist.epochs[-1]
@@ -161,14 +161,14 @@ def test_train_image_model_learns_digits(digits):
 def test_train_net1_with_its_loss(digits):
     with torch.random.fork_rng():
         torch.manual_seed(0)
-        net = Net1(n_in=64, width=64, depth=3)
+        net = Net1(n_in=64, hidden_size=64, depth=3)
     train_image_model(net, digits, max_epochs=10, lr=3e-3, random_state=0, device="cpu")
     _, acc = evaluate(net, digits.test, loss=net1_loss, device="cpu")
     assert acc > 0.8
 
 
 def test_train_image_model_sgd_cosine_augment(digits, tmp_path):
-    net = MLP(n_in=64, widths=(32,))
+    net = MLP(n_in=64, hidden_layer_sizes=(32,))
     hist = train_image_model(net, digits, max_epochs=3, optimizer="sgd", lr=0.05,
                              schedule="cosine", weight_decay=1e-4,
                              transforms=[RandomCropFlip(padding=1, flip=False)],

@@ -242,6 +242,31 @@ def test_noisy_block_gradient_and_switch():
         assert torch.equal(net(xi), net(xi))
 
 
+def test_noise_switch_is_saved_in_state_dict(tmp_path):
+    from spikedecode.serialization import load_state, save_module
+
+    net = set_noise(noisy_resnet20(a=0.2), False).eval()
+    # the switch travels with the weights, also through safetensors
+    save_module(net, tmp_path / "net")
+    state, _ = load_state(tmp_path / "net")
+    fresh = noisy_resnet20(a=0.2).eval()
+    assert all(m.noise_on for m in fresh.modules() if isinstance(m, NoisyResidualBlock))
+    fresh.load_state_dict(state)
+    assert not any(m.noise_on for m in fresh.modules() if isinstance(m, NoisyResidualBlock))
+    xi = torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(fresh(xi), net(xi))  # noise off, same weights
+    blk = NoisyResidualBlock(4, 4, a=0.3, noise_on=False)
+    assert not blk.noise_on and not blk.stochastic
+    on = NoisyResidualBlock(4, 4, a=0.3)
+    on.load_state_dict(blk.state_dict())
+    assert not on.noise_on
+    # a plain block's weights load and leave the switch as it was
+    on.noise_on = True
+    on.load_state_dict(PreActBlock(4, 4).state_dict())
+    assert on.noise_on and bool(on.noise_flag)
+
+
 def test_noisy_resnet20_same_params_as_resnet20():
     assert count_parameters(noisy_resnet20()) == count_parameters(resnet20())
     assert sum(isinstance(m, NoisyResidualBlock) for m in noisy_resnet20().modules()) == 9

@@ -10,7 +10,7 @@ from spikedecode.robust.resnet import PreActBlock, PreActResNet, count_parameter
 
 
 def test_resnet20_parameter_count_and_shapes():
-    net = resnet20(num_classes=10)
+    net = resnet20(n_classes=10)
     n = count_parameters(net)
     # He et al. report 0.27 M for ResNet20; projection shortcuts add ~3 k.
     assert 0.26e6 < n < 0.28e6
@@ -19,7 +19,7 @@ def test_resnet20_parameter_count_and_shapes():
     assert net.features(x).shape == (3, 64)
     # 9 blocks: 3 stages of 3
     assert sum(isinstance(m, PreActBlock) for m in net.modules()) == 9
-    assert resnet20(num_classes=7)(x).shape == (3, 7)
+    assert resnet20(n_classes=7)(x).shape == (3, 7)
 
 
 def test_block_identity_when_residual_zero():
@@ -55,5 +55,5 @@ def test_gradient_flows_to_input():
 def test_bad_config():
     with pytest.raises(ConfigError, match="widths"):
         PreActResNet((3, 3), widths=(16, 32, 64))
-    with pytest.raises(ConfigError, match="num_classes"):
-        resnet20(num_classes=0)
+    with pytest.raises(ConfigError, match="n_classes"):
+        resnet20(n_classes=0)

@@ -73,13 +73,13 @@ def test_penalty_is_zero_on_an_exact_power_law_and_matches_the_formula():
     # the whitened covariance is diag(lam) only up to float64 rounding (~1e-14 relative), and
     # max(0, .) passes positive rounding residues through: 1e-12 bounds them (5.6e-18 measured)
     # while a penalty that were not zero on the law would be O(1)
-    assert float(spectral_penalty(a, eye, alpha=alpha, tau=tau)) == pytest.approx(0, abs=1e-12)
+    assert float(spectral_penalty(a, eye, exponent=alpha, tau=tau)) == pytest.approx(0, abs=1e-12)
     # doubling the tail beyond tau gives (1 + 1) per term: (2 - 1)^2 + relu(1)
     a2 = a.clone()
     a2[:, tau:] *= 2 ** 0.5
     expected = 2.0 * (N - tau) / N
     # same rounding residues as above (measured relative error 1e-15)
-    assert float(spectral_penalty(a2, eye, alpha=alpha, tau=tau)) == pytest.approx(expected,
+    assert float(spectral_penalty(a2, eye, exponent=alpha, tau=tau)) == pytest.approx(expected,
                                                                                    rel=1e-9)
 
 
@@ -92,14 +92,14 @@ def test_anchored_term_sits_on_the_kink_and_has_relu_zero_gradient(alpha, tau):
     g = torch.Generator().manual_seed(0)
     a = torch.randn(40, 6, generator=g, dtype=torch.float64).requires_grad_(True)
     eye = torch.eye(6, dtype=torch.float64)
-    pen = spectral_penalty(a, eye, alpha=alpha, tau=tau, n_max=tau)  # only the n = tau term
+    pen = spectral_penalty(a, eye, exponent=alpha, tau=tau, n_max=tau)  # only the n = tau term
     (grad,) = torch.autograd.grad(pen, a)
     assert float(pen.detach()) == 0.0
     # convention at the kink: relu'(0) = 0 (torch's), i.e. the left derivative of max(0, .)
     assert int(torch.count_nonzero(grad)) == 0
     # ... and the right derivative would not be zero: just right of the kink the hinge pulls
     lam_tau = float(a.detach()[:, tau - 1].var())
-    right = spectral_penalty(a, eye, alpha=alpha, tau=tau, n_max=tau,
+    right = spectral_penalty(a, eye, exponent=alpha, tau=tau, n_max=tau,
                              kappa=0.999 * lam_tau * tau ** alpha)
     (grad_right,) = torch.autograd.grad(right, a)
     assert float(grad_right.abs().max()) > 1e-3
@@ -124,7 +124,7 @@ def test_penalty_gradient_matches_finite_differences():
         return torch.tanh(x @ weight.T + lin.bias)
 
     def pen(weight, kappa=None, detach=True):
-        return spectral_penalty(acts(weight), V, alpha=1.0, tau=tau, kappa=kappa,
+        return spectral_penalty(acts(weight), V, exponent=1.0, tau=tau, kappa=kappa,
                                 detach_kappa=detach)
 
     w = lin.weight.detach().clone().requires_grad_(True)
@@ -193,8 +193,8 @@ def test_regularizer_validates_its_arguments():
     net = _tiny_net()
     with pytest.raises(ConfigError, match="not a submodule"):
         SpectralRegularizer("nope").attach(net)
-    with pytest.raises(ConfigError, match="alpha has 2 values for 1 layers"):
-        SpectralRegularizer("1", alpha=[1.0, 0.5]).attach(net)
+    with pytest.raises(ConfigError, match="exponent has 2 values for 1 layers"):
+        SpectralRegularizer("1", exponent=[1.0, 0.5]).attach(net)
     with pytest.raises(ConfigError, match="tau == 0"):
         SpectralRegularizer("1", tau=0).attach(net)
     with pytest.raises(SpikeDecodeTypeError, match="layer must be"):
@@ -218,7 +218,7 @@ def test_per_layer_alpha_and_conv_layers_are_flattened():
                         nn.Linear(2 * 4 * 4, 8), nn.Tanh(), nn.Linear(8, 2))
     x = torch.rand(96, 1, 4, 4)
     y = (x.mean((1, 2, 3)) > 0.5).long()
-    reg = SpectralRegularizer(["1", net[4]], alpha=[1.0, 0.8], tau=2, X=x, random_state=0)
+    reg = SpectralRegularizer(["1", net[4]], exponent=[1.0, 0.8], tau=2, X=x, random_state=0)
     hist = train(net, (x, y), loss_terms=[reg], max_epochs=2, batch_size=48, random_state=0,
                  device="cpu")
     assert [tuple(b.shape) for b in reg.bases_] == [(32, 32), (8, 8)]
@@ -226,7 +226,7 @@ def test_per_layer_alpha_and_conv_layers_are_flattened():
 
 
 def _fit_alpha(net, x, layer, n_min=3, n_max=None):
-    return fit_power_law(eigenspectrum(net, x, layer), n_min=n_min, n_max=n_max).alpha
+    return fit_power_law(eigenspectrum(net, x, layer), n_min=n_min, n_max=n_max).exponent
 
 
 def test_regularized_spectrum_moves_toward_one_over_n():
@@ -325,8 +325,8 @@ def test_fit_power_law_recovers_alpha_from_sampled_spectra(alpha):
     q = np.linalg.qr(rng.standard_normal((d, d)))[0]
     ev = np.linalg.eigvalsh(np.cov((z @ q.T).T))[::-1]
     fit = fit_power_law(ev, n_min=10, n_max=60)
-    assert fit.alpha == pytest.approx(alpha, abs=0.08)
-    assert fit.ci[0] < fit.alpha < fit.ci[1]
+    assert fit.exponent == pytest.approx(alpha, abs=0.08)
+    assert fit.ci[0] < fit.exponent < fit.ci[1]
     # multiplicative noise on an exact law: the interval covers the truth
     noisy = lam * np.exp(0.05 * rng.standard_normal(d))
     fit2 = fit_power_law(noisy, n_min=10)
@@ -348,12 +348,12 @@ def test_whitening_gives_identity_covariance_and_differentiates():
     g = torch.Generator().manual_seed(0)
     x = torch.randn(200, 4, generator=g, dtype=torch.float64) @ torch.randn(4, 4, generator=g,
                                                                               dtype=torch.float64)
-    z = whiten(x, eps=0.0)
+    z = whiten(x, jitter=0.0)
     # float64 rounding through the Cholesky solve: measured max error 9e-15
     assert torch.allclose(torch.cov(z.T), torch.eye(4, dtype=torch.float64), atol=1e-10)
     xs = x[:12].clone().requires_grad_(True)
-    assert torch.autograd.gradcheck(lambda t: whiten(t, eps=1e-3), (xs,))
-    layer = Whitening(4, eps=0.0, momentum=1.0).double()
+    assert torch.autograd.gradcheck(lambda t: whiten(t, jitter=1e-3), (xs,))
+    layer = Whitening(4, jitter=0.0, momentum=1.0).double()
     layer.train()
     layer(x)
     layer.eval()
@@ -497,9 +497,9 @@ def test_layer_wider_than_its_input_rank_needs_n_max():
     assert min(h_full["term/spectral"]) >= 18 / 24 - 2e-3  # float32 round-off of the zeros
     ranged = SpectralRegularizer("1", tau=2, X=x, n_max=6)
     net = _wide_linear()
-    a0 = fit_power_law(eigenspectrum(net, x, "1"), n_min=2, n_max=6).alpha
+    a0 = fit_power_law(eigenspectrum(net, x, "1"), n_min=2, n_max=6).exponent
     h_r = train(net, (x, y), loss_terms=[ranged], **kw)
-    a1 = fit_power_law(eigenspectrum(net, x, "1"), n_min=2, n_max=6).alpha
+    a1 = fit_power_law(eigenspectrum(net, x, "1"), n_min=2, n_max=6).exponent
     assert h_r["term/spectral"][-1] < 0.2 * h_r["term/spectral"][0]
     assert abs(a0 - 1.0) > 1.0, a0
     assert a1 == pytest.approx(1.0, abs=0.2)
