@@ -1,4 +1,4 @@
-"""The DayAligner protocol shared by every aligner, and the registry ``get_aligner``.
+"""The DayAligner protocol shared by every aligner, and the base class they build on.
 
 An aligner maps several recording days, each with its own features (different units,
 a different count of them), into one ``n_components``-dimensional space where one
@@ -41,8 +41,6 @@ __all__ = [
     "BaseDayAligner",
     "NoAlignment",
     "AlignmentWarning",
-    "ALIGNERS",
-    "get_aligner",
     "matched_averages",
     "procrustes",
 ]
@@ -405,53 +403,3 @@ class NoAlignment(BaseDayAligner):
         m = min(p, X.shape[1])
         out[:, :m] = X[:, :m]
         return out
-
-
-def _registry() -> dict[str, type]:
-    from spikedecode.align.adversarial import AdversarialAligner, ConditionalAdversarialAligner
-    from spikedecode.align.cca import CCAAligner, ProcrustesAligner
-    from spikedecode.align.fa import FactorAnalysisStabilizer
-    from spikedecode.align.pca import PerDayPCA
-
-    return {
-        "none": NoAlignment,
-        "pca": PerDayPCA,
-        "cca": CCAAligner,
-        "procrustes": ProcrustesAligner,
-        "fa": FactorAnalysisStabilizer,
-        "adversarial": AdversarialAligner,
-        "adversarial-cond": ConditionalAdversarialAligner,
-    }
-
-
-ALIGNERS = ("none", "pca", "cca", "procrustes", "fa", "adversarial", "adversarial-cond")
-
-
-def get_aligner(name: str, **kw: Any) -> BaseDayAligner:
-    """Build an aligner by name.
-
-    Parameters
-    ----------
-    name : {"none", "pca", "cca", "procrustes", "fa", "adversarial", "adversarial-cond"}
-        ``"adversarial"`` is label-free; ``"adversarial-cond"`` conditions its
-        discriminator on the labels.
-    **kw
-        Parameters of the aligner (``n_components``, ``random_state``...).
-
-    Returns
-    -------
-    BaseDayAligner
-
-    Examples
-    --------
-    >>> get_aligner("cca", n_components=3).n_components
-    3
-    """
-    table = _registry()
-    if not isinstance(name, str) or name.lower() not in table:
-        raise ConfigError(f"aligner name == {name!r}, must be one of {list(ALIGNERS)}.")
-    cls = table[name.lower()]
-    try:
-        return cls(**kw)
-    except TypeError as err:
-        raise ConfigError(f"get_aligner({name!r}): {err}") from err
