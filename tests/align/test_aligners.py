@@ -20,8 +20,8 @@ from spikedecode.align import (
 from spikedecode.errors import ConfigError, NotEnoughDataError, SpikeDecodeValueError
 from tests.align.conftest import make_days
 
-FAST = {"adversarial": dict(max_epochs=3, ref_epochs=3, hidden=8),
-        "adversarial-cond": dict(max_epochs=3, ref_epochs=3, hidden=8)}
+FAST = {"adversarial": dict(max_epochs=3, ref_epochs=3, hidden_size=8),
+        "adversarial-cond": dict(max_epochs=3, ref_epochs=3, hidden_size=8)}
 
 
 def _fit(al, days):
