@@ -105,7 +105,7 @@ print(f"within-day accuracy: {results['within_day_mean']:.3f} (chance 0.333)")
 K = 4
 # the reference autoencoder starts from PCA and converges fast; larger batches keep the
 # 12 x 12 adversarial fits of leave-one-day-out within minutes on one core
-adv = (dict(max_epochs=20, ref_epochs=20, hidden=32) if QUICK
+adv = (dict(max_epochs=20, ref_epochs=20, hidden_size=32) if QUICK
        else dict(max_epochs=60, ref_epochs=30, batch_size=256))
 ALIGNERS = {n: (adv if n.startswith("adversarial") else {}) for n in args.aligners.split(",")}
 if QUICK:

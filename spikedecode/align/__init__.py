@@ -1,6 +1,6 @@
 """Cross-day alignment: map days with different units into one common space.
 
-Every aligner follows the :class:`~spikedecode.align.base.DayAligner` protocol
+Every aligner follows the :class:`~spikedecode.align.DayAligner` protocol
 (``fit(days, y)``, ``adapt(X_new, y, day=...)``, ``transform(X, day=...)``); build one by
 name with :func:`get_aligner`. :mod:`spikedecode.align.evaluate` holds the leakage-safe
 leave-one-day-out and cross-day evaluations. See ``docs/alignment.md``.
@@ -8,14 +8,13 @@ leave-one-day-out and cross-day evaluations. See ``docs/alignment.md``.
 
 from __future__ import annotations
 
+from spikedecode.align._registry import ALIGNERS, get_aligner
 from spikedecode.align.adversarial import AdversarialAligner, ConditionalAdversarialAligner
 from spikedecode.align.base import (
-    ALIGNERS,
     AlignmentWarning,
     BaseDayAligner,
     DayAligner,
     NoAlignment,
-    get_aligner,
     matched_averages,
     procrustes,
 )

@@ -4,7 +4,8 @@ The reference day gets an autoencoder (encoder ``p_ref -> k``, decoder ``k -> p_
 trained on reconstruction. Every new day gets its own encoder/decoder pair, trained on a
 convex combination
 
-    (1 - alpha) * reconstruction(new day) + alpha * adversarial(new day's codes)
+    (1 - adversarial_weight) * reconstruction(new day)
+        + adversarial_weight * adversarial(new day's codes)
 
 where the adversarial loss comes from ONE discriminator shared across all days, trained
 at the same time to tell the codes of the earlier days (frozen encoders) from the new
@@ -47,13 +48,14 @@ discriminator's part reaches the discriminator only), not a second training loop
 from __future__ import annotations
 
 import copy
+import zlib
 from collections.abc import Hashable
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from spikedecode._random import check_generator, draw_seed, torch_seeded
+from spikedecode._random import draw_seed, torch_seeded
 from spikedecode.align.base import BaseDayAligner
 from spikedecode.errors import ConfigError, LabelError
 from spikedecode.training import Callback, TrainState, train
@@ -61,83 +63,29 @@ from spikedecode.training import Callback, TrainState, train
 __all__ = ["AdversarialAligner", "ConditionalAdversarialAligner"]
 
 
-def _nets():  # torch is imported lazily
-    import torch
-    from torch import nn
-
-    class AutoEncoder(nn.Module):
-        def __init__(self, encoder: nn.Module, decoder: nn.Module) -> None:
-            super().__init__()
-            self.encoder = encoder
-            self.decoder = decoder
-
-        def forward(self, x):
-            z = self.encoder(x)
-            return self.decoder(z), z, x
-
-    class Discriminator(nn.Module):
-        def __init__(self, k: int, n_classes: int, hidden: int, sn: bool) -> None:
-            super().__init__()
-            self.n_classes = n_classes
-            wrap = nn.utils.parametrizations.spectral_norm if sn else (lambda m: m)
-            self.net = nn.Sequential(
-                wrap(nn.Linear(k + n_classes, hidden)), nn.LeakyReLU(0.2),
-                wrap(nn.Linear(hidden, hidden)), nn.LeakyReLU(0.2),
-                wrap(nn.Linear(hidden, 1)),
-            )
-
-        def forward(self, z, labels=None):
-            if self.n_classes:
-                z = torch.cat([z, nn.functional.one_hot(labels, self.n_classes).to(z.dtype)], 1)
-            return self.net(z).squeeze(1)
-
-    return AutoEncoder, Discriminator
-
-
-def _encoder(kind: str, p: int, k: int, hidden: int, init: NDArray | None,
-             bias: NDArray | None = None):
-    import torch
-    from torch import nn
-
-    if kind == "linear":
-        enc = nn.Linear(p, k)
-        if init is not None:
-            with torch.no_grad():
-                enc.weight.copy_(torch.as_tensor(init, dtype=torch.float32))
-                enc.bias.copy_(torch.as_tensor(np.zeros(k) if bias is None else bias,
-                                               dtype=torch.float32))
-        return enc
-    return nn.Sequential(nn.Linear(p, hidden), nn.ELU(), nn.Linear(hidden, k))
-
-
-def _decoder(k: int, p: int, hidden: int):
-    from torch import nn
-
-    return nn.Sequential(nn.Linear(k, hidden), nn.ELU(), nn.Linear(hidden, p))
-
-
 class _AdversarialTerm:
-    """Loss term: alpha * generator loss (to the encoder) + discriminator loss (to D)."""
+    """Loss term: weight * generator loss (to the encoder) + discriminator loss (to D)."""
 
     name = "adversarial"
 
     def __init__(self, disc: Any, bank_ref: Any, lab_ref: Any, bank: Any, lab_bank: Any,
-                 alpha: float, anchor_weight: float, gp: float) -> None:
+                 weight: float, anchor_weight: float, gp: float) -> None:
         self.disc = disc
         self.bank_ref, self.lab_ref = bank_ref, lab_ref
         self.bank, self.lab_bank = bank, lab_bank
-        self.alpha = alpha
+        self.weight = weight
         self.anchor_weight = anchor_weight
         self.gp = gp
 
-    def sample_real(self, n: int, generator: Any) -> tuple[Any, Any]:
+    def sample_real(self, n: int, generator: Any, device: Any) -> tuple[Any, Any]:
+        """``n`` codes (and labels) of the earlier days, drawn on the CPU, sent to ``device``."""
         import torch
 
         n_ref = int(round(self.anchor_weight * n))
         i = torch.randint(len(self.bank_ref), (n_ref,), generator=generator)
         j = torch.randint(len(self.bank), (n - n_ref,), generator=generator)
-        return (torch.cat([self.bank_ref[i], self.bank[j]]),
-                torch.cat([self.lab_ref[i], self.lab_bank[j]]))
+        return (torch.cat([self.bank_ref[i], self.bank[j]]).to(device),
+                torch.cat([self.lab_ref[i], self.lab_bank[j]]).to(device))
 
     def __call__(self, state: TrainState) -> Any:
         import torch
@@ -145,7 +93,7 @@ class _AdversarialTerm:
 
         _, z, _ = state.output
         lab = state.y
-        real, lab_real = self.sample_real(len(z), state.generator)
+        real, lab_real = self.sample_real(len(z), state.generator, z.device)
         if self.gp > 0:
             real = real.clone().requires_grad_(True)
         d_real = self.disc(real, lab_real)
@@ -162,7 +110,7 @@ class _AdversarialTerm:
         finally:
             self.disc.requires_grad_(True)
         g_loss = F.binary_cross_entropy_with_logits(g, torch.ones_like(g))
-        return self.alpha * g_loss + d_loss
+        return self.weight * g_loss + d_loss
 
 
 class _Monitor(Callback):
@@ -188,15 +136,17 @@ class _Monitor(Callback):
         from spikedecode._random import torch_generator
 
         was = module.training
+        dev = next(module.parameters()).device
+        x_val, y_val = self.x_val.to(dev), self.y_val.to(dev)
         module.eval()
         self.term.disc.eval()
         try:
             with torch.no_grad():
-                x_hat, z, _ = module(self.x_val)
-                recon = float(((x_hat - self.x_val) ** 2).mean())
-                real, lab_real = self.term.sample_real(len(z), torch_generator(self.seed))
+                x_hat, z, _ = module(x_val)
+                recon = float(((x_hat - x_val) ** 2).mean())
+                real, lab_real = self.term.sample_real(len(z), torch_generator(self.seed), dev)
                 acc = 0.5 * (float((self.term.disc(real, lab_real) > 0).float().mean())
-                             + float((self.term.disc(z, self.y_val) <= 0).float().mean()))
+                             + float((self.term.disc(z, y_val) <= 0).float().mean()))
         finally:
             module.train(was)
             self.term.disc.train()
@@ -242,11 +192,11 @@ class AdversarialAligner(BaseDayAligner):
     ----------
     n_components : int, default=10
         Dimension of the common code space.
-    alpha : float, default=0.5
+    adversarial_weight : float, default=0.5
         Weight of the adversarial loss in the convex combination with reconstruction.
     encoder : {"linear", "mlp"}, default="linear"
         New-day encoders; "linear" starts from the day's PCA projection.
-    hidden : int, default=64
+    hidden_size : int, default=64
         Width of the decoders, the MLP encoders and the discriminator.
     lr, lr_disc : float, default=2e-3, 1e-3
         Learning rates of the encoder/decoder and of the discriminator.
@@ -264,7 +214,7 @@ class AdversarialAligner(BaseDayAligner):
     tol : float, default=0.05
         Held-out discriminator accuracy within ``0.5 +- tol`` counts as chance.
     patience : int, default=5
-    val_fraction : float, default=0.2
+    validation_fraction : float, default=0.2
         Share of each new day's samples held out for the monitor.
     bank_size : int, default=4096
         Size of the reservoir of earlier days' codes (constant: adapt cost does not grow).
@@ -275,8 +225,13 @@ class AdversarialAligner(BaseDayAligner):
         reference by Procrustes on matched condition averages ("matched", conditional
         aligner only). "auto": "matched" when conditional, else "pca".
     reference_day : hashable, optional
-    device : str, default="cpu"
+    device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
+        Where the networks train ("auto": CUDA when available). Fitted modules are kept
+        on the CPU.
     random_state : int or None
+        Seeds everything. Each day gets its own seed, derived from ``random_state`` and
+        the day's key, so a day's random draws do not depend on the days adapted before
+        it (its result still does, through the shared discriminator and code reservoir).
 
     Attributes
     ----------
@@ -304,20 +259,20 @@ class AdversarialAligner(BaseDayAligner):
     uses_time = False
     _conditional = False
 
-    def __init__(self, *, n_components: int = 10, alpha: float = 0.5, encoder: str = "linear",
-                 hidden: int = 64, lr: float = 2e-3, lr_disc: float = 1e-3,
+    def __init__(self, *, n_components: int = 10, adversarial_weight: float = 0.5,
+                 encoder: str = "linear", hidden_size: int = 64, lr: float = 2e-3, lr_disc: float = 1e-3,
                  max_epochs: int = 150, ref_epochs: int = 100, min_epochs: int = 10,
                  batch_size: int = 128, spectral_norm: bool = True,
                  gradient_penalty: float = 1.0, anchor_weight: float = 0.5,
                  early_stopping: bool = True, tol: float = 0.05, patience: int = 5,
-                 val_fraction: float = 0.2, bank_size: int = 4096,
+                 validation_fraction: float = 0.2, bank_size: int = 4096,
                  schedule: str | None = "cosine", grad_clip: float | None = 5.0,
-                 init: str = "auto", reference_day: Hashable | None = None, device: str = "cpu",
+                 init: str = "auto", reference_day: Hashable | None = None, device: Any = "auto",
                  random_state: Any = None) -> None:
         self.n_components = n_components
-        self.alpha = alpha
+        self.adversarial_weight = adversarial_weight
         self.encoder = encoder
-        self.hidden = hidden
+        self.hidden_size = hidden_size
         self.lr = lr
         self.lr_disc = lr_disc
         self.max_epochs = max_epochs
@@ -330,7 +285,7 @@ class AdversarialAligner(BaseDayAligner):
         self.early_stopping = early_stopping
         self.tol = tol
         self.patience = patience
-        self.val_fraction = val_fraction
+        self.validation_fraction = validation_fraction
         self.bank_size = bank_size
         self.schedule = schedule
         self.grad_clip = grad_clip
@@ -342,21 +297,23 @@ class AdversarialAligner(BaseDayAligner):
     # -- checks -------------------------------------------------------------------
     def _check_params(self) -> None:
         super()._check_params()
-        if not 0.0 <= float(self.alpha) <= 1.0:
-            raise ConfigError(f"alpha == {self.alpha!r}, must be in [0, 1] (convex weight).")
+        if not 0.0 <= float(self.adversarial_weight) <= 1.0:
+            raise ConfigError(f"adversarial_weight == {self.adversarial_weight!r}, must be in "
+                              "[0, 1] (convex weight).")
         if self.init not in ("auto", "pca", "matched"):
             raise ConfigError(f"init == {self.init!r}, must be 'auto', 'pca' or 'matched'.")
         if self.encoder not in ("linear", "mlp"):
             raise ConfigError(f"encoder == {self.encoder!r}, must be 'linear' or 'mlp'.")
         if not 0.0 <= float(self.anchor_weight) <= 1.0:
             raise ConfigError(f"anchor_weight == {self.anchor_weight!r}, must be in [0, 1].")
-        if not 0.0 < float(self.val_fraction) < 0.5:
-            raise ConfigError(f"val_fraction == {self.val_fraction!r}, must be in (0, 0.5).")
+        if not 0.0 < float(self.validation_fraction) < 0.5:
+            raise ConfigError(f"validation_fraction == {self.validation_fraction!r}, must be "
+                              "in (0, 0.5).")
         if float(self.gradient_penalty) < 0 or float(self.tol) < 0:
             raise ConfigError("gradient_penalty and tol must be >= 0; got "
                               f"{self.gradient_penalty!r}, {self.tol!r}.")
         for name in ("max_epochs", "ref_epochs", "batch_size", "patience", "bank_size",
-                     "hidden"):
+                     "hidden_size"):
             v = getattr(self, name)
             if not isinstance(v, (int, np.integer)) or v < 1:
                 raise ConfigError(f"{name} == {v!r}, must be an integer >= 1.")
@@ -365,6 +322,10 @@ class AdversarialAligner(BaseDayAligner):
         return self._conditional
 
     # -- helpers ------------------------------------------------------------------
+    def _day_seed(self, day: Hashable) -> int:
+        """Seed of one day, from the aligner's seed and the day's key only."""
+        return (self._seed + zlib.crc32(str(day).encode())) % (2**31 - 1)
+
     def _standardize(self, X: NDArray, day: Hashable) -> NDArray:
         return ((X - self.mean_[day]) / self.scale_[day]).astype(np.float32)
 
@@ -419,10 +380,15 @@ class AdversarialAligner(BaseDayAligner):
     def _fit_reference(self, X: NDArray, y: NDArray | None, day: Hashable, **kw: Any) -> None:
         import torch
 
+        from spikedecode.align._nets import (
+            AutoEncoder,
+            Discriminator,
+            build_decoder,
+            build_encoder,
+        )
         from spikedecode.align.pca import day_pca
 
-        AutoEncoder, Discriminator = _nets()
-        self._rng = check_generator(self.random_state)
+        self._seed = draw_seed(self.random_state)
         self.n_components_ = k = int(self.n_components)
         if k > X.shape[1]:
             raise ConfigError(f"n_components == {k} exceeds the reference day's {X.shape[1]} "
@@ -435,13 +401,14 @@ class AdversarialAligner(BaseDayAligner):
             self._class_pos = {c: i for i, c in enumerate(self.classes_.tolist())}
         lab = self._label_index(y, len(X), day)
         Xs = self._standardize(X, day)
-        seed = draw_seed(self._rng)
+        seed = self._day_seed(day)
         with torch_seeded(seed):
             init = day_pca(X, k, day=day)["components"] if self.encoder == "linear" else None
-            ae = AutoEncoder(_encoder(self.encoder, X.shape[1], k, self.hidden, init),
-                             _decoder(k, X.shape[1], self.hidden))
+            ae = AutoEncoder(build_encoder(self.encoder, X.shape[1], k, self.hidden_size, init),
+                             build_decoder(k, X.shape[1], self.hidden_size))
             self.discriminator_ = Discriminator(k, len(self.classes_) if self._conditional
-                                                else 0, self.hidden, bool(self.spectral_norm))
+                                                else 0, self.hidden_size,
+                                                bool(self.spectral_norm))
         xt = torch.as_tensor(Xs)
         hist = train(ae, (xt, xt), loss=lambda out, x: torch.nn.functional.mse_loss(out[0], x),
                      lr=self.lr, max_epochs=int(self.ref_epochs), batch_size=int(self.batch_size),
@@ -459,7 +426,7 @@ class AdversarialAligner(BaseDayAligner):
         self._bank: list[NDArray] = []
         self._bank_lab: list[Any] = []
         self._bank_seen = 0
-        self._update_bank(codes, lab, self._rng)
+        self._update_bank(codes, lab, np.random.default_rng(seed))
         recon = float(np.mean((ae.decoder(torch.as_tensor(codes, dtype=torch.float32)).numpy()
                                - Xs) ** 2))
         self.day_stats_ = {day: {"recon_mse": recon, "disc_accuracy": float("nan"),
@@ -469,8 +436,8 @@ class AdversarialAligner(BaseDayAligner):
     def _adapt_day(self, X: NDArray, y: NDArray | None, day: Hashable, **kw: Any) -> None:
         import torch
 
+        from spikedecode.align._nets import AutoEncoder, DayNet, build_decoder, build_encoder
 
-        AutoEncoder, _ = _nets()
         k = self.n_components_
         if k > X.shape[1]:
             raise ConfigError(f"n_components == {k} exceeds day {day!r}'s {X.shape[1]} "
@@ -480,39 +447,32 @@ class AdversarialAligner(BaseDayAligner):
         sc = X.std(0)
         self.scale_[day] = np.where(sc > 1e-12, sc, 1.0)
         Xs = self._standardize(X, day)
-        seed = draw_seed(self._rng)
+        seed = self._day_seed(day)
         rng = np.random.default_rng(seed)
         perm = rng.permutation(len(X))
-        n_val = max(2, int(round(self.val_fraction * len(X))))
+        n_val = max(2, int(round(self.validation_fraction * len(X))))
         val, tr = perm[:n_val], perm[n_val:]
         with torch_seeded(seed):
             init, bias = None, None
             if self.encoder == "linear":
                 init, bias = self._init_linear(X, Xs, lab, day)
-            ae = AutoEncoder(_encoder(self.encoder, X.shape[1], k, self.hidden, init, bias),
-                             _decoder(k, X.shape[1], self.hidden))
+            ae = AutoEncoder(build_encoder(self.encoder, X.shape[1], k, self.hidden_size, init,
+                                           bias),
+                             build_decoder(k, X.shape[1], self.hidden_size))
         bank = torch.as_tensor(np.asarray(self._bank), dtype=torch.float32)
         bank_lab = torch.as_tensor(np.asarray(self._bank_lab, dtype=np.int64))
         term = _AdversarialTerm(self.discriminator_, self._bank_ref, self._lab_ref, bank,
-                                bank_lab, float(self.alpha), float(self.anchor_weight),
+                                bank_lab, float(self.adversarial_weight),
+                                float(self.anchor_weight),
                                 float(self.gradient_penalty))
-        class _Net(torch.nn.Module):
-            def __init__(self) -> None:
-                super().__init__()
-                self.ae = ae
-                self.disc = term.disc
-
-            def forward(self, x):
-                return self.ae(x)
-
-        module = _Net()
+        module = DayNet(ae, term.disc)
         x_val = torch.as_tensor(Xs[val])
         mon = _Monitor(term, x_val, torch.as_tensor(lab[val]), float(self.tol),
                        int(self.patience), int(self.min_epochs), bool(self.early_stopping),
                        seed)
-        alpha = float(self.alpha)
+        weight = float(self.adversarial_weight)
         hist = train(module, (torch.as_tensor(Xs[tr]), torch.as_tensor(lab[tr])),
-                     loss=lambda out, _y: (1.0 - alpha) * torch.nn.functional.mse_loss(
+                     loss=lambda out, _y: (1.0 - weight) * torch.nn.functional.mse_loss(
                          out[0], out[2]),
                      optimizer=self._opt(module), lr=self.lr, max_epochs=int(self.max_epochs),
                      batch_size=int(self.batch_size), loss_terms=[term], callbacks=[mon],
@@ -565,44 +525,6 @@ class AdversarialAligner(BaseDayAligner):
 
     def _transform_day(self, X: NDArray, day: Hashable) -> NDArray:
         return self._encode(day, self._standardize(X, day))
-
-    # -- pickling (Dask workers, joblib): torch modules travel as state dicts ------------
-    def __getstate__(self) -> dict[str, Any]:
-        state = super().__getstate__() if hasattr(super(), "__getstate__") else dict(
-            self.__dict__)
-        state = dict(state)
-        if "encoders_" in state:
-            state["encoders_"] = {d: m.state_dict() for d, m in self.encoders_.items()}
-            state["decoders_"] = {d: m.state_dict() for d, m in self.decoders_.items()}
-            state["discriminator_"] = self.discriminator_.state_dict()
-            state["_torch_as_state_dicts"] = True
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        state = dict(state)
-        packed = state.pop("_torch_as_state_dicts", False)
-        if hasattr(super(), "__setstate__"):
-            super().__setstate__(state)
-        else:  # pragma: no cover
-            self.__dict__.update(state)
-        if not packed:
-            return
-        _, Discriminator = _nets()
-        k = self.n_components_
-        encs, decs = {}, {}
-        for d, sd in state["encoders_"].items():
-            p = self.n_features_[d] if d in getattr(self, "n_features_", {}) else len(
-                self.mean_[d])
-            enc = _encoder(self.encoder, p, k, self.hidden, None)
-            dec = _decoder(k, p, self.hidden)
-            enc.load_state_dict(sd)
-            dec.load_state_dict(state["decoders_"][d])
-            encs[d] = enc.eval().requires_grad_(False)
-            decs[d] = dec.eval().requires_grad_(False)
-        disc = Discriminator(k, len(self.classes_) if self._conditional else 0, self.hidden,
-                             bool(self.spectral_norm))
-        disc.load_state_dict(state["discriminator_"])
-        self.encoders_, self.decoders_, self.discriminator_ = encs, decs, disc
 
 
 class ConditionalAdversarialAligner(AdversarialAligner):

@@ -1,4 +1,4 @@
-"""The DayAligner protocol shared by every aligner, and the registry ``get_aligner``.
+"""The DayAligner protocol shared by every aligner, and the base class they build on.
 
 An aligner maps several recording days, each with its own features (different units,
 a different count of them), into one ``n_components``-dimensional space where one
@@ -41,8 +41,6 @@ __all__ = [
     "BaseDayAligner",
     "NoAlignment",
     "AlignmentWarning",
-    "ALIGNERS",
-    "get_aligner",
     "matched_averages",
     "procrustes",
 ]
@@ -239,15 +237,11 @@ class BaseDayAligner(TransformerMixin, BaseEstimator):
         self.n_features_[ref] = X_ref.shape[1]
         self.n_features_ref_ = X_ref.shape[1]
         self.n_features_in_ = X_ref.shape[1]
-        self._warn_level = 4  # warnings from _adapt_day point at fit's caller
-        try:
-            for day, X in days.items():
-                if day == ref:
-                    continue
-                self.adapt(X, self._get_y(y, day, np.shape(X)[0]) if y is not None else None,
-                           day=day, **self._day_params(fit_params, day))
-        finally:
-            self._warn_level = 3  # ... and at adapt's caller afterwards
+        for day, X in days.items():
+            if day == ref:
+                continue
+            self._add_day(X, self._get_y(y, day, np.shape(X)[0]) if y is not None else None,
+                          day, self._day_params(fit_params, day))
         return self
 
     def adapt(self, X_new: ArrayLike, y: ArrayLike | None = None, *, day: Hashable,
@@ -268,6 +262,11 @@ class BaseDayAligner(TransformerMixin, BaseEstimator):
         self
         """
         check_is_fitted(self, "reference_day_")
+        return self._add_day(X_new, y, day, fit_params)
+
+    def _add_day(self, X_new: ArrayLike, y: ArrayLike | None, day: Hashable,
+                 fit_params: Mapping[str, Any]) -> BaseDayAligner:
+        """Check and adapt one day; called by both ``fit`` and ``adapt``."""
         if day in self.n_features_:
             raise ConfigError(
                 f"day == {day!r} is already fitted; adapt adds a new day (use a new key, or "
@@ -282,7 +281,8 @@ class BaseDayAligner(TransformerMixin, BaseEstimator):
                 f"{type(self).__name__} uses condition keys: pass y (one key per sample) "
                 f"for day {day!r}."
             )
-        self._adapt_day(X, keys, day, **fit_params)
+        # _adapt_day -> _add_day -> fit/adapt -> the user's line: warnings point there
+        self._adapt_day(X, keys, day, stacklevel=4, **fit_params)
         self.days_.append(day)
         self.n_features_[day] = X.shape[1]
         return self
@@ -344,7 +344,7 @@ class BaseDayAligner(TransformerMixin, BaseEstimator):
                        **kw: Any) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _adapt_day(self, X: NDArray, y: NDArray | None, day: Hashable,
+    def _adapt_day(self, X: NDArray, y: NDArray | None, day: Hashable, *, stacklevel: int,
                    **kw: Any) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -383,7 +383,8 @@ class NoAlignment(BaseDayAligner):
     def _fit_reference(self, X: NDArray, y: NDArray | None, day: Hashable, **kw: Any) -> None:
         self.n_components_ = X.shape[1]
 
-    def _adapt_day(self, X: NDArray, y: NDArray | None, day: Hashable, **kw: Any) -> None:
+    def _adapt_day(self, X: NDArray, y: NDArray | None, day: Hashable, *, stacklevel: int,
+                   **kw: Any) -> None:
         if X.shape[1] != self.n_features_ref_:
             if self.mismatch == "raise":
                 raise SpikeDecodeValueError(
@@ -395,7 +396,7 @@ class NoAlignment(BaseDayAligner):
             warnings.warn(
                 f"day {day!r}: {X.shape[1]} features zero-padded/truncated to the reference's "
                 f"{self.n_features_ref_} (no alignment).", AlignmentWarning,
-                stacklevel=getattr(self, "_warn_level", 3))
+                stacklevel=stacklevel)
 
     def _transform_day(self, X: NDArray, day: Hashable) -> NDArray:
         p = self.n_features_ref_
@@ -405,53 +406,3 @@ class NoAlignment(BaseDayAligner):
         m = min(p, X.shape[1])
         out[:, :m] = X[:, :m]
         return out
-
-
-def _registry() -> dict[str, type]:
-    from spikedecode.align.adversarial import AdversarialAligner, ConditionalAdversarialAligner
-    from spikedecode.align.cca import CCAAligner, ProcrustesAligner
-    from spikedecode.align.fa import FactorAnalysisStabilizer
-    from spikedecode.align.pca import PerDayPCA
-
-    return {
-        "none": NoAlignment,
-        "pca": PerDayPCA,
-        "cca": CCAAligner,
-        "procrustes": ProcrustesAligner,
-        "fa": FactorAnalysisStabilizer,
-        "adversarial": AdversarialAligner,
-        "adversarial-cond": ConditionalAdversarialAligner,
-    }
-
-
-ALIGNERS = ("none", "pca", "cca", "procrustes", "fa", "adversarial", "adversarial-cond")
-
-
-def get_aligner(name: str, **kw: Any) -> BaseDayAligner:
-    """Build an aligner by name.
-
-    Parameters
-    ----------
-    name : {"none", "pca", "cca", "procrustes", "fa", "adversarial", "adversarial-cond"}
-        ``"adversarial"`` is label-free; ``"adversarial-cond"`` conditions its
-        discriminator on the labels.
-    **kw
-        Parameters of the aligner (``n_components``, ``random_state``...).
-
-    Returns
-    -------
-    BaseDayAligner
-
-    Examples
-    --------
-    >>> get_aligner("cca", n_components=3).n_components
-    3
-    """
-    table = _registry()
-    if not isinstance(name, str) or name.lower() not in table:
-        raise ConfigError(f"aligner name == {name!r}, must be one of {list(ALIGNERS)}.")
-    cls = table[name.lower()]
-    try:
-        return cls(**kw)
-    except TypeError as err:
-        raise ConfigError(f"get_aligner({name!r}): {err}") from err

@@ -99,7 +99,8 @@ class _MatchedAverageAligner(PerDayPCA):
             day: (np.zeros(self.n_components_), np.zeros(self.n_components_))}
         self.n_matched_: dict[Hashable, int] = {day: int(np.unique(self.ref_keys_).size)}
 
-    def _adapt_day(self, X: NDArray, y: NDArray | None, day: Hashable, **kw: Any) -> None:
+    def _adapt_day(self, X: NDArray, y: NDArray | None, day: Hashable, *, stacklevel: int,
+                   **kw: Any) -> None:
         self._fit_day(X, day)
         L = self._latent(X, day)
         A, B, shared = matched_averages(self.ref_latent_, self.ref_keys_, L, y,
@@ -111,11 +112,18 @@ class _MatchedAverageAligner(PerDayPCA):
                 "recommended). Check that y uses the same labels (and time bins) on both days."
             )
         mu_a, mu_b = A.mean(axis=0), B.mean(axis=0)
-        self.maps_[day] = self._fit_map(A - mu_a, B - mu_b)
+        self.maps_[day], extras = self._fit_map(A - mu_a, B - mu_b)
+        for attr, value in extras.items():  # per-day fitted attributes, e.g. correlations
+            getattr(self, attr)[day] = value
         self.offsets_[day] = (mu_b, mu_a)
         self.n_matched_[day] = len(shared)
 
-    def _fit_map(self, A: NDArray, B: NDArray) -> NDArray:  # pragma: no cover - abstract
+    def _fit_map(self, A: NDArray, B: NDArray
+                 ) -> tuple[NDArray, dict[str, Any]]:  # pragma: no cover - abstract
+        """The map ``W`` (k, k) of centred ``B`` onto centred ``A``, and per-day extras.
+
+        ``extras`` maps the name of a dict-valued fitted attribute to this day's value.
+        """
         raise NotImplementedError
 
     def _transform_day(self, X: NDArray, day: Hashable) -> NDArray:
@@ -179,17 +187,13 @@ class CCAAligner(_MatchedAverageAligner):
         if not (isinstance(self.reg, (int, float)) and self.reg >= 0):
             raise ConfigError(f"reg == {self.reg!r}, must be a float >= 0.")
 
-    def _fit_map(self, A: NDArray, B: NDArray) -> NDArray:
-        W, corr = cca_map(A, B, reg=float(self.reg))
-        if not hasattr(self, "canonical_correlations_"):
-            self.canonical_correlations_: dict[Hashable, NDArray] = {}
-        self._last_corr = corr
-        return W
+    def _fit_reference(self, X: NDArray, y: NDArray | None, day: Hashable, **kw: Any) -> None:
+        super()._fit_reference(X, y, day, **kw)
+        self.canonical_correlations_: dict[Hashable, NDArray] = {}
 
-    def _adapt_day(self, X: NDArray, y: NDArray | None, day: Hashable, **kw: Any) -> None:
-        super()._adapt_day(X, y, day, **kw)
-        self.canonical_correlations_[day] = self._last_corr
-        del self._last_corr
+    def _fit_map(self, A: NDArray, B: NDArray) -> tuple[NDArray, dict[str, Any]]:
+        W, corr = cca_map(A, B, reg=float(self.reg))
+        return W, {"canonical_correlations_": corr}
 
 
 class ProcrustesAligner(_MatchedAverageAligner):
@@ -232,9 +236,9 @@ class ProcrustesAligner(_MatchedAverageAligner):
         self.reference_day = reference_day
         self.random_state = random_state
 
-    def _fit_map(self, A: NDArray, B: NDArray) -> NDArray:
+    def _fit_map(self, A: NDArray, B: NDArray) -> tuple[NDArray, dict[str, Any]]:
         R = procrustes(B, A)
         if self.scaling:
             denom = float(np.sum(B * B))
             R = R * (float(np.sum((B @ R) * A)) / denom if denom > 0 else 1.0)
-        return R
+        return R, {}

@@ -186,7 +186,8 @@ class FactorAnalysisStabilizer(BaseDayAligner):
         self.ref_factors_ = self._factors(X, day)
         self.ref_keys_ = None if y is None else np.asarray(y)
 
-    def _adapt_day(self, X: NDArray, y: NDArray | None, day: Hashable, **kw: Any) -> None:
+    def _adapt_day(self, X: NDArray, y: NDArray | None, day: Hashable, *, stacklevel: int,
+                   **kw: Any) -> None:
         self._fa(X, day, kw.get("units"))
         min_shared = int(self.min_shared) if self.min_shared is not None else self.n_components_
         ids = self.unit_ids_[day]
@@ -231,7 +232,7 @@ class FactorAnalysisStabilizer(BaseDayAligner):
             f"FactorAnalysisStabilizer: day {day!r} shares {n_sh} unit(s) with the fitted "
             f"days (< {min_shared}); aligning it on matched condition averages instead of "
             "stable loadings.", AlignmentWarning,
-            stacklevel=getattr(self, "_warn_level", 3))
+            stacklevel=stacklevel)
         F = self._factors(X, day)
         A, B, shared = matched_averages(self.ref_factors_, self.ref_keys_, F, y)
         if len(shared) < 2:

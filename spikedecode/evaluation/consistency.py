@@ -28,10 +28,12 @@ numbers. (The ``spikedecode consistency`` command starts a local cluster by defa
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
+import sys
 import warnings
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -230,11 +232,30 @@ def _within_day(decoder: Any, aligner: Any, v: dict[str, Any], day: Hashable, se
     return float(score(v["y"], pred.astype(v["y"].dtype)))
 
 
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    """One torch thread inside the block (tasks run side by side), the caller's after.
+
+    With ``scheduler="sync"`` the tasks run in the caller's process: its thread count
+    is restored on the way out, whatever happens in the task.
+    """
+    torch = sys.modules.get("torch")
+    if torch is None:
+        yield
+        return
+    n_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n_threads)
+
+
+@_one_thread()
 def _row_task(train_day: Hashable, data: Mapping[Hashable, dict[str, Any]], decoder: Any,
               aligner: Any, test_days: Sequence[Hashable], seed: int, n_splits: int,
               metric: str) -> dict[Hashable, float]:
     """Train on one day, score on every test day (the diagonal by grouped CV)."""
-    _one_thread()
     score = _metric(metric)
     v = data[train_day]
     row: dict[Hashable, float] = {}
@@ -260,9 +281,9 @@ def _row_task(train_day: Hashable, data: Mapping[Hashable, dict[str, Any]], deco
     return row
 
 
+@_one_thread()
 def _lodo_task(test_day: Hashable, data: Mapping[Hashable, dict[str, Any]], decoder: Any,
                aligner: Any, seed: int, metric: str) -> float:
-    _one_thread()
     score = _metric(metric)
     train = {d: v for d, v in data.items() if d != test_day}
     offset = 0
@@ -285,15 +306,6 @@ def _lodo_task(test_day: Hashable, data: Mapping[Hashable, dict[str, Any]], deco
         _fit(est, X, y, g)
         pred = _predict_adapted(al, est, w, test_day, seed + 7)
     return float(score(w["y"], pred))
-
-
-def _one_thread() -> None:
-    import sys
-
-    if "torch" in sys.modules:
-        import torch
-
-        torch.set_num_threads(1)
 
 
 # --------------------------------------------------------------------------- dask

@@ -9,7 +9,7 @@ from spikedecode.align import AdversarialAligner, ConditionalAdversarialAligner
 from spikedecode.align.evaluate import default_decoder
 from spikedecode.errors import ConfigError, LabelError
 
-TINY = dict(n_components=3, hidden=16, max_epochs=15, ref_epochs=20, min_epochs=3,
+TINY = dict(n_components=3, hidden_size=16, max_epochs=15, ref_epochs=20, min_epochs=3,
             patience=3, batch_size=64, random_state=0)
 
 
@@ -36,18 +36,21 @@ def test_conditional_aligner_stays_stable_for_13_days(cond13, days13):
     assert max(disc) < 0.7 and abs(np.mean(disc) - 0.5) < 0.1
     for d in range(13):
         s = cond13.day_stats_[d]
-        assert np.isfinite(s["recon_mse"]) and s["recon_mse"] < 1.25  # z-scored units
+        # z-scored units (1 = predicting the mean). The worst of the 13 days ranges over
+        # 1.15-1.36 across random_state 0-2 (measured before and after the per-day seeds of
+        # issue 13); a diverging day is far above 1.5
+        assert np.isfinite(s["recon_mse"]) and s["recon_mse"] < 1.5
         assert np.all(np.isfinite(cond13.transform(days13[d].X, day=d)))
 
 
 def test_stabilizers_are_in_place(cond13):
-    from torch.nn.utils import parametrize
+    from spikedecode.align._nets import SpectralNormLinear
 
-    lin = [m for m in cond13.discriminator_.modules() if hasattr(m, "parametrizations")]
-    assert len(lin) == 3 and all(parametrize.is_parametrized(m, "weight") for m in lin)
-    # spectral norm: every layer has operator norm ~<= 1
+    lin = [m for m in cond13.discriminator_.modules() if isinstance(m, SpectralNormLinear)]
+    assert len(lin) == 3
+    # spectral norm: every layer has operator norm ~<= 1 (the raw weights need not)
     for m in lin:
-        assert np.linalg.norm(m.weight.detach().numpy(), 2) < 1.05
+        assert np.linalg.norm(m.normalized_weight().detach().numpy(), 2) < 1.05
     # early stopping on held-out discriminator accuracy ended training early
     assert any(cond13.day_stats_[d]["stopped_early"] for d in range(1, 13))
     assert all(cond13.day_stats_[d]["epochs"] <= TINY["max_epochs"] for d in range(1, 13))
@@ -69,7 +72,7 @@ def test_anchor_sampling_draws_the_reference_share():
     bank = torch.ones(50, 2)
     lab = torch.zeros(50, dtype=torch.long)
     term = _AdversarialTerm(None, ref, lab, bank, lab, 0.5, 0.75, 0.0)
-    real, _ = term.sample_real(200, torch.Generator().manual_seed(0))
+    real, _ = term.sample_real(200, torch.Generator().manual_seed(0), "cpu")
     assert float((real[:, 0] == 0).float().mean()) == 0.75
 
 
@@ -77,7 +80,9 @@ def test_gradient_penalty_and_no_spectral_norm_still_train(days4):
     al = _fit(ConditionalAdversarialAligner(**{**TINY, "spectral_norm": False,
                                                "gradient_penalty": 10.0}), days4)
     assert all(np.isfinite(al.day_stats_[d]["recon_mse"]) for d in days4)
-    assert not any(hasattr(m, "parametrizations") for m in al.discriminator_.modules())
+    from spikedecode.align._nets import SpectralNormLinear
+
+    assert not any(isinstance(m, SpectralNormLinear) for m in al.discriminator_.modules())
 
 
 def test_label_free_aligner_runs_without_labels(days4):
@@ -97,8 +102,9 @@ def test_same_seed_same_codes(days4):
 
 @pytest.mark.parametrize(
     ("kw", "match"),
-    [({"alpha": 1.5}, "alpha"), ({"encoder": "cnn"}, "encoder"), ({"init": "x"}, "init"),
-     ({"val_fraction": 0.9}, "val_fraction"), ({"max_epochs": 0}, "max_epochs")],
+    [({"adversarial_weight": 1.5}, "adversarial_weight"), ({"encoder": "cnn"}, "encoder"),
+     ({"init": "x"}, "init"), ({"hidden_size": 0}, "hidden_size"),
+     ({"validation_fraction": 0.9}, "validation_fraction"), ({"max_epochs": 0}, "max_epochs")],
 )
 def test_bad_parameters(kw, match, days4):
     with pytest.raises(ConfigError, match=match):
@@ -112,8 +118,10 @@ def test_unknown_labels_on_a_new_day_are_refused(days4):
 
 
 def test_pickle_round_trip_keeps_codes_and_can_adapt(days4):
-    """Dask workers receive aligners by pickle; spectral-norm modules travel as state dicts."""
+    """Dask workers receive aligners by pickle: plain pickling, module-level torch modules."""
     import pickle
+
+    assert "__getstate__" not in vars(AdversarialAligner)  # no custom pickling
 
     sub = {d: days4[d] for d in range(3)}
     al = _fit(ConditionalAdversarialAligner(**TINY), sub)
@@ -122,3 +130,25 @@ def test_pickle_round_trip_keeps_codes_and_can_adapt(days4):
         np.testing.assert_array_equal(back.transform(v.X, day=d), al.transform(v.X, day=d))
     back.adapt(days4[3].X, days4[3].keys(True), day=3)
     assert back.transform(days4[3].X, day=3).shape == (len(days4[3].X), 3)
+
+
+def test_a_days_seed_does_not_depend_on_the_days_adapted_before(days4):
+    """Adapting day 2 after day 1 gives the transform of adapting day 2 directly.
+
+    With ``adversarial_weight=0``, no gradient clipping (which couples the encoder's and
+    the discriminator's gradients) and the last epoch kept (``min_epochs=max_epochs``),
+    the only channel through which day 1 could reach day 2's encoder is the random
+    stream. Day 2 then runs the same float operations in the same order either way, so
+    the codes agree to float32 round-off (atol 1e-6 on codes of order 1).
+    """
+    kw = {**TINY, "adversarial_weight": 0.0, "grad_clip": None, "min_epochs": 4,
+          "max_epochs": 4, "early_stopping": False}
+    X = {d: days4[d].X for d in range(3)}
+    direct = AdversarialAligner(**kw).fit({0: X[0]}).adapt(X[2], day=2)
+    after = AdversarialAligner(**kw).fit({0: X[0], 1: X[1]}).adapt(X[2], day=2)
+    np.testing.assert_allclose(after.transform(X[2], day=2), direct.transform(X[2], day=2),
+                               rtol=0, atol=1e-6)
+    # ... and the seed matters: another random_state gives another encoder
+    other = AdversarialAligner(**{**kw, "random_state": 1}).fit({0: X[0]}).adapt(X[2], day=2)
+    assert not np.allclose(other.transform(X[2], day=2), direct.transform(X[2], day=2),
+                           atol=1e-3)

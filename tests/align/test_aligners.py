@@ -20,8 +20,8 @@ from spikedecode.align import (
 from spikedecode.errors import ConfigError, NotEnoughDataError, SpikeDecodeValueError
 from tests.align.conftest import make_days
 
-FAST = {"adversarial": dict(max_epochs=3, ref_epochs=3, hidden=8),
-        "adversarial-cond": dict(max_epochs=3, ref_epochs=3, hidden=8)}
+FAST = {"adversarial": dict(max_epochs=3, ref_epochs=3, hidden_size=8),
+        "adversarial-cond": dict(max_epochs=3, ref_epochs=3, hidden_size=8)}
 
 
 def _fit(al, days):
@@ -191,3 +191,21 @@ def test_no_alignment_refuses_different_units(days4):
     with pytest.warns(AlignmentWarning):
         al = NoAlignment(mismatch="pad").fit(X)
     assert al.transform(X[1], day=1).shape == (len(X[1]), X[0].shape[1])
+
+
+def test_warnings_point_at_the_callers_line(days4):
+    # the stack level is passed down explicitly: from fit and from adapt alike, the
+    # warning names this file, not spikedecode/align/base.py
+    X = {d: v.X for d, v in days4.items()}
+    other = [d for d in X if X[d].shape[1] != X[0].shape[1]]  # days that need padding
+    assert len(other) >= 2
+    with pytest.warns(AlignmentWarning) as rec:
+        al = NoAlignment(mismatch="pad").fit({0: X[0], other[0]: X[other[0]]})
+        al.adapt(X[other[1]], day=other[1])
+    assert len(rec) == 2 and all(w.filename == __file__ for w in rec)
+
+
+def test_cca_keeps_no_side_channel_attributes(days4):
+    al = _fit(CCAAligner(n_components=3), days4)
+    assert sorted(al.canonical_correlations_) == sorted(al.days_[1:])
+    assert not [a for a in vars(al) if a.startswith("_") and not a.startswith("__")]

@@ -119,6 +119,38 @@ def test_label_free_aligner_gets_no_labels():
     assert all(e[3] is None for e in log if e[0] == "adapt")
 
 
+class ThreadSpy(SpyAligner):
+    """Records torch's thread count while the task fits it."""
+
+    uses_labels = False
+    uses_time = False
+
+    def fit(self, days, y=None):
+        import torch
+
+        self.log.append(("threads", torch.get_num_threads()))
+        return super().fit(days, y)
+
+
+def test_sync_scheduler_restores_the_callers_torch_threads():
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    LOG.clear()
+    days = {0: _day(0, ["u0", "u1", "x"]), 1: _day(1, ["u0", "u1", "y"])}
+    try:
+        torch.set_num_threads(2)
+        cross_day_matrix(days, make_decoder("logistic", **DEC), aligner=ThreadSpy(),
+                         scheduler="sync", random_state=0)
+        leave_one_day_out(days, make_decoder("logistic", **DEC), aligner=ThreadSpy(),
+                          scheduler="sync", random_state=0)
+        after = torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)
+    inside = [e[1] for e in LOG if e[0] == "threads"]
+    assert inside and set(inside) == {1}  # the tasks themselves run on one thread
+    assert after == 2  # ... and the caller gets its own count back
+
+
 def test_condition_keys():
     class T:
         uses_time = True
