@@ -271,6 +271,16 @@ def _fit(decoder: Any, X: NDArray, y: NDArray, groups: NDArray | None) -> Any:
     return decoder.fit(X, y, **groups_fit_params(decoder, groups))
 
 
+def _fold_bar(splits: list, progress: bool | str) -> Any:
+    """``splits`` wrapped in a tqdm bar (stderr) when ``progress`` is truthy."""
+    if not progress:
+        return splits
+    from tqdm.auto import tqdm
+
+    label = progress if isinstance(progress, str) else "cross-validation"
+    return tqdm(splits, desc=label, unit="fold", leave=False)
+
+
 def cross_val_predictions(
     decoder: Any,
     X: ArrayLike,
@@ -280,6 +290,7 @@ def cross_val_predictions(
     n_splits: int = 5,
     sampler: Any = None,
     random_state: RandomStateLike = None,
+    progress: bool | str = False,
 ) -> NDArray:
     """Out-of-fold predictions with leakage-safe folds.
 
@@ -296,6 +307,9 @@ def cross_val_predictions(
         Applied to each *training* fold only (e.g. ``preprocess.RandomUnderSampler``).
     random_state : int, Generator or None
         Seeds the folds, the sampler and unseeded decoders.
+    progress : bool or str, default=False
+        Show a tqdm bar over the folds on stderr (a string is its label). Torch
+        decoders show their own epoch bar when built with ``progress=True``.
 
     Returns
     -------
@@ -310,7 +324,7 @@ def cross_val_predictions(
     splits = group_splits(y, groups, n_splits, seed)
     pred = np.empty(len(y), dtype=y.dtype)
     done = np.zeros(len(y), bool)
-    for k, (tr, te) in enumerate(splits):
+    for k, (tr, te) in enumerate(_fold_bar(splits, progress)):
         X_tr, y_tr, g_tr = X[tr], y[tr], None if groups is None else groups[tr]
         if sampler is not None:
             s = clone(sampler)
@@ -340,6 +354,7 @@ def within_day_scores(
     ci: float = 0.95,
     n_permutations: int = 0,
     random_state: RandomStateLike = None,
+    progress: bool | str = False,
 ) -> dict[str, Any]:
     """Leakage-safe within-day accuracy and balanced accuracy with bootstrap CIs.
 
@@ -353,6 +368,9 @@ def within_day_scores(
     n_permutations : int, default=0
         When > 0, also estimate chance with :func:`permutation_chance` (refits the
         decoder ``n_permutations`` times per fold).
+    progress : bool or str, default=False
+        Show a bar over the cross-validation folds on stderr (a string labels it). The
+        bootstrap needs no bar: it costs one matrix product per chunk of replicates.
 
     Returns
     -------
@@ -377,7 +395,7 @@ def within_day_scores(
     y = np.asarray(y)
     seed = draw_seed(random_state)
     pred = cross_val_predictions(decoder, X, y, groups, n_splits=n_splits, sampler=sampler,
-                                 random_state=seed)
+                                 random_state=seed, progress=progress)
     out: dict[str, Any] = {}
     # one resampling for both metrics (as two bootstrap_ci calls with seed + 1 would draw)
     boot = _bootstrap_scores(y, pred, metrics=("accuracy", "balanced_accuracy"), groups=groups,
