@@ -123,3 +123,13 @@ def test_decode_windows_progress_bars_go_to_stderr(recording_file, capsys):
     assert cap.out == ""
     decode_windows(w, ["logistic"], n_splits=3, n_boot=10)
     assert capsys.readouterr().err == ""
+
+
+def test_presets_keep_the_study_settings_one_option_away():
+    from spikedecode._cli.decode import build_decoder
+
+    fast = build_decoder("lstm", max_epochs=30)
+    study = build_decoder("lstm", max_epochs=60, preset="study")
+    assert (fast.num_layers, fast.batch_size, fast.patience) == (1, 256, 3)
+    assert (study.num_layers, study.batch_size, study.patience, study.max_epochs) == (3, 128, 8,
+                                                                                       60)
