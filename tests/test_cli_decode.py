@@ -130,6 +130,6 @@ def test_presets_keep_the_study_settings_one_option_away():
 
     fast = build_decoder("lstm", max_epochs=30)
     study = build_decoder("lstm", max_epochs=60, preset="study")
-    assert (fast.num_layers, fast.batch_size, fast.patience) == (1, 256, 3)
+    assert (fast.num_layers, fast.batch_size, fast.patience) == (3, 256, 5)
     assert (study.num_layers, study.batch_size, study.patience, study.max_epochs) == (3, 128, 8,
                                                                                        60)
