@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -9,16 +11,22 @@ import click
 
 from spikedecode._cli._common import config_option, echo_json, echo_table, parse_duration
 
-__all__ = ["command", "build_decoder", "decode_windows", "DECODERS"]
+__all__ = ["command", "build_decoder", "decode_windows", "DECODERS", "PRESETS"]
 
 DECODERS = ("logistic", "svm", "mlp", "lstm")
 
 
+#: ``--preset``: "fast" (the default) and the seed study's heavier settings, "study".
+PRESETS = ("fast", "study")
+
+
 def build_decoder(kind: str, *, random_state: int = 0, max_epochs: int = 60,
-                  progress: bool = False, small: bool = False) -> Any:
+                  progress: bool = False, small: bool = False, preset: str = "fast") -> Any:
     """A decoder with CLI-friendly settings (small torch models, early stopping).
 
-    ``small=True`` shrinks the torch models (hidden 16) for the demo.
+    ``small=True`` shrinks the torch models (hidden 16) for the demo. ``preset="study"``
+    builds the seed study's LSTM (3 layers, batch 128, patience 8); ``"fast"`` the same
+    net with batch 256 and patience 5 (docs/decoding.md gives the numbers).
     """
     from spikedecode.decoders import make_decoder
 
@@ -32,10 +40,14 @@ def build_decoder(kind: str, *, random_state: int = 0, max_epochs: int = 60,
                             progress=progress)
     if kind == "lstm":
         # class-balanced bootstrap of the training fold (never of the test fold)
+        # "fast": larger batches and shorter patience than the study (docs/decoding.md:
+        # half the CPU, balanced accuracy within the study settings' CI on real data)
+        study = preset == "study"
         return make_decoder("lstm", hidden_size=16 if small else 32, num_layers=3,
                             dropout=0.2, max_epochs=max_epochs, lr=3e-3,
-                            batch_size=256 if small else 128, patience=8,
-                            bootstrap=True, random_state=random_state, progress=progress)
+                            batch_size=128 if study and not small else 256,
+                            patience=8 if study else 5, bootstrap=True,
+                            random_state=random_state, progress=progress)
     from spikedecode.errors import ConfigError
 
     raise ConfigError(f"--decoder == {kind!r}, must be one of {', '.join(DECODERS)}.")
@@ -51,22 +63,33 @@ def _sampler(balance: str, seed: int) -> Any:
 
 def decode_windows(windows: Any, kinds: list[str], *, n_splits: int = 5, n_boot: int = 1000,
                    n_permutations: int = 0, balance: str = "none", random_state: int = 0,
-                   max_epochs: int = 60, small: bool = False) -> dict[str, dict[str, Any]]:
-    """Within-day scores of each decoder kind on one labelled Windows DataArray."""
+                   max_epochs: int = 60, small: bool = False, preset: str = "fast",
+                   progress: bool = False,
+                   on_result: Callable[[str, dict[str, Any]], None] | None = None,
+                   ) -> dict[str, dict[str, Any]]:
+    """Within-day scores of each decoder kind on one labelled Windows DataArray.
+
+    ``progress`` shows tqdm bars on stderr (decoder, fold, epoch); ``on_result(kind,
+    result)`` is called as soon as each decoder is scored (the CLI writes it to disk).
+    """
     from spikedecode.evaluation import within_day_scores
     from spikedecode.preprocess import to_sequences
 
     X3, y, g = to_sequences(windows)
     out = {}
-    for kind in kinds:
+    for i, kind in enumerate(kinds):
         est = build_decoder(kind, random_state=random_state, max_epochs=max_epochs,
-                            small=small)
+                            small=small, preset=preset, progress=progress)
         X = X3 if kind in ("mlp", "lstm") else X3.reshape(len(X3), -1)
         out[kind] = within_day_scores(est, X, y, g, n_splits=n_splits, n_boot=n_boot,
                                       n_permutations=n_permutations if kind in ("logistic",
                                                                                 "svm") else 0,
                                       sampler=_sampler(balance, random_state),
-                                      random_state=random_state)
+                                      random_state=random_state,
+                                      progress=f"{kind} ({i + 1}/{len(kinds)}) folds"
+                                      if progress else False)
+        if on_result is not None:
+            on_result(kind, out[kind])
     return out
 
 
@@ -103,6 +126,69 @@ def jsonable(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def _show_progress(as_json: bool) -> bool:
+    """Progress bars go to stderr, and only to a terminal: never with --json or in a pipe."""
+    return not as_json and sys.stderr.isatty()
+
+
+def default_out(file: str | Path) -> Path:
+    """``out/decode/<file stem>``: where ``decode`` writes when ``--out`` is not given."""
+    name = Path(file).name.split(".")[0] or "recording"
+    return Path("out") / "decode" / name
+
+
+def describe_task(windows: Any) -> tuple[str, list[tuple[str, int]]]:
+    """(one-line task description, [(class, n_windows), ...]) of labelled windows."""
+    import numpy as np
+
+    attrs = windows.attrs
+    rule = attrs.get("rule", "?")
+    latent = attrs.get("latent_label", "latent")
+    what = ("each stimulus vs " + latent if rule == "multiclass"
+            else f"stimulus vs {latent}" if rule == "binary" else str(rule))
+    bin_ms = float(windows.attrs.get("bin_size", np.nan)) * 1000
+    n_bins = int(windows.sizes.get("lag", 0))
+    step = attrs.get("step")
+    task = f"{rule}: {what}; windows of {n_bins} x {bin_ms:g} ms"
+    if step is not None:
+        task += f", stride {step} bin(s)"
+    labels, counts = np.unique(np.asarray(windows["label"].values).astype(str),
+                               return_counts=True)
+    return task, [(str(lab), int(c)) for lab, c in zip(labels, counts)]
+
+
+def _write_result(outdir: Path, kind: str, result: dict[str, Any], meta: dict[str, Any]) -> Path:
+    """Write one decoder's result (JSON, atomically) and its confusion figure."""
+    from spikedecode.serialization import save_json
+
+    path = outdir / f"{kind}.json"
+    save_json({**meta, "decoder": kind, **jsonable({kind: result})[kind]}, path)
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg", force=False)
+        import matplotlib.pyplot as plt
+
+        from spikedecode.plotting.decoding import plot_confusion
+    except ImportError:  # plotting is optional
+        return path
+    fig = plot_confusion(result["confusion"], title=f"{kind}: acc {result['accuracy']:.2f}")
+    fig.savefig(outdir / f"confusion_{kind}.png", dpi=120)
+    plt.close(fig)
+    return path
+
+
+def _echo_summary(report: dict[str, Any], results: dict[str, dict[str, Any]]) -> None:
+    """The human-readable report: what was decoded, from where, into which classes."""
+    classes = ", ".join(f"{c} ({n})" for c, n in report["classes"])
+    click.echo(f"file:    {report['file']}")
+    click.echo(f"task:    {report['task']}")
+    click.echo(f"classes: {classes}")
+    click.echo(f"units:   {report['n_units']}")
+    echo_table(score_rows(results))
+    click.echo(f"wrote:   {report['out']} (report.json, <decoder>.json, confusion_<decoder>.png)")
+
+
 @click.command("decode")
 @config_option("decode")
 @click.argument("file", type=click.Path(exists=True))
@@ -110,7 +196,9 @@ def jsonable(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
               help="Comma-separated decoders: logistic, svm, mlp, lstm.")
 @click.option("--bin", "bin_size", default="5ms", show_default=True, help="Bin size.")
 @click.option("--window", "n_bins", default=5, show_default=True, help="Bins per window.")
-@click.option("--step", default=1, show_default=True, help="Window stride in bins.")
+@click.option("--step", default=None, type=int,
+              help="Window stride in bins [default: the window length (non-overlapping); "
+                   "1 with --preset study].")
 @click.option("--labels", "rule", type=click.Choice(["multiclass", "binary"]),
               default="multiclass", show_default=True,
               help="multiclass: each stimulus vs latent; binary: stimulus vs latent.")
@@ -127,50 +215,63 @@ def jsonable(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
 @click.option("--n-boot", default=1000, show_default=True, help="Bootstrap replicates.")
 @click.option("--permutations", default=0, show_default=True,
               help="Label permutations for chance (linear decoders).")
-@click.option("--max-epochs", default=60, show_default=True)
+@click.option("--preset", type=click.Choice(PRESETS), default="fast", show_default=True,
+              help="fast: non-overlapping windows, LSTM batch 256, patience 5, at most 30 "
+                   "epochs; study: the seed study's stride-1 windows, batch 128, patience 8, "
+                   "60 epochs (over 50 min for the README command on a CPU).")
+@click.option("--max-epochs", default=None, type=int,
+              help="Torch decoders' epoch cap [default: 30, or 60 with --preset study].")
 @click.option("--seed", default=0, show_default=True)
-@click.option("--out", default=None, type=click.Path(), help="Folder for report.json and figures.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def command(file: str, decoders: str, bin_size: str, n_bins: int, step: int, rule: str,
+@click.option("--out", default=None, type=click.Path(),
+              help="Folder for the results [default: out/decode/<file name>].")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (no progress).")
+def command(file: str, decoders: str, bin_size: str, n_bins: int, step: int | None, rule: str,
             stimuli: str | None, balance: str, n_splits: int, n_boot: int, permutations: int,
-            max_epochs: int, seed: int, out: str | None, as_json: bool,
-            intervals: str | None = None, label_column: str | None = None) -> None:
-    """Decode the stimulus from one recording FILE with leakage-safe grouped CV."""
+            preset: str, max_epochs: int | None, seed: int, out: str | None,
+            as_json: bool, intervals: str | None = None,
+            label_column: str | None = None) -> None:
+    """Decode the stimulus from one recording FILE with leakage-safe grouped CV.
+
+    Each decoder's result is written to the output folder (``<decoder>.json``) as soon
+    as it is scored; ``report.json`` holds all of them at the end. Progress bars go to
+    stderr on a terminal and never with ``--json``.
+    """
     from spikedecode.io import read
     from spikedecode.preprocess import make_windows
+    from spikedecode.serialization import save_json
 
     kinds = [k.strip() for k in decoders.split(",") if k.strip()]
     for k in kinds:
         build_decoder(k)  # validates the name
     from spikedecode._cli.info import nwb_read_kwargs
 
+    if step is None:
+        step = 1 if preset == "study" else n_bins
+    if max_epochs is None:
+        max_epochs = 60 if preset == "study" else 30
+    outdir = Path(out) if out else default_out(file)
+    outdir.mkdir(parents=True, exist_ok=True)
+    if not as_json:
+        click.echo(f"writing to {outdir}")
     rec = read(file, **nwb_read_kwargs(file, intervals, label_column))
     kw: dict[str, Any] = {}
     if stimuli:
         kw["stimulus_labels"] = [s.strip() for s in stimuli.split(",")]
     w = make_windows(rec, bin_size=parse_duration(bin_size), n_bins=n_bins, step=step,
                      rule=rule, **kw)
+    task, classes = describe_task(w)
+    meta = {"file": str(file), "task": task, "classes": classes,
+            "bin_size": parse_duration(bin_size), "n_bins": n_bins, "step": step,
+            "labels": rule, "balance": balance, "preset": preset,
+            "n_units": int(w.sizes["unit"])}
     results = decode_windows(w, kinds, n_splits=n_splits, n_boot=n_boot,
                              n_permutations=permutations, balance=balance,
-                             random_state=seed, max_epochs=max_epochs)
-    report = {"file": str(file), "bin_size": parse_duration(bin_size), "n_bins": n_bins,
-              "step": step, "labels": rule, "balance": balance, "n_units": int(w.sizes["unit"]),
-              "results": jsonable(results)}
-    if out:
-        from spikedecode.plotting.decoding import plot_confusion
-        from spikedecode.serialization import save_json
-
-        outdir = Path(out)
-        outdir.mkdir(parents=True, exist_ok=True)
-        for kind, r in results.items():
-            fig = plot_confusion(r["confusion"], title=f"{kind}: acc {r['accuracy']:.2f}")
-            fig.savefig(outdir / f"confusion_{kind}.png", dpi=120)
-            import matplotlib.pyplot as plt
-
-            plt.close(fig)
-        save_json(report, outdir / "report.json")
-        report["out"] = str(outdir)
+                             random_state=seed, max_epochs=max_epochs, preset=preset,
+                             progress=_show_progress(as_json),
+                             on_result=lambda kind, r: _write_result(outdir, kind, r, meta))
+    report = {**meta, "results": jsonable(results), "out": str(outdir)}
+    save_json(report, outdir / "report.json")
     if as_json:
         echo_json(report)
         return
-    echo_table(score_rows(results))
+    _echo_summary(report, results)

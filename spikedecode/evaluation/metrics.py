@@ -55,6 +55,145 @@ def set_seed(estimator: Any, seed: int) -> Any:
     return estimator
 
 
+def _encode_pairs(y_true: NDArray, y_pred: NDArray) -> tuple[NDArray, NDArray, int]:
+    """Encode true and predicted labels once, on one shared label set."""
+    _, codes = np.unique(np.concatenate([y_true, y_pred]), return_inverse=True)
+    codes = codes.reshape(-1)
+    n_classes = int(codes.max()) + 1
+    return codes[: len(y_true)], codes[len(y_true):], n_classes
+
+
+def _scores_from_confusions(conf: NDArray, metric: str) -> NDArray[np.float64]:
+    """``metric`` of each confusion matrix in ``conf`` (..., n_classes, n_classes).
+
+    Rows are true labels. Balanced accuracy is the mean recall over the classes present
+    in ``y_true`` (rows with a count), as :func:`sklearn.metrics.balanced_accuracy_score`
+    computes it on the labels of the (resampled) data.
+    """
+    conf = np.asarray(conf, dtype=np.float64)
+    diag = np.diagonal(conf, axis1=-2, axis2=-1)
+    if metric == "accuracy":
+        return diag.sum(-1) / conf.sum((-2, -1))
+    rows = conf.sum(-1)
+    present = rows > 0
+    recall = np.divide(diag, rows, out=np.zeros_like(diag), where=present)
+    return recall.sum(-1) / present.sum(-1)
+
+
+def _bootstrap_confusions(
+    t: NDArray, p: NDArray, n_classes: int, groups: NDArray | None, n_boot: int,
+    rng: np.random.Generator, chunk_elems: int = 1 << 22,
+) -> NDArray[np.float64]:
+    """Confusion matrices (n_boot, n_classes, n_classes) of bootstrap replicates.
+
+    Each replicate draws ``n_units`` units with replacement, a unit being a group
+    (cluster bootstrap) or, without groups, a sample, exactly as drawing
+    ``rng.integers(0, n_units, n_units)`` once per replicate would (the same random
+    stream, so the same replicates for the same seed). A replicate's confusion is the
+    draw counts times the per-unit confusions, so no metric is called per replicate.
+    """
+    cc = n_classes * n_classes
+    pair = t * n_classes + p
+    if groups is None:
+        n_units, unit_conf = len(t), None
+    else:
+        _, inv = np.unique(groups, return_inverse=True)
+        inv = inv.reshape(-1)
+        n_units = int(inv.max()) + 1
+        # one (n_classes x n_classes) confusion per group, flattened: (n_groups, cc)
+        unit_conf = np.bincount(inv * cc + pair, minlength=n_units * cc).reshape(n_units, cc)
+        unit_conf = unit_conf.astype(np.float64)
+    out = np.empty((n_boot, cc))
+    step = max(1, chunk_elems // max(n_units, 1))
+    for b0 in range(0, n_boot, step):
+        nb = min(step, n_boot - b0)
+        pick = rng.integers(0, n_units, (nb, n_units))
+        if unit_conf is None:  # a sample's confusion is one cell: count the drawn cells
+            for i, r in enumerate(pick):
+                out[b0 + i] = np.bincount(pair[r], minlength=cc)
+        else:
+            row = np.arange(nb)[:, None]
+            counts = np.bincount((row * n_units + pick).ravel(),
+                                 minlength=nb * n_units).reshape(nb, n_units)
+            out[b0:b0 + nb] = counts.astype(np.float64) @ unit_conf
+    return out.reshape(n_boot, n_classes, n_classes)
+
+
+def _check_pair(y_true: ArrayLike, y_pred: ArrayLike) -> tuple[NDArray, NDArray]:
+    y_true = np.asarray(y_true)
+    y_pred = np.asarray(y_pred)
+    if y_true.shape != y_pred.shape or y_true.ndim != 1 or len(y_true) == 0:
+        raise SpikeDecodeValueError(
+            f"y_true {y_true.shape} and y_pred {y_pred.shape} must be equal non-empty 1-D."
+        )
+    return y_true, y_pred
+
+
+def _bootstrap_scores(
+    y_true: ArrayLike,
+    y_pred: ArrayLike,
+    *,
+    metrics: Sequence[str] = ("accuracy", "balanced_accuracy"),
+    groups: ArrayLike | None = None,
+    n_boot: int = 1000,
+    random_state: RandomStateLike = None,
+) -> dict[str, tuple[float, NDArray[np.float64]]]:
+    """Point estimates and bootstrap replicates of several metrics from one resampling.
+
+    Labels are encoded once and each group's confusion matrix is counted once; every
+    replicate's confusion matrix is then its draw counts times those, so the cost does
+    not grow with the number of samples per group. All ``metrics`` share the same
+    replicates.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like (n_samples,)
+    metrics : sequence of {"accuracy", "balanced_accuracy"}
+    groups : array-like (n_samples,), optional
+        Resample whole groups (trials), a cluster bootstrap; else samples.
+    n_boot : int, default=1000
+    random_state : int, Generator or None
+
+    Returns
+    -------
+    dict
+        ``metric -> (value, replicates)``, replicates of shape (n_boot,).
+
+    Examples
+    --------
+    >>> r = _bootstrap_scores([0, 1, 1, 1], [0, 1, 0, 1], n_boot=50, random_state=0)
+    >>> r["accuracy"][0], r["balanced_accuracy"][0], r["accuracy"][1].shape
+    (0.75, 0.8333333333333333, (50,))
+    """
+    for m in metrics:
+        _metric(m)
+    y_true, y_pred = _check_pair(y_true, y_pred)
+    t, p, n_classes = _encode_pairs(y_true, y_pred)
+    if groups is not None:
+        groups = np.asarray(groups)
+        if len(groups) != len(y_true):
+            raise SpikeDecodeValueError(
+                f"groups has {len(groups)} entries but y_true has {len(y_true)}."
+            )
+    full = np.bincount(t * n_classes + p, minlength=n_classes * n_classes)
+    full = full.reshape(n_classes, n_classes)
+    if n_boot >= 1:
+        conf = _bootstrap_confusions(t, p, n_classes, groups, int(n_boot),
+                                     check_generator(random_state))
+    else:
+        conf = np.zeros((0, n_classes, n_classes))
+    return {m: (float(_scores_from_confusions(full, m)), _scores_from_confusions(conf, m))
+            for m in metrics}
+
+
+def _percentile_ci(stats: NDArray, ci: float) -> tuple[float, float]:
+    if len(stats) == 0:
+        return np.nan, np.nan
+    alpha = (1 - ci) / 2
+    lo, hi = np.quantile(stats, [alpha, 1 - alpha])
+    return float(lo), float(hi)
+
+
 def bootstrap_ci(
     y_true: ArrayLike,
     y_pred: ArrayLike,
@@ -66,6 +205,10 @@ def bootstrap_ci(
     random_state: RandomStateLike = None,
 ) -> tuple[float, float, float]:
     """Point estimate and percentile bootstrap CI of a metric.
+
+    Each replicate draws as many groups (or, without groups, samples) as there are,
+    with replacement; its score comes from its confusion matrix (see
+    ``_bootstrap_scores``), so no metric function runs per replicate.
 
     Parameters
     ----------
@@ -87,45 +230,12 @@ def bootstrap_ci(
     >>> v, bool(lo < 0.9 < hi)
     (0.9, True)
     """
-    fn = _metric(metric)
-    y_true = np.asarray(y_true)
-    y_pred = np.asarray(y_pred)
-    if y_true.shape != y_pred.shape or y_true.ndim != 1 or len(y_true) == 0:
-        raise SpikeDecodeValueError(
-            f"y_true {y_true.shape} and y_pred {y_pred.shape} must be equal non-empty 1-D."
-        )
+    _metric(metric)
     if not 0 < ci < 1:
         raise ConfigError(f"ci == {ci}, must be in (0, 1).")
-    value = float(fn(y_true, y_pred))
-    if n_boot < 1:
-        return value, np.nan, np.nan
-    rng = check_generator(random_state)
-    correct_metric = metric == "accuracy"
-    if groups is not None:
-        groups = np.asarray(groups)
-        _, inv = np.unique(groups, return_inverse=True)
-        members = np.argsort(inv, kind="stable")
-        bounds = np.concatenate([[0], np.cumsum(np.bincount(inv))])
-        n_g = len(bounds) - 1
-    stats = np.empty(n_boot)
-    hit = (y_true == y_pred).astype(float)
-    for b in range(n_boot):
-        if groups is None:
-            idx = rng.integers(0, len(y_true), len(y_true))
-        else:
-            pick = rng.integers(0, n_g, n_g)
-            idx = np.concatenate([members[bounds[g]:bounds[g + 1]] for g in pick])
-        if correct_metric:
-            stats[b] = hit[idx].mean()
-        else:
-            import warnings
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                stats[b] = fn(y_true[idx], y_pred[idx])
-    alpha = (1 - ci) / 2
-    lo, hi = np.quantile(stats, [alpha, 1 - alpha])
-    return value, float(lo), float(hi)
+    value, stats = _bootstrap_scores(y_true, y_pred, metrics=(metric,), groups=groups,
+                                    n_boot=n_boot, random_state=random_state)[metric]
+    return (value, *_percentile_ci(stats, ci))
 
 
 def confusion(y_true: ArrayLike, y_pred: ArrayLike, *, labels: Sequence[Any] | None = None,
@@ -161,6 +271,16 @@ def _fit(decoder: Any, X: NDArray, y: NDArray, groups: NDArray | None) -> Any:
     return decoder.fit(X, y, **groups_fit_params(decoder, groups))
 
 
+def _fold_bar(splits: list, progress: bool | str) -> Any:
+    """``splits`` wrapped in a tqdm bar (stderr) when ``progress`` is truthy."""
+    if not progress:
+        return splits
+    from tqdm.auto import tqdm
+
+    label = progress if isinstance(progress, str) else "cross-validation"
+    return tqdm(splits, desc=label, unit="fold", leave=False)
+
+
 def cross_val_predictions(
     decoder: Any,
     X: ArrayLike,
@@ -170,6 +290,7 @@ def cross_val_predictions(
     n_splits: int = 5,
     sampler: Any = None,
     random_state: RandomStateLike = None,
+    progress: bool | str = False,
 ) -> NDArray:
     """Out-of-fold predictions with leakage-safe folds.
 
@@ -186,6 +307,9 @@ def cross_val_predictions(
         Applied to each *training* fold only (e.g. ``preprocess.RandomUnderSampler``).
     random_state : int, Generator or None
         Seeds the folds, the sampler and unseeded decoders.
+    progress : bool or str, default=False
+        Show a tqdm bar over the folds on stderr (a string is its label). Torch
+        decoders show their own epoch bar when built with ``progress=True``.
 
     Returns
     -------
@@ -200,7 +324,7 @@ def cross_val_predictions(
     splits = group_splits(y, groups, n_splits, seed)
     pred = np.empty(len(y), dtype=y.dtype)
     done = np.zeros(len(y), bool)
-    for k, (tr, te) in enumerate(splits):
+    for k, (tr, te) in enumerate(_fold_bar(splits, progress)):
         X_tr, y_tr, g_tr = X[tr], y[tr], None if groups is None else groups[tr]
         if sampler is not None:
             s = clone(sampler)
@@ -230,6 +354,7 @@ def within_day_scores(
     ci: float = 0.95,
     n_permutations: int = 0,
     random_state: RandomStateLike = None,
+    progress: bool | str = False,
 ) -> dict[str, Any]:
     """Leakage-safe within-day accuracy and balanced accuracy with bootstrap CIs.
 
@@ -243,6 +368,9 @@ def within_day_scores(
     n_permutations : int, default=0
         When > 0, also estimate chance with :func:`permutation_chance` (refits the
         decoder ``n_permutations`` times per fold).
+    progress : bool or str, default=False
+        Show a bar over the cross-validation folds on stderr (a string labels it). The
+        bootstrap needs no bar: it costs one matrix product per chunk of replicates.
 
     Returns
     -------
@@ -262,15 +390,18 @@ def within_day_scores(
     >>> r["accuracy"] > 0.7 and r["accuracy_ci"][0] < r["accuracy"] < r["accuracy_ci"][1]
     True
     """
+    if not 0 < ci < 1:
+        raise ConfigError(f"ci == {ci}, must be in (0, 1).")
     y = np.asarray(y)
     seed = draw_seed(random_state)
     pred = cross_val_predictions(decoder, X, y, groups, n_splits=n_splits, sampler=sampler,
-                                 random_state=seed)
+                                 random_state=seed, progress=progress)
     out: dict[str, Any] = {}
-    for m in ("accuracy", "balanced_accuracy"):
-        v, lo, hi = bootstrap_ci(y, pred, metric=m, groups=groups, n_boot=n_boot, ci=ci,
-                                 random_state=seed + 1)
-        out[m], out[f"{m}_ci"] = v, (lo, hi)
+    # one resampling for both metrics (as two bootstrap_ci calls with seed + 1 would draw)
+    boot = _bootstrap_scores(y, pred, metrics=("accuracy", "balanced_accuracy"), groups=groups,
+                            n_boot=n_boot, random_state=seed + 1)
+    for m, (v, stats) in boot.items():
+        out[m], out[f"{m}_ci"] = v, _percentile_ci(stats, ci)
     _, counts = np.unique(y, return_counts=True)
     out["majority_chance"] = float(counts.max() / counts.sum())
     # balanced accuracy of any label-blind guess is 1 / n_classes

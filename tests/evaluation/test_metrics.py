@@ -249,3 +249,87 @@ def test_null_experiment_default_is_at_chance_resample_first_is_inflated():
     assert honest_lin["balanced_accuracy"] <= 0.55
     assert honest_knn["balanced_accuracy"] <= 0.55
     assert leaky >= 0.65  # measured 0.72-0.75 over seeds 0-3
+
+
+# ---------------------------------------------------------------- vectorised bootstrap
+def _slow_replicates(y_true, y_pred, groups, n_boot, seed, metric):
+    """Reference: resample groups (or samples) one replicate at a time, call sklearn."""
+    import warnings
+
+    from sklearn.metrics import accuracy_score, balanced_accuracy_score
+
+    fn = accuracy_score if metric == "accuracy" else balanced_accuracy_score
+    rng = np.random.default_rng(seed)
+    uniq = np.unique(groups) if groups is not None else None
+    stats = []
+    for _ in range(n_boot):
+        if groups is None:
+            idx = rng.integers(0, len(y_true), len(y_true))
+        else:
+            pick = rng.integers(0, len(uniq), len(uniq))
+            idx = np.concatenate([np.flatnonzero(groups == uniq[k]) for k in pick])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # replicates missing a class warn in sklearn
+            stats.append(fn(y_true[idx], y_pred[idx]))
+    return np.asarray(stats)
+
+
+@pytest.mark.parametrize("use_groups", [True, False])
+@pytest.mark.parametrize("metric", ["accuracy", "balanced_accuracy"])
+def test_bootstrap_replicates_equal_slow_reference(use_groups, metric):
+    from spikedecode.evaluation.metrics import _bootstrap_scores
+
+    rng = np.random.default_rng(7)
+    # 3 string classes, one rare (so some replicates lack it), unequal trial sizes
+    groups = np.repeat(np.arange(25), rng.integers(1, 9, 25))
+    y = np.array(["latent", "stim/a", "stim/b"])[
+        rng.choice(3, len(groups), p=[0.6, 0.35, 0.05])]
+    pred = np.where(rng.random(len(y)) < 0.7, y, np.roll(y, 3))
+    g = groups if use_groups else None
+    value, reps = _bootstrap_scores(y, pred, metrics=(metric,), groups=g, n_boot=300,
+                                    random_state=11)[metric]
+    ref = _slow_replicates(y, pred, g, 300, 11, metric)
+    # same draws, same counts: only the summation order differs (ratios of small ints)
+    np.testing.assert_allclose(reps, ref, rtol=0, atol=1e-12)
+    assert np.std(ref) > 0.01  # the replicates differ, so the check has teeth
+    from sklearn.metrics import accuracy_score, balanced_accuracy_score
+
+    fn = accuracy_score if metric == "accuracy" else balanced_accuracy_score
+    assert value == pytest.approx(fn(y, pred), abs=1e-12)
+    v, lo, hi = bootstrap_ci(y, pred, metric=metric, groups=g, n_boot=300, ci=0.9,
+                             random_state=11)
+    np.testing.assert_allclose([lo, hi], np.quantile(ref, [0.05, 0.95]), atol=1e-12)
+
+
+def test_within_day_scores_ci_matches_bootstrap_ci():
+    """Both metrics share one resampling, drawn as bootstrap_ci with seed + 1 draws it."""
+    from spikedecode._random import draw_seed
+
+    X, y, g = _trials(3, n_trials=30, per=4, signal=0.7)
+    r = within_day_scores(make_decoder("logistic"), X, y, g, n_boot=200, random_state=5)
+    seed = draw_seed(5)
+    for m in ("accuracy", "balanced_accuracy"):
+        v, lo, hi = bootstrap_ci(y, r["y_pred"], metric=m, groups=g, n_boot=200,
+                                 random_state=seed + 1)
+        assert r[m] == pytest.approx(v, abs=1e-12)
+        assert r[f"{m}_ci"] == pytest.approx((lo, hi), abs=1e-12)
+        assert lo < hi
+
+
+def test_bootstrap_chunks_do_not_change_replicates():
+    """Drawing replicates in chunks gives the same stream as drawing them at once."""
+    from spikedecode.evaluation.metrics import _bootstrap_confusions, _encode_pairs
+
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 3, 400)
+    pred = np.where(rng.random(400) < 0.6, y, rng.integers(0, 3, 400))
+    g = rng.integers(0, 50, 400)
+    t, p, c = _encode_pairs(y, pred)
+    for groups in (g, None):
+        whole = _bootstrap_confusions(t, p, c, groups, 64, np.random.default_rng(0))
+        small = _bootstrap_confusions(t, p, c, groups, 64, np.random.default_rng(0),
+                                      chunk_elems=450)
+        np.testing.assert_array_equal(whole, small)
+        assert whole.sum((1, 2)).min() > 0
+        if groups is None:  # sample bootstrap: each replicate holds n samples
+            assert np.all(whole.sum((1, 2)) == 400)
