@@ -55,7 +55,7 @@ transforms, callbacks
         patience: int | None = 10,
         grad_clip: float | None = None,
         n_lags: int | None = None,
-        bootstrap: bool = False,
+        bootstrap: bool | str = False,
         device: Any = "auto",
         random_state: Any = None,
         progress: bool = False,

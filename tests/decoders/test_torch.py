@@ -101,6 +101,24 @@ def test_bootstrap_balances_training_set():
                                     .randint(2**31 - 1))[0]], return_counts=True)[1])
 
 
+def test_fold_sized_bootstrap_balances_at_the_folds_size():
+    y = np.array(["a"] * 31 + ["b"] * 10 + ["c"] * 5)
+    idx = balanced_bootstrap_indices(y, random_state=0, size="fold")
+    vals, counts = np.unique(y[idx], return_counts=True)
+    assert vals.tolist() == ["a", "b", "c"] and counts.tolist() == [15, 15, 15]
+    with pytest.raises(ConfigError, match="size"):
+        balanced_bootstrap_indices(y, size="median")
+    X, yy, g = _seq(0)
+    clf = LSTMDecoder(hidden_size=4, num_layers=1, bootstrap="fold", random_state=0,
+                      **FAST).fit(X, yy, groups=g)
+    tr, _ = grouped_validation_split(
+        yy, g, 0.1, random_state=np.random.RandomState(0).randint(2**31 - 1))
+    # both classes of the training part, each drawn len(tr) // 2 times
+    assert clf.history_.epochs[0]["n_samples"] == 2 * (len(tr) // 2)
+    with pytest.raises(ConfigError, match="bootstrap"):
+        LSTMDecoder(bootstrap="yes", **FAST).fit(X, yy, groups=g)
+
+
 def test_plugins_reach_the_training_loop():
     X, y, g = _seq(0)
     seen = {"term": 0, "tf": 0, "cb": 0}
