@@ -93,7 +93,7 @@ CHEAP_PARAMS: dict[type, list[dict]] = {
     GroupCVLinearClassifier: [dict(random_state=0, lambdas=(1e-3, 1e-1), cv=3),
                               dict(kind="svm", random_state=0, lambdas=(1e-3, 1e-1), cv=3)],
     TorchClassifier: [dict(module=linear_factory, **TINY)],
-    MLPDecoder: [dict(hidden_sizes=(8,), **TINY)],
+    MLPDecoder: [dict(hidden_layer_sizes=(8,), **TINY)],
     LSTMDecoder: [dict(hidden_size=4, num_layers=1, dropout=0.0, **TINY)],
     InfoVAE: [dict(n_components=2, hidden_layer_sizes=(8,), max_epochs=2, batch_size=32,
                    device="cpu", random_state=0)],
@@ -180,7 +180,8 @@ def test_every_estimator_is_checked_or_excluded():
     assert {GroupCVLinearClassifier, MLPDecoder, PerDayPCA, InfoVAE} <= discovered
     assert not set(CHEAP_PARAMS) & set(NOT_CHECKED)
     missing = discovered - set(CHEAP_PARAMS) - set(NOT_CHECKED)
-    assert not missing, f"add {sorted(c.__qualname__ for c in missing)} to CHEAP_PARAMS or NOT_CHECKED"
+    assert not missing, (f"add {sorted(c.__qualname__ for c in missing)} to CHEAP_PARAMS "
+                         "or NOT_CHECKED")
     stale = (set(CHEAP_PARAMS) | set(NOT_CHECKED)) - discovered
     assert not stale, f"{sorted(c.__qualname__ for c in stale)} are listed but not discovered"
     assert set(EXPECTED_FAILURES) <= set(CHEAP_PARAMS)
@@ -223,7 +224,7 @@ def test_in_pipeline_gridsearch_cross_val_score(kind):
     if kind == "lstm":
         extra.update(hidden_size=8, num_layers=1, n_lags=3)
     if kind == "mlp":
-        extra.update(hidden_sizes=(8,))
+        extra.update(hidden_layer_sizes=(8,))
     est = make_decoder(kind, random_state=0, **extra)
     pipe = make_pipeline(StandardScaler(), est) if kind in ("mlp", "lstm") else est
     scores = cross_val_score(pipe, X2, y, groups=groups, cv=GroupKFold(4))

@@ -75,7 +75,7 @@ def decoders(quick: bool, n_lags: int) -> dict:
         "logistic": make_decoder("logistic", lambdas=lam, class_weight="balanced",
                                  random_state=0),
         "svm": make_decoder("svm", lambdas=lam, class_weight="balanced", random_state=0),
-        "mlp": MLPDecoder(hidden_sizes=(64,), dropout=0.2, max_epochs=epochs, lr=3e-3,
+        "mlp": MLPDecoder(hidden_layer_sizes=(64,), dropout=0.2, max_epochs=epochs, lr=3e-3,
                           patience=5, bootstrap=True, random_state=0),
         "lstm": LSTMDecoder(hidden_size=8 if quick else 32, num_layers=3, dropout=0.2,
                             max_epochs=epochs, lr=3e-3, batch_size=256, patience=5,

@@ -250,7 +250,7 @@ def part_counts(cfg, out, results):
     Xte, yte = X[pick], y[pick]
     log(f"touch windows: {X.shape} (sample, lag, unit); train {len(ytr)}, test {len(yte)}; "
         f"labels {sorted(set(y.tolist()))}; mean count {X.mean():.3f}")
-    decoders = {"MLPDecoder": MLPDecoder(hidden_sizes=(64,), max_epochs=cfg["touch_epochs"],
+    decoders = {"MLPDecoder": MLPDecoder(hidden_layer_sizes=(64,), max_epochs=cfg["touch_epochs"],
                                          lr=3e-3, bootstrap=True, random_state=0,
                                          device="cpu")}
     if cfg["lstm"]:

@@ -473,7 +473,7 @@ def part_touch(cfg, out, results):
             continue
         terms = [SpectralRegularizer("layers.1", tau=min(10, width // 4), beta=beta,
                                      X=torch.as_tensor(Xtr))] if beta else []
-        clf = MLPDecoder(hidden_sizes=(width,), max_epochs=cfg["touch_epochs"],
+        clf = MLPDecoder(hidden_layer_sizes=(width,), max_epochs=cfg["touch_epochs"],
                          batch_size=max(96, int(1.5 * width)), lr=1e-3, loss_terms=terms,
                          random_state=0, device="cpu", patience=None)
         clf.fit(Xtr, ytr, groups=gtr)

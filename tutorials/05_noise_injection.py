@@ -428,7 +428,7 @@ def touch_experiment(cfg, out: Path) -> dict:
     sig = 1.0
     rows, curves = {}, {}
     for i, (name, (tfs, cbs)) in enumerate(variants.items()):
-        dec = MLPDecoder(hidden_sizes=(64,), max_epochs=cfg["touch_epochs"], lr=3e-3,
+        dec = MLPDecoder(hidden_layer_sizes=(64,), max_epochs=cfg["touch_epochs"], lr=3e-3,
                          patience=None, validation_fraction=0.0, transforms=tfs,
                          callbacks=cbs, random_state=i, device="cpu").fit(Xtr, ytr)
         net = dec.module_.eval()

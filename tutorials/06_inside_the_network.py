@@ -449,7 +449,7 @@ perm = np.random.default_rng(SEED).permutation(np.unique(gw))
 n_g = len(perm)
 tr_g, va_g, te_g = perm[: n_g // 2], perm[n_g // 2: 3 * n_g // 4], perm[3 * n_g // 4:]
 m_tr, m_va, m_te = (np.isin(gw, g) for g in (tr_g, va_g, te_g))
-dec = MLPDecoder(hidden_sizes=(64,), max_epochs=CFG["dec_epochs"], lr=3e-3, patience=None,
+dec = MLPDecoder(hidden_layer_sizes=(64,), max_epochs=CFG["dec_epochs"], lr=3e-3, patience=None,
                  device="cpu", random_state=SEED).fit(Xw[m_tr], yi[m_tr])
 dec_net = dec.module_
 RESULTS["touch_decoder"] = {"classes": classes.tolist(), "n_windows": int(len(yw)),

@@ -41,7 +41,7 @@ def build_decoder(kind: str, *, random_state: int = 0, max_epochs: int = 60,
     # accuracy unchanged: docs/decoding.md)
     bootstrap: bool | str = True if study else "fold"
     if kind == "mlp":
-        return make_decoder("mlp", hidden_sizes=(16,) if small else (64,), dropout=0.2,
+        return make_decoder("mlp", hidden_layer_sizes=(16,) if small else (64,), dropout=0.2,
                             max_epochs=max_epochs,
                             lr=3e-3, patience=8, bootstrap=bootstrap,
                             random_state=random_state, progress=progress)

@@ -22,22 +22,22 @@ class MLPNet(nn.Module):
     n_inputs : int
         ``lag * unit`` (the window is flattened).
     n_classes : int
-    hidden_sizes : sequence of int, default=(64,)
+    hidden_layer_sizes : sequence of int, default=(64,)
     dropout : float, default=0.0
 
     Examples
     --------
-    >>> net = MLPNet(10, 3, hidden_sizes=(8,))
+    >>> net = MLPNet(10, 3, hidden_layer_sizes=(8,))
     >>> net(torch.zeros(4, 2, 5)).shape
     torch.Size([4, 3])
     """
 
-    def __init__(self, n_inputs: int, n_classes: int, hidden_sizes: Sequence[int] = (64,),
+    def __init__(self, n_inputs: int, n_classes: int, hidden_layer_sizes: Sequence[int] = (64,),
                  dropout: float = 0.0) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         width = int(n_inputs)
-        for h in hidden_sizes:
+        for h in hidden_layer_sizes:
             layers += [nn.Linear(width, int(h)), nn.ReLU()]
             if dropout > 0:
                 layers.append(nn.Dropout(float(dropout)))

@@ -17,7 +17,7 @@ class MLPDecoder(TorchClassifier):
 
     Parameters
     ----------
-    hidden_sizes : tuple of int, default=(64,)
+    hidden_layer_sizes : tuple of int, default=(64,)
         Widths of the hidden ReLU layers.
     dropout : float, default=0.0
     max_epochs, batch_size, lr, weight_decay, optimizer, validation_fraction, patience, \
@@ -36,7 +36,7 @@ transforms, callbacks
     >>> rng = np.random.default_rng(0)
     >>> X = rng.poisson(2.0, size=(120, 3, 4)).astype("float32")
     >>> y = np.where(X[:, :, 0].sum(1) > 6, "a", "b")
-    >>> clf = MLPDecoder(hidden_sizes=(16,), max_epochs=40, lr=0.01, random_state=0).fit(X, y)
+    >>> clf = MLPDecoder(hidden_layer_sizes=(16,), max_epochs=40, lr=0.01, random_state=0).fit(X, y)
     >>> clf.score(X, y) > 0.8
     True
     """
@@ -44,7 +44,7 @@ transforms, callbacks
     def __init__(
         self,
         *,
-        hidden_sizes: Sequence[int] = (64,),
+        hidden_layer_sizes: Sequence[int] = (64,),
         dropout: float = 0.0,
         max_epochs: int = 100,
         batch_size: int = 64,
@@ -64,7 +64,7 @@ transforms, callbacks
         transforms: Sequence[Any] = (),
         callbacks: Sequence[Any] = (),
     ) -> None:
-        self.hidden_sizes = hidden_sizes
+        self.hidden_layer_sizes = hidden_layer_sizes
         self.dropout = dropout
         self.max_epochs = max_epochs
         self.batch_size = batch_size
@@ -87,5 +87,6 @@ transforms, callbacks
     def _build_module(self, input_shape: tuple[int, ...], n_classes: int) -> Any:
         from spikedecode.decoders._nets import MLPNet
 
-        return MLPNet(int(np.prod(input_shape)), n_classes, hidden_sizes=tuple(self.hidden_sizes),
+        return MLPNet(int(np.prod(input_shape)), n_classes,
+                      hidden_layer_sizes=tuple(self.hidden_layer_sizes),
                       dropout=float(self.dropout))

@@ -43,26 +43,6 @@ from spikedecode.errors import ConfigError, NotEnoughDataError, SpikeDecodeValue
 
 __all__ = ["TorchClassifier", "balanced_bootstrap_indices", "grouped_validation_split"]
 
-_COMMON_DEFAULTS: dict[str, Any] = {
-    "max_epochs": 100,
-    "batch_size": 64,
-    "lr": 1e-3,
-    "weight_decay": 0.0,
-    "optimizer": "adam",
-    "validation_fraction": 0.1,
-    "patience": 10,
-    "grad_clip": None,
-    "n_lags": None,
-    "bootstrap": False,
-    "device": "auto",
-    "random_state": None,
-    "progress": False,
-    "warm_start": False,
-    "loss_terms": (),
-    "transforms": (),
-    "callbacks": (),
-}
-
 # parameters that are objects (plug-ins): not stored in a saved model's JSON config
 _NOT_SAVED = ("loss_terms", "transforms", "callbacks", "module")
 
@@ -291,6 +271,14 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         self.transforms = transforms
         self.callbacks = callbacks
 
+    @classmethod
+    def _get_param_defaults(cls) -> dict[str, Any]:
+        """``{name: default}`` of the constructor's parameters."""
+        import inspect
+
+        return {name: p.default for name, p in inspect.signature(cls.__init__).parameters.items()
+                if name != "self"}
+
     # ------------------------------------------------------------------ hooks
     def _build_module(self, input_shape: tuple[int, ...], n_classes: int) -> Any:
         """Build a fresh module for this input shape (subclasses override)."""
@@ -422,8 +410,7 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
             size = "fold" if self.bootstrap == "fold" else "largest"
             tr = tr[balanced_bootstrap_indices(y_idx[tr], random_state=seed + 1, size=size)]
         reuse = (self.warm_start and hasattr(self, "module_")
-                 and getattr(self, "_fit_classes", None) is not None
-                 and np.array_equal(self._fit_classes, classes))
+                 and np.array_equal(getattr(self, "classes_", None), classes))
         if not reuse:
             with torch_seeded(seed):
                 self.module_ = self._build_module(tuple(self.input_shape_), len(classes))
@@ -433,7 +420,6 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
                     "not a torch.nn.Module."
                 )
         self.classes_ = classes
-        self._fit_classes = classes
         x_t = torch.from_numpy(X)
         y_t = torch.from_numpy(y_idx.astype(np.int64))
         val = (x_t[va], y_t[va]) if len(va) else None
@@ -576,15 +562,23 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         if not issubclass(klass, cls):
             raise ConfigError(f"{path} holds a {name}, not a {cls.__name__}.")
         params = dict(cfg.get("params", {}))
-        for k in ("hidden_sizes",):
-            if k in params and isinstance(params[k], list):
-                params[k] = tuple(params[k])
+        # JSON stores tuples as lists: give back a tuple wherever the class's default is one
+        defaults = klass._get_param_defaults()
+        unknown = sorted(set(params) - set(defaults))
+        if unknown:
+            raise ConfigError(
+                f"{path} stores parameters {unknown} that {name} does not take (saved by an "
+                "older spikedecode? MLPDecoder's hidden_sizes is now hidden_layer_sizes); "
+                "rename them in the .json file."
+            )
+        for k, v in params.items():
+            if isinstance(v, list) and isinstance(defaults.get(k), tuple):
+                params[k] = tuple(v)
         if klass is TorchClassifier and "module" not in overrides and cfg.get("module_factory"):
             params["module"] = _resolve_import_path(cfg["module_factory"])
         params.update(overrides)
         est = klass(**params)
         est.classes_ = np.asarray(cfg["classes"])
-        est._fit_classes = est.classes_
         est.input_shape_ = tuple(cfg["input_shape"])
         est.n_features_in_ = int(cfg["n_features_in"])
         est.device_ = resolve_device(est.device)

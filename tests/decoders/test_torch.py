@@ -57,17 +57,19 @@ def test_2d_input_with_n_lags_equals_3d():
 
 def test_2d_without_n_lags_is_length_one_sequence():
     X, y, _ = _seq(0)
-    clf = MLPDecoder(hidden_sizes=(8,), random_state=0, **FAST).fit(X.reshape(len(X), -1), y)
+    clf = MLPDecoder(hidden_layer_sizes=(8,), random_state=0, **FAST).fit(X.reshape(len(X), -1), y)
     assert clf.input_shape_ == (1, 24)
 
 
 def test_reproducible_with_random_state():
     X, y, g = _seq(1)
-    p1 = MLPDecoder(hidden_sizes=(8,), dropout=0.3, random_state=3, **FAST).fit(X, y, groups=g)
-    p2 = MLPDecoder(hidden_sizes=(8,), dropout=0.3, random_state=3, **FAST).fit(X, y, groups=g)
+    p1 = MLPDecoder(hidden_layer_sizes=(8,), dropout=0.3, random_state=3,
+                    **FAST).fit(X, y, groups=g)
+    p2 = MLPDecoder(hidden_layer_sizes=(8,), dropout=0.3, random_state=3,
+                    **FAST).fit(X, y, groups=g)
     np.testing.assert_array_equal(p1.predict_proba(X), p2.predict_proba(X))
     state = torch.random.get_rng_state()
-    MLPDecoder(hidden_sizes=(8,), random_state=3, **FAST).fit(X, y)
+    MLPDecoder(hidden_layer_sizes=(8,), random_state=3, **FAST).fit(X, y)
     assert torch.equal(state, torch.random.get_rng_state())  # caller's RNG untouched
 
 
@@ -80,7 +82,7 @@ def test_grouped_validation_split_keeps_trials_whole(global_random_seed):
 
 def test_early_stopping_uses_validation_and_restores_best():
     X, y, g = _seq(0)
-    clf = MLPDecoder(hidden_sizes=(32,), random_state=0, max_epochs=200, lr=0.05, patience=3,
+    clf = MLPDecoder(hidden_layer_sizes=(32,), random_state=0, max_epochs=200, lr=0.05, patience=3,
                      validation_fraction=0.25, device="cpu").fit(X, y, groups=g)
     assert "val_loss" in clf.history_.epochs[0]
     assert clf.n_epochs_ < 200 and clf.history_.stopped_early
@@ -138,15 +140,16 @@ def test_plugins_reach_the_training_loop():
         def on_epoch_end(self, state):
             seen["cb"] += 1
 
-    clf = MLPDecoder(hidden_sizes=(4,), max_epochs=2, loss_terms=(term,), transforms=(Noise(),),
-                     callbacks=(CB(),), random_state=0, device="cpu").fit(X, y, groups=g)
+    clf = MLPDecoder(hidden_layer_sizes=(4,), max_epochs=2, loss_terms=(term,),
+                     transforms=(Noise(),), callbacks=(CB(),), random_state=0,
+                     device="cpu").fit(X, y, groups=g)
     assert seen["term"] > 0 and seen["tf"] > 0 and seen["cb"] == 2
     assert clf.n_epochs_ == 2
 
 
 def test_warm_start_continues_training():
     X, y, g = _seq(0)
-    clf = MLPDecoder(hidden_sizes=(8,), warm_start=True, random_state=0, max_epochs=3,
+    clf = MLPDecoder(hidden_layer_sizes=(8,), warm_start=True, random_state=0, max_epochs=3,
                      lr=0.01, device="cpu", validation_fraction=0).fit(X, y)
     w1 = clf.module_.layers[0].weight.detach().clone()
     m1 = clf.module_
@@ -171,7 +174,7 @@ def test_save_load_round_trip(tmp_path):
 
 def test_torch_module_gives_logits_with_gradients():
     X, y, g = _seq(0)
-    clf = MLPDecoder(hidden_sizes=(8,), random_state=0, **FAST).fit(X, y, groups=g)
+    clf = MLPDecoder(hidden_layer_sizes=(8,), random_state=0, **FAST).fit(X, y, groups=g)
     net = clf.torch_module().eval()
     x = torch.tensor(X[:5].reshape(5, -1), requires_grad=True)
     out = net(x)
@@ -183,7 +186,7 @@ def test_torch_module_gives_logits_with_gradients():
 
 def test_input_errors():
     X, y, g = _seq(0)
-    clf = MLPDecoder(hidden_sizes=(4,), max_epochs=1, device="cpu").fit(X, y)
+    clf = MLPDecoder(hidden_layer_sizes=(4,), max_epochs=1, device="cpu").fit(X, y)
     with pytest.raises(SpikeDecodeValueError, match="expecting"):
         clf.predict(X[:, :3])
     with pytest.raises(NotEnoughDataError, match="1 class"):
@@ -216,3 +219,73 @@ def test_custom_factory_load_needs_explicit_module(tmp_path):
         TorchClassifier.load(path)  # never imports code named in a file outside spikedecode
     back = TorchClassifier.load(path, module=_factory)
     np.testing.assert_allclose(back.predict_proba(X), clf.predict_proba(X), atol=1e-6)
+
+
+# the preset subclasses: their own network parameters, then TorchClassifier's training ones
+_NETWORK_PARAMS = {MLPDecoder: ["hidden_layer_sizes", "dropout"],
+                   LSTMDecoder: ["hidden_size", "num_layers", "dropout"]}
+
+
+def _params(cls):
+    import inspect
+
+    return [p for p in inspect.signature(cls.__init__).parameters.values() if p.name != "self"]
+
+
+@pytest.mark.parametrize("cls", [MLPDecoder, LSTMDecoder])
+def test_presets_keep_torch_classifier_training_signature_in_step(cls):
+    import re
+
+    training = [p for p in _params(TorchClassifier) if p.name not in ("module", "module_params")]
+    own = _params(cls)
+    n_net = len(_NETWORK_PARAMS[cls])
+    assert [p.name for p in own[:n_net]] == _NETWORK_PARAMS[cls]
+    # same names, order, defaults, annotations and kind (keyword-only) as TorchClassifier
+    assert [(p.name, p.default, p.annotation, p.kind) for p in own[n_net:]] == [
+        (p.name, p.default, p.annotation, p.kind) for p in training]
+    # __init__ stores every training parameter under its name (get_params reads it back)
+    sentinels = {p.name: object() for p in training}
+    got = cls(**sentinels).get_params(deep=False)
+    assert all(got[k] is v for k, v in sentinels.items())
+    # the docstring's shared line names exactly these parameters, in order
+    doc = cls.__doc__.replace("\\\n", "")
+    listed = re.search(r"\n\s*(max_epochs,[^\n]*)\n\s*As in :class:`~spikedecode\.decoders\."
+                       r"TorchClassifier`", doc)
+    assert listed is not None
+    assert [s.strip() for s in listed.group(1).split(",")] == [p.name for p in training]
+
+
+def test_mlp_save_load_restores_tuple_parameters(tmp_path):
+    X, y, _ = _seq(0)
+    clf = MLPDecoder(hidden_layer_sizes=(8, 4), max_epochs=2, random_state=0,
+                     device="cpu").fit(X, y)
+    back = MLPDecoder.load(clf.save(tmp_path / "mlp"))
+    # JSON holds a list; the loaded estimator has the tuple it was built with
+    assert back.get_params()["hidden_layer_sizes"] == (8, 4)
+    assert isinstance(back.hidden_layer_sizes, tuple)
+    assert [m.out_features for m in back.module_.layers if isinstance(m, torch.nn.Linear)] == [
+        8, 4, 2]
+    np.testing.assert_allclose(back.predict_proba(X), clf.predict_proba(X), atol=1e-6)
+
+
+def test_warm_start_rebuilds_when_classes_change():
+    X, y, _ = _seq(0)
+    clf = MLPDecoder(hidden_layer_sizes=(4,), warm_start=True, max_epochs=1, random_state=0,
+                     device="cpu", validation_fraction=0).fit(X, y)
+    m1 = clf.module_
+    clf.fit(X, np.where(y == "LUM", "x", "y"))
+    assert clf.module_ is not m1 and list(clf.classes_) == ["x", "y"]
+
+
+def test_load_names_a_parameter_the_class_does_not_take(tmp_path):
+    import json
+
+    X, y, _ = _seq(0)
+    path = MLPDecoder(hidden_layer_sizes=(4,), max_epochs=1, random_state=0,
+                      device="cpu").fit(X, y).save(tmp_path / "old")
+    cfg_file = tmp_path / "old.json"
+    cfg = json.loads(cfg_file.read_text())
+    cfg["params"]["hidden_sizes"] = cfg["params"].pop("hidden_layer_sizes")  # pre-rename file
+    cfg_file.write_text(json.dumps(cfg))
+    with pytest.raises(ConfigError, match=r"\['hidden_sizes'\].*hidden_layer_sizes"):
+        MLPDecoder.load(path)

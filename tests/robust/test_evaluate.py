@@ -167,7 +167,7 @@ def test_curve_on_a_count_decoder_with_its_own_labels():
     y = np.repeat(np.array(["touch/LUM", "latent"]), 30)
     X = rng.poisson(2.0, size=(60, 2, 3)).astype(np.float32)
     X[y == "touch/LUM", :, 0] += 4.0  # counts up to ~10: outside the image box
-    est = make_decoder("mlp", hidden_sizes=(8,), max_epochs=20, random_state=0).fit(X, y)
+    est = make_decoder("mlp", hidden_layer_sizes=(8,), max_epochs=20, random_state=0).fit(X, y)
     seen = []
 
     def spy(model, x, y, *, eps, clip=(0.0, 1.0)):
