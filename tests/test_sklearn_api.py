@@ -126,7 +126,7 @@ _TRAIN_REASON = ("max_epochs=2 on the check's data is too little training to rea
 _SPARSE = "dense float arrays only; sparse input fails, but not with sklearn's wording"
 _NOT_VALIDATED = ("validates with its own _check_2d (a SpikeDecodeError naming the field), "
                   "not sklearn's validate_data, so sklearn's messages and dtype rules differ")
-_ERROR_TARGET = ("the target is a classifier's error e >= 0 (the fit is on log10 e); the "
+_ERROR_TARGET = ("the target is a classifier's error e >= 0 (regressed as e, Pardo et al.); the "
                  "check's regression targets are negative and are rejected by design")
 
 EXPECTED_FAILURES: dict[type, dict[str, str]] = {
