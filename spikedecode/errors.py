@@ -68,7 +68,7 @@ class NotEnoughDataError(SpikeDecodeValueError):
     """Too few samples, trials or classes for the requested analysis."""
 
 
-class AttackError(SpikeDecodeValueError):
+class AttackError(ConfigError):
     """An attack configured with an invalid budget, domain or target."""
 
 

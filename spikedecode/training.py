@@ -39,12 +39,14 @@ import math
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from spikedecode._random import RandomStateLike, draw_seed, torch_generator, torch_seeded
+from spikedecode._validation import Interval, check_param, check_params
 from spikedecode.errors import ConfigError, SpikeDecodeTypeError, SpikeDecodeValueError
 
 __all__ = [
@@ -163,8 +165,7 @@ class EarlyStopping(Callback):
 
     def __init__(self, patience: int = 5, monitor: str = "val_loss", min_delta: float = 0.0,
                  restore_best: bool = True) -> None:
-        if patience < 1:
-            raise ConfigError(f"patience == {patience}, must be >= 1.")
+        check_param(patience, "patience", Interval(Integral, 1, None))
         self.patience = patience
         self.monitor = monitor
         self.min_delta = min_delta
@@ -435,11 +436,13 @@ def train(
 
     if not isinstance(module, torch.nn.Module):
         raise SpikeDecodeTypeError(f"module must be a torch.nn.Module; got {type(module).__name__}.")
-    for name, v in (("max_epochs", max_epochs), ("batch_size", batch_size)):
-        if not isinstance(v, (int, np.integer)) or v < 1:
-            raise ConfigError(f"{name} == {v!r}, must be an integer >= 1.")
-    if not lr > 0:
-        raise ConfigError(f"lr == {lr!r}, must be > 0.")
+    check_params({"max_epochs": max_epochs, "batch_size": batch_size, "lr": lr,
+                  "weight_decay": weight_decay}, {
+        "max_epochs": Interval(Integral, 1, None),
+        "batch_size": Interval(Integral, 1, None),
+        "lr": Interval(Real, 0, None, closed="neither"),
+        "weight_decay": Interval(Real, 0, None),
+    })
     dev = resolve_device(device)
     x_tr, y_tr = as_tensor_data(train_data, name="train_data")
     val = as_tensor_data(val_data, name="val_data") if val_data is not None else None

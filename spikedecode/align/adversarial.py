@@ -50,12 +50,14 @@ from __future__ import annotations
 import copy
 import zlib
 from collections.abc import Hashable
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from spikedecode._random import draw_seed, torch_seeded
+from spikedecode._validation import Interval, Options, check_params
 from spikedecode.align.base import BaseDayAligner
 from spikedecode.errors import ConfigError, LabelError
 from spikedecode.training import Callback, TrainState, train
@@ -297,26 +299,25 @@ class AdversarialAligner(BaseDayAligner):
     # -- checks -------------------------------------------------------------------
     def _check_params(self) -> None:
         super()._check_params()
-        if not 0.0 <= float(self.adversarial_weight) <= 1.0:
-            raise ConfigError(f"adversarial_weight == {self.adversarial_weight!r}, must be in "
-                              "[0, 1] (convex weight).")
-        if self.init not in ("auto", "pca", "matched"):
-            raise ConfigError(f"init == {self.init!r}, must be 'auto', 'pca' or 'matched'.")
-        if self.encoder not in ("linear", "mlp"):
-            raise ConfigError(f"encoder == {self.encoder!r}, must be 'linear' or 'mlp'.")
-        if not 0.0 <= float(self.anchor_weight) <= 1.0:
-            raise ConfigError(f"anchor_weight == {self.anchor_weight!r}, must be in [0, 1].")
-        if not 0.0 < float(self.validation_fraction) < 0.5:
-            raise ConfigError(f"validation_fraction == {self.validation_fraction!r}, must be "
-                              "in (0, 0.5).")
-        if float(self.gradient_penalty) < 0 or float(self.tol) < 0:
-            raise ConfigError("gradient_penalty and tol must be >= 0; got "
-                              f"{self.gradient_penalty!r}, {self.tol!r}.")
-        for name in ("max_epochs", "ref_epochs", "batch_size", "patience", "bank_size",
-                     "hidden_size"):
-            v = getattr(self, name)
-            if not isinstance(v, (int, np.integer)) or v < 1:
-                raise ConfigError(f"{name} == {v!r}, must be an integer >= 1.")
+        positive_int = Interval(Integral, 1, None)
+        check_params(self, {
+            "adversarial_weight": Interval(Real, 0, 1, closed="both"),
+            "init": Options("auto", "pca", "matched"),
+            "encoder": Options("linear", "mlp"),
+            "anchor_weight": Interval(Real, 0, 1, closed="both"),
+            "validation_fraction": Interval(Real, 0, 0.5, closed="neither"),
+            "gradient_penalty": Interval(Real, 0, None),
+            "tol": Interval(Real, 0, None),
+            "lr": Interval(Real, 0, None, closed="neither"),
+            "lr_disc": Interval(Real, 0, None, closed="neither"),
+            "max_epochs": positive_int,
+            "ref_epochs": positive_int,
+            "min_epochs": Interval(Integral, 0, None),
+            "batch_size": positive_int,
+            "patience": positive_int,
+            "bank_size": positive_int,
+            "hidden_size": positive_int,
+        })
 
     def _needs_labels(self) -> bool:
         return self._conditional

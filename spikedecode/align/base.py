@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Hashable, Mapping
+from numbers import Integral
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
@@ -28,6 +29,7 @@ from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from spikedecode._validation import Interval, Options, check_param
 from spikedecode.errors import (
     ConfigError,
     NotEnoughDataError,
@@ -317,9 +319,8 @@ class BaseDayAligner(TransformerMixin, BaseEstimator):
 
     # -- hooks --------------------------------------------------------------------
     def _check_params(self) -> None:
-        k = getattr(self, "n_components", None)
-        if k is not None and (not isinstance(k, (int, np.integer)) or k < 1):
-            raise ConfigError(f"n_components == {k!r}, must be an integer >= 1.")
+        check_param(getattr(self, "n_components", None), "n_components",
+                    [Interval(Integral, 1, None), None])
 
     def _needs_labels(self) -> bool:
         return True
@@ -377,8 +378,7 @@ class NoAlignment(BaseDayAligner):
         self.reference_day = reference_day
 
     def _check_params(self) -> None:
-        if self.mismatch not in ("raise", "pad"):
-            raise ConfigError(f"mismatch == {self.mismatch!r}, must be 'raise' or 'pad'.")
+        check_param(self.mismatch, "mismatch", Options("raise", "pad"))
 
     def _fit_reference(self, X: NDArray, y: NDArray | None, day: Hashable, **kw: Any) -> None:
         self.n_components_ = X.shape[1]

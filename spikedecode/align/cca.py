@@ -15,14 +15,16 @@ the number of days fitted before, and leaves them untouched.
 from __future__ import annotations
 
 from collections.abc import Hashable
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from spikedecode._validation import Interval, check_param
 from spikedecode.align.base import matched_averages, procrustes
 from spikedecode.align.pca import PerDayPCA
-from spikedecode.errors import ConfigError, NotEnoughDataError
+from spikedecode.errors import NotEnoughDataError
 
 __all__ = ["CCAAligner", "ProcrustesAligner", "cca_map"]
 
@@ -87,8 +89,7 @@ class _MatchedAverageAligner(PerDayPCA):
 
     def _check_params(self) -> None:
         super()._check_params()
-        if not isinstance(self.min_count, (int, np.integer)) or self.min_count < 1:
-            raise ConfigError(f"min_count == {self.min_count!r}, must be an integer >= 1.")
+        check_param(self.min_count, "min_count", Interval(Integral, 1, None))
 
     def _fit_reference(self, X: NDArray, y: NDArray | None, day: Hashable, **kw: Any) -> None:
         super()._fit_reference(X, y, day)
@@ -184,8 +185,7 @@ class CCAAligner(_MatchedAverageAligner):
 
     def _check_params(self) -> None:
         super()._check_params()
-        if not (isinstance(self.reg, (int, float)) and self.reg >= 0):
-            raise ConfigError(f"reg == {self.reg!r}, must be a float >= 0.")
+        check_param(self.reg, "reg", Interval(Real, 0, None))
 
     def _fit_reference(self, X: NDArray, y: NDArray | None, day: Hashable, **kw: Any) -> None:
         super()._fit_reference(X, y, day, **kw)

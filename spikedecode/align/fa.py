@@ -19,6 +19,7 @@ from __future__ import annotations
 import warnings
 import zlib
 from collections.abc import Hashable, Mapping, Sequence
+from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,7 @@ from numpy.typing import NDArray
 from sklearn.decomposition import FactorAnalysis
 
 from spikedecode._random import draw_seed
+from spikedecode._validation import Interval, check_param
 from spikedecode.align.base import AlignmentWarning, BaseDayAligner, matched_averages, procrustes
 from spikedecode.errors import ConfigError, NotEnoughDataError, SpikeDecodeValueError
 
@@ -118,8 +120,7 @@ class FactorAnalysisStabilizer(BaseDayAligner):
 
     def _check_params(self) -> None:
         super()._check_params()
-        if not (0.0 < float(self.stable_fraction) <= 1.0):
-            raise ConfigError(f"stable_fraction == {self.stable_fraction!r}, must be in (0, 1].")
+        check_param(self.stable_fraction, "stable_fraction", Interval(Real, 0, 1, closed="right"))
         if self.units is not None and not isinstance(self.units, Mapping):
             raise ConfigError(
                 f"units must be a mapping day -> unit ids; got {type(self.units).__name__}.")

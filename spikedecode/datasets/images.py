@@ -37,12 +37,14 @@ import tarfile
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from numbers import Integral
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from spikedecode._random import RandomStateLike, check_generator
+from spikedecode._validation import Interval, check_param
 from spikedecode.errors import (
     ConfigError,
     CorruptFileError,
@@ -154,19 +156,12 @@ def default_data_root() -> Path:
 
 
 # --------------------------------------------------------------------------- helpers
-def _check_int(name: str, value: Any, minimum: int = 0, allow_none: bool = False) -> None:
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ConfigError(f"{name} == {value!r}, must be an integer >= {minimum}.")
-
-
 def _n_from_size(name: str, size: float | int, n: int) -> int:
     if isinstance(size, float) and not isinstance(size, bool):
         if not 0.0 <= size < 1.0:
             raise ConfigError(f"{name} == {size!r}: a float must be a fraction in [0, 1).")
         return int(round(size * n))
-    _check_int(name, size)
+    check_param(size, name, Interval(Integral, 0, None))
     if size >= n:
         raise ConfigError(f"{name} == {size} leaves no training data (the training set has "
                           f"{n} samples); use a smaller {name}.")
@@ -194,7 +189,7 @@ def _make_splits(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
                  y_test: np.ndarray, *, val_size: float | int, random_state: RandomStateLike,
                  limit: int | None, classes: Sequence[str], name: str,
                  attrs: dict[str, Any]) -> ImageData:
-    _check_int("limit", limit, minimum=1, allow_none=True)
+    check_param(limit, "limit", [Interval(Integral, 1, None), None])
     n_val = _n_from_size("val_size", val_size, len(y_train))
     rng = check_generator(random_state)
     order = rng.permutation(len(y_train))
@@ -432,7 +427,7 @@ def load_digits(*, val_size: float | int = 0.2, test_size: float | int = 0.2,
     n_val = _n_from_size("val_size", val_size, len(idx_tr))
     idx_tr, idx_val = train_test_split(idx_tr, test_size=n_val, stratify=y[idx_tr],
                                        random_state=seed + 1) if n_val else (idx_tr, idx_tr[:0])
-    _check_int("limit", limit, minimum=1, allow_none=True)
+    check_param(limit, "limit", [Interval(Integral, 1, None), None])
     sub = np.random.default_rng(seed + 2)
     idx_tr, idx_val, idx_te = (np.sort(sub.permutation(i)[:limit]) if limit else np.sort(i)
                                for i in (idx_tr, idx_val, idx_te))
@@ -687,7 +682,7 @@ def _cache_key(path: Path) -> str:
 def _cached_folder(path: Path, cache_dir: str | Path | None, use_cache: bool,
                    max_per_class: int | None = None) -> dict[str, np.ndarray]:
     if max_per_class is not None:
-        _check_int("max_per_class", max_per_class, minimum=1)
+        check_param(max_per_class, "max_per_class", Interval(Integral, 1, None))
     if not use_cache or path.is_dir() or max_per_class is not None:
         return _read_image_folder(path, max_per_class)
     cache = Path(cache_dir) if cache_dir is not None else default_data_root() / "cache"

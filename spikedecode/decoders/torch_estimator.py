@@ -23,6 +23,7 @@ from __future__ import annotations
 import copy
 import importlib
 from collections.abc import Callable, Sequence
+from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from spikedecode._validation import Interval, Options, check_params
 from spikedecode.errors import ConfigError, NotEnoughDataError, SpikeDecodeValueError
 
 __all__ = ["TorchClassifier", "balanced_bootstrap_indices", "grouped_validation_split"]
@@ -296,22 +298,16 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         return self.module(tuple(input_shape), int(n_classes), **(self.module_params or {}))
 
     def _check_params(self) -> None:
-        from sklearn.utils import check_scalar
-
-        check_scalar(self.max_epochs, "max_epochs", (int, np.integer), min_val=1)
-        check_scalar(self.batch_size, "batch_size", (int, np.integer), min_val=1)
-        check_scalar(self.lr, "lr", (float, int), min_val=0, include_boundaries="neither")
-        check_scalar(self.weight_decay, "weight_decay", (float, int), min_val=0)
-        check_scalar(self.validation_fraction, "validation_fraction", (float, int),
-                     min_val=0, max_val=1, include_boundaries="left")
-        if self.patience is not None:
-            check_scalar(self.patience, "patience", (int, np.integer), min_val=1)
-        if self.n_lags is not None:
-            check_scalar(self.n_lags, "n_lags", (int, np.integer), min_val=1)
-        if self.bootstrap not in (False, True, "largest", "fold"):
-            raise ConfigError(
-                f"bootstrap == {self.bootstrap!r}, must be False, True, 'largest' or 'fold'."
-            )
+        check_params(self, {
+            "max_epochs": Interval(Integral, 1, None),
+            "batch_size": Interval(Integral, 1, None),
+            "lr": Interval(Real, 0, None, closed="neither"),
+            "weight_decay": Interval(Real, 0, None),
+            "validation_fraction": Interval(Real, 0, 1, closed="left"),
+            "patience": [Interval(Integral, 1, None), None],
+            "n_lags": [Interval(Integral, 1, None), None],
+            "bootstrap": Options(False, True, "largest", "fold"),
+        })
 
     # ----------------------------------------------------------------- input
     def _validate_X(self, X: Any, y: Any = None, *, reset: bool) -> Any:

@@ -9,6 +9,7 @@ last so that ``.values`` feeds ``nn.LSTM(batch_first=True)`` and flattens to
 from __future__ import annotations
 
 from collections.abc import Mapping
+from numbers import Integral
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,7 @@ import xarray as xr
 from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
 
+from spikedecode._validation import Interval, check_param
 from spikedecode.errors import (
     NotEnoughDataError,
     SchemaError,
@@ -27,14 +29,6 @@ __all__ = ["sliding_windows", "to_xy", "to_sequences", "concat_days", "check_win
 
 #: bytes of window data converted per chunk by :func:`to_sequences`
 _CHUNK_BYTES = 16 * 2**20
-
-
-def _check_int(value: Any, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise SpikeDecodeTypeError(f"{name} must be an integer; got {type(value).__name__}.")
-    if value < minimum:
-        raise SpikeDecodeValueError(f"{name} == {value}, must be >= {minimum}.")
-    return int(value)
 
 
 def _check_binned(binned: Any) -> xr.DataArray:
@@ -94,8 +88,8 @@ def sliding_windows(binned: xr.DataArray, n_bins: int = 5, step: int = 1) -> xr.
     True
     """
     binned = _check_binned(binned)
-    n_bins = _check_int(n_bins, "n_bins")
-    step = _check_int(step, "step")
+    n_bins = check_param(n_bins, "n_bins", Interval(Integral, 1, None))
+    step = check_param(step, "step", Interval(Integral, 1, None))
     n_time = binned.sizes["time"]
     if n_time < n_bins:
         raise NotEnoughDataError(

@@ -4,8 +4,7 @@
   else the CPU) — the one device helper of the subpackage;
 - :func:`as_float_tensor` / :func:`as_inputs`: coerce arrays, tensors and ``(X, y)`` pairs
   to a detached floating tensor;
-- :func:`check_positive`, :func:`check_nonneg`, :func:`check_pos_int`: number checks
-  raising ConfigError;
+- number checks live in :mod:`spikedecode._validation` (one layer for the whole package);
 - :func:`eigh_descending`: eigen-decomposition with eigenvalues in decreasing order.
 
 The one ``accuracy`` of the subpackage is :func:`spikedecode.robust.evaluate.accuracy`.
@@ -19,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from spikedecode.errors import ConfigError, NotEnoughDataError, SpikeDecodeTypeError
+from spikedecode.errors import NotEnoughDataError
 
 
 def model_device(module: nn.Module) -> torch.device:
@@ -53,37 +52,6 @@ def as_inputs(data: Any) -> torch.Tensor:
     if x.ndim < 1 or len(x) == 0:
         raise NotEnoughDataError(f"data holds {len(x) if x.ndim else 0} samples; need >= 2.")
     return x
-
-
-def check_positive(name: str, value: Any, *, integer: bool = False, minimum: float = 0.0,
-                   strict: bool = True) -> None:
-    """Raise ConfigError unless ``value`` is a number (an integer) ``>`` (``>=``) ``minimum``."""
-    ok_type = isinstance(value, (int, np.integer)) if integer else isinstance(
-        value, (int, float, np.integer, np.floating))
-    if isinstance(value, bool) or not ok_type:
-        kind = "an integer" if integer else "a number"
-        raise ConfigError(f"{name} == {value!r}, must be {kind}.")
-    if (strict and not value > minimum) or (not strict and not value >= minimum):
-        op = ">" if strict else ">="
-        raise ConfigError(f"{name} == {value!r}, must be {op} {minimum}.")
-
-
-def check_nonneg(name: str, value: Any) -> float:
-    """``value`` as a finite float >= 0, else ConfigError (SpikeDecodeTypeError if no number)."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError) as err:
-        raise SpikeDecodeTypeError(f"{name} must be a number; got {type(value).__name__}.") from err
-    if not np.isfinite(v) or v < 0:
-        raise ConfigError(f"{name} == {value!r}, must be a finite number >= 0.")
-    return v
-
-
-def check_pos_int(name: str, value: Any) -> int:
-    """``value`` as an int >= 1, else ConfigError."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ConfigError(f"{name} == {value!r}, must be an integer >= 1.")
-    return int(value)
 
 
 def eigh_descending(cov: torch.Tensor, dtype: torch.dtype | None = None

@@ -34,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Callable, Iterator
+from numbers import Integral, Real
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -41,6 +42,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from spikedecode._validation import Interval, check_clip, check_param
 from spikedecode.errors import AttackError, SpikeDecodeTypeError
 from spikedecode.robust._utils import model_device
 from spikedecode.robust.noise import gaussian_noise
@@ -87,35 +89,19 @@ def _module_of(model: Any) -> nn.Module:
         f"got {type(model).__name__}.")
 
 
-def _check_eps(eps: Any, name: str = "eps") -> float:
-    try:
-        value = float(eps)
-    except (TypeError, ValueError) as err:
-        raise AttackError(f"{name} == {eps!r}, must be a number >= 0.") from err
-    if not math.isfinite(value) or value < 0:
-        raise AttackError(f"{name} == {eps!r}, must be a finite number >= 0.")
-    return value
+#: an attack budget / step size: a finite number >= 0 (AttackError otherwise)
+_BUDGET = Interval(Real, 0, None)
+_POS_INT = Interval(Integral, 1, None)
+_NONNEG_INT = Interval(Integral, 0, None)
+_CLIP_HINT = "Use (0.0, 1.0) for images, (0.0, None) for counts."
 
 
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise AttackError(f"{name} == {value!r}, must be an integer >= {minimum}.")
-    return int(value)
+def _check(value: Any, name: str, constraint: Interval) -> Any:
+    return check_param(value, name, constraint, error=AttackError)
 
 
-def _check_clip(clip: Any) -> tuple[float | None, float | None]:
-    if clip is None:
-        return (None, None)
-    try:
-        lo, hi = clip
-    except (TypeError, ValueError) as err:
-        raise AttackError(f"clip == {clip!r}, must be a pair (low, high) or None; use "
-                          "(0.0, 1.0) for images, (0.0, None) for counts.") from err
-    lo = None if lo is None else float(lo)
-    hi = None if hi is None else float(hi)
-    if lo is not None and hi is not None and not lo < hi:
-        raise AttackError(f"clip == {clip!r}, low must be < high.")
-    return lo, hi
+def _clip_pair(clip: Any) -> tuple[float | None, float | None]:
+    return check_clip(clip, error=AttackError, hint=_CLIP_HINT) or (None, None)
 
 
 def _as_input(x: Any, name: str = "x") -> torch.Tensor:
@@ -312,7 +298,7 @@ def is_stochastic(model: Any, x: torch.Tensor | None = None, *, atol: float = 1e
 def _resolve_eot(module: nn.Module, x: torch.Tensor, eot_samples: Any) -> int:
     if eot_samples is None:
         return DEFAULT_EOT_SAMPLES if is_stochastic(module, x) else 1
-    return _check_int("eot_samples", eot_samples, 1)
+    return _check(eot_samples, "eot_samples", _POS_INT)
 
 
 def _loss(loss_fn: Callable | None) -> Callable:
@@ -345,7 +331,7 @@ def _prepare(model: Any, x: Any, y: Any, clip: Any, name_y: str = "y"
                         tuple[float | None, float | None]]:
     module = _module_of(model)
     x_in = _as_input(x)
-    clip_ = _check_clip(clip)
+    clip_ = _clip_pair(clip)
     dev = model_device(module)
     x0 = x_in.detach().to(dev)
     if not x0.is_floating_point():
@@ -403,7 +389,7 @@ def fgsm(model: Any, x: Any, y: Any, *, eps: float, clip: Clip = (0.0, 1.0),
     True
     """
     module, x_in, x0, y_, clip_ = _prepare(model, x, y, clip)
-    eps = _check_eps(eps)
+    eps = _check(eps, "eps", _BUDGET)
     with attack_mode(module) as m:
         eot = _resolve_eot(m, x0, eot_samples)
         g, _ = _input_grad(m, x0, y_, _loss(loss_fn), targeted, eot)
@@ -474,11 +460,11 @@ def pgd(model: Any, x: Any, y: Any, *, eps: float, step_size: float | None = Non
     True
     """
     module, x_in, x0, y_, clip_ = _prepare(model, x, y, clip)
-    eps = _check_eps(eps)
-    n_steps = _check_int("n_steps", n_steps, 0)
+    eps = _check(eps, "eps", _BUDGET)
+    n_steps = _check(n_steps, "n_steps", _NONNEG_INT)
     if norm not in ("linf", "l2"):
         raise AttackError(f"norm == {norm!r}, must be 'linf' or 'l2'.")
-    alpha = _check_eps(step_size, "step_size") if step_size is not None else \
+    alpha = _check(step_size, "step_size", _BUDGET) if step_size is not None else \
         2.5 * eps / max(n_steps, 1)
     gen = _generator(generator)
     loss = _loss(loss_fn)
@@ -565,9 +551,9 @@ def targeted_ifgsm_mse(model: Any, x: Any, target: Any, *, step_size: float = 0.
     ([1, 2, 3, 4, 5], True)
     """
     module, x_in, x0, t, clip_ = _prepare(model, x, target, clip, name_y="target")
-    step_size = _check_eps(step_size, "step_size")
-    n_steps = _check_int("n_steps", n_steps, 0)
-    bound = _check_eps(eps, "eps") if eps is not None else None
+    step_size = _check(step_size, "step_size", _BUDGET)
+    n_steps = _check(n_steps, "n_steps", _NONNEG_INT)
+    bound = _check(eps, "eps", _BUDGET) if eps is not None else None
     if output not in _PROBS:
         raise AttackError(f"output == {output!r}, must be one of {sorted(_PROBS)}.")
     to_probs = _PROBS[output]
@@ -631,15 +617,15 @@ def lbfgs_attack(model: Any, x: Any, target: Any = None, *, y: Any = None,
 
     module = _module_of(model)
     x_in = _as_input(x)
-    clip_ = _check_clip(clip)
+    clip_ = _clip_pair(clip)
     dev = model_device(module)
     x0 = x_in.detach().to(dev).float()
     _check_domain(x0, clip_)
-    c0 = _check_eps(c_init, "c_init")
+    c0 = _check(c_init, "c_init", _BUDGET)
     if c0 <= 0:
         raise AttackError(f"c_init == {c_init!r}, must be > 0.")
-    c_search = _check_int("c_search", c_search, 1)
-    max_iter = _check_int("max_iter", max_iter, 1)
+    c_search = _check(c_search, "c_search", _POS_INT)
+    max_iter = _check(max_iter, "max_iter", _POS_INT)
     n = len(x0)
     d = int(x0[0].numel())
     with attack_mode(module) as m:
@@ -764,13 +750,13 @@ def count_greedy_attack(model: Any, x_counts: Any, y: Any, *, k: int, norm: str 
     """
     _check_counts(_as_input(x_counts, "x_counts"))
     module, x_in, x0, y_, _ = _prepare(model, x_counts, y, (0.0, None))
-    k = _check_int("k", k, 0)
+    k = _check(k, "k", _NONNEG_INT)
     if norm not in ("l1", "l0"):
         raise AttackError(f"norm == {norm!r}, must be 'l1' or 'l0'.")
-    max_change = _check_int("max_change", max_change, 1)
-    n_candidates = _check_int("n_candidates", n_candidates, 1)
+    max_change = _check(max_change, "max_change", _POS_INT)
+    n_candidates = _check(n_candidates, "n_candidates", _POS_INT)
     if max_count is not None:
-        max_count = _check_int("max_count", max_count, 0)
+        max_count = _check(max_count, "max_count", _NONNEG_INT)
         if bool((x0 > max_count).any()):
             raise AttackError(f"x_counts exceed max_count == {max_count}.")
     loss = _loss(loss_fn)
@@ -878,16 +864,16 @@ def count_linf_attack(model: Any, x_counts: Any, y: Any, *, eps: int, n_steps: i
     """
     _check_counts(_as_input(x_counts, "x_counts"))
     module, x_in, x0, y_, _ = _prepare(model, x_counts, y, (0.0, None))
-    e = _check_eps(eps)
+    e = _check(eps, "eps", _BUDGET)
     if e != int(e):
         raise AttackError(f"eps == {eps!r}: count budgets are whole spikes; use an integer.")
     e = int(e)
-    n_steps = _check_int("n_steps", n_steps, 0)
-    alpha = _check_eps(step_size, "step_size") if step_size is not None else max(e / 4, 0.25)
+    n_steps = _check(n_steps, "n_steps", _NONNEG_INT)
+    alpha = _check(step_size, "step_size", _BUDGET) if step_size is not None else max(e / 4, 0.25)
     lo = torch.clamp(x0 - e, min=0)
     hi = x0 + e
     if max_count is not None:
-        max_count = _check_int("max_count", max_count, 0)
+        max_count = _check(max_count, "max_count", _NONNEG_INT)
         if bool((x0 > max_count).any()):
             raise AttackError(f"x_counts exceed max_count == {max_count}.")
         hi = torch.clamp(hi, max=max_count)
@@ -974,7 +960,8 @@ def _noise_attack(model: Any, x: Any, y: Any, *, eps: float, clip: Clip = (0.0, 
     """``ATTACKS["gaussian"]``: :func:`spikedecode.robust.noise.gaussian_noise` of std
     ``eps``, clipped to ``clip`` (images in [0, 1] by default); ``model`` and ``y`` unused."""
     x_in = _as_input(x)
-    noisy = gaussian_noise(x_in, _check_eps(eps, "eps"), clip=_check_clip(clip),
+    e = _check(eps, "eps", _BUDGET)
+    noisy = gaussian_noise(x_in, e, clip=_clip_pair(clip),
                            generator=_generator(generator))
     return noisy.to(x_in.dtype) if x_in.is_floating_point() else noisy
 

@@ -12,13 +12,14 @@ References
 
 from __future__ import annotations
 
+from numbers import Integral, Real
 from typing import Any
 
 import torch
 
 from spikedecode._random import RandomStateLike, draw_seed, torch_generator
+from spikedecode._validation import Interval, check_param
 from spikedecode.errors import ConfigError
-from spikedecode.robust._utils import check_positive
 
 __all__ = ["JacobianRegularizer", "jacobian_penalty"]
 
@@ -45,7 +46,7 @@ def jacobian_penalty(x: Any, output: Any, *, n_projections: int = 1,
     if not x.requires_grad:
         raise ConfigError("jacobian_penalty needs x.requires_grad; compute output from "
                           "x.requires_grad_() (JacobianRegularizer does this with a hook).")
-    check_positive("n_projections", n_projections, integer=True, minimum=1, strict=False)
+    check_param(n_projections, "n_projections", Interval(Integral, 1, None))
     out = output.reshape(output.shape[0], -1)
     B, C = out.shape
     total = out.new_zeros(())
@@ -97,9 +98,8 @@ class JacobianRegularizer:
 
     def attach(self, module: Any) -> None:
         """Register the pre-hook that makes the training input require grad."""
-        check_positive("beta", self.beta, minimum=0.0, strict=False)
-        check_positive("n_projections", self.n_projections, integer=True, minimum=1,
-                        strict=False)
+        check_param(self.beta, "beta", Interval(Real, 0.0, None))
+        check_param(self.n_projections, "n_projections", Interval(Integral, 1, None))
         self.detach()
         self._gen = torch_generator(draw_seed(self.random_state))
 

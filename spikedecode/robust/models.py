@@ -22,12 +22,14 @@ model                     architecture
 from __future__ import annotations
 
 from collections.abc import Sequence
+from numbers import Integral
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from spikedecode._validation import Interval, check_param
 from spikedecode.errors import ConfigError, SpikeDecodeTypeError, SpikeDecodeValueError
 
 __all__ = [
@@ -56,11 +58,6 @@ def _forward_stack(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     for block in model.hidden:
         h = block(h)
     return model.out(h)
-
-
-def _check_pos(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{name} == {value!r}, must be an integer >= 1.")
 
 
 def _check_features(model: nn.Module, x: torch.Tensor, n_in: int) -> None:
@@ -102,7 +99,7 @@ class ShallowMLP(nn.Module):
                  batch_norm: bool = True) -> None:
         super().__init__()
         for name, v in (("n_in", n_in), ("hidden_size", hidden_size), ("n_classes", n_classes)):
-            _check_pos(name, v)
+            check_param(v, name, Interval(Integral, 1, None))
         self.n_in = n_in
         layers: list[nn.Module] = [nn.Linear(n_in, hidden_size)]
         if batch_norm:
@@ -148,8 +145,8 @@ class MLP(nn.Module):
                  n_classes: int = 10, activation: str = "relu", batch_norm: bool = False,
                  dropout: float = 0.0) -> None:
         super().__init__()
-        _check_pos("n_in", n_in)
-        _check_pos("n_classes", n_classes)
+        check_param(n_in, "n_in", Interval(Integral, 1, None))
+        check_param(n_classes, "n_classes", Interval(Integral, 1, None))
         if activation not in self._ACT:
             raise ConfigError(f"activation == {activation!r}, must be one of "
                               f"{sorted(self._ACT)}.")
@@ -159,7 +156,7 @@ class MLP(nn.Module):
         blocks = []
         prev = n_in
         for w in hidden_layer_sizes:
-            _check_pos("hidden_layer_sizes[i]", int(w) if isinstance(w, int) else w)
+            check_param(w, "hidden_layer_sizes[i]", Interval(Integral, 1, None))
             layers: list[nn.Module] = [nn.Linear(prev, w)]
             if batch_norm:
                 layers.append(nn.BatchNorm1d(w))
@@ -208,7 +205,7 @@ class SmallCNN(nn.Module):
         super().__init__()
         for name, v in (("in_channels", in_channels), ("n_classes", n_classes),
                         ("image_size", image_size), ("hidden_size", hidden_size)):
-            _check_pos(name, v)
+            check_param(v, name, Interval(Integral, 1, None))
         if image_size < 4:
             raise ConfigError(f"image_size == {image_size}, must be >= 4 (two 2x2 poolings).")
         self.features = nn.Sequential(
@@ -262,7 +259,7 @@ class MNISTCNN(nn.Module):
         super().__init__()
         for name, v in (("in_channels", in_channels), ("n_classes", n_classes),
                         ("image_size", image_size)):
-            _check_pos(name, v)
+            check_param(v, name, Interval(Integral, 1, None))
         if image_size < 6:
             raise ConfigError(f"image_size == {image_size}, must be >= 6 (pool 3 then 2).")
         self.features = nn.Sequential(
@@ -334,7 +331,7 @@ class Net1(nn.Module):
         super().__init__()
         for name, v in (("n_in", n_in), ("hidden_size", hidden_size), ("depth", depth),
                         ("n_classes", n_classes)):
-            _check_pos(name, v)
+            check_param(v, name, Interval(Integral, 1, None))
         self.n_in = n_in
         self.hidden = nn.ModuleList(
             nn.Sequential(nn.Linear(n_in if i == 0 else hidden_size, hidden_size), nn.ELU())

@@ -21,15 +21,17 @@ Noisy architectures (``noisy_resnet20``, ``EnResNet``) live in
 from __future__ import annotations
 
 from collections.abc import Sequence
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from spikedecode._validation import Interval, check_clip, check_param
 from spikedecode.errors import ConfigError, NotEnoughDataError, SpikeDecodeTypeError
 from spikedecode.robust._hooks import layer_output, replace_output, resolve_layer
-from spikedecode.robust._utils import as_float_tensor, check_nonneg, check_pos_int
+from spikedecode.robust._utils import as_float_tensor
 
 __all__ = [
     "gaussian_noise",
@@ -67,21 +69,6 @@ def _clip(x: torch.Tensor, clip: tuple[float | None, float | None] | None) -> to
         return x
     lo, hi = clip
     return x.clamp(min=lo, max=hi)
-
-
-def _check_clip(clip: Any) -> tuple[float | None, float | None] | None:
-    if clip is None:
-        return None
-    try:
-        lo, hi = clip
-    except (TypeError, ValueError) as err:
-        raise ConfigError(f"clip == {clip!r}, must be a pair (low, high) or None; use "
-                          "(0.0, 1.0) for images.") from err
-    lo = None if lo is None else float(lo)
-    hi = None if hi is None else float(hi)
-    if lo is not None and hi is not None and not lo < hi:
-        raise ConfigError(f"clip == {clip!r}, low must be < high.")
-    return lo, hi
 
 
 def _as_generator(generator: Any) -> torch.Generator | None:
@@ -148,8 +135,8 @@ def gaussian_noise(x: Any, sigma: float, *,
             raise SpikeDecodeTypeError(f"x must be a tensor or array; got "
                                        f"{type(x).__name__}.") from err
     x = x.detach() if x.is_floating_point() else x.detach().float()
-    sigma = check_nonneg("sigma", sigma)
-    clip = _check_clip(clip)
+    sigma = check_param(sigma, "sigma", Interval(Real, 0, None))
+    clip = check_clip(clip, hint="Use (0.0, 1.0) for images.")
     generator = _as_generator(generator)
     if sigma == 0:
         return _clip(x.clone(), clip)
@@ -190,7 +177,7 @@ class GaussianNoise:
 
     def __init__(self, sigma: float, randomize: bool = False, train_only: bool = True,
                  clip: tuple[float | None, float | None] | None = None) -> None:
-        self.sigma = check_nonneg("sigma", sigma)
+        self.sigma = check_param(sigma, "sigma", Interval(Real, 0, None))
         self.randomize = bool(randomize)
         self.train_only = bool(train_only)
         self.clip = clip
@@ -258,7 +245,7 @@ class DataNoise:
         if kind not in ("covariance", "pca", "isotropic"):
             raise ConfigError(f"kind == {kind!r}, must be 'covariance', 'pca' or 'isotropic'.")
         self.kind = kind
-        self.scale = check_nonneg("scale", scale)
+        self.scale = check_param(scale, "scale", Interval(Real, 0, None))
         self.n_components = n_components
         self.train_only = bool(train_only)
         self.clip = clip
@@ -280,7 +267,7 @@ class DataNoise:
                 cum = np.cumsum(lam) / max(total, 1e-300)
                 k = int(np.searchsorted(cum, 0.95) + 1)
             else:
-                k = check_pos_int("n_components", self.n_components)
+                k = check_param(self.n_components, "n_components", Interval(Integral, 1, None))
                 if k > d:
                     raise ConfigError(f"n_components == {k}, but the data have only {d} "
                                       "features.")
@@ -306,7 +293,7 @@ class DataNoise:
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """``n`` noise draws shaped like one fitted sample."""
         self._check_fitted()
-        n = check_pos_int("n", n)
+        n = check_param(n, "n", Interval(Integral, 1, None))
         d = int(np.prod(self.shape_))
         like = self._factor
         if self.kind == "isotropic":
@@ -396,7 +383,7 @@ class CountNoise:
         if kind not in ("fano", "poisson", "isotropic"):
             raise ConfigError(f"kind == {kind!r}, must be 'fano', 'poisson' or 'isotropic'.")
         self.kind = kind
-        self.scale = check_nonneg("scale", scale)
+        self.scale = check_param(scale, "scale", Interval(Real, 0, None))
         self.train_only = bool(train_only)
 
     def fit(self, X: Any, y: Any = None) -> CountNoise:
@@ -505,7 +492,7 @@ class LayerNoise:
                               "'relative'.")
         self.layer = layer
         self.kind = kind
-        self.scale = check_nonneg("scale", scale)
+        self.scale = check_param(scale, "scale", Interval(Real, 0, None))
         self.test_time = bool(test_time)
         self.max_features = int(max_features)
         self.enabled = True

@@ -26,14 +26,15 @@ torch.Size([2, 10])
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from numbers import Integral, Real
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from spikedecode._validation import Interval, check_param
 from spikedecode.errors import ConfigError, SpikeDecodeTypeError
-from spikedecode.robust._utils import check_nonneg, check_pos_int
 
 __all__ = [
     "PreActBlock",
@@ -234,7 +235,7 @@ class NoisyResidualBlock(PreActBlock):
     def __init__(self, in_planes: int, planes: int, stride: int = 1, a: float = 0.1,
                  per_sample: bool = True, noise_on: bool = True) -> None:
         super().__init__(in_planes, planes, stride)
-        self.a = check_nonneg("a", a)
+        self.a = check_param(a, "a", Interval(Real, 0, None))
         self.per_sample = bool(per_sample)
         # the switch is a (bool) buffer, so state_dict() and safetensors carry it; forward
         # reads the Python copy, which avoids a device sync per block
@@ -295,7 +296,7 @@ def noisy_resnet20(a: float = 0.1, n_classes: int = 10, per_sample: bool = True,
     >>> noisy_resnet20(a=0.1)(torch.zeros(2, 3, 32, 32)).shape
     torch.Size([2, 10])
     """
-    a = check_nonneg("a", a)
+    a = check_param(a, "a", Interval(Real, 0, None))
 
     def block(i: int, p: int, s: int) -> NoisyResidualBlock:
         return NoisyResidualBlock(i, p, s, a=a, per_sample=per_sample)
@@ -336,7 +337,7 @@ class EnResNet(nn.Module):
                 raise SpikeDecodeTypeError("members must be a non-empty sequence of "
                                            "torch.nn.Module.")
         else:
-            n = check_pos_int("n_members", n_members)
+            n = check_param(n_members, "n_members", Interval(Integral, 1, None))
             members = [noisy_resnet20(a=a, n_classes=n_classes) for _ in range(n)]
         self.members = nn.ModuleList(members)
         self.n_members = len(self.members)

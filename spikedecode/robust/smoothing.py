@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -24,8 +25,9 @@ import torch
 from torch import nn
 
 from spikedecode._random import RandomStateLike, draw_seed, torch_generator, torch_seeded
+from spikedecode._validation import Interval, check_param
 from spikedecode.errors import ConfigError, SpikeDecodeTypeError
-from spikedecode.robust._utils import as_float_tensor, check_nonneg, check_pos_int, model_device
+from spikedecode.robust._utils import as_float_tensor, model_device
 
 __all__ = [
     "PredictionAverage",
@@ -71,7 +73,7 @@ class PredictionAverage(nn.Module):
         if average not in ("logits", "probs"):
             raise ConfigError(f"average == {average!r}, must be 'logits' or 'probs'.")
         self.model = model
-        self.n_samples = check_pos_int("n_samples", n_samples)
+        self.n_samples = check_param(n_samples, "n_samples", Interval(Integral, 1, None))
         self.average = average
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
@@ -227,11 +229,11 @@ def _check_smoothing_args(model: nn.Module, x: Any, sigma: float, batch_size: in
                           ) -> tuple[torch.Tensor, float, int]:
     if not isinstance(model, nn.Module):
         raise SpikeDecodeTypeError(f"model must be a torch.nn.Module; got {type(model).__name__}.")
-    sigma = check_nonneg("sigma", sigma)
+    sigma = check_param(sigma, "sigma", Interval(Real, 0, None))
     if sigma == 0:
         raise ConfigError("sigma == 0; randomized smoothing needs sigma > 0.")
     x = as_float_tensor(x).float()
-    return x, sigma, check_pos_int("batch_size", batch_size)
+    return x, sigma, check_param(batch_size, "batch_size", Interval(Integral, 1, None))
 
 
 def smooth_predict(model: nn.Module, x: Any, sigma: float, *, n: int = 100,
@@ -281,7 +283,7 @@ def smooth_predict(model: nn.Module, x: Any, sigma: float, *, n: int = 100,
     from scipy.stats import binomtest
 
     x, sigma, batch_size = _check_smoothing_args(model, x, sigma, batch_size)
-    n = check_pos_int("n", n)
+    n = check_param(n, "n", Interval(Integral, 1, None))
     seed = draw_seed(random_state)
     gen = torch_generator(seed)
     was = model.training
@@ -374,7 +376,8 @@ def certify(model: nn.Module, x: Any, sigma: float, n0: int = 100, n: int = 1000
     from scipy.stats import norm
 
     x, sigma, batch_size = _check_smoothing_args(model, x, sigma, batch_size)
-    n0, n = check_pos_int("n0", n0), check_pos_int("n", n)
+    n0 = check_param(n0, "n0", Interval(Integral, 1, None))
+    n = check_param(n, "n", Interval(Integral, 1, None))
     if not 0 < float(alpha) < 1:
         raise ConfigError(f"alpha == {alpha!r}, must be in (0, 1).")
     seed = draw_seed(random_state)

@@ -30,11 +30,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from numbers import Integral
 from typing import Any
 
 import numpy as np
 import torch
 
+from spikedecode._validation import Interval, check_param
 from spikedecode.errors import ConfigError, NotEnoughDataError
 from spikedecode.robust._hooks import (
     LayerCapture,
@@ -42,7 +44,7 @@ from spikedecode.robust._hooks import (
     iter_activations,
     resolve_layers,
 )
-from spikedecode.robust._utils import as_inputs, check_positive, eigh_descending, model_device
+from spikedecode.robust._utils import as_inputs, eigh_descending, model_device
 
 __all__ = [
     "layer_covariance",
@@ -271,7 +273,7 @@ def fit_power_law(eigs: Any, n_min: int = 10, n_max: int | None = None, *,
     lam = np.asarray(getattr(eigs, "values", eigs), dtype=float).ravel()
     if lam.size < 3:
         raise NotEnoughDataError(f"eigs holds {lam.size} values; a power-law fit needs >= 3.")
-    check_positive("n_min", n_min, integer=True, minimum=1, strict=False)
+    check_param(n_min, "n_min", Interval(Integral, 1, None))
     if not 0 < level < 1:
         raise ConfigError(f"level == {level!r}, must be in (0, 1).")
     positive = np.nonzero(lam > max(lam[0], 0) * 1e-12)[0]

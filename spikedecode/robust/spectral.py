@@ -43,15 +43,17 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 import torch
 
 from spikedecode._random import RandomStateLike, draw_seed, torch_generator
+from spikedecode._validation import Interval, check_param
 from spikedecode.errors import ConfigError, NotEnoughDataError, SpikeDecodeWarning
 from spikedecode.robust._hooks import LayerCapture, flatten_activation, resolve_layers
-from spikedecode.robust._utils import check_positive, eigh_descending
+from spikedecode.robust._utils import eigh_descending
 from spikedecode.robust.spectra import layer_covariance
 
 __all__ = [
@@ -325,23 +327,20 @@ class SpectralRegularizer:
             raise ConfigError(f"{name} has {len(vals)} values for {n} layers; give one per "
                               "layer or a single number.")
         for v in vals:
-            check_positive(name, v, strict=False, minimum=0.0)
+            check_param(v, name, Interval(Real, 0.0, None))
         return [float(v) for v in vals]
 
     def _check_params(self) -> None:
         n = len(self._layer_list())
         self._exponents = self._per_layer("exponent", self.exponent, n)
         self._betas = self._per_layer("beta", self.beta, n)
-        check_positive("tau", self.tau, integer=True, minimum=1, strict=False)
-        check_positive("refresh_every", self.refresh_every, integer=True, minimum=1,
-                        strict=False)
-        check_positive("batch_size", self.batch_size, integer=True, minimum=1, strict=False)
+        check_param(self.tau, "tau", Interval(Integral, 1, None))
+        check_param(self.refresh_every, "refresh_every", Interval(Integral, 1, None))
+        check_param(self.batch_size, "batch_size", Interval(Integral, 1, None))
         if self.n_directions is not None:
-            check_positive("n_directions", self.n_directions, integer=True, minimum=1,
-                            strict=False)
+            check_param(self.n_directions, "n_directions", Interval(Integral, 1, None))
         if self.n_max is not None:
-            check_positive("n_max", self.n_max, integer=True, minimum=int(self.tau),
-                            strict=False)
+            check_param(self.n_max, "n_max", Interval(Integral, int(self.tau), None))
 
     # -- basis ---------------------------------------------------------------------
     def fit_basis(self, module: Any, X: Any) -> SpectralRegularizer:

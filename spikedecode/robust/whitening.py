@@ -12,12 +12,13 @@ References
 
 from __future__ import annotations
 
+from numbers import Integral
 from typing import Any
 
 import torch
 
+from spikedecode._validation import Interval, check_param
 from spikedecode.errors import NotEnoughDataError, SpikeDecodeValueError
-from spikedecode.robust._utils import check_positive
 
 __all__ = ["Whitening", "whiten"]
 
@@ -77,8 +78,7 @@ class Whitening(torch.nn.Module):
 
     def __init__(self, num_features: int, jitter: float = 1e-5, momentum: float = 0.1) -> None:
         super().__init__()
-        check_positive("num_features", num_features, integer=True, minimum=1,
-                        strict=False)
+        check_param(num_features, "num_features", Interval(Integral, 1, None))
         self.num_features = int(num_features)
         self.jitter = float(jitter)
         self.momentum = float(momentum)

@@ -9,10 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from spikedecode.errors import (
+    ConfigError,
     NotEnoughDataError,
     SchemaError,
     SpikeDecodeTypeError,
-    SpikeDecodeValueError,
 )
 from spikedecode.preprocess import (
     bin_spikes,
@@ -104,9 +104,9 @@ def test_to_xy_and_to_sequences_order(small_recording):
     [
         (np.zeros((3, 2)), {}, SpikeDecodeTypeError, "DataArray"),
         (xr.DataArray(np.zeros((3, 2)), dims=("a", "b")), {}, SchemaError, "dims"),
-        (None, {"n_bins": 0}, SpikeDecodeValueError, "n_bins == 0"),
-        (None, {"step": 0}, SpikeDecodeValueError, "step == 0"),
-        (None, {"n_bins": 2.5}, SpikeDecodeTypeError, "n_bins must be an integer"),
+        (None, {"n_bins": 0}, ConfigError, "n_bins == 0, must be an integer >= 1"),
+        (None, {"step": 0}, ConfigError, "step == 0, must be an integer >= 1"),
+        (None, {"n_bins": 2.5}, ConfigError, "n_bins == 2.5, must be an integer >= 1"),
     ],
 )
 def test_bad_arguments(arg, kwargs, err, match):
