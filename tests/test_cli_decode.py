@@ -42,6 +42,12 @@ def test_decode_table_names_file_task_classes_and_out(recording_file, tmp_path):
     assert "task:    binary: stimulus vs latent; windows of 5 x 5 ms, stride 5 bin(s)" in text
     assert "classes: latent (" in text and "stimulus (" in text
     assert f"wrote:   {out}" in text
+    # each decoder's score is announced as soon as it is written, before the final table
+    lines = text.splitlines()
+    first = next(i for i, ln in enumerate(lines) if ln.startswith("logistic: balanced accuracy"))
+    assert lines[first].endswith(str(out / "logistic.json"))
+    assert first < next(i for i, ln in enumerate(lines) if ln.startswith("lstm: balanced"))
+    assert first < next(i for i, ln in enumerate(lines) if ln.startswith("file:"))
     for kind in ("logistic", "lstm"):
         rep = json.loads((out / f"{kind}.json").read_text())
         assert rep["decoder"] == kind and rep["file"] == str(recording_file)

@@ -161,6 +161,16 @@ def describe_task(windows: Any) -> tuple[str, list[tuple[str, int]]]:
     return task, [(str(lab), int(c)) for lab, c in zip(labels, counts)]
 
 
+def _on_result(outdir: Path, kind: str, result: dict[str, Any], meta: dict[str, Any],
+               as_json: bool) -> None:
+    """Write one decoder's result as soon as it is scored, and say so on the terminal."""
+    path = _write_result(outdir, kind, result, meta)
+    if not as_json:
+        lo, hi = result["balanced_accuracy_ci"]
+        click.echo(f"{kind}: balanced accuracy {result['balanced_accuracy']:.3f} "
+                   f"[{lo:.3f}, {hi:.3f}] (chance {result['balanced_chance']:.3f}) -> {path}")
+
+
 def _write_result(outdir: Path, kind: str, result: dict[str, Any], meta: dict[str, Any]) -> Path:
     """Write one decoder's result (JSON, atomically) and its confusion figure."""
     from spikedecode.serialization import save_json
@@ -272,7 +282,8 @@ def command(file: str, decoders: str, bin_size: str, n_bins: int, step: int | No
                              n_permutations=permutations, balance=balance,
                              random_state=seed, max_epochs=max_epochs, preset=preset,
                              progress=_show_progress(as_json),
-                             on_result=lambda kind, r: _write_result(outdir, kind, r, meta))
+                             on_result=lambda kind, r: _on_result(outdir, kind, r, meta,
+                                                                  as_json))
     report = {**meta, "results": jsonable(results), "out": str(outdir)}
     save_json(report, outdir / "report.json")
     if as_json:
