@@ -185,6 +185,7 @@ _TOP = {"docs", "tutorials", "benchmarks", "data_schemas", "spikedecode", "tests
 def _patterns(token: str) -> list[str]:
     """Glob patterns of a path as written in the docs: {a,b}, 01…06, <name>, *."""
     token = token.split("::")[0].split("#")[0]
+    token = re.sub(r":[\d,\-–]+$", "", token)  # file:12, file:83-94, file:9,28
     token = re.sub(r"<[^>]+>", "*", token)
     m = re.search(r"(\d+)…(\d+)", token)
     if m:
@@ -213,6 +214,7 @@ def test_doc_path_patterns():
     assert _patterns("d/{a,b}.json") == ["d/a.json", "d/b.json"]
     assert _patterns("s/_cli/<name>.py") == ["s/_cli/*.py"]
     assert _patterns("tests/x.py::test_y") == ["tests/x.py"]
+    assert _patterns("tests/x.py:83-94") == _patterns("tests/x.py:9,28") == ["tests/x.py"]
 
 
 @pytest.mark.parametrize("doc", _DOCS)
