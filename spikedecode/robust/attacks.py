@@ -44,7 +44,7 @@ from torch import nn
 
 from spikedecode._validation import Interval, check_clip, check_param
 from spikedecode.errors import AttackError, SpikeDecodeTypeError
-from spikedecode.robust._utils import model_device
+from spikedecode.robust._utils import as_generator, as_tensor, model_device
 from spikedecode.robust.noise import gaussian_noise
 
 __all__ = [
@@ -105,12 +105,7 @@ def _clip_pair(clip: Any) -> tuple[float | None, float | None]:
 
 
 def _as_input(x: Any, name: str = "x") -> torch.Tensor:
-    if not torch.is_tensor(x):
-        try:
-            x = torch.as_tensor(np.asarray(x))
-        except (TypeError, ValueError) as err:
-            raise SpikeDecodeTypeError(f"{name} must be a tensor or array; got "
-                                       f"{type(x).__name__}.") from err
+    x = as_tensor(x, name)
     if x.ndim < 1 or len(x) == 0:
         raise AttackError(f"{name} has shape {tuple(x.shape)}; expected a non-empty batch.")
     return x
@@ -186,17 +181,6 @@ def _project_l2(adv: torch.Tensor, x0: torch.Tensor, eps: float,
     factor = torch.clamp(eps / norms, max=1.0) * torch.where(norms > eps, 1.0 - 1e-6, 1.0)
     adv = x0 + delta * factor.view(-1, *([1] * (x0.ndim - 1)))
     return _clamp(adv, clip)  # clamping moves towards x0 (inside the box), never out of the ball
-
-
-def _generator(generator: Any) -> torch.Generator | None:
-    if generator is None or isinstance(generator, torch.Generator):
-        return generator
-    if isinstance(generator, (int, np.integer)) and not isinstance(generator, bool):
-        g = torch.Generator()
-        g.manual_seed(int(generator))
-        return g
-    raise SpikeDecodeTypeError(f"generator must be a torch.Generator, an int seed or None; got "
-                               f"{type(generator).__name__}.")
 
 
 def _rand_like(x: torch.Tensor, generator: torch.Generator | None, normal: bool = False
@@ -466,7 +450,7 @@ def pgd(model: Any, x: Any, y: Any, *, eps: float, step_size: float | None = Non
         raise AttackError(f"norm == {norm!r}, must be 'linf' or 'l2'.")
     alpha = _check(step_size, "step_size", _BUDGET) if step_size is not None else \
         2.5 * eps / max(n_steps, 1)
-    gen = _generator(generator)
+    gen = as_generator(generator)
     loss = _loss(loss_fn)
     if norm == "linf":
         lo_b, hi_b = _linf_bounds(x0, eps, clip_)
@@ -878,7 +862,7 @@ def count_linf_attack(model: Any, x_counts: Any, y: Any, *, eps: int, n_steps: i
             raise AttackError(f"x_counts exceed max_count == {max_count}.")
         hi = torch.clamp(hi, max=max_count)
     loss = _loss(loss_fn)
-    gen = _generator(generator)
+    gen = as_generator(generator)
     with attack_mode(module) as m:
         eot = _resolve_eot(m, x0, eot_samples)
         adv = x0.clone()
@@ -962,7 +946,7 @@ def _noise_attack(model: Any, x: Any, y: Any, *, eps: float, clip: Clip = (0.0, 
     x_in = _as_input(x)
     e = _check(eps, "eps", _BUDGET)
     noisy = gaussian_noise(x_in, e, clip=_clip_pair(clip),
-                           generator=_generator(generator))
+                           generator=as_generator(generator))
     return noisy.to(x_in.dtype) if x_in.is_floating_point() else noisy
 
 

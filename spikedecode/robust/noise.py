@@ -31,7 +31,7 @@ from torch import nn
 from spikedecode._validation import Interval, check_clip, check_param
 from spikedecode.errors import ConfigError, NotEnoughDataError, SpikeDecodeTypeError
 from spikedecode.robust._hooks import layer_output, replace_output, resolve_layer
-from spikedecode.robust._utils import as_float_tensor
+from spikedecode.robust._utils import as_float_tensor, as_generator, as_tensor
 
 __all__ = [
     "gaussian_noise",
@@ -69,15 +69,6 @@ def _clip(x: torch.Tensor, clip: tuple[float | None, float | None] | None) -> to
         return x
     lo, hi = clip
     return x.clamp(min=lo, max=hi)
-
-
-def _as_generator(generator: Any) -> torch.Generator | None:
-    if generator is None or isinstance(generator, torch.Generator):
-        return generator
-    if isinstance(generator, (int, np.integer)) and not isinstance(generator, bool):
-        return torch.Generator().manual_seed(int(generator))
-    raise SpikeDecodeTypeError(f"generator must be a torch.Generator, an int seed or None; got "
-                               f"{type(generator).__name__}.")
 
 
 def _as_2d_numpy(X: Any, name: str = "X") -> np.ndarray:
@@ -128,16 +119,11 @@ def gaussian_noise(x: Any, sigma: float, *,
     >>> bool(out.min() >= 0) and bool(out.max() <= 1)
     True
     """
-    if not torch.is_tensor(x):
-        try:
-            x = torch.as_tensor(np.asarray(x))
-        except (TypeError, ValueError) as err:
-            raise SpikeDecodeTypeError(f"x must be a tensor or array; got "
-                                       f"{type(x).__name__}.") from err
+    x = as_tensor(x)
     x = x.detach() if x.is_floating_point() else x.detach().float()
     sigma = check_param(sigma, "sigma", Interval(Real, 0, None))
     clip = check_clip(clip, hint="Use (0.0, 1.0) for images.")
-    generator = _as_generator(generator)
+    generator = as_generator(generator)
     if sigma == 0:
         return _clip(x.clone(), clip)
     return _clip(x + sigma * _randn(x.shape, x, generator), clip)
