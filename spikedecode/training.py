@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 
 from spikedecode._random import RandomStateLike, draw_seed, torch_generator, torch_seeded
-from spikedecode._validation import Interval, check_param, check_params
+from spikedecode._validation import Interval, Options, check_param, check_params
 from spikedecode.errors import ConfigError, SpikeDecodeTypeError, SpikeDecodeValueError
 
 __all__ = [
@@ -269,8 +269,7 @@ def _loss_fn(loss: str | Callable) -> Callable:
         return loss
     table = {"cross_entropy": F.cross_entropy, "mse": F.mse_loss, "nll": F.nll_loss,
              "bce_logits": F.binary_cross_entropy_with_logits}
-    if loss not in table:
-        raise ConfigError(f"loss == {loss!r}, must be a callable or one of {sorted(table)}.")
+    check_param(loss, "loss", Options(*sorted(table)), hint="Or pass a callable.")
     return table[loss]
 
 

@@ -21,12 +21,14 @@ import math
 import warnings
 from collections.abc import Iterable, Mapping
 from fractions import Fraction
+from numbers import Real
 from typing import Any
 
 import numpy as np
 import xarray as xr
 from numpy.typing import DTypeLike, NDArray
 
+from spikedecode._validation import Interval, Options, check_param
 from spikedecode.errors import (
     DataDroppedWarning,
     SchemaError,
@@ -144,9 +146,8 @@ def _check_bin_params(
         raise SpikeDecodeTypeError(
             f"bin_size must be a number of seconds; got {type(bin_size).__name__}."
         )
-    bin_size = float(bin_size)
-    if not (np.isfinite(bin_size) and bin_size > 0):
-        raise SpikeDecodeValueError(f"bin_size == {bin_size}, must be > 0 (seconds).")
+    bin_size = check_param(bin_size, "bin_size", Interval(Real, 0, None, closed="neither"),
+                           hint="It is in seconds.")
     t0 = float(rec.attrs["t_start"]) if t_start is None else float(t_start)
     t1 = float(rec.attrs["t_stop"]) if t_stop is None else float(t_stop)
     if not (np.isfinite(t0) and np.isfinite(t1)):
@@ -524,8 +525,7 @@ def bin_spikes(
             raise SpikeDecodeTypeError(
                 f"dtype == {dtype.name}, must be an integer dtype (counts are integers)."
             )
-    if engine not in _ENGINES:
-        raise SpikeDecodeValueError(f"engine == {engine!r}, must be one of {_ENGINES}.")
+    check_param(engine, "engine", Options(*_ENGINES))
     _check_output_size(rec, n_bins, 1 if dtype is None else dtype.itemsize, t0, t1, bin_size,
                        t_start, t_stop)
     values, stats = _count_values(rec, bin_size, t0, n_bins, dtype, engine=engine)

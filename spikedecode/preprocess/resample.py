@@ -13,6 +13,7 @@ time and removes ``gap`` samples (and every sample of a test group) from the tra
 from __future__ import annotations
 
 from collections.abc import Iterator
+from numbers import Integral
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,7 @@ from sklearn.base import BaseEstimator
 from sklearn.model_selection import StratifiedGroupKFold
 
 from spikedecode._random import RandomStateLike, check_generator
+from spikedecode._validation import Interval, check_param
 from spikedecode.errors import (
     NotEnoughDataError,
     SpikeDecodeTypeError,
@@ -216,8 +218,7 @@ class BootstrapSampler(_BaseSampler):
 
     def _indices(self, y: NDArray, rng: np.random.Generator) -> NDArray[np.int64]:
         n = y.size if self.n_samples is None else self.n_samples
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise SpikeDecodeValueError(f"n_samples == {n!r}, must be an integer >= 1.")
+        n = check_param(n, "n_samples", Interval(Integral, 1, None))
         if not self.stratify:
             return rng.integers(0, y.size, size=int(n))
         classes, inv, counts = np.unique(y, return_inverse=True, return_counts=True)
@@ -256,8 +257,7 @@ def leakage_safe_cv(
     >>> all(set(g[tr]).isdisjoint(g[te]) for tr, te in cv.split(y, y, g))
     True
     """
-    if isinstance(n_splits, bool) or not isinstance(n_splits, (int, np.integer)) or n_splits < 2:
-        raise SpikeDecodeValueError(f"n_splits == {n_splits!r}, must be an integer >= 2.")
+    n_splits = check_param(n_splits, "n_splits", Interval(Integral, 2, None))
     seed = None
     if shuffle:
         seed = (random_state if isinstance(random_state, (int, np.integer)) or random_state is None
@@ -306,10 +306,8 @@ class BlockedTimeSplit:
     ) -> Iterator[tuple[NDArray[np.int64], NDArray[np.int64]]]:
         """Yield ``(train, test)`` index arrays."""
         k, gap = self.n_splits, self.gap
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 2:
-            raise SpikeDecodeValueError(f"n_splits == {k!r}, must be an integer >= 2.")
-        if isinstance(gap, bool) or not isinstance(gap, (int, np.integer)) or gap < 0:
-            raise SpikeDecodeValueError(f"gap == {gap!r}, must be an integer >= 0 (samples).")
+        k = check_param(k, "n_splits", Interval(Integral, 2, None))
+        gap = check_param(gap, "gap", Interval(Integral, 0, None), hint="It counts samples.")
         n = _n_samples(X)
         if n < k:
             raise NotEnoughDataError(f"{n} samples cannot make n_splits == {k} blocks.")

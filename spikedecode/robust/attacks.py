@@ -42,7 +42,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from spikedecode._validation import Interval, check_clip, check_param
+from spikedecode._validation import Interval, Options, check_clip, check_param
 from spikedecode.errors import AttackError, SpikeDecodeTypeError
 from spikedecode.robust._utils import as_generator, as_tensor, model_device
 from spikedecode.robust.noise import gaussian_noise
@@ -220,8 +220,7 @@ def attack_mode(model: Any, mode: str = "eval") -> Iterator[nn.Module]:
     (True, True)
     """
     module = _module_of(model)
-    if mode not in ("eval", "train", "keep"):
-        raise AttackError(f"mode == {mode!r}, must be 'eval', 'train' or 'keep'.")
+    check_param(mode, "mode", Options("eval", "train", "keep"), error=AttackError)
     saved = [(m, m.training) for m in module.modules()]
     rnn_dropout: list[tuple[nn.RNNBase, float]] = []
     # Monte-Carlo dropout: a model in eval mode whose dropout layers were switched back to
@@ -446,8 +445,7 @@ def pgd(model: Any, x: Any, y: Any, *, eps: float, step_size: float | None = Non
     module, x_in, x0, y_, clip_ = _prepare(model, x, y, clip)
     eps = _check(eps, "eps", _BUDGET)
     n_steps = _check(n_steps, "n_steps", _NONNEG_INT)
-    if norm not in ("linf", "l2"):
-        raise AttackError(f"norm == {norm!r}, must be 'linf' or 'l2'.")
+    check_param(norm, "norm", Options("linf", "l2"), error=AttackError)
     alpha = _check(step_size, "step_size", _BUDGET) if step_size is not None else \
         2.5 * eps / max(n_steps, 1)
     gen = as_generator(generator)
@@ -538,8 +536,7 @@ def targeted_ifgsm_mse(model: Any, x: Any, target: Any, *, step_size: float = 0.
     step_size = _check(step_size, "step_size", _BUDGET)
     n_steps = _check(n_steps, "n_steps", _NONNEG_INT)
     bound = _check(eps, "eps", _BUDGET) if eps is not None else None
-    if output not in _PROBS:
-        raise AttackError(f"output == {output!r}, must be one of {sorted(_PROBS)}.")
+    check_param(output, "output", Options(*sorted(_PROBS)), error=AttackError)
     to_probs = _PROBS[output]
 
     def mse(out: torch.Tensor, tt: torch.Tensor) -> torch.Tensor:
@@ -605,9 +602,7 @@ def lbfgs_attack(model: Any, x: Any, target: Any = None, *, y: Any = None,
     dev = model_device(module)
     x0 = x_in.detach().to(dev).float()
     _check_domain(x0, clip_)
-    c0 = _check(c_init, "c_init", _BUDGET)
-    if c0 <= 0:
-        raise AttackError(f"c_init == {c_init!r}, must be > 0.")
+    c0 = _check(c_init, "c_init", Interval(Real, 0, None, closed="neither"))
     c_search = _check(c_search, "c_search", _POS_INT)
     max_iter = _check(max_iter, "max_iter", _POS_INT)
     n = len(x0)
@@ -735,8 +730,7 @@ def count_greedy_attack(model: Any, x_counts: Any, y: Any, *, k: int, norm: str 
     _check_counts(_as_input(x_counts, "x_counts"))
     module, x_in, x0, y_, _ = _prepare(model, x_counts, y, (0.0, None))
     k = _check(k, "k", _NONNEG_INT)
-    if norm not in ("l1", "l0"):
-        raise AttackError(f"norm == {norm!r}, must be 'l1' or 'l0'.")
+    check_param(norm, "norm", Options("l1", "l0"), error=AttackError)
     max_change = _check(max_change, "max_change", _POS_INT)
     n_candidates = _check(n_candidates, "n_candidates", _POS_INT)
     if max_count is not None:

@@ -16,12 +16,14 @@ import inspect
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from numbers import Real
 from typing import Any
 
 import numpy as np
 import torch
 
 from spikedecode._random import RandomStateLike, draw_seed, torch_generator
+from spikedecode._validation import Interval, check_param
 from spikedecode.errors import AttackError, GradientMaskingWarning, SpikeDecodeTypeError
 from spikedecode.robust._utils import model_device
 from spikedecode.robust.attacks import (
@@ -233,9 +235,9 @@ def robustness_curve(model: Any, data: Any, attack: Any = "pgd",
 
     module = _module_of(model)
     x, y, dname = _xy(data, split, limit, getattr(model, "classes_", None))
-    eps_list = [float(e) for e in eps]
-    if not eps_list or any((not np.isfinite(e)) or e < 0 for e in eps_list):
-        raise AttackError(f"eps == {list(eps)!r}, must be a non-empty list of numbers >= 0.")
+    eps_list = [check_param(e, "eps", Interval(Real, 0, None), error=AttackError) for e in eps]
+    if not eps_list:
+        raise AttackError("eps == [], must be a non-empty list of numbers >= 0.")
     items = _attack_items(attack)
     kw = dict(attack_kwargs or {})
     if "clip" in kw:

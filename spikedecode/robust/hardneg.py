@@ -40,12 +40,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from numbers import Real
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from spikedecode._random import RandomStateLike, check_generator, draw_seed, torch_seeded
+from spikedecode._validation import Interval, Options, check_param, check_params
 from spikedecode.errors import ConfigError, SpikeDecodeTypeError, SpikeDecodeValueError
 from spikedecode.robust._hooks import LayerCapture, resolve_layer, resolve_layers
 from spikedecode.robust._utils import as_float_tensor, model_device
@@ -66,6 +68,9 @@ __all__ = [
     "SelectiveDropoutTrainer",
     "hard_negative_report",
 ]
+
+_FRACTION = Interval(Real, 0, 1, closed="right")  # a proportion of units / pairs, (0, 1]
+_SELECTIONS = Options("volatile", "random", "all", "least")
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -328,8 +333,7 @@ def fooling_rate(model: Any, layer: str, x: ArrayLike, x_adv: ArrayLike, *, top:
     """
     import xarray as xr
 
-    if not 0 < top <= 1:
-        raise ConfigError(f"top == {top!r}, must be in (0, 1].")
+    top = check_param(top, "top", _FRACTION)
     d = pairwise_unit_change(model, layer, x, x_adv, batch_size=batch_size).values
     n_units = d.shape[1]
     k = max(1, math.ceil(top * n_units))
@@ -397,8 +401,7 @@ def split_groups(groups: ArrayLike, *, test_size: float = 0.25,
         raise SpikeDecodeValueError(
             f"groups holds {len(uniq)} distinct group(s); holding out whole groups needs >= 2."
         )
-    if not 0 < test_size < 1:
-        raise ConfigError(f"test_size == {test_size!r}, must be in (0, 1).")
+    test_size = check_param(test_size, "test_size", Interval(Real, 0, 1, closed="neither"))
     rng = check_generator(random_state)
     n_test = min(len(uniq) - 1, max(1, round(test_size * len(uniq))))
     test_groups = set(rng.permutation(uniq)[:n_test].tolist())
@@ -490,10 +493,8 @@ def dropout_schedule(t: ArrayLike, p0: float, decay: float) -> NDArray:
     >>> round(float(dropout_schedule(2, 0.1, 0.5)), 6)
     0.668909
     """
-    if not 0 < p0 <= 1:
-        raise ConfigError(f"p0 == {p0!r}, must be in (0, 1].")
-    if decay < 0:
-        raise ConfigError(f"decay == {decay!r}, must be >= 0.")
+    p0 = check_param(p0, "p0", _FRACTION)
+    decay = check_param(decay, "decay", Interval(Real, 0, None))
     t = np.asarray(t, dtype=np.float64)
     return 1.0 - (1.0 - p0) * np.exp(-decay * t)
 
@@ -516,8 +517,8 @@ def select_units(volatility: ArrayLike, p: float, *, selection: str = "volatile"
     [False, True, False, True]
     """
     v = np.asarray(volatility, dtype=np.float64).ravel()
-    if not 0 < p <= 1:
-        raise ConfigError(f"p == {p!r}, must be in (0, 1].")
+    p = check_param(p, "p", _FRACTION)
+    check_param(selection, "selection", _SELECTIONS)
     n = len(v)
     k = max(1, math.ceil(p * n - 1e-9))
     mask = np.zeros(n, dtype=bool)
@@ -527,11 +528,8 @@ def select_units(volatility: ArrayLike, p: float, *, selection: str = "volatile"
         mask[np.argsort(v, kind="stable")[:k]] = True
     elif selection == "random":
         mask[check_generator(random_state).permutation(n)[:k]] = True
-    elif selection == "all":
+    else:  # "all"
         mask[:] = True
-    else:
-        raise ConfigError(f"selection == {selection!r}, must be 'volatile', 'random', 'all' or "
-                          "'least'.")
     return mask
 
 
@@ -826,13 +824,8 @@ class SelectiveDropoutTrainer:
         return float(dropout_schedule(t, self.p, float(self.schedule)))
 
     def _check_params(self) -> None:
-        if not 0 < self.p <= 1:
-            raise ConfigError(f"p == {self.p!r}, must be in (0, 1].")
-        if self.recompute not in ("epoch", "step"):
-            raise ConfigError(f"recompute == {self.recompute!r}, must be 'epoch' or 'step'.")
-        if self.selection not in ("volatile", "random", "all", "least"):
-            raise ConfigError(f"selection == {self.selection!r}, must be 'volatile', 'random', "
-                              "'all' or 'least'.")
+        check_params(self, {"p": _FRACTION, "recompute": Options("epoch", "step"),
+                            "selection": _SELECTIONS})
         if not (self.schedule is None or callable(self.schedule)
                 or isinstance(self.schedule, (int, float))):
             raise ConfigError(f"schedule == {self.schedule!r}, must be None, a float decay rate "

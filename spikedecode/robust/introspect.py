@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -57,6 +58,7 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from spikedecode._random import RandomStateLike, check_generator, draw_seed, torch_seeded
+from spikedecode._validation import Interval, Options, check_param, check_params
 from spikedecode.errors import ConfigError, SpikeDecodeTypeError, SpikeDecodeValueError
 from spikedecode.robust._hooks import named_leaves
 from spikedecode.robust._utils import as_float_tensor, model_device
@@ -238,8 +240,7 @@ def mmd(x: Any, y: Any, *, kernel: str = "rbf",
             f"mmd needs two (n, d) samples of one dimension d; got {tuple(x.shape)} and "
             f"{tuple(y.shape)}.")
     d = x.shape[1]
-    if kernel not in ("rbf", "imq"):
-        raise ConfigError(f"kernel == {kernel!r}, must be 'rbf' or 'imq'.")
+    check_param(kernel, "kernel", Options("rbf", "imq"))
     if bandwidth is None:
         hs = [float(d * d) if kernel == "rbf" else 2.0 * d]
     elif isinstance(bandwidth, (int, float)):
@@ -437,11 +438,9 @@ class InfoVAE(TransformerMixin, BaseEstimator):
         self.random_state = random_state
 
     def _check_params(self) -> None:
-        if not isinstance(self.n_components, (int, np.integer)) or self.n_components < 1:
-            raise ConfigError(f"n_components == {self.n_components!r}, must be an integer >= 1.")
-        for name in ("mmd_weight", "kl_weight"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"{name} == {getattr(self, name)!r}, must be >= 0.")
+        check_params(self, {"n_components": Interval(Integral, 1, None),
+                            "mmd_weight": Interval(Real, 0, None),
+                            "kl_weight": Interval(Real, 0, None)})
 
     def fit(self, X: ArrayLike, y: Any = None) -> InfoVAE:
         """Fit the autoencoder on ``X`` (n_samples, n_units); return self."""
@@ -619,8 +618,7 @@ class ErrorEstimator(RegressorMixin, BaseEstimator):
             raise SpikeDecodeValueError(
                 f"error must be finite and >= 0 (the classifier's error e, not log10 e); got "
                 f"min {float(np.nanmin(t)):.3g}. Pass classifier_error(...) itself.")
-        if not float(self.floor) > 0:
-            raise ConfigError(f"floor == {self.floor!r}, must be > 0.")
+        check_param(self.floor, "floor", Interval(Real, 0, None, closed="neither"))
         self.n_features_in_ = a.shape[1]
         self.z_mean_, self.z_scale_ = a.mean(0), a.std(0) + 1e-6
         self.t_mean_ = float(t.mean())
@@ -710,9 +708,7 @@ class Introspector(BaseEstimator):
         """
         if not isinstance(model, torch.nn.Module):
             raise SpikeDecodeTypeError(f"model must be a torch.nn.Module; got {type(model).__name__}.")
-        if self.output not in ("logits", "sigmoid", "probs"):
-            raise ConfigError(f"output == {self.output!r}, must be 'logits', 'sigmoid' or "
-                              "'probs'.")
+        check_param(self.output, "output", Options("logits", "sigmoid", "probs"))
         rng = check_generator(self.random_state)
         self.model_ = model
         self.layers_ = list(self.layers) if self.layers is not None else hidden_layers(model)
@@ -990,9 +986,8 @@ def attack_trajectory(introspector: Introspector, x: ArrayLike, target: ArrayLik
     from spikedecode.robust.attacks import targeted_ifgsm_mse
 
     check_is_fitted(introspector, "vae_")
-    if not step_size > 0 or n_steps < 1:
-        raise ConfigError(f"step_size == {step_size!r} and n_steps == {n_steps!r} must be > 0 "
-                          "and >= 1.")
+    step_size = check_param(step_size, "step_size", Interval(Real, 0, None, closed="neither"))
+    n_steps = check_param(n_steps, "n_steps", Interval(Integral, 1, None))
     xa = as_float_tensor(x)
     tgt = torch.as_tensor(np.asarray(target)).long().ravel()
     if len(tgt) != len(xa):

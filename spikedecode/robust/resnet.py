@@ -124,8 +124,7 @@ class PreActResNet(nn.Module):
         if len(num_blocks) != len(widths):
             raise ConfigError(f"num_blocks has {len(num_blocks)} stages but widths has "
                               f"{len(widths)}; give one width per stage.")
-        if int(n_classes) < 1:
-            raise ConfigError(f"n_classes == {n_classes!r}, must be >= 1.")
+        check_param(n_classes, "n_classes", Interval(Integral, 1, None))
         self.conv1 = nn.Conv2d(in_channels, widths[0], 3, stride=1, padding=1, bias=False)
         layers: list[nn.Module] = []
         in_planes = widths[0]
