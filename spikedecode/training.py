@@ -431,6 +431,9 @@ def train(
     -------
     History
     """
+    # long: the epoch and batch loops are the one place that fixes the order of the
+    # callback hooks, loss terms, transforms and the optimizer/scheduler steps (the
+    # contract of Callback); split into helpers, that order would span several functions.
     import torch
 
     if not isinstance(module, torch.nn.Module):
