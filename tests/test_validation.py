@@ -238,6 +238,11 @@ def _migrated_cases():
         ("select_units", lambda: hardneg.select_units([1.0, 2.0], 0.5, selection="most"),
          "selection"),
         ("split_groups", lambda: hardneg.split_groups([0, 1, 2], test_size=1), "test_size"),
+        ("perturbation_groups", lambda: hardneg.perturbation_groups([1], [2], by="pair"), "by"),
+        ("classifier_error", lambda: introspect.classifier_error([[0.0, 1.0]], [1],
+                                                                 output="softmax"), "output"),
+        ("expected_activation", lambda: introspect.expected_activation(
+            introspect.Introspector(), method="mean"), "method"),
         ("MLP", lambda: models.MLP(4, 2, dropout=1.0), "dropout"),
         ("SmallCNN", lambda: models.SmallCNN(image_size=3), "image_size"),
         ("RandomCropFlip", lambda: models.RandomCropFlip(padding=-1), "padding"),

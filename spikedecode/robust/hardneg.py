@@ -367,6 +367,7 @@ def perturbation_groups(y_true: ArrayLike, y_adv: ArrayLike, *, by: str = "both"
     >>> perturbation_groups([3, 3, 1], [8, 5, 7], by="source").tolist()
     ['3->*', '3->*', '1->*']
     """
+    check_param(by, "by", Options("both", "source", "target"))
     a, b = np.asarray(y_true).ravel(), np.asarray(y_adv).ravel()
     if a.shape != b.shape:
         raise SpikeDecodeValueError(f"y_true has {a.size} labels but y_adv has {b.size}.")
@@ -374,9 +375,7 @@ def perturbation_groups(y_true: ArrayLike, y_adv: ArrayLike, *, by: str = "both"
         return np.array([f"{s}->{t}" for s, t in zip(a, b)], dtype=object).astype(str)
     if by == "source":
         return np.array([f"{s}->*" for s in a]).astype(str)
-    if by == "target":
-        return np.array([f"*->{t}" for t in b]).astype(str)
-    raise ConfigError(f"by == {by!r}, must be 'both', 'source' or 'target'.")
+    return np.array([f"*->{t}" for t in b]).astype(str)  # by == "target"
 
 
 def split_groups(groups: ArrayLike, *, test_size: float = 0.25,

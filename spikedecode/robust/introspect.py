@@ -535,6 +535,7 @@ def classifier_error(outputs: ArrayLike, y: ArrayLike, *, output: str = "logits"
     >>> classifier_error([[1.0, 0.0], [0.0, 1.0]], [0, 0], output="probs").tolist()
     [1e-08, 1.0]
     """
+    check_param(output, "output", Options("logits", "sigmoid", "probs"))
     o = np.asarray(outputs.cpu() if hasattr(outputs, "cpu") else outputs, dtype=np.float64)
     yy = np.asarray(y.cpu() if hasattr(y, "cpu") else y).astype(int).ravel()
     if o.ndim != 2 or len(o) != len(yy):
@@ -546,10 +547,8 @@ def classifier_error(outputs: ArrayLike, y: ArrayLike, *, output: str = "logits"
         p /= p.sum(1, keepdims=True)
     elif output == "sigmoid":
         p = 1.0 / (1.0 + np.exp(-o))
-    elif output == "probs":
+    else:  # "probs"
         p = o
-    else:
-        raise ConfigError(f"output == {output!r}, must be 'logits', 'sigmoid' or 'probs'.")
     onehot = np.zeros_like(p)
     onehot[np.arange(len(yy)), yy] = 1.0
     return np.maximum(0.5 * ((p - onehot) ** 2).sum(1), floor)
@@ -813,6 +812,7 @@ def expected_activation(introspector: Introspector, *, method: str = "centroid",
     """
     import xarray as xr
 
+    check_param(method, "method", Options("centroid", "riemann", "direct"))
     check_is_fitted(introspector, "vae_")
     z, y, classes = introspector.z_, introspector.y_, introspector.classes_
     if method == "centroid":
@@ -827,7 +827,7 @@ def expected_activation(introspector: Introspector, *, method: str = "centroid",
             raise SpikeDecodeValueError(f"hidden has {len(h)} rows but the introspector was fit "
                                         f"on {len(y)} samples.")
         e = np.stack([h[y == c].mean(0) for c in classes])
-    elif method == "riemann":
+    else:  # "riemann"
         if introspector.n_components != 2:
             raise ConfigError("method='riemann' integrates over a 2-D grid; use n_components=2 or "
                               "method='centroid'.")
@@ -845,8 +845,6 @@ def expected_activation(introspector: Introspector, *, method: str = "centroid",
             w = dens * cell
             rows.append((w[:, None] * dec).sum(0) / max(w.sum(), 1e-12))
         e = np.stack(rows)
-    else:
-        raise ConfigError(f"method == {method!r}, must be 'centroid', 'riemann' or 'direct'.")
     return xr.DataArray(e, dims=("class", "unit"), coords={"class": classes},
                         name="expected_activation", attrs={"method": method})
 
