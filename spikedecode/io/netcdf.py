@@ -15,7 +15,8 @@ import numpy as np
 import xarray as xr
 
 from spikedecode._optional import attempt_import
-from spikedecode.errors import CorruptFileError, SchemaError, SpikeDecodeError
+from spikedecode.errors import SchemaError
+from spikedecode.io._checks import corrupt_file_errors
 
 __all__ = ["read_netcdf", "write_netcdf", "read_zarr", "write_zarr", "normalize"]
 
@@ -80,16 +81,9 @@ def _for_disk(rec: xr.Dataset) -> xr.Dataset:
 
 
 def _open(path: Path, engine: str) -> xr.Dataset:
-    try:
-        with xr.open_dataset(path, engine=engine, cache=False) as ds:
-            return ds.load()
-    except SpikeDecodeError:
-        raise
-    except Exception as err:  # h5py/h5netcdf/scipy raise many types: never leak them
-        raise CorruptFileError(
-            f"{path} could not be read as netCDF ({type(err).__name__}: {err}); the file is "
-            "truncated or damaged — write it again."
-        ) from err
+    with corrupt_file_errors(path, "netCDF", "the file is truncated or damaged — write it "
+                             "again."), xr.open_dataset(path, engine=engine, cache=False) as ds:
+        return ds.load()
 
 
 def read_netcdf(path: str | Path, *, engine: str | None = None) -> xr.Dataset:
@@ -143,15 +137,9 @@ def read_zarr(path: str | Path) -> xr.Dataset:
 
     attempt_import("zarr", "to read zarr stores")
     path = Path(path)
-    try:
+    with corrupt_file_errors(path, "zarr", "the folder is incomplete or damaged — write it "
+                             "again."):
         ds = xr.open_zarr(path, consolidated=_consolidated(path), chunks=None).load()
-    except SpikeDecodeError:
-        raise
-    except Exception as err:  # zarr raises many types: never leak them
-        raise CorruptFileError(
-            f"{path} could not be read as zarr ({type(err).__name__}: {err}); the folder is "
-            "incomplete or damaged — write it again."
-        ) from err
     return check_recording(normalize(ds))
 
 

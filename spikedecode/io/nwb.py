@@ -42,9 +42,9 @@ from spikedecode.errors import (
     CorruptFileError,
     FileFormatError,
     RecordingError,
-    SpikeDecodeError,
     SpikeDecodeWarning,
 )
+from spikedecode.io._checks import corrupt_file_errors
 
 __all__ = ["read_nwb", "interval_tables", "LABEL_COLUMNS", "UNIT_NAME_COLUMNS"]
 
@@ -317,7 +317,7 @@ def read_nwb(
 
     pynwb = attempt_import("pynwb", "to read NWB files")
     path = Path(path)
-    try:
+    with corrupt_file_errors(path, "NWB", "the file is truncated, damaged or not NWB 2."):
         with warnings.catch_warnings():
             # pynwb warns about unrelated schema details (e.g. OpticalSeries fields)
             warnings.filterwarnings("ignore", module=r"(pynwb|hdmf)(\.|$)")
@@ -343,13 +343,6 @@ def read_nwb(
                 if nwb.subject is not None and nwb.subject.subject_id is not None:
                     subject = str(nwb.subject.subject_id)
                 start_time = str(nwb.session_start_time.isoformat())
-    except SpikeDecodeError:
-        raise
-    except Exception as err:  # pynwb/hdmf/h5py raise many types: never leak them
-        raise CorruptFileError(
-            f"{path} could not be read as NWB ({type(err).__name__}: {err}); the file is "
-            "truncated, damaged or not NWB 2."
-        ) from err
     counts = np.diff(np.concatenate([[0], ends]))
     if counts.size != len(ids) or (counts < 0).any() or (ends.size and ends[-1] != flat.size):
         raise CorruptFileError(
