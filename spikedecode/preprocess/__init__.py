@@ -14,6 +14,7 @@ from spikedecode.preprocess.binning import (
 from spikedecode.preprocess.labels import (
     LATENT,
     STIMULUS,
+    epoch_bins,
     label_windows,
     make_windows,
     trial_windows,
@@ -46,6 +47,7 @@ __all__ = [
     "check_windows",
     "label_windows",
     "trial_windows",
+    "epoch_bins",
     "make_windows",
     "STIMULUS",
     "LATENT",

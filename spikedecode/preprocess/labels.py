@@ -43,6 +43,7 @@ from xarray.backends import BackendArray
 from xarray.core import indexing
 
 from spikedecode.errors import (
+    ConfigError,
     DataDroppedWarning,
     LabelError,
     NotEnoughDataError,
@@ -57,6 +58,7 @@ from spikedecode.preprocess.windows import _check_binned, check_windows, sliding
 __all__ = [
     "label_windows",
     "trial_windows",
+    "epoch_bins",
     "make_windows",
     "STIMULUS",
     "LATENT",
@@ -541,6 +543,112 @@ def trial_windows(
     )
     out.attrs.update({"offset": float(offset), "n_dropped_out_of_range": n_bad, "day": day})
     return out
+
+
+def epoch_bins(
+    rec: xr.Dataset,
+    *,
+    bin_size: float = 0.1,
+    t_window: tuple[float, float] = (0.0, 0.5),
+    labels: Iterable[str] | None = None,
+) -> xr.DataArray:
+    """Spike counts in bins aligned exactly to every epoch onset, one sample per bin.
+
+    Unlike :func:`trial_windows`, which cuts windows out of a global bin grid (the first
+    bin is the one that *contains* the onset, so it can start up to one bin before it),
+    the bins here start at ``onset + t_window[0] + k * bin_size`` exactly. Bins are
+    ``[left, left + bin_size)``.
+
+    Parameters
+    ----------
+    rec : xarray.Dataset
+        The Recording (spikes and epochs).
+    bin_size : float, default=0.1
+        Bin width (s).
+    t_window : (float, float), default=(0.0, 0.5)
+        Window relative to each onset (s); ``round((t1 - t0) / bin_size)`` bins per epoch.
+    labels : iterable of str, optional
+        Keep only epochs with these labels (default: all).
+
+    Returns
+    -------
+    xarray.DataArray
+        Windows ``(sample, lag, unit)`` with one lag (float64 counts) and
+        ``n_epochs * n_bins`` samples, epoch by epoch. Coords: ``time`` (left edge of the
+        bin), ``label``, ``trial`` (epoch index in the Recording), ``t_rel`` (left edge
+        relative to the onset), ``day``, ``lag`` and ``unit``. Attrs: ``bin_size``,
+        ``n_bins`` (1), ``step`` (1), ``t_window``, ``day``. ``t_rel`` is a multiple of
+        ``bin_size`` (plus ``t_window[0]``), so that
+        :func:`spikedecode.evaluation.prepare_days` gives every bin after onset one
+        condition key across trials and days.
+
+    Raises
+    ------
+    ConfigError
+        ``bin_size <= 0`` or a window holding no bin.
+    LabelError
+        ``labels`` names a label no epoch has.
+
+    Examples
+    --------
+    >>> from spikedecode import make_recording
+    >>> rec = make_recording([1.05, 1.15, 3.01, 1.5], [0, 0, 0, 1], units=["a", "b"],
+    ...                      t_stop=5.0, epochs=[(1.0, 2.0, "x"), (3.0, 4.0, "y")])
+    >>> w = epoch_bins(rec, bin_size=0.1, t_window=(0.0, 0.2))
+    >>> w.values[:, 0, :].tolist(), w["label"].values.tolist(), w["t_rel"].values.tolist()
+    ([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0], [0.0, 0.0]], ['x', 'x', 'y', 'y'], [0.0, 0.1, 0.0, 0.1])
+    """
+    if isinstance(bin_size, bool) or not isinstance(bin_size, (int, float, np.number)) \
+            or not bin_size > 0:
+        raise ConfigError(f"bin_size == {bin_size!r}, must be a number > 0 (seconds).")
+    try:
+        t0, t1 = float(t_window[0]), float(t_window[1])
+    except (TypeError, IndexError, ValueError) as err:
+        raise ConfigError(f"t_window == {t_window!r}, must be (start, stop) in seconds "
+                          "relative to the onset.") from err
+    n_bins = int(round((t1 - t0) / bin_size))
+    if n_bins < 1:
+        raise ConfigError(f"t_window == {t_window!r} holds no bin of {bin_size} s; widen it "
+                          "or use a smaller bin_size.")
+    start, _, label = _epochs(rec)
+    sel = np.arange(start.size)
+    if labels is not None:
+        wanted = {str(v) for v in ([labels] if isinstance(labels, str) else labels)}
+        unknown = sorted(wanted - set(label.tolist()))
+        if unknown:
+            raise LabelError(
+                f"labels names {unknown}, which no epoch has; epoch labels are "
+                f"{sorted(set(label.tolist()))}."
+            )
+        sel = np.flatnonzero(np.isin(label, sorted(wanted)))
+    if sel.size == 0:
+        raise NotEnoughDataError("the recording has no epochs to bin.")
+    # edges[i, k]: left edge of bin k of epoch i (k = n_bins is the right edge of the last)
+    edges = start[sel, None] + t0 + bin_size * np.arange(n_bins + 1)[None, :]
+    times = np.asarray(rec["spike_time"].values, dtype=np.float64)
+    unit_idx = np.asarray(rec["spike_unit"].values)
+    units = rec["unit"].values
+    X = np.zeros((sel.size, n_bins, len(units)))
+    for u in range(len(units)):
+        st = np.sort(times[unit_idx == u])
+        c = np.searchsorted(st, edges.ravel(), side="left").reshape(edges.shape)
+        X[:, :, u] = np.diff(c, axis=1)
+    day = rec.attrs.get("day", 0)
+    if isinstance(day, np.integer):
+        day = int(day)
+    n = sel.size * n_bins
+    t_rel = np.tile(t0 + bin_size * np.arange(n_bins), sel.size)
+    return xr.DataArray(
+        X.reshape(n, 1, len(units)), dims=("sample", "lag", "unit"),
+        coords={"time": ("sample", edges[:, :-1].ravel()),
+                "label": ("sample", np.repeat(label[sel], n_bins)),
+                "trial": ("sample", np.repeat(sel.astype(np.int64), n_bins)),
+                "t_rel": ("sample", t_rel, {"units": "s"}),
+                "day": ("sample", np.full(n, day)),
+                "lag": [0], "unit": units},
+        attrs={"bin_size": float(bin_size), "n_bins": 1, "step": 1,
+               "t_window": (t0, t1), "day": day},
+    )
 
 
 def make_windows(
