@@ -56,11 +56,11 @@ from spikedecode.evaluation import (
 )
 from spikedecode.plotting.align import (
     plot_adversarial_stats,
-    plot_cross_day_matrix,
     plot_day_projections,
     plot_latent_trajectories,
     plot_spectra,
 )
+from spikedecode.plotting.decoding import plot_cross_day
 from spikedecode.preprocess import epoch_bins
 
 parser = argparse.ArgumentParser(description=__doc__)
@@ -138,13 +138,13 @@ for name, al in aligners.items():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", AlignmentWarning)  # FA: no shared units -> fallback
         md = cross_day_matrix(days, DECODER, aligner=al, random_state=0)
-    m, order = md.values, md["train_day"].values.tolist()
+    m = md.values
     matrices[name] = m
     off = m[~np.eye(len(m), dtype=bool)].mean()
     results.setdefault("cross_day", {})[name] = {"diagonal": float(np.diag(m).mean()),
                                                  "off_diagonal": float(off)}
     print(f"cross-day {name:>16}: diagonal {np.diag(m).mean():.3f}  off-diagonal {off:.3f}")
-    fig = plot_cross_day_matrix(m, order, title=f"{name}: train day x test day")
+    fig = plot_cross_day(md, title=f"{name}: train day x test day")
     fig.savefig(OUT / f"matrix_{name}.png", dpi=110)
 
 # %% [markdown]

@@ -17,7 +17,6 @@ __all__ = [
     "plot_spectra",
     "plot_day_projections",
     "plot_latent_trajectories",
-    "plot_cross_day_matrix",
     "plot_adversarial_stats",
 ]
 
@@ -163,36 +162,6 @@ def plot_latent_trajectories(aligner: Any, days: Mapping[Hashable, Any], *,
     ax.set_ylabel(f"component {dims[1] + 1}")
     ax.set_title(f"{type(aligner).__name__}: days {show}", fontsize=9)
     ax.legend(fontsize=6)
-    fig.tight_layout()
-    return fig
-
-
-def plot_cross_day_matrix(matrix: ArrayLike, days: Sequence[Hashable] | None = None, *,
-                          title: str = "", vmin: float = 0.0, vmax: float = 1.0,
-                          ax: Any = None) -> Any:
-    """Heat map of a cross-day accuracy matrix (rows: training day, columns: test day).
-
-    Examples
-    --------
-    >>> import matplotlib; matplotlib.use("Agg")
-    >>> fig = plot_cross_day_matrix(np.eye(3), [0, 1, 2], title="demo")
-    >>> fig.axes[0].get_title()
-    'demo'
-    """
-    plt = _plt()
-    m = np.asarray(matrix, dtype=float)
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(4, 3.5))
-    else:
-        fig = ax.figure
-    im = ax.imshow(m, vmin=vmin, vmax=vmax, cmap="magma")
-    if days is not None:
-        ax.set_xticks(range(len(days)), [str(d) for d in days], fontsize=6)
-        ax.set_yticks(range(len(days)), [str(d) for d in days], fontsize=6)
-    ax.set_xlabel("test day")
-    ax.set_ylabel("training day")
-    ax.set_title(title)
-    fig.colorbar(im, ax=ax, label="accuracy")
     fig.tight_layout()
     return fig
 
