@@ -55,8 +55,6 @@ DEFERRED_CYCLES_ALLOWED: list[frozenset[str]] = [
     # torch_estimator's loader imports the presets that subclass it (branch h14d fixes it)
     frozenset({"spikedecode.decoders.torch_estimator", "spikedecode.decoders.mlp",
                "spikedecode.decoders.lstm"}),
-    # transfer_attack imports robust.evaluate.accuracy, and evaluate builds on attacks
-    frozenset({"spikedecode.robust.attacks", "spikedecode.robust.evaluate"}),
 ]
 
 

@@ -35,7 +35,7 @@ import contextlib
 import math
 from collections.abc import Callable, Iterator
 from numbers import Integral, Real
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import torch
@@ -56,8 +56,6 @@ __all__ = [
     "lbfgs_attack",
     "count_greedy_attack",
     "count_linf_attack",
-    "transfer_attack",
-    "TransferResult",
     "attack_mode",
     "get_attack",
     "Attack",
@@ -886,50 +884,6 @@ def count_linf_attack(model: Any, x_counts: Any, y: Any, *, eps: int, n_steps: i
                     best = torch.where(take.view(-1, *([1] * (x0.ndim - 1))), cnd, best)
                     best_loss = torch.maximum(per, best_loss)
     return _out(best, x_in)
-
-
-# --------------------------------------------------------------------------- transfer
-class TransferResult(NamedTuple):
-    """Outcome of :func:`transfer_attack`."""
-
-    x_adv: torch.Tensor
-    surrogate_accuracy: float
-    target_accuracy: float
-    target_clean_accuracy: float
-
-
-def transfer_attack(surrogate: Any, target: Any, x: Any, y: Any, attack: Any = "pgd",
-                    **kwargs: Any) -> TransferResult:
-    """Black-box transfer: craft on ``surrogate``, evaluate on ``target``.
-
-    Parameters
-    ----------
-    surrogate : nn.Module
-        The model whose gradients are used (an oracle-trained substitute, or another
-        architecture trained on the same data).
-    target : nn.Module
-        The attacked model; only its predictions are used.
-    x, y : inputs and true labels.
-    attack : str or callable, default="pgd"
-        A name of :data:`ATTACKS` or ``attack(model, x, y, **kwargs)``.
-    **kwargs
-        Passed to the attack (``eps=...``).
-
-    Returns
-    -------
-    TransferResult
-        ``x_adv`` and the accuracies of the surrogate (white-box) and of the target
-        (transfer), plus the target's clean accuracy.
-    """
-    fn = get_attack(attack)
-    sur, tgt = _module_of(surrogate), _module_of(target)
-    x_t = _as_input(x)
-    y_t = _as_labels(y, len(x_t))
-    x_adv = fn(sur, x_t, y_t, **kwargs)
-    from spikedecode.robust.evaluate import accuracy  # evaluate builds on this module
-
-    return TransferResult(x_adv, accuracy(sur, x_adv, y_t), accuracy(tgt, x_adv, y_t),
-                          accuracy(tgt, x_t, y_t))
 
 
 # --------------------------------------------------------------------------- registry/classes

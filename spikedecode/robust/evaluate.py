@@ -17,7 +17,7 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from numbers import Real
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -43,6 +43,8 @@ __all__ = [
     "check_gradient_masking",
     "check_curve",
     "MaskingReport",
+    "transfer_attack",
+    "TransferResult",
 ]
 
 _MIN_NORM = ("lbfgs",)
@@ -91,6 +93,47 @@ attack_mode`, which restores every submodule's train/eval mode afterwards.
                 xb = xb.float()
             correct += int((m(xb).argmax(1).cpu() == y[i:i + batch_size].cpu()).sum())
     return correct / len(x)
+
+
+class TransferResult(NamedTuple):
+    """Outcome of :func:`transfer_attack`."""
+
+    x_adv: torch.Tensor
+    surrogate_accuracy: float
+    target_accuracy: float
+    target_clean_accuracy: float
+
+
+def transfer_attack(surrogate: Any, target: Any, x: Any, y: Any, attack: Any = "pgd",
+                    **kwargs: Any) -> TransferResult:
+    """Black-box transfer: craft on ``surrogate``, evaluate on ``target``.
+
+    Parameters
+    ----------
+    surrogate : nn.Module
+        The model whose gradients are used (an oracle-trained substitute, or another
+        architecture trained on the same data).
+    target : nn.Module
+        The attacked model; only its predictions are used.
+    x, y : inputs and true labels.
+    attack : str or callable, default="pgd"
+        A name of :data:`ATTACKS` or ``attack(model, x, y, **kwargs)``.
+    **kwargs
+        Passed to the attack (``eps=...``).
+
+    Returns
+    -------
+    TransferResult
+        ``x_adv`` and the accuracies of the surrogate (white-box) and of the target
+        (transfer), plus the target's clean accuracy.
+    """
+    fn = get_attack(attack)
+    sur, tgt = _module_of(surrogate), _module_of(target)
+    x_t = _as_input(x)
+    y_t = _as_labels(y, len(x_t))
+    x_adv = fn(sur, x_t, y_t, **kwargs)
+    return TransferResult(x_adv, accuracy(sur, x_adv, y_t), accuracy(tgt, x_adv, y_t),
+                          accuracy(tgt, x_t, y_t))
 
 
 def _decoder_labels(y: Any, classes: Any) -> Any:
