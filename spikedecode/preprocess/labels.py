@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable
+from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -42,6 +43,7 @@ from numpy.typing import NDArray
 from xarray.backends import BackendArray
 from xarray.core import indexing
 
+from spikedecode._validation import Interval, Options, check_param
 from spikedecode.errors import (
     ConfigError,
     DataDroppedWarning,
@@ -179,18 +181,6 @@ def _window_ends(windows: xr.DataArray, s: NDArray[np.float64]) -> NDArray[np.fl
     return _edges_from_grid(k + n_bins, _grid(t0, bin_size, int(k.max(initial=0)) + n_bins))
 
 
-def _check_share(value: Any, name: str) -> float | None:
-    if value is None:
-        return None
-    try:
-        share = float(value)
-    except (TypeError, ValueError) as err:
-        raise SpikeDecodeTypeError(f"{name} must be a number or None; got {value!r}.") from err
-    if not (0 < share <= 1):
-        raise SpikeDecodeValueError(f"{name} == {value!r}, must be in (0, 1] or None.")
-    return share
-
-
 def _latent_groups(
     s: NDArray[np.float64],
     e: NDArray[np.float64],
@@ -300,6 +290,49 @@ def label_windows(
                   max_group_share=max_group_share, stacklevel=3)
 
 
+def _selected_epochs(label: NDArray, stimulus_labels: Iterable[str] | str | None) -> NDArray:
+    """Mask of the epochs whose label is in ``stimulus_labels`` (all when None)."""
+    if stimulus_labels is None:
+        return np.ones(label.size, dtype=bool)
+    if isinstance(stimulus_labels, str):
+        stimulus_labels = [stimulus_labels]
+    wanted = {str(v) for v in stimulus_labels}
+    unknown = sorted(wanted - set(label.tolist()))
+    if unknown:
+        raise LabelError(
+            f"stimulus_labels names {unknown}, which no epoch has; epoch labels are "
+            f"{sorted(set(label.tolist()))}."
+        )
+    return np.isin(label, sorted(wanted))
+
+
+def _largest_group_share(trial: NDArray, label: NDArray, n_epochs: int,
+                         latent_block: float | None, max_group_share: float | None,
+                         stacklevel: int) -> float:
+    """Share of the labelled windows in the largest group; warn above ``max_group_share``."""
+    if not trial.size:
+        return 0.0
+    keep_size = trial.size
+    ids, counts = np.unique(trial, return_counts=True)
+    big = int(np.argmax(counts))
+    share = float(counts[big] / keep_size)
+    if max_group_share is not None and share > max_group_share:
+        g = int(ids[big])
+        what = (f"epoch {g} ('{label[g]}')" if g < n_epochs else
+                f"a latent block of up to {latent_block} s" if latent_block is not None
+                else "a latent gap (latent_block=None)")
+        warnings.warn(
+            f"one group (trial {g}, {what}) holds {share:.0%} of the {keep_size} "
+            f"labelled windows, more than max_group_share={max_group_share:.0%}: grouped "
+            "CV folds cannot be balanced and cluster-bootstrap intervals are "
+            "unreliable. Use more trials, a shorter latent_block, or stimulus_labels "
+            "to drop the long epoch.",
+            SpikeDecodeWarning,
+            stacklevel=stacklevel,
+        )
+    return share
+
+
 def _label(
     windows: xr.DataArray,
     rec: xr.Dataset,
@@ -318,40 +351,17 @@ def _label(
             "windows need attrs['bin_size'] and a 'time' coordinate to be labelled; build "
             "them with spikedecode.preprocess.sliding_windows()."
         )
-    if rule not in _RULES:
-        raise SpikeDecodeValueError(f"rule == {rule!r}, must be one of {_RULES}.")
-    guard = float(guard)
-    if not (np.isfinite(guard) and guard >= 0):
-        raise SpikeDecodeValueError(f"guard == {guard}, must be >= 0 seconds.")
+    rule = check_param(rule, "rule", Options(*_RULES))
+    guard = check_param(guard, "guard", Interval(Real, 0, None))
     if not isinstance(latent_label, str) or not latent_label:
-        raise SpikeDecodeValueError(f"latent_label == {latent_label!r}, must be a non-empty str.")
-    if latent_block is not None:
-        try:
-            latent_block = float(latent_block)
-        except (TypeError, ValueError) as err:
-            raise SpikeDecodeTypeError(
-                f"latent_block must be a number of seconds or None; got {latent_block!r}."
-            ) from err
-        if not (np.isfinite(latent_block) and latent_block > 0):
-            raise SpikeDecodeValueError(
-                f"latent_block == {latent_block}, must be > 0 seconds (or None for one group "
-                "per gap)."
-            )
-    max_group_share = _check_share(max_group_share, "max_group_share")
+        raise ConfigError(f"latent_label == {latent_label!r}, must be a non-empty str.")
+    latent_block = check_param(latent_block, "latent_block",
+                               [Interval(Real, 0, None, closed="neither"), None],
+                               hint="(seconds; None for one group per gap)")
+    max_group_share = check_param(max_group_share, "max_group_share",
+                                  [Interval(Real, 0, 1, closed="right"), None])
     start, stop, label = _epochs(rec)
-    if stimulus_labels is None:
-        selected = np.ones(label.size, dtype=bool)
-    else:
-        if isinstance(stimulus_labels, str):
-            stimulus_labels = [stimulus_labels]
-        wanted = {str(v) for v in stimulus_labels}
-        unknown = sorted(wanted - set(label.tolist()))
-        if unknown:
-            raise LabelError(
-                f"stimulus_labels names {unknown}, which no epoch has; epoch labels are "
-                f"{sorted(set(label.tolist()))}."
-            )
-        selected = np.isin(label, sorted(wanted))
+    selected = _selected_epochs(label, stimulus_labels)
     out_labels = label if rule == "multiclass" else np.full(label.size, STIMULUS)
     if latent_label in set(out_labels[selected].tolist()):
         raise SpikeDecodeValueError(
@@ -401,25 +411,8 @@ def _label(
     if isinstance(day, np.integer):
         day = int(day)
 
-    share = 0.0
-    if keep.size:
-        ids, counts = np.unique(trial, return_counts=True)
-        big = int(np.argmax(counts))
-        share = float(counts[big] / keep.size)
-        if max_group_share is not None and share > max_group_share:
-            g = int(ids[big])
-            what = (f"epoch {g} ('{label[g]}')" if g < n_epochs else
-                    f"a latent block of up to {latent_block} s" if latent_block is not None
-                    else "a latent gap (latent_block=None)")
-            warnings.warn(
-                f"one group (trial {g}, {what}) holds {share:.0%} of the {keep.size} "
-                f"labelled windows, more than max_group_share={max_group_share:.0%}: grouped "
-                "CV folds cannot be balanced and cluster-bootstrap intervals are "
-                "unreliable. Use more trials, a shorter latent_block, or stimulus_labels "
-                "to drop the long epoch.",
-                SpikeDecodeWarning,
-                stacklevel=stacklevel,
-            )
+    share = _largest_group_share(trial, label, n_epochs, latent_block, max_group_share,
+                                 stacklevel + 1)
 
     out = _select_samples(windows, keep)
     out = out.assign_coords(
@@ -429,23 +422,14 @@ def _label(
         day=("sample", np.full(keep.size, day)),
     )
     out.attrs = dict(windows.attrs)
-    n_edge = int(is_edge.sum())
+    dropped = {"excluded": int(is_excl.sum()), "other_intervals": int(is_other.sum()),
+               "block_edge": int(is_edge.sum())}
+    dropped["ambiguous"] = int(s.size - keep.size - sum(dropped.values()))
     out.attrs.update(
-        {
-            "rule": rule,
-            "latent_label": latent_label,
-            "guard": guard,
-            "latent_block": latent_block if latent_block is not None else "gap",
-            "day": day,
-            "n_windows_in": int(s.size),
-            "n_dropped_excluded": int(is_excl.sum()),
-            "n_dropped_other_intervals": int(is_other.sum()),
-            "n_dropped_block_edge": n_edge,
-            "n_dropped_ambiguous": int(
-                s.size - keep.size - is_excl.sum() - is_other.sum() - n_edge
-            ),
-            "largest_group_share": share,
-        }
+        rule=rule, latent_label=latent_label, guard=guard,
+        latent_block=latent_block if latent_block is not None else "gap", day=day,
+        n_windows_in=int(s.size), largest_group_share=share,
+        **{f"n_dropped_{k}": v for k, v in dropped.items()},
     )
     return out
 
