@@ -35,86 +35,22 @@ from numpy.typing import ArrayLike, NDArray
 from sklearn import config_context
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.metrics import balanced_accuracy_score, get_scorer
-from sklearn.utils import check_random_state
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from spikedecode.errors import ConfigError, NotEnoughDataError, SpikeDecodeValueError
+from spikedecode.errors import ConfigError, NotEnoughDataError
+from spikedecode.preprocess import resample
 
 __all__ = [
     "DEFAULT_LAMBDAS",
     "GroupCVLinearClassifier",
     "make_decoder",
     "groups_fit_params",
-    "group_splits",
 ]
 
 #: λ grid of the seed study (MATLAB ``logspace(-6, -0.5, 11)``).
 DEFAULT_LAMBDAS: NDArray[np.float64] = np.logspace(-6, -0.5, 11)
-
-
-def group_splits(
-    y: ArrayLike, groups: ArrayLike | None, n_splits: int = 5, random_state: Any = None
-) -> list[tuple[NDArray[np.intp], NDArray[np.intp]]]:
-    """Leakage-safe K-fold splits: stratified by class, each group on one side only.
-
-    Falls back to fewer folds when there are fewer groups (or class members) than
-    ``n_splits``; without ``groups`` samples are treated as independent.
-
-    Parameters
-    ----------
-    y : array-like (n_samples,)
-    groups : array-like (n_samples,) or None
-        Trial ids; windows of one trial never sit on both sides.
-    n_splits : int, default=5
-    random_state : int or None
-
-    Returns
-    -------
-    list of (train_idx, test_idx)
-
-    Raises
-    ------
-    NotEnoughDataError
-        Fewer than 2 groups (or 2 samples per class) to split.
-
-    Examples
-    --------
-    >>> y = np.repeat([0, 1], 20); g = np.repeat(np.arange(8), 5)
-    >>> splits = group_splits(y, g, 4, random_state=0)
-    >>> all(set(g[tr]).isdisjoint(g[te]) for tr, te in splits)
-    True
-    """
-    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
-
-    y = np.asarray(y)
-    seed = check_random_state(random_state).randint(2**31 - 1) if not isinstance(
-        random_state, np.random.Generator) else int(random_state.integers(2**31 - 1))
-    idx = np.arange(len(y))
-    if groups is None:
-        _, counts = np.unique(y, return_counts=True)
-        k = int(min(n_splits, counts.min()))
-        if k < 2:
-            raise NotEnoughDataError(
-                f"the smallest class has {counts.min()} sample(s); cross-validation needs >= 2."
-            )
-        return list(StratifiedKFold(k, shuffle=True, random_state=seed).split(idx, y))
-    groups = np.asarray(groups)
-    if len(groups) != len(y):
-        raise SpikeDecodeValueError(f"groups has {len(groups)} entries but y has {len(y)}.")
-    # a group counts for the class it mostly holds; k <= groups of the rarest class
-    per_class = []
-    for c in np.unique(y):
-        per_class.append(len(np.unique(groups[y == c])))
-    k = int(min(n_splits, min(per_class), len(np.unique(groups))))
-    if k < 2:
-        raise NotEnoughDataError(
-            f"only {min(per_class)} group(s) (trials) hold the rarest class; grouped "
-            "cross-validation needs >= 2 per class. Record more trials or merge labels."
-        )
-    splits = list(StratifiedGroupKFold(k, shuffle=True, random_state=seed).split(idx, y, groups))
-    return [(tr, te) for tr, te in splits if len(te) and len(tr)]
 
 
 class GroupCVLinearClassifier(ClassifierMixin, BaseEstimator):
@@ -279,7 +215,7 @@ class GroupCVLinearClassifier(ClassifierMixin, BaseEstimator):
         self.lambdas_ = lambdas
         if isinstance(self.cv, (int, np.integer)):
             try:
-                splits = group_splits(y, groups, int(self.cv), self.random_state)
+                splits = resample.group_splits(y, groups, int(self.cv), self.random_state)
             except NotEnoughDataError:
                 splits = []
         else:

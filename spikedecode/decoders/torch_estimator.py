@@ -30,7 +30,6 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     check_array,
@@ -40,102 +39,15 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from spikedecode._random import draw_seed
 from spikedecode._validation import Interval, Options, check_params
 from spikedecode.errors import ConfigError, NotEnoughDataError, SpikeDecodeValueError
+from spikedecode.preprocess.resample import balanced_bootstrap_indices, grouped_validation_split
 
-__all__ = ["TorchClassifier", "balanced_bootstrap_indices", "grouped_validation_split"]
+__all__ = ["TorchClassifier"]
 
 # parameters that are objects (plug-ins): not stored in a saved model's JSON config
 _NOT_SAVED = ("loss_terms", "transforms", "callbacks", "module")
-
-
-def balanced_bootstrap_indices(y: ArrayLike, random_state: Any = None, *,
-                               size: str = "largest") -> NDArray[np.intp]:
-    """Indices of a class-balanced bootstrap of ``y``.
-
-    Every class is drawn with replacement the same number of times. Use it on a training
-    fold only.
-
-    Parameters
-    ----------
-    y : array-like of shape (n_samples,)
-    random_state : int, Generator, RandomState or None
-    size : {"largest", "fold"}, default="largest"
-        ``"largest"``: each class is drawn up to the size of the largest class
-        (``n_classes * max_count`` indices, the seed study's bootstrap).
-        ``"fold"``: each class is drawn ``n_samples // n_classes`` times, so the result
-        is as large as ``y`` itself: balanced classes at the cost of an unbalanced epoch
-        (2.7x fewer samples per epoch than "largest" on a session where 67 % of the
-        windows are latent).
-
-    Returns
-    -------
-    ndarray of int
-
-    Examples
-    --------
-    >>> idx = balanced_bootstrap_indices(["a", "a", "a", "b"], random_state=0)
-    >>> len(idx), sorted(set(np.asarray(["a", "a", "a", "b"])[idx].tolist()))
-    (6, ['a', 'b'])
-    >>> len(balanced_bootstrap_indices(["a", "a", "a", "b"], random_state=0, size="fold"))
-    4
-    """
-    from spikedecode._random import check_generator
-
-    rng = check_generator(random_state)
-    y = np.asarray(y)
-    classes = np.unique(y)
-    members = [np.flatnonzero(y == c) for c in classes]
-    if size == "largest":
-        per_class = max(len(m) for m in members)
-    elif size == "fold":
-        per_class = max(1, len(y) // len(classes))
-    else:
-        raise ConfigError(f"size == {size!r}, must be 'largest' or 'fold'.")
-    idx = np.concatenate([rng.choice(m, size=per_class, replace=True) for m in members])
-    return rng.permutation(idx)
-
-
-def grouped_validation_split(
-    y: ArrayLike, groups: ArrayLike | None, fraction: float, random_state: Any = None
-) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
-    """Split sample indices into (train, validation) keeping each group on one side.
-
-    With ``groups`` (e.g. trial ids) whole groups go to validation, so overlapping windows
-    of one trial never sit on both sides; without, a stratified split of samples. Returns
-    an empty validation set when the data are too small to hold one out.
-
-    Examples
-    --------
-    >>> tr, va = grouped_validation_split([0, 0, 1, 1] * 5, np.repeat(np.arange(10), 2),
-    ...                                   0.2, random_state=0)
-    >>> set(np.repeat(np.arange(10), 2)[tr]).isdisjoint(np.repeat(np.arange(10), 2)[va])
-    True
-    """
-    y = np.asarray(y)
-    n = len(y)
-    everything = np.arange(n)
-    empty = np.zeros(0, dtype=np.intp)
-    if not fraction or fraction <= 0 or n < 10:
-        return everything, empty
-    seed = check_random_state(random_state).randint(2**31 - 1) if not isinstance(
-        random_state, np.random.Generator) else int(random_state.integers(2**31 - 1))
-    from sklearn.model_selection import GroupShuffleSplit, StratifiedShuffleSplit
-
-    if groups is not None:
-        groups = np.asarray(groups)
-        if len(np.unique(groups)) < 4:
-            return everything, empty
-        splitter = GroupShuffleSplit(n_splits=1, test_size=fraction, random_state=seed)
-        tr, va = next(splitter.split(everything, y, groups))
-    else:
-        _, counts = np.unique(y, return_counts=True)
-        n_val = int(np.ceil(fraction * n))
-        if counts.min() < 2 or n_val < len(counts) or n - n_val < len(counts):
-            return everything, empty
-        splitter = StratifiedShuffleSplit(n_splits=1, test_size=n_val, random_state=seed)
-        tr, va = next(splitter.split(everything, y))
-    return np.sort(tr), np.sort(va)
 
 
 def _import_path(obj: Any) -> str | None:
@@ -191,7 +103,7 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         Train on a class-balanced bootstrap of the training fold (drawn after the
         validation split, so validation stays clean). ``True`` or ``"largest"`` draws every
         class up to the largest class's size (the seed study); ``"fold"`` keeps the
-        fold's size (see :func:`balanced_bootstrap_indices`), so an epoch costs no more
+        fold's size (see :func:`spikedecode.preprocess.resample.balanced_bootstrap_indices`), so an epoch costs no more
         than without the bootstrap.
     device : {"auto", "cpu", "cuda"}, default="auto"
     random_state : int, RandomState or None, default=None
@@ -397,8 +309,7 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
                 raise SpikeDecodeValueError(
                     f"groups has {len(groups)} entries but X has {len(y)} samples."
                 )
-        rng = check_random_state(self.random_state)
-        seed = int(rng.randint(2**31 - 1))
+        seed = draw_seed(self.random_state)
         self.device_ = resolve_device(self.device)
         tr, va = grouped_validation_split(y_idx, groups, float(self.validation_fraction),
                                           random_state=seed)

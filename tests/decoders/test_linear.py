@@ -10,11 +10,12 @@ from sklearn.model_selection import GroupKFold, cross_validate
 from spikedecode.decoders import (
     DEFAULT_LAMBDAS,
     GroupCVLinearClassifier,
-    group_splits,
     groups_fit_params,
     make_decoder,
 )
 from spikedecode.errors import ConfigError, NotEnoughDataError
+from spikedecode.preprocess import resample
+from spikedecode.preprocess.resample import group_splits
 
 
 def _trials(seed=0, n_trials=30, per=8, signal=1.0, n_feat=6):
@@ -77,15 +78,13 @@ def test_inner_cv_receives_groups(monkeypatch):
     """The inner search must be given the trial ids (else it would leak)."""
     X, y, g = _trials(0)
     seen = {}
-    import spikedecode.decoders.linear as lin
-
-    real = lin.group_splits
+    real = resample.group_splits
 
     def spy(y_, groups, *a, **k):
         seen["groups"] = groups
         return real(y_, groups, *a, **k)
 
-    monkeypatch.setattr(lin, "group_splits", spy)
+    monkeypatch.setattr(resample, "group_splits", spy)
     pipe = make_decoder("logistic")
     pipe.fit(X, y, **groups_fit_params(pipe, g))
     np.testing.assert_array_equal(seen["groups"], g)
@@ -93,11 +92,9 @@ def test_inner_cv_receives_groups(monkeypatch):
 
 def test_metadata_routing_reaches_inner_search(monkeypatch):
     X, y, g = _trials(0)
-    import spikedecode.decoders.linear as lin
-
     calls = []
-    real = lin.group_splits
-    monkeypatch.setattr(lin, "group_splits",
+    real = resample.group_splits
+    monkeypatch.setattr(resample, "group_splits",
                         lambda y_, groups, *a, **k: calls.append(groups) or real(y_, groups, *a, **k))
     with sklearn.config_context(enable_metadata_routing=True):
         res = cross_validate(make_decoder("logistic"), X, y, params={"groups": g},

@@ -6,14 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from spikedecode.decoders import (
-    LSTMDecoder,
-    MLPDecoder,
-    TorchClassifier,
-    balanced_bootstrap_indices,
-    grouped_validation_split,
-)
+from spikedecode.decoders import LSTMDecoder, MLPDecoder, TorchClassifier
 from spikedecode.errors import ConfigError, NotEnoughDataError, SpikeDecodeValueError
+from spikedecode.preprocess.resample import balanced_bootstrap_indices, grouped_validation_split
 from spikedecode.training import Callback
 
 
