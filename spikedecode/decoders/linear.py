@@ -5,7 +5,9 @@
 strength λ on a log grid spanning ``[1e-6, 10**-0.5]`` (11 points, as MATLAB
 ``fitclinear`` examples do) by cross-validation that keeps each group (trial) on one side
 of every split, walking the path from strong to weak regularization with warm starts and
-stopping the walk once the CV score has stopped improving (``path_patience``).
+stopping the walk once the CV score has stopped improving (``path_patience``). When the
+best λ is on an edge of the grid the walk goes on beyond it (``extend_decades``) and a
+``GridEdgeWarning`` says so if it is still on an edge.
 
 λ follows the convention of MATLAB ``fitclinear`` / glmnet: the objective is the *mean*
 loss plus ``λ/2 ||w||²``, i.e. scikit-learn's ``C = 1 / (n_samples * λ)`` with
@@ -28,6 +30,7 @@ routes the same ``groups`` to the outer splitter and to the inner λ search.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -39,7 +42,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from spikedecode.errors import ConfigError, NotEnoughDataError
+from spikedecode.errors import ConfigError, GridEdgeWarning, NotEnoughDataError
 from spikedecode.preprocess import resample
 
 __all__ = [
@@ -92,17 +95,27 @@ class GroupCVLinearClassifier(ClassifierMixin, BaseEstimator):
     class_weight : {"balanced"} or None, default=None
     random_state : int or None, default=None
         Shuffles the folds.
+    extend_decades : float, default=3.0
+        When the best λ sits on an edge of the grid (strong or weak end), the path is
+        walked on beyond that edge, with the grid's spacing, for at most this many decades
+        (with the same ``path_patience``); if the best λ is still on an edge a
+        :class:`~spikedecode.errors.GridEdgeWarning` is raised. 0 never extends (the
+        warning still comes). A one-point grid is never extended.
 
     Attributes
     ----------
     lambda_ : float
         Selected λ.
+    lambda_extended_ : {"strong", "weak"} or None
+        Which end of the grid was extended (None: the best λ was inside the grid).
+    lambda_on_edge_ : bool
+        The selected λ is on an edge of the final (possibly extended) grid.
     C_ : float
         ``1 / (n_samples * lambda_)``.
     lambdas_ : ndarray
-        The grid, descending.
+        The grid walked, descending, extension included.
     cv_scores_ : ndarray (n_folds, n_lambdas)
-        Validation scores along the path (NaN where the walk stopped).
+        Validation scores along ``lambdas_`` (NaN where the walk stopped).
     estimator_ : LogisticRegression or LinearSVC
         Refit on all data at ``lambda_``.
     n_iter_ : ndarray
@@ -135,6 +148,7 @@ class GroupCVLinearClassifier(ClassifierMixin, BaseEstimator):
         intercept_scaling: float | None = None,
         class_weight: Any = None,
         random_state: Any = None,
+        extend_decades: float = 3.0,
     ) -> None:
         self.kind = kind
         self.lambdas = lambdas
@@ -147,6 +161,7 @@ class GroupCVLinearClassifier(ClassifierMixin, BaseEstimator):
         self.intercept_scaling = intercept_scaling
         self.class_weight = class_weight
         self.random_state = random_state
+        self.extend_decades = extend_decades
 
     def _check_params(self) -> NDArray[np.float64]:
         if self.kind not in ("logistic", "svm"):
@@ -154,6 +169,10 @@ class GroupCVLinearClassifier(ClassifierMixin, BaseEstimator):
         lambdas = DEFAULT_LAMBDAS if self.lambdas is None else np.asarray(self.lambdas, float)
         if lambdas.ndim != 1 or lambdas.size == 0 or not np.all(lambdas > 0):
             raise ConfigError(f"lambdas == {self.lambdas!r}, must be a non-empty 1-D grid > 0.")
+        if (isinstance(self.extend_decades, bool) or not isinstance(self.extend_decades, Real)
+                or not self.extend_decades >= 0):
+            raise ConfigError(f"extend_decades == {self.extend_decades!r}, must be a number "
+                              ">= 0 (0 never extends the λ grid).")
         if self.path_patience is not None and self.path_patience < 1:
             raise ConfigError(f"path_patience == {self.path_patience}, must be >= 1 or None.")
         if self.loss not in ("squared_hinge", "hinge"):
@@ -182,6 +201,27 @@ class GroupCVLinearClassifier(ClassifierMixin, BaseEstimator):
                          intercept_scaling=scaling, max_iter=max(self.max_iter, 1000),
                          tol=self.tol, class_weight=self.class_weight,
                          random_state=self.random_state)
+
+    def _extension(self, lambdas: NDArray[np.float64], best_j: int
+                   ) -> tuple[str, NDArray[np.float64]] | None:
+        """``(side, grid)`` to walk beyond an edge holding the best λ, or None.
+
+        ``grid`` continues the grid's log spacing (one decade per step for a one-point grid)
+        outward from the edge for at most ``extend_decades`` decades, in walking order.
+        """
+        if not self.extend_decades or len(lambdas) < 2 or best_j not in (0, len(lambdas) - 1):
+            return None  # a one-point grid is the user's fixed λ: never extended
+        if len(lambdas) > 1:
+            step = float(np.log10(lambdas[0] / lambdas[-1]) / (len(lambdas) - 1))
+        else:
+            step = 1.0
+        if not step > 0:
+            return None
+        n_ext = max(1, int(np.floor(self.extend_decades / step + 1e-9)))
+        k = np.arange(1, n_ext + 1)
+        if best_j == 0:
+            return "strong", lambdas[0] * 10.0 ** (step * k)
+        return "weak", lambdas[-1] * 10.0 ** (-step * k)
 
     def fit(self, X: ArrayLike, y: ArrayLike, groups: ArrayLike | None = None
             ) -> GroupCVLinearClassifier:
@@ -212,7 +252,6 @@ class GroupCVLinearClassifier(ClassifierMixin, BaseEstimator):
                 f"y has 1 class ({self.classes_.tolist()}); a classifier needs 2 or more."
             )
         n = len(y)
-        self.lambdas_ = lambdas
         if isinstance(self.cv, (int, np.integer)):
             try:
                 splits = resample.group_splits(y, groups, int(self.cv), self.random_state)
@@ -232,22 +271,22 @@ class GroupCVLinearClassifier(ClassifierMixin, BaseEstimator):
                           y_enc[te]))
         fast = self.scoring in ("accuracy", "balanced_accuracy")
         scorer = None if fast else get_scorer(self.scoring)
-        scores = np.full((len(splits), len(lambdas)), np.nan)
         # each fold applies λ to its *own* mean loss: C = 1 / (n_train_fold · λ), so that
         # cv_scores_[:, j] really is the score at lambdas_[j] (as MATLAB fitclinear does)
-        fold_Cs = [1.0 / (len(f[1]) * lambdas) for f in folds]
-        models = [self._make(fold_Cs[k][0]) for k in range(len(folds))]
-        best, best_j, wait = -np.inf, 0, 0
-        coefs: dict[int, list[Any]] = {}
-        with warnings.catch_warnings(), config_context(assume_finite=True):
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            for j in range(len(lambdas)):
+        models = [self._make(1.0 / (len(f[1]) * lambdas[0])) for f in folds]
+        coefs: dict[float, list[Any]] = {}
+
+        def walk(grid: NDArray[np.float64], first: bool) -> tuple[NDArray[np.float64], int]:
+            """Scores (n_splits, len(grid)) along ``grid`` (walked in order) and the best j."""
+            sc = np.full((len(splits), len(grid)), np.nan)
+            best, best_j, wait = -np.inf, 0, 0
+            for j, lam in enumerate(grid):
                 if not folds:
                     break
                 fold_coefs = []
                 for k, (X_tr, y_tr, X_te, y_te) in enumerate(folds):
-                    m = models[k].set_params(C=fold_Cs[k][j])
-                    if j == 0 and k > 0 and self.kind == "logistic":
+                    m = models[k].set_params(C=1.0 / (len(y_tr) * lam))
+                    if first and j == 0 and k > 0 and self.kind == "logistic":
                         # folds overlap in 1 - 2/n_folds of their data: start every fold's
                         # path from fold 0's first solution instead of from zero
                         m.coef_ = models[0].coef_.copy()
@@ -255,27 +294,67 @@ class GroupCVLinearClassifier(ClassifierMixin, BaseEstimator):
                     m.fit(X_tr, y_tr)
                     if fast:
                         pred = m.classes_[np.argmax(_decision(m, X_te), axis=1)]
-                        scores[k, j] = (balanced_accuracy_score(y_te, pred)
-                                        if self.scoring == "balanced_accuracy"
-                                        else float(np.mean(pred == y_te)))
+                        sc[k, j] = (balanced_accuracy_score(y_te, pred)
+                                    if self.scoring == "balanced_accuracy"
+                                    else float(np.mean(pred == y_te)))
                     else:
-                        scores[k, j] = scorer(m, X_te, y_te)
+                        sc[k, j] = scorer(m, X_te, y_te)
                     fold_coefs.append((m.coef_.copy(), np.array(m.intercept_, copy=True),
                                        m.classes_))
-                coefs[j] = fold_coefs
-                mean = np.nanmean(scores[:, j]) if np.isfinite(scores[:, j]).any() else -np.inf
+                coefs[float(lam)] = fold_coefs
+                mean = np.nanmean(sc[:, j]) if np.isfinite(sc[:, j]).any() else -np.inf
                 if mean > best + 1e-12:
                     best, best_j, wait = mean, j, 0
                 else:
                     wait += 1
                     if self.path_patience is not None and wait >= self.path_patience:
                         break
+            return sc, best_j
+
+        with warnings.catch_warnings(), config_context(assume_finite=True):
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            scores, best_j = walk(lambdas, first=True)
+            extended = None
+            ext = self._extension(lambdas, best_j) if folds else None
+            if ext is not None:
+                side, grid = ext
+                # walk outward from the edge; it was the best so far, so a λ beyond it
+                # must beat it strictly
+                best_score = np.nanmean(scores[:, best_j])
+                sc_ext, j_ext = walk(grid, first=False)
+                ext_mean = (np.nanmean(sc_ext[:, j_ext]) if np.isfinite(sc_ext[:, j_ext]).any()
+                            else -np.inf)
+                extended = side
+                if side == "strong":  # grid holds larger λ, ascending: prepend, descending
+                    lambdas = np.concatenate([grid[::-1], lambdas])
+                    scores = np.hstack([sc_ext[:, ::-1], scores])
+                    best_j = (len(grid) - 1 - j_ext) if ext_mean > best_score + 1e-12 \
+                        else len(grid) + best_j
+                else:  # smaller λ, descending: append
+                    lambdas = np.concatenate([lambdas, grid])
+                    scores = np.hstack([scores, sc_ext])
+                    if ext_mean > best_score + 1e-12:
+                        best_j = len(lambdas) - len(grid) + j_ext
+        self.lambdas_ = lambdas
         self.cv_scores_ = scores
         self.lambda_ = float(lambdas[best_j])
+        self.lambda_extended_ = extended
+        self.lambda_on_edge_ = bool(folds) and len(lambdas) > 1 and best_j in (
+            0, len(lambdas) - 1)
+        if self.lambda_on_edge_:
+            how = (f"even after extending it by {self.extend_decades:g} decade(s)" if extended
+                   else "and extend_decades == 0")
+            warnings.warn(
+                f"the chosen λ = {self.lambda_:.3g} is on the "
+                f"{'strong' if best_j == 0 else 'weak'} edge of the λ grid "
+                f"[{lambdas.min():.3g}, {lambdas.max():.3g}], {how}: the best λ may lie "
+                "beyond. Pass a wider `lambdas` grid (or a larger `extend_decades`).",
+                GridEdgeWarning, stacklevel=2,
+            )
         self.C_ = float(1.0 / (n * lambdas[best_j]))  # the refit sees all n samples
         est = self._make(self.C_)
         full = np.arange(len(self.classes_))
-        same = [c for c in coefs.get(best_j, []) if np.array_equal(c[2], full)]
+        same = [c for c in coefs.get(self.lambda_, []) if np.array_equal(c[2], full)]
         if self.kind == "logistic" and same:
             # warm start the refit from the mean fold solution (as LogisticRegressionCV)
             est.coef_ = np.mean([c[0] for c in same], axis=0)
