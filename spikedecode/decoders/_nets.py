@@ -155,7 +155,7 @@ def _mlp(input_shape: Sequence[int], n_classes: int, *, hidden_layer_sizes: Sequ
 
 
 def _lstm(input_shape: Sequence[int], n_classes: int, *, hidden_size: int = 64,
-          num_layers: int = 1, dropout: float = 0.0) -> LSTMNet:
+          num_layers: int = 3, dropout: float = 0.2) -> LSTMNet:
     """Factory of :class:`LSTMNet`: the lags are time steps, the last axis the features."""
     return LSTMNet(int(input_shape[-1]), n_classes, hidden_size=int(hidden_size),
                    num_layers=int(num_layers), dropout=float(dropout))

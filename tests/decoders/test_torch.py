@@ -35,12 +35,13 @@ def test_lstm_learns_last_lag_signal(global_random_seed):
     assert clf.module_.lstm.num_layers == 2
 
 
-def test_lstm_default_one_layer_and_the_study_setting_is_an_option():
+def test_lstm_default_is_the_study_network_and_one_layer_an_option():
     X, y, g = _seq(0)
-    assert (LSTMDecoder().num_layers, LSTMDecoder().dropout) == (1, 0.0)
-    study = LSTMDecoder(num_layers=3, dropout=0.2, hidden_size=4, max_epochs=1,
-                        random_state=0, device="cpu").fit(X, y)
+    study = LSTMDecoder(hidden_size=4, max_epochs=1, random_state=0, device="cpu").fit(X, y)
     assert study.module_.lstm.num_layers == 3 and study.module_.lstm.dropout == 0.2
+    one = LSTMDecoder(num_layers=1, dropout=0.0, hidden_size=4, max_epochs=1,
+                      random_state=0, device="cpu").fit(X, y)
+    assert one.module_.lstm.num_layers == 1
 
 
 def test_2d_input_with_n_lags_equals_3d():
