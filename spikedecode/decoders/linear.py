@@ -99,8 +99,10 @@ class GroupCVLinearClassifier(ClassifierMixin, BaseEstimator):
         When the best λ sits on an edge of the grid (strong or weak end), the path is
         walked on beyond that edge, with the grid's spacing, for at most this many decades
         (with the same ``path_patience``); if the best λ is still on an edge a
-        :class:`~spikedecode.errors.GridEdgeWarning` is raised. 0 never extends (the
-        warning still comes). A one-point grid is never extended.
+        :class:`~spikedecode.errors.GridEdgeWarning` is raised, except at the strong edge
+        when ``|x·w| < 0.1`` for every training sample (the λ → ∞ limit is reached: a
+        larger λ only scales the weights down; ``lambda_on_edge_`` is still True). 0 never extends (the warning still comes). A one-point grid is never
+        extended.
 
     Attributes
     ----------
@@ -341,16 +343,6 @@ class GroupCVLinearClassifier(ClassifierMixin, BaseEstimator):
         self.lambda_extended_ = extended
         self.lambda_on_edge_ = bool(folds) and len(lambdas) > 1 and best_j in (
             0, len(lambdas) - 1)
-        if self.lambda_on_edge_:
-            how = (f"even after extending it by {self.extend_decades:g} decade(s)" if extended
-                   else "and extend_decades == 0")
-            warnings.warn(
-                f"the chosen λ = {self.lambda_:.3g} is on the "
-                f"{'strong' if best_j == 0 else 'weak'} edge of the λ grid "
-                f"[{lambdas.min():.3g}, {lambdas.max():.3g}], {how}: the best λ may lie "
-                "beyond. Pass a wider `lambdas` grid (or a larger `extend_decades`).",
-                GridEdgeWarning, stacklevel=2,
-            )
         self.C_ = float(1.0 / (n * lambdas[best_j]))  # the refit sees all n samples
         est = self._make(self.C_)
         full = np.arange(len(self.classes_))
@@ -369,6 +361,18 @@ class GroupCVLinearClassifier(ClassifierMixin, BaseEstimator):
         self.n_iter_ = np.atleast_1d(est.n_iter_).astype(int)
         self.coef_ = est.coef_
         self.intercept_ = est.intercept_
+        # at the strong edge, once every |x·w| is small the path has reached its λ → ∞
+        # limit (w only shrinks, its direction is fixed): nothing beyond the grid to find
+        if self.lambda_on_edge_ and not (best_j == 0 and _shrunk(est, X)):
+            how = (f"even after extending it by {self.extend_decades:g} decade(s)" if extended
+                   else "and extend_decades == 0")
+            warnings.warn(
+                f"the chosen λ = {self.lambda_:.3g} is on the "
+                f"{'strong' if best_j == 0 else 'weak'} edge of the λ grid "
+                f"[{lambdas.min():.3g}, {lambdas.max():.3g}], {how}: the best λ may lie "
+                "beyond. Pass a wider `lambdas` grid (or a larger `extend_decades`).",
+                GridEdgeWarning, stacklevel=2,
+            )
         return self
 
     def decision_function(self, X: ArrayLike) -> NDArray[np.float64]:
@@ -392,6 +396,13 @@ class GroupCVLinearClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
         return self.estimator_.predict_proba(X)
+
+
+def _shrunk(model: Any, X: NDArray, tol: float = 0.1) -> bool:
+    """True when ``|X @ w| < tol`` for every sample: the loss is in its linear regime,
+    where a larger λ only scales ``w`` down (its direction, the class-mean difference,
+    no longer changes), so the strong end of the path has reached its limit."""
+    return bool(np.abs(np.asarray(X @ model.coef_.T)).max() < tol)
 
 
 def _decision(model: Any, X: NDArray) -> NDArray:
