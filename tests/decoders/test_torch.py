@@ -407,3 +407,21 @@ def test_no_import_cycle_inside_decoders():
     for mod in graph:
         if mod != "__init__":
             assert not reaches(mod, mod), f"import cycle through decoders/{mod}.py"
+
+
+def test_file_saved_before_input_scaling_loads_as_identity(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    X, y, _ = _seq(0)
+    clf = MLPDecoder(hidden_layer_sizes=(4,), standardize=False, random_state=0,
+                     **FAST).fit(X, y)
+    path = clf.save(tmp_path / "old")
+    weights = tmp_path / "old.safetensors"
+    state = {k: v for k, v in load_file(weights).items() if "input_scale" not in k}
+    save_file(state, weights)  # what an older spikedecode wrote: no input_scale buffers
+    back = MLPDecoder.load(path)
+    assert torch.equal(back.module_.input_scale.scale, torch.ones(6))
+    np.testing.assert_allclose(back.predict_proba(X), clf.predict_proba(X), atol=1e-6)
+    save_file({**state, "stray.weight": torch.zeros(1)}, weights)
+    with pytest.raises(ConfigError, match="stray.weight"):
+        MLPDecoder.load(path)
