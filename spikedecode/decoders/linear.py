@@ -225,6 +225,72 @@ class GroupCVLinearClassifier(ClassifierMixin, BaseEstimator):
             return "strong", lambdas[0] * 10.0 ** (step * k)
         return "weak", lambdas[-1] * 10.0 ** (-step * k)
 
+    def _walk(self, grid: NDArray[np.float64], first: bool, folds: list[Any], models: list[Any],
+              n_splits: int, scorer: Any, coefs: dict[float, list[Any]]
+              ) -> tuple[NDArray[np.float64], int]:
+        """Scores (n_splits, len(grid)) along ``grid`` (walked in order, warm-started, stopped
+        after ``path_patience`` λ without improvement) and the index of the best λ; each
+        λ's fold solutions go to ``coefs``. ``scorer`` None: accuracy or balanced accuracy
+        computed from the coefficients directly."""
+        fast = scorer is None
+        sc = np.full((n_splits, len(grid)), np.nan)
+        best, best_j, wait = -np.inf, 0, 0
+        for j, lam in enumerate(grid):
+            if not folds:
+                break
+            fold_coefs = []
+            for k, (X_tr, y_tr, X_te, y_te) in enumerate(folds):
+                m = models[k].set_params(C=1.0 / (len(y_tr) * lam))
+                if first and j == 0 and k > 0 and self.kind == "logistic":
+                    # folds overlap in 1 - 2/n_folds of their data: start every fold's
+                    # path from fold 0's first solution instead of from zero
+                    m.coef_ = models[0].coef_.copy()
+                    m.intercept_ = np.array(models[0].intercept_, copy=True)
+                m.fit(X_tr, y_tr)
+                if fast:
+                    pred = m.classes_[np.argmax(_decision(m, X_te), axis=1)]
+                    sc[k, j] = (balanced_accuracy_score(y_te, pred)
+                                if self.scoring == "balanced_accuracy"
+                                else float(np.mean(pred == y_te)))
+                else:
+                    sc[k, j] = scorer(m, X_te, y_te)
+                fold_coefs.append((m.coef_.copy(), np.array(m.intercept_, copy=True),
+                                   m.classes_))
+            coefs[float(lam)] = fold_coefs
+            mean = np.nanmean(sc[:, j]) if np.isfinite(sc[:, j]).any() else -np.inf
+            if mean > best + 1e-12:
+                best, best_j, wait = mean, j, 0
+            else:
+                wait += 1
+                if self.path_patience is not None and wait >= self.path_patience:
+                    break
+        return sc, best_j
+
+
+    @staticmethod
+    def _extend(ext: tuple[str, NDArray[np.float64]], lambdas: NDArray[np.float64],
+                scores: NDArray[np.float64], best_j: int,
+                walked: tuple[NDArray[np.float64], int]
+                ) -> tuple[NDArray[np.float64], NDArray[np.float64], int]:
+        """Merge the walk beyond an edge into the (descending) grid, its scores and best j.
+
+        The edge was the best so far, so a λ beyond it must beat it strictly.
+        """
+        side, grid = ext
+        sc_ext, j_ext = walked
+        best_score = np.nanmean(scores[:, best_j])
+        ext_mean = (np.nanmean(sc_ext[:, j_ext]) if np.isfinite(sc_ext[:, j_ext]).any()
+                    else -np.inf)
+        better = ext_mean > best_score + 1e-12
+        if side == "strong":  # grid holds larger λ, ascending: reverse and prepend
+            lambdas = np.concatenate([grid[::-1], lambdas])
+            scores = np.hstack([sc_ext[:, ::-1], scores])
+            return lambdas, scores, (len(grid) - 1 - j_ext) if better else len(grid) + best_j
+        # smaller λ, descending: append
+        lambdas = np.concatenate([lambdas, grid])
+        scores = np.hstack([scores, sc_ext])
+        return lambdas, scores, (len(lambdas) - len(grid) + j_ext) if better else best_j
+
     def fit(self, X: ArrayLike, y: ArrayLike, groups: ArrayLike | None = None
             ) -> GroupCVLinearClassifier:
         """Search λ by grouped CV and refit on all data.
@@ -278,65 +344,16 @@ class GroupCVLinearClassifier(ClassifierMixin, BaseEstimator):
         models = [self._make(1.0 / (len(f[1]) * lambdas[0])) for f in folds]
         coefs: dict[float, list[Any]] = {}
 
-        def walk(grid: NDArray[np.float64], first: bool) -> tuple[NDArray[np.float64], int]:
-            """Scores (n_splits, len(grid)) along ``grid`` (walked in order) and the best j."""
-            sc = np.full((len(splits), len(grid)), np.nan)
-            best, best_j, wait = -np.inf, 0, 0
-            for j, lam in enumerate(grid):
-                if not folds:
-                    break
-                fold_coefs = []
-                for k, (X_tr, y_tr, X_te, y_te) in enumerate(folds):
-                    m = models[k].set_params(C=1.0 / (len(y_tr) * lam))
-                    if first and j == 0 and k > 0 and self.kind == "logistic":
-                        # folds overlap in 1 - 2/n_folds of their data: start every fold's
-                        # path from fold 0's first solution instead of from zero
-                        m.coef_ = models[0].coef_.copy()
-                        m.intercept_ = np.array(models[0].intercept_, copy=True)
-                    m.fit(X_tr, y_tr)
-                    if fast:
-                        pred = m.classes_[np.argmax(_decision(m, X_te), axis=1)]
-                        sc[k, j] = (balanced_accuracy_score(y_te, pred)
-                                    if self.scoring == "balanced_accuracy"
-                                    else float(np.mean(pred == y_te)))
-                    else:
-                        sc[k, j] = scorer(m, X_te, y_te)
-                    fold_coefs.append((m.coef_.copy(), np.array(m.intercept_, copy=True),
-                                       m.classes_))
-                coefs[float(lam)] = fold_coefs
-                mean = np.nanmean(sc[:, j]) if np.isfinite(sc[:, j]).any() else -np.inf
-                if mean > best + 1e-12:
-                    best, best_j, wait = mean, j, 0
-                else:
-                    wait += 1
-                    if self.path_patience is not None and wait >= self.path_patience:
-                        break
-            return sc, best_j
-
         with warnings.catch_warnings(), config_context(assume_finite=True):
             warnings.simplefilter("ignore", ConvergenceWarning)
-            scores, best_j = walk(lambdas, first=True)
+            scores, best_j = self._walk(lambdas, True, folds, models, len(splits), scorer, coefs)
             extended = None
             ext = self._extension(lambdas, best_j) if folds else None
             if ext is not None:
-                side, grid = ext
-                # walk outward from the edge; it was the best so far, so a λ beyond it
-                # must beat it strictly
-                best_score = np.nanmean(scores[:, best_j])
-                sc_ext, j_ext = walk(grid, first=False)
-                ext_mean = (np.nanmean(sc_ext[:, j_ext]) if np.isfinite(sc_ext[:, j_ext]).any()
-                            else -np.inf)
-                extended = side
-                if side == "strong":  # grid holds larger λ, ascending: prepend, descending
-                    lambdas = np.concatenate([grid[::-1], lambdas])
-                    scores = np.hstack([sc_ext[:, ::-1], scores])
-                    best_j = (len(grid) - 1 - j_ext) if ext_mean > best_score + 1e-12 \
-                        else len(grid) + best_j
-                else:  # smaller λ, descending: append
-                    lambdas = np.concatenate([lambdas, grid])
-                    scores = np.hstack([scores, sc_ext])
-                    if ext_mean > best_score + 1e-12:
-                        best_j = len(lambdas) - len(grid) + j_ext
+                extended = ext[0]
+                lambdas, scores, best_j = self._extend(
+                    ext, lambdas, scores, best_j,
+                    self._walk(ext[1], False, folds, models, len(splits), scorer, coefs))
         self.lambdas_ = lambdas
         self.cv_scores_ = scores
         self.lambda_ = float(lambdas[best_j])
