@@ -25,6 +25,7 @@ __all__ = [
     "DataDroppedWarning",
     "SkippedFileWarning",
     "GradientMaskingWarning",
+    "GridEdgeWarning",
 ]
 
 
@@ -90,6 +91,10 @@ class DataDroppedWarning(SpikeDecodeWarning):
 
 class SkippedFileWarning(SpikeDecodeWarning):
     """A file was skipped (e.g. by ``read_many``) because it could not be read."""
+
+
+class GridEdgeWarning(SpikeDecodeWarning):
+    """A hyper-parameter search picked a value on the edge of its grid (widen the grid)."""
 
 
 class GradientMaskingWarning(SpikeDecodeWarning):

@@ -27,7 +27,7 @@ sequence is exactly:
   feature) when the days are Windows.
 * a held-out test day, honest protocol (the default): its trials are split into
   ``adapt_folds`` label-stratified folds of whole trials
-  (``decoders.linear.group_splits``); for each fold, a copy of the fitted aligner is
+  (``preprocess.resample.group_splits``); for each fold, a copy of the fitted aligner is
   adapted (``al.adapt(X_fit, y=c_fit, day=d)``) on the other folds and the decoder is
   tested on this one (:func:`check_disjoint` guards every fold); predictions are
   pooled. ``protocol="leaky"`` (leave-one-day-out only, with ``allow_leakage=True``)
@@ -61,7 +61,6 @@ from numpy.typing import NDArray
 from sklearn.base import clone
 
 from spikedecode._random import RandomStateLike, draw_seed
-from spikedecode.decoders.linear import group_splits
 from spikedecode.errors import (
     ConfigError,
     DataDroppedWarning,
@@ -71,6 +70,7 @@ from spikedecode.errors import (
     SpikeDecodeWarning,
 )
 from spikedecode.evaluation.metrics import _fit, _metric, cross_val_predictions, set_seed
+from spikedecode.preprocess.resample import group_splits
 
 __all__ = [
     "cross_day_matrix",

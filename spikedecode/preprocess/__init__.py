@@ -24,6 +24,9 @@ from spikedecode.preprocess.resample import (
     BootstrapSampler,
     RandomOverSampler,
     RandomUnderSampler,
+    balanced_bootstrap_indices,
+    group_splits,
+    grouped_validation_split,
     leakage_safe_cv,
 )
 from spikedecode.preprocess.windows import (
@@ -54,6 +57,9 @@ __all__ = [
     "RandomUnderSampler",
     "RandomOverSampler",
     "BootstrapSampler",
+    "balanced_bootstrap_indices",
     "leakage_safe_cv",
+    "group_splits",
+    "grouped_validation_split",
     "BlockedTimeSplit",
 ]
