@@ -896,7 +896,19 @@ def count_linf_attack(model: Any, x_counts: Any, y: Any, *, eps: int, n_steps: i
 
 # --------------------------------------------------------------------------- transfer
 class TransferResult(NamedTuple):
-    """Outcome of :func:`transfer_attack`."""
+    """Outcome of :func:`transfer_attack`.
+
+    Attributes
+    ----------
+    x_adv : torch.Tensor
+        The adversarial inputs crafted on the surrogate.
+    surrogate_accuracy : float
+        Accuracy of the surrogate on ``x_adv`` (white-box).
+    target_accuracy : float
+        Accuracy of the target on ``x_adv`` (the transferred, black-box attack).
+    target_clean_accuracy : float
+        Accuracy of the target on the clean inputs.
+    """
 
     x_adv: torch.Tensor
     surrogate_accuracy: float

@@ -856,7 +856,7 @@ def expected_activation(introspector: Introspector, *, method: str = "centroid",
 
 
 def unit_selectivity(expected: Any) -> NDArray:
-    """Per unit, (max - mean of the others) / (|max| + |mean of the others|), in [0, 1]-ish."""
+    """Per unit, ``(max - mean of the others) / (|max| + |mean of the others|)``, in [0, 1]-ish."""
     e = np.asarray(expected)
     top = e.max(0)
     rest = (e.sum(0) - top) / max(e.shape[0] - 1, 1)
