@@ -122,9 +122,28 @@ def sliding_windows(binned: xr.DataArray, n_bins: int = 5, step: int = 1) -> xr.
 def check_windows(windows: Any, *, labelled: bool = False) -> xr.DataArray:
     """Check that ``windows`` is a Windows DataArray (and labelled, when asked).
 
+    Parameters
+    ----------
+    windows : xarray.DataArray
+        The Windows to check.
+    labelled : bool, default=False
+        Also require the ``label`` coordinate.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``windows`` itself.
+
     Raises
     ------
     SpikeDecodeTypeError, SchemaError
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> w = xr.DataArray(np.zeros((2, 3, 1)), dims=("sample", "lag", "unit"))
+    >>> check_windows(w) is w
+    True
     """
     if not isinstance(windows, xr.DataArray):
         raise SpikeDecodeTypeError(
