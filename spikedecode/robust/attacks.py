@@ -989,7 +989,24 @@ the L1 budget ``k``.
 
 
 def get_attack(attack: Any) -> Callable[..., torch.Tensor]:
-    """An attack function from a name of :data:`ATTACKS`, an :class:`Attack` or a callable."""
+    """An attack function from a name of :data:`ATTACKS`, an :class:`Attack` or a callable.
+
+    Parameters
+    ----------
+    attack : str or callable
+        A key of :data:`ATTACKS` (``"fgsm"``, ``"pgd"``...), an :class:`Attack` or any
+        ``attack(model, x, y, **kwargs)``.
+
+    Returns
+    -------
+    callable
+        ``attack(model, x, y, **kwargs) -> x_adv``.
+
+    Examples
+    --------
+    >>> get_attack("fgsm") is fgsm
+    True
+    """
     if isinstance(attack, str):
         if attack not in ATTACKS:
             raise AttackError(f"attack == {attack!r}, must be one of {sorted(ATTACKS)} or a "

@@ -314,6 +314,15 @@ def _min_norm_curve(module: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
 def check_curve(curve: Any, *, tol: float = 0.01, warn: bool = True) -> dict[str, bool]:
     """Flag attacks whose accuracy *rises* with eps by more than ``tol`` (a masking sign).
 
+    Parameters
+    ----------
+    curve : xarray.DataArray
+        Accuracy with dims ``(eps, attack)``, as from :func:`robustness_curve`.
+    tol : float, default=0.01
+        Rise in accuracy tolerated between consecutive budgets.
+    warn : bool, default=True
+        Also warn (``GradientMaskingWarning``) for each flagged attack.
+
     Returns
     -------
     dict

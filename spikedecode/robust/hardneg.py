@@ -208,6 +208,24 @@ def record_activations(model: Any, x: ArrayLike, layers: Any, *, flatten: bool =
 
     Functional twin of :class:`ActivationRecorder` (hooks are removed afterwards).
 
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The network.
+    x : array-like or torch.Tensor
+        Inputs.
+    layers : str, nn.Module or sequence of them
+        The layers to record, as for :class:`ActivationRecorder`.
+    flatten : bool, default=True
+        One ``unit`` axis per layer (see :class:`ActivationRecorder`).
+    batch_size : int, default=512
+        Inputs per forward pass.
+
+    Returns
+    -------
+    dict of str to xarray.DataArray
+        Each layer's activations.
+
     Examples
     --------
     >>> import torch
