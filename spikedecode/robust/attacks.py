@@ -1024,6 +1024,11 @@ class Attack:
     Subclasses set ``function`` and ``domain`` (``"image"`` inputs in ``clip``, or
     ``"counts"``, non-negative integers).
 
+    Parameters
+    ----------
+    **kwargs
+        Settings of the attack function, stored; a call's own keywords override them.
+
     Examples
     --------
     >>> atk = FGSM(eps=0.1)
@@ -1054,50 +1059,138 @@ class Attack:
 
 
 class FGSM(Attack):
-    """:func:`fgsm` as an object."""
+    """:func:`fgsm` as an object.
+
+    Parameters
+    ----------
+    **kwargs
+        Settings of :func:`fgsm`, stored; a call's own keywords override them.
+
+    Examples
+    --------
+    >>> FGSM(eps=0.1)
+    FGSM(eps=0.1)
+    """
 
     function = staticmethod(fgsm)
 
 
 class BIM(Attack):
-    """:func:`bim` as an object."""
+    """:func:`bim` as an object.
+
+    Parameters
+    ----------
+    **kwargs
+        Settings of :func:`bim`, stored; a call's own keywords override them.
+
+    Examples
+    --------
+    >>> BIM(eps=0.1, n_steps=5)
+    BIM(eps=0.1, n_steps=5)
+    """
 
     function = staticmethod(bim)
 
 
 class PGD(Attack):
-    """:func:`pgd` as an object."""
+    """:func:`pgd` as an object.
+
+    Parameters
+    ----------
+    **kwargs
+        Settings of :func:`pgd`, stored; a call's own keywords override them.
+
+    Examples
+    --------
+    >>> PGD(eps=0.3, n_steps=40)
+    PGD(eps=0.3, n_steps=40)
+    """
 
     function = staticmethod(pgd)
 
 
 class TargetedIFGSM(Attack):
-    """:func:`targeted_ifgsm_mse` as an object (``y`` is the target)."""
+    """:func:`targeted_ifgsm_mse` as an object (``y`` is the target).
+
+    Parameters
+    ----------
+    **kwargs
+        Settings of :func:`targeted_ifgsm_mse`, stored; a call's own keywords override them.
+
+    Examples
+    --------
+    >>> TargetedIFGSM(step_size=0.01, n_steps=100)
+    TargetedIFGSM(step_size=0.01, n_steps=100)
+    """
 
     function = staticmethod(targeted_ifgsm_mse)
 
 
 class LBFGS(Attack):
-    """:func:`lbfgs_attack` as an object (``y`` is the target; ``None`` for untargeted)."""
+    """:func:`lbfgs_attack` as an object (``y`` is the target; ``None`` for untargeted).
+
+    Parameters
+    ----------
+    **kwargs
+        Settings of :func:`lbfgs_attack`, stored; a call's own keywords override them.
+
+    Examples
+    --------
+    >>> LBFGS(max_iter=50)
+    LBFGS(max_iter=50)
+    """
 
     function = staticmethod(lbfgs_attack)
 
 
 class GaussianNoiseAttack(Attack):
-    """:func:`spikedecode.robust.noise.gaussian_noise` as an object (``eps`` is the sigma)."""
+    """:func:`spikedecode.robust.noise.gaussian_noise` as an object (``eps`` is the sigma).
+
+    Parameters
+    ----------
+    **kwargs
+        Settings of the Gaussian noise attack (``eps``, ``clip``, ``generator``), stored; a call's own keywords override them.
+
+    Examples
+    --------
+    >>> GaussianNoiseAttack(eps=0.1)
+    GaussianNoiseAttack(eps=0.1)
+    """
 
     function = staticmethod(_noise_attack)
 
 
 class CountGreedy(Attack):
-    """:func:`count_greedy_attack` as an object."""
+    """:func:`count_greedy_attack` as an object.
+
+    Parameters
+    ----------
+    **kwargs
+        Settings of :func:`count_greedy_attack`, stored; a call's own keywords override them.
+
+    Examples
+    --------
+    >>> CountGreedy(k=3)
+    CountGreedy(k=3)
+    """
 
     function = staticmethod(count_greedy_attack)
     domain = "counts"
 
 
 class CountLinf(Attack):
-    """:func:`count_linf_attack` as an object."""
+    """:func:`count_linf_attack` as an object.
+
+    Parameters
+    ----------
+    **kwargs
+        Settings of :func:`count_linf_attack`, stored; a call's own keywords override them.
+
+    Examples
+    --------
+    >>> CountLinf(eps=2)
+    CountLinf(eps=2)
+    """
 
     function = staticmethod(count_linf_attack)
     domain = "counts"
