@@ -88,7 +88,7 @@ myst_heading_anchors = 3
 # --- tutorial gallery ---------------------------------------------------------------------
 GALLERY_SRC = DOCS / "_gallery_src" / "tutorials"
 gallery.convert_tutorials(REPO / "tutorials", GALLERY_SRC)
-_reset_argv = gallery.ResetArgv(DOCS / "_build" / "tutorial_out")
+_reset_argv = gallery.ResetArgv(DOCS / "_build" / "tutorial_out", REPO / "tutorials")
 sphinx_gallery_conf = {
     "examples_dirs": [str(GALLERY_SRC)],
     "gallery_dirs": ["tutorials"],

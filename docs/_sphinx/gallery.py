@@ -81,9 +81,8 @@ def convert_tutorial(source: Path) -> str:
     -------
     str
         The script with its first Markdown cell as the module docstring, the other
-        Markdown cells as ``# %%`` reStructuredText blocks, the jupytext front matter
-        dropped and a hidden ``__file__`` (sphinx-gallery runs code without one) so the
-        tutorial finds its data as it does when run from ``tutorials/``.
+        Markdown cells as ``# %%`` reStructuredText blocks and the jupytext front matter
+        dropped; the code is unchanged.
     """
     lines = source.read_text().splitlines()
     # jupytext front matter: "# ---" ... "# ---"
@@ -93,7 +92,6 @@ def convert_tutorial(source: Path) -> str:
     out: list[str] = []
     i = 0
     first_text = True
-    first_code = True
     while i < len(lines):
         line = lines[i]
         if line.startswith("# %% [markdown]"):
@@ -111,19 +109,6 @@ def convert_tutorial(source: Path) -> str:
                 out += ["# %%", *[f"# {r}".rstrip() for r in rst]]
             first_text = False
             i = j
-            continue
-        if line.startswith("# %%") and first_code:
-            out.append(line)
-            i += 1
-            # after a leading ``from __future__`` import, which must come first
-            while i < len(lines) and (not lines[i].strip()
-                                      or lines[i].startswith("from __future__")):
-                out.append(lines[i])
-                i += 1
-            out += ["# sphinx_gallery_start_ignore",
-                    f"__file__ = {str(source.resolve())!r}",
-                    "# sphinx_gallery_end_ignore"]
-            first_code = False
             continue
         out.append(line)
         i += 1
@@ -165,22 +150,30 @@ def convert_tutorials(source_dir: Path, target_dir: Path) -> list[Path]:
 
 
 class ResetArgv:
-    """``reset_argv`` for sphinx-gallery: run each tutorial as ``--quick --out DIR``."""
+    """``reset_argv`` for sphinx-gallery: run each tutorial as ``--quick --out DIR``.
 
-    def __init__(self, out_root: Path) -> None:
+    It also sets ``__file__`` (sphinx-gallery runs examples without one) to the
+    tutorial's own path, so that a tutorial finds its data as it does when run from
+    ``tutorials/``.
+    """
+
+    def __init__(self, out_root: Path, tutorials_dir: Path) -> None:
         self.out_root = out_root
+        self.tutorials_dir = tutorials_dir
 
     def out_dir(self, script: str | Path) -> Path:
         return self.out_root / Path(script).stem
 
     def __call__(self, gallery_conf: dict, script_vars: dict) -> list[str]:
-        out = self.out_dir(script_vars["src_file"])
+        src = Path(script_vars["src_file"])
+        script_vars["example_globals"]["__file__"] = str(self.tutorials_dir / src.name)
+        out = self.out_dir(src)
         if out.exists():
             shutil.rmtree(out)
         return ["--quick", "--out", str(out)]
 
     def __repr__(self) -> str:  # sphinx-gallery hashes the config through repr
-        return f"ResetArgv({str(self.out_root)!r})"
+        return f"ResetArgv({str(self.out_root)!r}, {str(self.tutorials_dir)!r})"
 
 
 class PNGScraper:
