@@ -61,6 +61,7 @@ def collect_sections() -> list[Section]:
         if public is None:
             continue
         first_line = (module.__doc__ or modname).strip().splitlines()[0].rstrip(".")
+        first_line = first_line.removeprefix(f"{modname}:").strip()  # no "x: x: ..."
         section = Section(modname, f"``{modname}``: {first_line}")
         for name in public:
             obj = getattr(module, name)
