@@ -398,6 +398,16 @@ def bim(model: Any, x: Any, y: Any, *, eps: float, step_size: float | None = Non
     Returns
     -------
     Tensor
+        The adversarial inputs, within ``eps`` of ``x`` (L-inf) and inside ``clip``.
+
+    Examples
+    --------
+    >>> torch.manual_seed(0); net = nn.Linear(4, 3)  # doctest: +ELLIPSIS
+    <...>
+    >>> x = torch.rand(5, 4); y = net(x).argmax(1)
+    >>> adv = bim(net, x, y, eps=0.1, n_steps=3)
+    >>> bool((adv - x).abs().max() <= 0.1)
+    True
     """
     return pgd(model, x, y, eps=eps, step_size=step_size, n_steps=n_steps, norm="linf",
                random_start=False, clip=clip, targeted=targeted, loss_fn=loss_fn,
@@ -596,6 +606,16 @@ def lbfgs_attack(model: Any, x: Any, target: Any = None, *, y: Any = None,
         The closest successful adversarial found for each input; ``x`` itself where none
         succeeded.
     success : Tensor of bool, only if ``return_success``
+
+    Examples
+    --------
+    >>> torch.manual_seed(0); net = nn.Linear(4, 3)  # doctest: +ELLIPSIS
+    <...>
+    >>> x = torch.rand(2, 4)
+    >>> target = (net(x).argmax(1) + 1) % 3
+    >>> adv, ok = lbfgs_attack(net, x, target, max_iter=20, return_success=True)
+    >>> adv.shape, ok.dtype
+    (torch.Size([2, 4]), torch.bool)
     """
     from scipy.optimize import minimize
 
@@ -938,6 +958,15 @@ def transfer_attack(surrogate: Any, target: Any, x: Any, y: Any, attack: Any = "
     TransferResult
         ``x_adv`` and the accuracies of the surrogate (white-box) and of the target
         (transfer), plus the target's clean accuracy.
+
+    Examples
+    --------
+    >>> torch.manual_seed(0); surrogate, target = nn.Linear(4, 3), nn.Linear(4, 3)  # doctest: +ELLIPSIS
+    <...>
+    >>> x = torch.rand(8, 4); y = target(x).argmax(1)
+    >>> res = transfer_attack(surrogate, target, x, y, attack="fgsm", eps=0.1)
+    >>> res.target_clean_accuracy, res.x_adv.shape
+    (1.0, torch.Size([8, 4]))
     """
     fn = get_attack(attack)
     sur, tgt = _module_of(surrogate), _module_of(target)

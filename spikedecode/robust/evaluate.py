@@ -406,6 +406,17 @@ def check_gradient_masking(model: Any, x: Any, y: Any, *, eps: float,
     Returns
     -------
     MaskingReport
+        The four flags and the accuracies they were computed from.
+
+    Examples
+    --------
+    >>> import torch
+    >>> torch.manual_seed(0); net = torch.nn.Linear(4, 3)  # doctest: +ELLIPSIS
+    <...>
+    >>> x = torch.rand(16, 4); y = net(x).argmax(1)
+    >>> report = check_gradient_masking(net, x, y, eps=0.1, random_state=0, warn=False)
+    >>> report.flags["stochastic_logits"]
+    False
     """
     from spikedecode.robust.attacks import fgsm, pgd
 
