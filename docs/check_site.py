@@ -7,9 +7,9 @@ Run by ``make docs-check`` after ``make docs``::
 The site (default ``docs/_build/html``) is served on a free local port by
 ``http.server``; Debian's ``chromium`` and ``chromium-driver`` are driven through
 Selenium with the driver found on ``PATH`` (nothing is downloaded). Four pages are
-checked: the landing page, the API page of ``make_decoder``, the gallery page of the
-attacks tutorial (at least one figure that loaded, ``naturalWidth > 0``) and a search for
-``cross_day_matrix``. Screenshots of the first three go to SCREENSHOT_DIR (default
+checked: the landing page (and its figure), the API page of ``make_decoder``, the
+gallery page of the attacks tutorial (at least one figure that loaded,
+``naturalWidth > 0``) and a search for ``cross_day_matrix``. Screenshots of the first three go to SCREENSHOT_DIR (default
 ``docs/_build/screenshots``). Exit status 0 when every check passes, 1 otherwise.
 """
 
@@ -114,8 +114,14 @@ def main(site: Path, shots: Path) -> int:
 
     def landing() -> str:
         check_page(driver, f"{base}/index.html", "spikedecode", "spikedecode")
+        figures = wait_for(lambda: loaded_images(driver), "the landing figure to load")
+        # the whole page, figure included, in one screenshot
+        height = driver.execute_script("return document.documentElement.scrollHeight;")
+        driver.set_window_size(1280, min(int(height) + 100, 4000))
         driver.save_screenshot(str(shots / "landing.png"))
-        return "title and heading present; screenshot landing.png"
+        driver.set_window_size(1280, 1000)
+        return (f"title, heading and {len(figures)} loaded figure(s); "
+                "screenshot landing.png (whole page)")
 
     def api_page() -> str:
         check_page(driver, f"{base}/api/generated/spikedecode.make_decoder.html",
