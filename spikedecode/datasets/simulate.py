@@ -57,6 +57,13 @@ class DayTruth:
         Units also recorded on the previous day (same weights).
     max_rate : float
         Cap on the firing rate (Hz) applied when the spikes were drawn.
+
+    Examples
+    --------
+    >>> exp = simulate_touch_experiment(n_days=1, n_repeats=1, n_strokes=1, random_state=0)
+    >>> truth = exp.truth[0]
+    >>> truth.rates().shape == (truth.latent.shape[0], len(truth.unit_ids))
+    True
     """
 
     latent: NDArray[np.float64]
@@ -79,6 +86,12 @@ class SimulatedExperiment(dict):
 
     ``.directions`` holds the latent direction of each stimulus class and ``.params`` the
     arguments used.
+
+    Examples
+    --------
+    >>> exp = simulate_touch_experiment(n_days=2, n_repeats=1, n_strokes=1, random_state=0)
+    >>> sorted(exp), sorted(exp.truth) == sorted(exp)
+    ([0, 1], True)
     """
 
     truth: dict[Any, DayTruth]

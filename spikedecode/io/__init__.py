@@ -242,6 +242,20 @@ def write(rec: xr.Dataset, path: str | Path, **kwargs: Any) -> Path:
     ``.nc`` (netCDF-4) and ``.zarr`` keep everything; ``.csv``/``.tsv`` (+ a sibling
     ``.epochs.csv``), ``.npz``, ``.nix`` and ``.mat`` (through neo) are also written.
 
+    Parameters
+    ----------
+    rec : xarray.Dataset
+        The Recording to write.
+    path : str or Path
+        Destination; its suffix chooses the format.
+    **kwargs
+        Passed to the format's writer.
+
+    Returns
+    -------
+    Path
+        The path written.
+
     Examples
     --------
     >>> import tempfile, pathlib, spikedecode

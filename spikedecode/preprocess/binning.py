@@ -46,6 +46,16 @@ _CHUNK = 1 << 15
 def count_dtype(max_count: int) -> np.dtype:
     """Smallest unsigned integer dtype that holds ``max_count``.
 
+    Parameters
+    ----------
+    max_count : int
+        The largest count to store.
+
+    Returns
+    -------
+    numpy.dtype
+        ``uint8``, ``uint16``, ``uint32`` or ``uint64``.
+
     Examples
     --------
     >>> count_dtype(200), count_dtype(256), count_dtype(70000)
@@ -59,6 +69,18 @@ def count_dtype(max_count: int) -> np.dtype:
 
 def n_bins_for(t_start: float, t_stop: float, bin_size: float) -> int:
     """Number of whole bins of ``bin_size`` in ``[t_start, t_stop)``.
+
+    Parameters
+    ----------
+    t_start, t_stop : float
+        The interval, in seconds.
+    bin_size : float
+        Bin width, in seconds.
+
+    Returns
+    -------
+    int
+        The number of bins.
 
     ``floor((t_stop - t_start) / bin_size)``, except that a quotient within ``1e-9``
     (relative) of an integer is rounded to it, so that ``(1.0 - 0.0) / 0.005`` gives 200
@@ -109,6 +131,20 @@ def _edges_from_grid(
 
 def bin_edges(t_start: float, bin_size: float, n_bins: int) -> NDArray[np.float64]:
     """The ``n_bins + 1`` bin edges of :func:`bin_spikes` (float64).
+
+    Parameters
+    ----------
+    t_start : float
+        The first edge, in seconds.
+    bin_size : float
+        Bin width, in seconds.
+    n_bins : int
+        Number of bins.
+
+    Returns
+    -------
+    ndarray of float64, shape (n_bins + 1,)
+        The edges.
 
     Edge ``k`` is the float nearest to ``t_start + k * bin_size`` computed exactly from
     the decimal values (see :func:`_grid`); when those have no short rational form it is

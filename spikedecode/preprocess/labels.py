@@ -649,6 +649,28 @@ def make_windows(
     Equivalent to ``label_windows(sliding_windows(bin_spikes(rec, bin_size), n_bins,
     step), rec, rule=rule, **label_kw)``.
 
+    Parameters
+    ----------
+    rec : xarray.Dataset
+        The Recording, with its epochs.
+    bin_size : float, default=0.005
+        Bin width in seconds (:func:`bin_spikes`).
+    n_bins : int, default=5
+        Bins per window (:func:`sliding_windows`).
+    step : int, default=1
+        Bins between the starts of consecutive windows.
+    rule : str, default="multiclass"
+        Labelling rule of :func:`label_windows`.
+    **label_kw
+        Further arguments of :func:`label_windows` (``guard``, ``latent_block``,
+        ``max_group_share``...).
+
+    Returns
+    -------
+    xarray.DataArray
+        Labelled Windows with dims ``(sample, lag, unit)`` and the ``label`` and
+        ``trial`` coordinates.
+
     Examples
     --------
     >>> from spikedecode import make_recording

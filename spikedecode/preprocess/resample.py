@@ -515,7 +515,22 @@ class BlockedTimeSplit:
     def split(
         self, X: Any, y: Any = None, groups: ArrayLike | None = None
     ) -> Iterator[tuple[NDArray[np.int64], NDArray[np.int64]]]:
-        """Yield ``(train, test)`` index arrays."""
+        """Yield ``(train, test)`` index arrays.
+
+        Parameters
+        ----------
+        X : array-like
+            The samples, in time order (only their number is used).
+        y : array-like, optional
+            Ignored; present for scikit-learn compatibility.
+        groups : array-like of shape (n_samples,), optional
+            Trial of each sample: a trial in a test block is also removed from training.
+
+        Yields
+        ------
+        train, test : ndarray of int64
+            Indices of the training samples and of one contiguous test block.
+        """
         k, gap = self.n_splits, self.gap
         k = check_param(k, "n_splits", Interval(Integral, 2, None))
         gap = check_param(gap, "gap", Interval(Integral, 0, None), hint="It counts samples.")

@@ -395,6 +395,16 @@ def bim(model: Any, x: Any, y: Any, *, eps: float, step_size: float | None = Non
     Returns
     -------
     Tensor
+        The adversarial inputs, within ``eps`` of ``x`` (L-inf) and inside ``clip``.
+
+    Examples
+    --------
+    >>> torch.manual_seed(0); net = nn.Linear(4, 3)  # doctest: +ELLIPSIS
+    <...>
+    >>> x = torch.rand(5, 4); y = net(x).argmax(1)
+    >>> adv = bim(net, x, y, eps=0.1, n_steps=3)
+    >>> bool((adv - x).abs().max() <= 0.1)
+    True
     """
     return pgd(model, x, y, eps=eps, step_size=step_size, n_steps=n_steps, norm="linf",
                random_start=False, clip=clip, targeted=targeted, loss_fn=loss_fn,
@@ -591,6 +601,16 @@ def lbfgs_attack(model: Any, x: Any, target: Any = None, *, y: Any = None,
         The closest successful adversarial found for each input; ``x`` itself where none
         succeeded.
     success : Tensor of bool, only if ``return_success``
+
+    Examples
+    --------
+    >>> torch.manual_seed(0); net = nn.Linear(4, 3)  # doctest: +ELLIPSIS
+    <...>
+    >>> x = torch.rand(2, 4)
+    >>> target = (net(x).argmax(1) + 1) % 3
+    >>> adv, ok = lbfgs_attack(net, x, target, max_iter=20, return_success=True)
+    >>> adv.shape, ok.dtype
+    (torch.Size([2, 4]), torch.bool)
     """
     from scipy.optimize import minimize
 
@@ -925,7 +945,24 @@ the L1 budget ``k``.
 
 
 def get_attack(attack: Any) -> Callable[..., torch.Tensor]:
-    """An attack function from a name of :data:`ATTACKS`, an :class:`Attack` or a callable."""
+    """An attack function from a name of :data:`ATTACKS`, an :class:`Attack` or a callable.
+
+    Parameters
+    ----------
+    attack : str or callable
+        A key of :data:`ATTACKS` (``"fgsm"``, ``"pgd"``...), an :class:`Attack` or any
+        ``attack(model, x, y, **kwargs)``.
+
+    Returns
+    -------
+    callable
+        ``attack(model, x, y, **kwargs) -> x_adv``.
+
+    Examples
+    --------
+    >>> get_attack("fgsm") is fgsm
+    True
+    """
     if isinstance(attack, str):
         if attack not in ATTACKS:
             raise AttackError(f"attack == {attack!r}, must be one of {sorted(ATTACKS)} or a "
@@ -942,6 +979,11 @@ class Attack:
 
     Subclasses set ``function`` and ``domain`` (``"image"`` inputs in ``clip``, or
     ``"counts"``, non-negative integers).
+
+    Parameters
+    ----------
+    **kwargs
+        Settings of the attack function, stored; a call's own keywords override them.
 
     Examples
     --------
@@ -973,50 +1015,138 @@ class Attack:
 
 
 class FGSM(Attack):
-    """:func:`fgsm` as an object."""
+    """:func:`fgsm` as an object.
+
+    Parameters
+    ----------
+    **kwargs
+        Settings of :func:`fgsm`, stored; a call's own keywords override them.
+
+    Examples
+    --------
+    >>> FGSM(eps=0.1)
+    FGSM(eps=0.1)
+    """
 
     function = staticmethod(fgsm)
 
 
 class BIM(Attack):
-    """:func:`bim` as an object."""
+    """:func:`bim` as an object.
+
+    Parameters
+    ----------
+    **kwargs
+        Settings of :func:`bim`, stored; a call's own keywords override them.
+
+    Examples
+    --------
+    >>> BIM(eps=0.1, n_steps=5)
+    BIM(eps=0.1, n_steps=5)
+    """
 
     function = staticmethod(bim)
 
 
 class PGD(Attack):
-    """:func:`pgd` as an object."""
+    """:func:`pgd` as an object.
+
+    Parameters
+    ----------
+    **kwargs
+        Settings of :func:`pgd`, stored; a call's own keywords override them.
+
+    Examples
+    --------
+    >>> PGD(eps=0.3, n_steps=40)
+    PGD(eps=0.3, n_steps=40)
+    """
 
     function = staticmethod(pgd)
 
 
 class TargetedIFGSM(Attack):
-    """:func:`targeted_ifgsm_mse` as an object (``y`` is the target)."""
+    """:func:`targeted_ifgsm_mse` as an object (``y`` is the target).
+
+    Parameters
+    ----------
+    **kwargs
+        Settings of :func:`targeted_ifgsm_mse`, stored; a call's own keywords override them.
+
+    Examples
+    --------
+    >>> TargetedIFGSM(step_size=0.01, n_steps=100)
+    TargetedIFGSM(step_size=0.01, n_steps=100)
+    """
 
     function = staticmethod(targeted_ifgsm_mse)
 
 
 class LBFGS(Attack):
-    """:func:`lbfgs_attack` as an object (``y`` is the target; ``None`` for untargeted)."""
+    """:func:`lbfgs_attack` as an object (``y`` is the target; ``None`` for untargeted).
+
+    Parameters
+    ----------
+    **kwargs
+        Settings of :func:`lbfgs_attack`, stored; a call's own keywords override them.
+
+    Examples
+    --------
+    >>> LBFGS(max_iter=50)
+    LBFGS(max_iter=50)
+    """
 
     function = staticmethod(lbfgs_attack)
 
 
 class GaussianNoiseAttack(Attack):
-    """:func:`spikedecode.robust.noise.gaussian_noise` as an object (``eps`` is the sigma)."""
+    """:func:`spikedecode.robust.noise.gaussian_noise` as an object (``eps`` is the sigma).
+
+    Parameters
+    ----------
+    **kwargs
+        Settings of the Gaussian noise attack (``eps``, ``clip``, ``generator``), stored; a call's own keywords override them.
+
+    Examples
+    --------
+    >>> GaussianNoiseAttack(eps=0.1)
+    GaussianNoiseAttack(eps=0.1)
+    """
 
     function = staticmethod(_noise_attack)
 
 
 class CountGreedy(Attack):
-    """:func:`count_greedy_attack` as an object."""
+    """:func:`count_greedy_attack` as an object.
+
+    Parameters
+    ----------
+    **kwargs
+        Settings of :func:`count_greedy_attack`, stored; a call's own keywords override them.
+
+    Examples
+    --------
+    >>> CountGreedy(k=3)
+    CountGreedy(k=3)
+    """
 
     function = staticmethod(count_greedy_attack)
     domain = "counts"
 
 
 class CountLinf(Attack):
-    """:func:`count_linf_attack` as an object."""
+    """:func:`count_linf_attack` as an object.
+
+    Parameters
+    ----------
+    **kwargs
+        Settings of :func:`count_linf_attack`, stored; a call's own keywords override them.
+
+    Examples
+    --------
+    >>> CountLinf(eps=2)
+    CountLinf(eps=2)
+    """
 
     function = staticmethod(count_linf_attack)
     domain = "counts"

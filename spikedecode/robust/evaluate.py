@@ -96,7 +96,19 @@ attack_mode`, which restores every submodule's train/eval mode afterwards.
 
 
 class TransferResult(NamedTuple):
-    """Outcome of :func:`transfer_attack`."""
+    """Outcome of :func:`transfer_attack`.
+
+    Attributes
+    ----------
+    x_adv : torch.Tensor
+        The adversarial inputs crafted on the surrogate.
+    surrogate_accuracy : float
+        Accuracy of the surrogate on ``x_adv`` (white-box).
+    target_accuracy : float
+        Accuracy of the target on ``x_adv`` (the transferred, black-box attack).
+    target_clean_accuracy : float
+        Accuracy of the target on the clean inputs.
+    """
 
     x_adv: torch.Tensor
     surrogate_accuracy: float
@@ -126,6 +138,15 @@ def transfer_attack(surrogate: Any, target: Any, x: Any, y: Any, attack: Any = "
     TransferResult
         ``x_adv`` and the accuracies of the surrogate (white-box) and of the target
         (transfer), plus the target's clean accuracy.
+
+    Examples
+    --------
+    >>> _ = torch.manual_seed(0)
+    >>> surrogate, target = torch.nn.Linear(4, 3), torch.nn.Linear(4, 3)
+    >>> x = torch.rand(8, 4); y = target(x).argmax(1)
+    >>> res = transfer_attack(surrogate, target, x, y, attack="fgsm", eps=0.1)
+    >>> res.target_clean_accuracy, res.x_adv.shape
+    (1.0, torch.Size([8, 4]))
     """
     fn = get_attack(attack)
     sur, tgt = _module_of(surrogate), _module_of(target)
@@ -359,6 +380,15 @@ def _min_norm_curve(module: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
 def check_curve(curve: Any, *, tol: float = 0.01, warn: bool = True) -> dict[str, bool]:
     """Flag attacks whose accuracy *rises* with eps by more than ``tol`` (a masking sign).
 
+    Parameters
+    ----------
+    curve : xarray.DataArray
+        Accuracy with dims ``(eps, attack)``, as from :func:`robustness_curve`.
+    tol : float, default=0.01
+        Rise in accuracy tolerated between consecutive budgets.
+    warn : bool, default=True
+        Also warn (``GradientMaskingWarning``) for each flagged attack.
+
     Returns
     -------
     dict
@@ -442,6 +472,17 @@ def check_gradient_masking(model: Any, x: Any, y: Any, *, eps: float,
     Returns
     -------
     MaskingReport
+        The four flags and the accuracies they were computed from.
+
+    Examples
+    --------
+    >>> import torch
+    >>> torch.manual_seed(0); net = torch.nn.Linear(4, 3)  # doctest: +ELLIPSIS
+    <...>
+    >>> x = torch.rand(16, 4); y = net(x).argmax(1)
+    >>> report = check_gradient_masking(net, x, y, eps=0.1, random_state=0, warn=False)
+    >>> report.flags["stochastic_logits"]
+    False
     """
     from spikedecode.robust.attacks import fgsm, pgd
 

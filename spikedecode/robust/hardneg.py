@@ -213,6 +213,24 @@ def record_activations(model: Any, x: ArrayLike, layers: Any, *, flatten: bool =
 
     Functional twin of :class:`ActivationRecorder` (hooks are removed afterwards).
 
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The network.
+    x : array-like or torch.Tensor
+        Inputs.
+    layers : str, nn.Module or sequence of them
+        The layers to record, as for :class:`ActivationRecorder`.
+    flatten : bool, default=True
+        One ``unit`` axis per layer (see :class:`ActivationRecorder`).
+    batch_size : int, default=512
+        Inputs per forward pass.
+
+    Returns
+    -------
+    dict of str to xarray.DataArray
+        Each layer's activations.
+
     Examples
     --------
     >>> import torch
@@ -263,6 +281,17 @@ def pairwise_unit_change(model: Any, layer: str, x: ArrayLike, x_adv: ArrayLike,
     """Per pair and unit, the norm of the activation change ``||a(x_adv) - a(x)||``.
 
     For a conv layer the norm runs over the channel's spatial positions.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The network.
+    layer : str
+        Name of the layer (as in ``model.named_modules()``).
+    x, x_adv : array-like or torch.Tensor
+        Clean inputs and their adversarial counterparts, pair by pair.
+    batch_size : int, default=512
+        Inputs per forward pass.
 
     Returns
     -------
@@ -325,6 +354,19 @@ def fooling_rate(model: Any, layer: str, x: ArrayLike, x_adv: ArrayLike, *, top:
     ``ceil(top * n_units)`` of the layer. A unit with rate near 1 is blamed by almost every
     attack; near ``top`` means no more than chance.
 
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The network.
+    layer : str
+        Name of the layer (as in ``model.named_modules()``).
+    x, x_adv : array-like or torch.Tensor
+        Clean inputs and their adversarial counterparts, pair by pair.
+    top : float, default=0.1
+        Fraction of the layer's units counted as "most changed", in (0, 1].
+    batch_size : int, default=512
+        Inputs per forward pass.
+
     Returns
     -------
     xarray.DataArray
@@ -383,6 +425,15 @@ def split_groups(groups: ArrayLike, *, test_size: float = 0.25,
     """Split pair indices so that whole perturbation groups are held out.
 
     The study's evaluation: retrain on some groups, test on pairs of groups never seen.
+
+    Parameters
+    ----------
+    groups : array-like
+        Perturbation group of each pair.
+    test_size : float, default=0.25
+        Fraction of the groups held out, in (0, 1) (at least one group, never all).
+    random_state : int, numpy.random.Generator or None
+        Seeds the choice of the held-out groups.
 
     Returns
     -------
@@ -485,6 +536,20 @@ def dropout_schedule(t: ArrayLike, p0: float, decay: float) -> NDArray:
 
     Starts at ``p0`` and grows to 1 (all units trainable) at rate ``decay``.
 
+    Parameters
+    ----------
+    t : array-like
+        Epoch(s), from 0.
+    p0 : float
+        Fraction at epoch 0, in (0, 1].
+    decay : float
+        Growth rate, >= 0 (0 keeps ``p0``).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``p_t``, of the shape of ``t``.
+
     Examples
     --------
     >>> round(float(dropout_schedule(0, 0.1, 0.5)), 6)
@@ -509,6 +574,13 @@ def select_units(volatility: ArrayLike, p: float, *, selection: str = "volatile"
     selection : {"volatile", "random", "all", "least"}, default="volatile"
         The most volatile units (the method), random units (a control), all units (the
         other control) or the least volatile (an ablation).
+    random_state : int, numpy.random.Generator or None
+        Seeds the ``"random"`` selection.
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (n_units,)
+        True for the units to update.
 
     Examples
     --------

@@ -94,6 +94,18 @@ def hidden_layers(model: Any, *, include_output: bool = False) -> list[str]:
     one is dropped unless ``include_output`` (it is usually the output nonlinearity, e.g.
     Net1's sigmoid) — only when it is the last leaf module.
 
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The network.
+    include_output : bool, default=False
+        Keep the last activation even when it is the last leaf module.
+
+    Returns
+    -------
+    list of str
+        Module names as in ``model.named_modules()``.
+
     Examples
     --------
     >>> from torch import nn
@@ -232,6 +244,14 @@ def mmd(x: Any, y: Any, *, kernel: str = "rbf",
     Returns
     -------
     Tensor (scalar)
+        The discrepancy: near 0 for samples of one distribution.
+
+    Examples
+    --------
+    >>> g = torch.Generator().manual_seed(0)
+    >>> a, b = torch.randn(200, 2, generator=g), torch.randn(200, 2, generator=g)
+    >>> bool(mmd(a, b) < mmd(a, b + 3.0))
+    True
     """
     x = x if torch.is_tensor(x) else as_float_tensor(x)
     y = y if torch.is_tensor(y) else as_float_tensor(y)
@@ -850,7 +870,23 @@ def expected_activation(introspector: Introspector, *, method: str = "centroid",
 
 
 def unit_selectivity(expected: Any) -> NDArray:
-    """Per unit, (max - mean of the others) / (|max| + |mean of the others|), in [0, 1]-ish."""
+    """Per unit, ``(max - mean of the others) / (|max| + |mean of the others|)``, in [0, 1]-ish.
+
+    Parameters
+    ----------
+    expected : array-like, shape (n_classes, n_units)
+        Mean activation of each unit per class (:func:`expected_activation`).
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_units,)
+        The selectivity of each unit: 0 when it responds alike to every class.
+
+    Examples
+    --------
+    >>> unit_selectivity([[1.0, 2.0], [1.0, 0.0]]).round(3).tolist()
+    [0.0, 1.0]
+    """
     e = np.asarray(expected)
     top = e.max(0)
     rest = (e.sum(0) - top) / max(e.shape[0] - 1, 1)
@@ -1019,6 +1055,18 @@ def detection_auroc(scores: ArrayLike, is_positive: ArrayLike) -> float:
 
     Thin wrapper over :func:`sklearn.metrics.roc_auc_score` with a clear error when only
     one class is present.
+
+    Parameters
+    ----------
+    scores : array-like
+        Suspicion score of each sample.
+    is_positive : array-like of bool
+        True for the samples to detect (e.g. adversarial ones).
+
+    Returns
+    -------
+    float
+        The area under the ROC curve, 0.5 for chance.
 
     Examples
     --------

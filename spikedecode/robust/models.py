@@ -286,6 +286,11 @@ def net1_loss(output: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     y : Tensor (batch,)
         Class indices (turned into one-hot targets) or already float targets.
 
+    Returns
+    -------
+    torch.Tensor
+        The scalar loss (mean over the batch and the classes).
+
     Examples
     --------
     >>> import torch
@@ -427,6 +432,22 @@ MODEL_NAMES = ("shallow_mlp", "mlp", "small_cnn", "mnist_cnn", "net1", "resnet20
 def build_model(name: str, *, image_shape: Sequence[int] = (1, 28, 28),
                 n_classes: int = 10, **kwargs: Any) -> nn.Module:
     """Build one of :data:`MODEL_NAMES` for images of ``image_shape`` ``(C, H, W)``.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`MODEL_NAMES`.
+    image_shape : sequence of int, default=(1, 28, 28)
+        ``(channels, height, width)`` of the inputs.
+    n_classes : int, default=10
+        Number of output classes.
+    **kwargs
+        Passed to the model's class.
+
+    Returns
+    -------
+    torch.nn.Module
+        The untrained model.
 
     Examples
     --------

@@ -300,6 +300,18 @@ def matched_isotropic(noise: DataNoise | CountNoise, *, train_only: bool | None 
     For a :class:`DataNoise` returns a :class:`GaussianNoise`; for a :class:`CountNoise`
     returns a fitted ``CountNoise(kind="isotropic")``.
 
+    Parameters
+    ----------
+    noise : DataNoise or CountNoise
+        A fitted noise.
+    train_only : bool, optional
+        ``train_only`` of the result; default that of ``noise``.
+
+    Returns
+    -------
+    GaussianNoise or CountNoise
+        The isotropic noise.
+
     Examples
     --------
     >>> import numpy as np

@@ -289,6 +289,11 @@ def noisy_resnet20(a: float = 0.1, n_classes: int = 10, per_sample: bool = True,
     **kwargs
         Passed to :class:`~spikedecode.robust.resnet.PreActResNet`.
 
+    Returns
+    -------
+    PreActResNet
+        The untrained network, noise switched on.
+
     Examples
     --------
     >>> import torch
@@ -351,7 +356,17 @@ class EnResNet(nn.Module):
 def set_noise(model: nn.Module, on: bool) -> nn.Module:
     """Switch the noise of every :class:`NoisyResidualBlock` in ``model`` on or off.
 
-    Returns ``model`` (for chaining).
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A network holding noisy blocks (e.g. :func:`noisy_resnet20`).
+    on : bool
+        True to inject noise, False for a deterministic network.
+
+    Returns
+    -------
+    torch.nn.Module
+        ``model`` itself (for chaining).
 
     Examples
     --------

@@ -302,6 +302,18 @@ def fit_power_law(eigs: Any, n_min: int = 10, n_max: int | None = None, *,
 def effective_dimension(eigs: Any, threshold: float = 0.9) -> int:
     """Number of leading components that hold ``threshold`` of the variance.
 
+    Parameters
+    ----------
+    eigs : array-like or xarray.DataArray
+        Eigenvalues (any order; negative ones count as 0).
+    threshold : float, default=0.9
+        Fraction of the total variance, in (0, 1].
+
+    Returns
+    -------
+    int
+        The smallest number of largest eigenvalues whose sum reaches ``threshold``.
+
     Examples
     --------
     >>> effective_dimension([5.0, 3.0, 1.0, 1.0])
