@@ -20,7 +20,7 @@ whenever every class holds at least ``k`` groups. The one class-balanced bootstr
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from numbers import Integral
 from typing import Any
 
@@ -198,7 +198,7 @@ class RandomOverSampler(_BaseSampler):
 
 
 def _draw_per_class(
-    members: list[NDArray[np.intp]], sizes: ArrayLike, rng: np.random.Generator
+    members: list[NDArray[np.intp]], sizes: Sequence[int] | NDArray[np.intp], rng: np.random.Generator
 ) -> NDArray[np.intp]:
     """Draw ``sizes[c]`` indices with replacement from ``members[c]``, class after class.
 
