@@ -67,6 +67,23 @@ class SmallBatchWarning(SpikeDecodeWarning):
 
     ``diag(V^T Sigma_batch V)`` then estimates the tail eigenvalues poorly (at most
     ``batch - 1`` of them can be non-zero); Nassar et al. used batches of 1.5 x width.
+
+    Examples
+    --------
+    Batches of 8 on a 16-unit layer:
+
+    >>> import warnings, torch
+    >>> from torch import nn
+    >>> from spikedecode.training import train
+    >>> x = torch.randn(32, 4, generator=torch.Generator().manual_seed(0))
+    >>> y = (x[:, 0] > 0).long()
+    >>> net = nn.Sequential(nn.Linear(4, 16), nn.Tanh(), nn.Linear(16, 2))
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     _ = train(net, (x, y), loss_terms=[SpectralRegularizer("1", tau=2, X=x)],
+    ...               max_epochs=1, batch_size=8, random_state=0)
+    >>> any(w.category is SmallBatchWarning for w in caught)
+    True
     """
 
 
