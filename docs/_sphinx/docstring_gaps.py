@@ -11,7 +11,8 @@ Examples section)::
 Methods are checked as the build checks them (the public members a class defines itself,
 with a docstring), except for EX01, which the build asks only of functions and classes.
 The documented exemptions (:data:`EXEMPT_NAMES`, :data:`EXEMPT_FILES`, which
-``docs/conf.py`` passes to numpydoc) are left out; ``--all`` lists them too.
+``docs/conf.py`` passes to numpydoc through :func:`exempt_name_patterns`) are left out;
+``--all`` lists them too.
 """
 
 from __future__ import annotations
@@ -45,8 +46,8 @@ EXEMPT_NAMES = {
     r"^spikedecode\.align\.DayAligner$": "typing.Protocol, never instantiated",
 }
 
-#: module-path regexes (relative to the package) exempt from every numpydoc check
-#: (``numpydoc_validation_exclude_files``). TEMPORARY: the adversarial aligners are being
+#: module-path regexes (relative to the package) whose objects are exempt from every
+#: numpydoc check (see :func:`exempt_name_patterns`). TEMPORARY: the adversarial aligners are being
 #: rewritten (issue 14) and their docstrings are completed with the rewrite; drop the
 #: entry then.
 EXEMPT_FILES = {
@@ -70,8 +71,13 @@ def is_exempt(qualified: str) -> bool:
     """
     import re
 
-    if any(re.search(p, qualified) for p in EXEMPT_NAMES):
-        return True
+    return any(re.search(p, qualified) for p in EXEMPT_NAMES) or _in_exempt_file(qualified)
+
+
+def _in_exempt_file(qualified: str) -> bool:
+    """Whether the object named ``qualified`` is defined in a file of :data:`EXEMPT_FILES`."""
+    import re
+
     module_name, _, attr = qualified.partition(".")
     obj = importlib.import_module(module_name)
     for part in attr.split(".") if attr else []:
@@ -99,6 +105,31 @@ def _methods(cls: type, qualified: str) -> list[str]:
         if has_doc:
             names.append(f"{qualified}.{name}")
     return names
+
+
+def exempt_name_patterns() -> set[str]:
+    """Every exemption as a qualified-name regex, for ``numpydoc_validation_exclude``.
+
+    numpydoc's own ``numpydoc_validation_exclude_files`` also skips rendering the
+    docstrings of those files (they reach docutils as raw numpydoc text), so the objects
+    of :data:`EXEMPT_FILES` are exempted by name instead, methods included.
+
+    Returns
+    -------
+    set of str
+        :data:`EXEMPT_NAMES`, plus ``^<qualified name>(\\.|$)`` for each function and class
+        of the API reference defined in an exempt file.
+    """
+    import re
+
+    patterns = set(EXEMPT_NAMES)
+    for section in collect_sections():
+        module = importlib.import_module(section.module)
+        for name in section.names:
+            qualified = f"{section.module}.{name}"
+            if callable(getattr(module, name)) and _in_exempt_file(qualified):
+                patterns.add(rf"^{re.escape(qualified)}(\.|$)")
+    return patterns
 
 
 def gaps(checks: tuple[str, ...] = DEFAULT_CHECKS, *,

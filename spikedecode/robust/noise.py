@@ -300,8 +300,8 @@ class DataNoise:
 
         Returns
         -------
-        torch.Tensor (n, *shape_)
-            Zero-mean draws with the fitted (scaled) covariance.
+        torch.Tensor
+            Shape ``(n, *shape_)``: zero-mean draws with the fitted (scaled) covariance.
         """
         self._check_fitted()
         n = check_param(n, "n", Interval(Integral, 1, None))
