@@ -20,7 +20,7 @@ sys.path.insert(0, str(DOCS))
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from _sphinx import apigen, gallery  # noqa: E402
+from _sphinx import apigen, docstring_gaps, gallery  # noqa: E402
 
 import spikedecode  # noqa: E402
 
@@ -71,18 +71,24 @@ numpydoc_xref_param_type = False
 #   summary: layout the project's style guide does not fix;
 #   PR03-PR10, RT02-RT05, SA03/SA04, SS02: the style of parameter/return entries (types,
 #   order, punctuation), uneven across the package;
-#   PR01/RT01/EX01 (a Parameters entry for every argument, a Returns section, an Examples
-#   section): the goal for every public name, not yet met by all of them --
-#   `python docs/_sphinx/docstring_gaps.py` lists the functions and classes that miss
-#   them; drop a code from this set once its list is empty (methods are checked too);
+#   EX01 (an Examples section) here only: numpydoc would ask it of every method too, and
+#   a method's example is its class's Examples section. ``_require_examples`` below asks
+#   it of every public function and class (exceptions and warnings included), with the
+#   same exemptions;
 #   GL08 no docstring: methods inherited from torch/scikit-learn.
+# PR01 (every argument in Parameters) and RT01 (a Returns section) hold for functions,
+# classes and methods alike; a method returning ``self`` says so in one entry.
+# `python docs/_sphinx/docstring_gaps.py` lists what fails PR01, RT01 or EX01 (and
+# tests/test_docs_api.py fails when that list is not empty).
 numpydoc_validation_checks = {
     "all",
     "ES01", "SA01", "GL01", "GL02", "SS05", "SS06",
-    "PR01", "PR03", "PR04", "PR05", "PR06", "PR07", "PR08", "PR09", "PR10",
-    "RT01", "RT02", "RT03", "RT04", "RT05", "SA03", "SA04", "SS02", "EX01", "GL08",
+    "PR03", "PR04", "PR05", "PR06", "PR07", "PR08", "PR09", "PR10",
+    "RT02", "RT03", "RT04", "RT05", "SA03", "SA04", "SS02", "EX01", "GL08",
 }
-numpydoc_validation_exclude = {r"\.__init__$"}
+# Names (regexes on the qualified name) and the objects of module files exempt from every
+# check; the reason of each is beside it in docs/_sphinx/docstring_gaps.py
+numpydoc_validation_exclude = docstring_gaps.exempt_name_patterns()
 
 # --- MyST (the existing Markdown pages) ---------------------------------------------------
 myst_enable_extensions = ["dollarmath", "colon_fence", "deflist"]
@@ -133,6 +139,10 @@ nitpicky = False
 import inspect  # noqa: E402
 import re  # noqa: E402
 
+from sphinx.util import logging as _sphinx_logging  # noqa: E402
+
+logger = _sphinx_logging.getLogger(__name__)
+
 # numpydoc validates functions, classes and methods; module constants carry no numpydoc
 # docstring (their meaning is in the module docs), so they are not validated
 numpydoc_validation_exclude |= {r"\.[A-Z][A-Z0-9_]*$", r"\.__version__$"}
@@ -166,6 +176,21 @@ def _drop_type_docstring(app, what, name, obj, options, lines):
             lines.clear()
 
 
+def _require_examples(app, what, name, obj, options, lines):
+    """numpydoc's EX01 for public functions and classes (not methods): warn, and so fail
+    the ``-W`` build, when a docstring has no Examples section.
+
+    Runs before numpydoc rewrites the docstring (priority 400 < numpydoc's 500), so the
+    section is still the plain ``Examples`` heading.
+    """
+    if what not in ("function", "class", "exception") or docstring_gaps.is_exempt(name):
+        return
+    if not any(line.strip() == "Examples" for line in lines):
+        logger.warning(f"[numpydoc] Validation warnings while processing docstring for "
+                       f"{name!r}:\n  EX01: No examples section found")
+
+
 def setup(app):
     app.connect("autodoc-skip-member", _skip_member, priority=100)
     app.connect("autodoc-process-docstring", _drop_type_docstring, priority=400)
+    app.connect("autodoc-process-docstring", _require_examples, priority=400)

@@ -49,7 +49,18 @@ __all__ = [
 
 
 class AlignmentWarning(SpikeDecodeWarning):
-    """An aligner had to fall back to a weaker method (e.g. no units shared across days)."""
+    """An aligner had to fall back to a weaker method (e.g. no units shared across days).
+
+    Examples
+    --------
+    >>> import warnings
+    >>> X = np.arange(6.0).reshape(3, 2)
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     _ = NoAlignment(mismatch="pad").fit({0: X, 1: X[:, :1]})
+    >>> caught[0].category is AlignmentWarning
+    True
+    """
 
 
 @runtime_checkable
@@ -64,6 +75,16 @@ class DayAligner(Protocol):
     uses_time : bool
         True when the condition keys should include the time relative to stimulus onset
         (``"label@t"``), so that matched averages are condition- *and* time-averaged.
+
+    Examples
+    --------
+    The protocol is ``runtime_checkable``: any object with ``fit``, ``adapt`` and
+    ``transform`` passes ``isinstance``.
+
+    >>> isinstance(NoAlignment(), DayAligner)
+    True
+    >>> isinstance(object(), DayAligner)
+    False
     """
 
     uses_labels: bool
@@ -161,12 +182,25 @@ def matched_averages(
 def procrustes(A: ArrayLike, B: ArrayLike) -> NDArray[np.float64]:
     """Orthogonal ``R`` minimising ``||A @ R - B||_F`` (both already centred).
 
+    Parameters
+    ----------
+    A : array-like, shape (n_points, n_dims)
+        Points to rotate.
+    B : array-like, shape (n_points, n_dims)
+        Target points, row-matched to ``A``.
+
+    Returns
+    -------
+    ndarray, shape (n_dims, n_dims)
+        The orthogonal matrix ``R`` (``R @ R.T`` is the identity).
+
     Examples
     --------
     >>> rot = np.array([[0.0, -1.0], [1.0, 0.0]])
     >>> A = np.array([[1.0, 0.0], [0.0, 2.0], [-1.0, -2.0]])
-    >>> np.allclose(procrustes(A, A @ rot), rot)
-    True
+    >>> R = procrustes(A, A @ rot)
+    >>> np.allclose(R, rot), np.allclose(R @ R.T, np.eye(2))
+    (True, True)
     """
     A = np.asarray(A, dtype=np.float64)
     B = np.asarray(B, dtype=np.float64)
@@ -185,6 +219,23 @@ class BaseDayAligner(TransformerMixin, BaseEstimator):
     Fitted attributes common to all aligners: ``reference_day_``, ``days_`` (in the order
     they were added), ``n_features_`` (dict day -> feature count), ``n_features_ref_``,
     ``n_components_``.
+
+    Examples
+    --------
+    A minimal aligner: centre each day on its own mean.
+
+    >>> class Centre(BaseDayAligner):
+    ...     def _fit_reference(self, X, y, day, **kw):
+    ...         self.means_ = {day: X.mean(0)}
+    ...         self.n_components_ = X.shape[1]
+    ...     def _adapt_day(self, X, y, day, *, stacklevel, **kw):
+    ...         self.means_[day] = X.mean(0)
+    ...     def _transform_day(self, X, day):
+    ...         return X - self.means_[day]
+    >>> X = np.arange(6.0).reshape(3, 2)
+    >>> Z = Centre().fit_transform({"d1": X, "d2": X + 5})
+    >>> np.allclose(Z["d1"], Z["d2"]), Centre().fit({"d1": X}).days_
+    (True, ['d1'])
     """
 
     uses_labels: ClassVar[bool] = False
@@ -207,7 +258,15 @@ class BaseDayAligner(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        self
+        self : BaseDayAligner
+            The fitted aligner.
+
+        Examples
+        --------
+        >>> X = np.arange(6.0).reshape(3, 2)
+        >>> al = NoAlignment().fit({"d1": X, "d2": X + 1})
+        >>> al.reference_day_, al.days_
+        ('d1', ['d1', 'd2'])
         """
         if not isinstance(days, Mapping) or len(days) == 0:
             raise SpikeDecodeTypeError(
@@ -253,15 +312,25 @@ class BaseDayAligner(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X_new : array (n_samples, n_features)
+            The new day's samples.
         y : array (n_samples,), optional
             Condition keys (required when ``uses_labels``). Use trials that are NOT used
             to test the day afterwards (see :func:`spikedecode.evaluation.leave_one_day_out`).
         day : hashable
             Key of the new day; must not be fitted already.
+        **fit_params
+            Passed to the subclass's adaptation (as for :meth:`fit`).
 
         Returns
         -------
-        self
+        self : BaseDayAligner
+            The aligner, now also fitted on ``day``.
+
+        Examples
+        --------
+        >>> X = np.arange(6.0).reshape(3, 2)
+        >>> NoAlignment().fit({"d1": X}).adapt(X + 1, day="d2").days_
+        ['d1', 'd2']
         """
         check_is_fitted(self, "reference_day_")
         return self._add_day(X_new, y, day, fit_params)
@@ -292,9 +361,23 @@ class BaseDayAligner(TransformerMixin, BaseEstimator):
     def transform(self, X: ArrayLike, *, day: Hashable) -> NDArray[np.float64]:
         """Map samples of ``day`` into the common space.
 
+        Parameters
+        ----------
+        X : array (n_samples, n_features)
+            Samples of ``day``, with that day's feature count.
+        day : hashable
+            A fitted day.
+
         Returns
         -------
         ndarray (n_samples, n_components)
+            The samples in the common space.
+
+        Examples
+        --------
+        >>> X = np.arange(6.0).reshape(3, 2)
+        >>> NoAlignment().fit({"d1": X}).transform(X[:2], day="d1").shape
+        (2, 2)
         """
         check_is_fitted(self, "reference_day_")
         if day not in self.n_features_:
@@ -313,7 +396,25 @@ class BaseDayAligner(TransformerMixin, BaseEstimator):
     def fit_transform(self, days: Mapping[Hashable, ArrayLike],  # type: ignore[override]
                       y: Mapping[Hashable, ArrayLike] | None = None,
                       **fit_params: Any) -> dict[Hashable, NDArray[np.float64]]:
-        """``fit(days, y)`` then the transform of every day, as a dict day -> array."""
+        """``fit(days, y)`` then the transform of every day, as a dict day -> array.
+
+        Parameters
+        ----------
+        days, y, **fit_params
+            As for :meth:`fit`.
+
+        Returns
+        -------
+        dict of hashable to ndarray (n_samples, n_components)
+            Each day's samples in the common space.
+
+        Examples
+        --------
+        >>> X = np.arange(6.0).reshape(3, 2)
+        >>> Z = NoAlignment().fit_transform({"d1": X, "d2": X + 1})
+        >>> sorted(Z), Z["d2"].shape
+        (['d1', 'd2'], (3, 2))
+        """
         self.fit(days, y, **fit_params)
         return {d: self.transform(days[d], day=d) for d in days}
 

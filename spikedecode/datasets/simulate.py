@@ -42,7 +42,9 @@ STIMULUS_LABELS = ("touch/LUM", "touch/LBR", "airpuff")
 class DayTruth:
     """Ground truth of one simulated day.
 
-    Attributes
+    A dataclass: each parameter is also the attribute of the same name.
+
+    Parameters
     ----------
     latent : ndarray (n_steps, n_latent)
         Latent state sampled every ``dt`` seconds from ``t_start``.
@@ -53,6 +55,7 @@ class DayTruth:
     baseline : ndarray (n_units,)
         Baseline firing rates (Hz).
     unit_ids : list of str
+        Ids of this day's units, in the order of the rows of ``weights``.
     shared_units : list of str
         Units also recorded on the previous day (same weights).
     max_rate : float
@@ -76,7 +79,21 @@ class DayTruth:
 
     def rates(self) -> NDArray[np.float64]:
         """Firing rates (n_steps, n_units) in Hz, recomputed from the latent (capped at
-        ``max_rate`` exactly as when the spikes were drawn)."""
+        ``max_rate`` exactly as when the spikes were drawn).
+
+        Returns
+        -------
+        ndarray (n_steps, n_units)
+            ``min(baseline * exp(latent @ weights.T), max_rate)``.
+
+        Examples
+        --------
+        >>> t = DayTruth(latent=np.zeros((2, 1)), dt=0.01, weights=np.ones((3, 1)),
+        ...              baseline=np.array([1.0, 5.0, 50.0]), unit_ids=["a", "b", "c"],
+        ...              max_rate=10.0)
+        >>> t.rates().tolist()  # zero latent: the baseline, capped at max_rate
+        [[1.0, 5.0, 10.0], [1.0, 5.0, 10.0]]
+        """
         return np.minimum(self.baseline[None, :] * np.exp(self.latent @ self.weights.T),
                           self.max_rate)
 

@@ -298,13 +298,16 @@ class GroupCVLinearClassifier(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like (n_samples, n_features)
+            Training features.
         y : array-like (n_samples,)
+            Class labels.
         groups : array-like (n_samples,), optional
             Trial ids for the inner CV (windows of one trial never on both sides).
 
         Returns
         -------
-        self
+        self : GroupCVLinearClassifier
+            The fitted classifier.
         """
         import warnings
 
@@ -393,13 +396,36 @@ class GroupCVLinearClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def decision_function(self, X: ArrayLike) -> NDArray[np.float64]:
-        """Signed distance to the hyperplane(s)."""
+        """Signed distance to the hyperplane(s).
+
+        Parameters
+        ----------
+        X : array-like (n_samples, n_features)
+            Samples to score.
+
+        Returns
+        -------
+        ndarray (n_samples,) or (n_samples, n_classes)
+            One score per sample for two classes (positive: ``classes_[1]``), else one per
+            class.
+        """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
         return self.estimator_.decision_function(X)
 
     def predict(self, X: ArrayLike) -> NDArray:
-        """Predicted class of each sample."""
+        """Predicted class of each sample.
+
+        Parameters
+        ----------
+        X : array-like (n_samples, n_features)
+            Samples to classify.
+
+        Returns
+        -------
+        ndarray (n_samples,)
+            One of ``classes_`` per sample.
+        """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
         return self.estimator_.predict(X)
@@ -409,7 +435,18 @@ class GroupCVLinearClassifier(ClassifierMixin, BaseEstimator):
 
     @available_if(_has_proba)
     def predict_proba(self, X: ArrayLike) -> NDArray[np.float64]:
-        """Class probabilities (logistic only)."""
+        """Class probabilities (logistic only).
+
+        Parameters
+        ----------
+        X : array-like (n_samples, n_features)
+            Samples to classify.
+
+        Returns
+        -------
+        ndarray (n_samples, n_classes)
+            Probabilities in the order of ``classes_``; each row sums to 1.
+        """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
         return self.estimator_.predict_proba(X)
@@ -515,10 +552,25 @@ def groups_fit_params(estimator: Any, groups: ArrayLike | None) -> dict[str, Any
     ``{"groups": g}`` for an estimator whose ``fit`` takes ``groups``;
     ``{"<last step>__groups": g}`` for a Pipeline ending in one; ``{}`` otherwise.
 
+    Parameters
+    ----------
+    estimator : estimator or Pipeline
+        The decoder about to be fitted.
+    groups : array-like (n_samples,) or None
+        Trial ids; ``None`` gives ``{}``.
+
+    Returns
+    -------
+    dict of str to array-like
+        Keyword arguments for ``estimator.fit(X, y, **kwargs)``.
+
     Examples
     --------
     >>> groups_fit_params(make_decoder("svm"), [0, 0, 1])
     {'clf__groups': [0, 0, 1]}
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> groups_fit_params(LogisticRegression(), [0, 0, 1])  # fit takes no groups
+    {}
     """
     if groups is None:
         return {}

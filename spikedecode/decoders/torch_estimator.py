@@ -219,7 +219,19 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
                 if name != "self"}
 
     def set_params(self, **params: Any) -> TorchClassifier:
-        """Set parameters; ``module__name=value`` updates ``module_params["name"]`` (skorch)."""
+        """Set parameters; ``module__name=value`` updates ``module_params["name"]`` (skorch).
+
+        Parameters
+        ----------
+        **params
+            Estimator parameters by name, plus ``module__<name>`` entries of
+            ``module_params``.
+
+        Returns
+        -------
+        self : TorchClassifier
+            The estimator, updated.
+        """
         routed = {k[len("module__"):]: params.pop(k) for k in list(params)
                   if k.startswith("module__")}
         if routed:
@@ -332,6 +344,7 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, lag, unit) or (n_samples, n_features)
+            Training samples.
         y : array-like of shape (n_samples,)
             Class labels (any hashable, e.g. ``"touch/LUM"``).
         groups : array-like of shape (n_samples,), optional
@@ -344,7 +357,8 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
 
         Returns
         -------
-        self
+        self : TorchClassifier
+            The fitted decoder.
         """
         import torch
 
@@ -491,25 +505,69 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         return out.numpy().reshape(len(X), -1)
 
     def decision_function(self, X: ArrayLike) -> NDArray[np.float32]:
-        """Logits, shape (n_samples, n_classes) (column 1 minus column 0 for 2 classes)."""
+        """Logits, shape (n_samples, n_classes) (column 1 minus column 0 for 2 classes).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, lag, unit) or (n_samples, n_features)
+            Samples shaped as in :meth:`fit`.
+
+        Returns
+        -------
+        ndarray (n_samples,) or (n_samples, n_classes)
+            For two classes the logit of ``classes_[1]`` minus that of ``classes_[0]``.
+        """
         z = self._logits(X)
         return z[:, 1] - z[:, 0] if z.shape[1] == 2 else z
 
     def predict_proba(self, X: ArrayLike) -> NDArray[np.float64]:
-        """Class probabilities (softmax of the logits), columns in ``classes_`` order."""
+        """Class probabilities (softmax of the logits), columns in ``classes_`` order.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, lag, unit) or (n_samples, n_features)
+            Samples shaped as in :meth:`fit`.
+
+        Returns
+        -------
+        ndarray (n_samples, n_classes)
+            Each row sums to 1.
+        """
         z = self._logits(X).astype(np.float64)
         z -= z.max(axis=1, keepdims=True)
         p = np.exp(z)
         return p / p.sum(axis=1, keepdims=True)
 
     def predict_log_proba(self, X: ArrayLike) -> NDArray[np.float64]:
-        """Log of :meth:`predict_proba`."""
+        """Log of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, lag, unit) or (n_samples, n_features)
+            Samples shaped as in :meth:`fit`.
+
+        Returns
+        -------
+        ndarray (n_samples, n_classes)
+            Log-softmax of the logits (computed stably, not as ``log(predict_proba)``).
+        """
         z = self._logits(X).astype(np.float64)
         z -= z.max(axis=1, keepdims=True)
         return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
 
     def predict(self, X: ArrayLike) -> NDArray:
-        """Most probable class of each sample."""
+        """Most probable class of each sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, lag, unit) or (n_samples, n_features)
+            Samples shaped as in :meth:`fit`.
+
+        Returns
+        -------
+        ndarray (n_samples,)
+            One of ``classes_`` per sample.
+        """
         z = self._logits(X)
         return self.classes_[np.argmax(z, axis=1)]
 
@@ -519,6 +577,11 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
 
         Use it to attack or inspect the decoder with torch (it shares weights with
         ``module_``; call ``.eval()`` as needed).
+
+        Returns
+        -------
+        torch.nn.Module
+            The wrapped module.
         """
         from spikedecode.decoders._nets import InputReshape
 
@@ -558,6 +621,11 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
 
         Plug-ins (``loss_terms``, ``transforms``, ``callbacks``) are not saved.
 
+        Parameters
+        ----------
+        path : str or Path
+            Destination, with or without suffix; both files are written beside it.
+
         Returns
         -------
         Path
@@ -575,9 +643,15 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         path : path with or without suffix
+            As given to :meth:`save`.
         **overrides
             Parameters to set instead of the saved ones (e.g. ``device="cpu"``,
             ``module=<factory>`` for a custom :class:`TorchClassifier`).
+
+        Returns
+        -------
+        TorchClassifier
+            A fitted decoder of the saved class (a subclass of ``cls``).
         """
         from spikedecode.serialization import load_state
         from spikedecode.training import History, resolve_device

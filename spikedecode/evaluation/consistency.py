@@ -88,16 +88,55 @@ _PROTOCOLS = ("honest", "leaky")
 
 
 class LeakageError(SpikeDecodeValueError):
-    """A day's alignment was fitted on trials that are also used to test it."""
+    """A day's alignment was fitted on trials that are also used to test it.
+
+    A :class:`~spikedecode.errors.SpikeDecodeValueError` (so also a ``ValueError``),
+    raised by :func:`check_disjoint` and by the honest protocol of
+    :func:`cross_day_matrix`.
+
+    Examples
+    --------
+    >>> issubclass(LeakageError, ValueError)
+    True
+    >>> try:
+    ...     check_disjoint([0, 1], [1, 2], day="d1")
+    ... except LeakageError as err:
+    ...     print(str(err)[:23])
+    day 'd1': 1 trial(s) (e
+    """
 
 
 class LeakageWarning(SpikeDecodeWarning):
-    """A result was computed with the leaky protocol (for demonstration only)."""
+    """A result was computed with the leaky protocol (for demonstration only).
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     warnings.warn("leaky protocol", LeakageWarning)
+    >>> caught[0].category is LeakageWarning, issubclass(LeakageWarning, UserWarning)
+    (True, True)
+    """
 
 
 def check_disjoint(fit_trials: Any, test_trials: Any, *, day: Hashable = None) -> None:
     """Raise :class:`LeakageError` when a trial is used both to fit a day's alignment and
     to test it.
+
+    Parameters
+    ----------
+    fit_trials : array-like
+        Trial ids used to fit the day's alignment.
+    test_trials : array-like
+        Trial ids used to test it.
+    day : hashable, optional
+        The day's name, quoted in the error message.
+
+    Raises
+    ------
+    LeakageError
+        If ``fit_trials`` and ``test_trials`` share a trial.
 
     Examples
     --------
@@ -274,6 +313,20 @@ def condition_keys(labels: Any, t_rel: Any = None, *, decimals: int = 3) -> NDAr
     ``condition_keys(labels, t_rel)``, the others ``condition_keys(labels)``.
     :func:`prepare_days` quantises ``t_rel`` to the window stride (``bin_size * step``)
     so that windows at the same latency after onset share a key across trials and days.
+
+    Parameters
+    ----------
+    labels : array-like, shape (n_samples,)
+        Condition label of each sample.
+    t_rel : array-like, shape (n_samples,), optional
+        Time of each sample since its trial's onset (s); ``None`` keys by label alone.
+    decimals : int, default 3
+        Decimals kept of ``t_rel``.
+
+    Returns
+    -------
+    ndarray of str, shape (n_samples,)
+        ``"label@t"`` per sample, or the labels as strings when ``t_rel`` is None.
 
     Examples
     --------
@@ -747,11 +800,31 @@ def consistency_score(matrix: xr.DataArray, *, chance: float | None = None) -> f
     ``chance``, both means are taken above chance: ``(off - chance) / (diag - chance)``
     (0 = transfer at chance).
 
+    Parameters
+    ----------
+    matrix : xarray.DataArray, shape (n_days, n_days)
+        Scores with dims ``(train_day, test_day)``, e.g. from :func:`cross_day_matrix`;
+        NaN cells are ignored.
+    chance : float, optional
+        Chance-level score subtracted from both means.
+
+    Returns
+    -------
+    float
+        ``mean(off-diagonal) / mean(diagonal)``, or the above-chance ratio.
+
+    Raises
+    ------
+    SpikeDecodeValueError
+        If ``matrix`` is not square with at least two days.
+
     Examples
     --------
     >>> m = xr.DataArray([[0.9, 0.6], [0.7, 0.8]], dims=("train_day", "test_day"))
     >>> round(consistency_score(m), 3)
     0.765
+    >>> round(consistency_score(m, chance=0.5), 3)  # (0.65 - 0.5) / (0.85 - 0.5)
+    0.429
     """
     arr = np.asarray(matrix, dtype=float)
     if arr.ndim != 2 or arr.shape[0] != arr.shape[1] or arr.shape[0] < 2:

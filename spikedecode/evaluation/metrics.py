@@ -46,6 +46,26 @@ def set_seed(estimator: Any, seed: int) -> Any:
 
     Makes a cloned decoder reproducible (and identical on every Dask worker) without
     overriding a seed the user chose.
+
+    Parameters
+    ----------
+    estimator : scikit-learn estimator
+        Changed in place; nested ``*__random_state`` parameters count too.
+    seed : int
+        The seed given to every unset ``random_state``.
+
+    Returns
+    -------
+    estimator
+        The same object, for chaining.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> set_seed(LogisticRegression(), 7).random_state
+    7
+    >>> set_seed(LogisticRegression(random_state=1), 7).random_state  # the user's seed wins
+    1
     """
     params = estimator.get_params(deep=True)
     update = {k: int(seed) for k, v in params.items()
@@ -244,13 +264,27 @@ def confusion(y_true: ArrayLike, y_pred: ArrayLike, *, labels: Sequence[Any] | N
 
     Parameters
     ----------
+    y_true : array-like, shape (n_samples,)
+        True labels.
+    y_pred : array-like, shape (n_samples,)
+        Predicted labels.
+    labels : sequence, optional
+        Row and column order; default every label seen in ``y_true`` or ``y_pred``, sorted.
     normalize : {None, "true", "pred", "all"}
         As :func:`sklearn.metrics.confusion_matrix`.
+
+    Returns
+    -------
+    xarray.DataArray, shape (n_labels, n_labels)
+        Counts (or fractions) with dims ``("true", "predicted")`` labelled by the labels,
+        named ``"confusion"``; ``attrs["normalize"]`` records ``normalize``.
 
     Examples
     --------
     >>> confusion(["a", "b", "b"], ["a", "b", "a"]).values.tolist()
     [[1, 0], [1, 1]]
+    >>> confusion(["a", "b", "b"], ["a", "b", "a"], normalize="true").sel(true="b").values
+    array([0.5, 0.5])
     """
     from sklearn.metrics import confusion_matrix
 
@@ -314,6 +348,16 @@ def cross_val_predictions(
     Returns
     -------
     ndarray (n_samples,)
+        Each sample's prediction by the decoder fitted on the folds that left it out.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> rng = np.random.default_rng(0); g = np.repeat(np.arange(20), 3)
+    >>> y = np.repeat(np.arange(20) % 2, 3); X = rng.normal(size=(60, 2)) + 2 * y[:, None]
+    >>> pred = cross_val_predictions(LogisticRegression(), X, y, g, random_state=0)
+    >>> pred.shape, bool((pred == y).mean() > 0.8)
+    ((60,), True)
     """
     from spikedecode.preprocess.resample import group_splits
 
@@ -573,10 +617,41 @@ def resample_then_split_score(
     split, so a flexible decoder scores above chance even when the labels carry no
     information. Compare with :func:`within_day_scores`. Never use this to report results.
 
+    Parameters
+    ----------
+    decoder : estimator
+        Cloned and fitted on each fold.
+    X : array (n_samples, ...)
+        Features.
+    y : array-like (n_samples,)
+        Labels.
+    sampler : object with ``fit_resample(X, y)``
+        Applied to the whole data set before splitting (the mistake being demonstrated).
+    n_splits : int, default=5
+        Folds of the sample-level stratified K-fold.
+    metric : {"accuracy", "balanced_accuracy"}, default="accuracy"
+        The score averaged over the folds.
+    random_state : int, Generator or None
+        Seeds the sampler, the folds and unseeded decoders.
+
     Returns
     -------
     float
         Mean test score over the folds.
+
+    Examples
+    --------
+    Labels independent of the features; a 1-nearest-neighbour decoder finds the test
+    sample's bootstrap copy in the training folds and scores far above chance (0.5):
+
+    >>> from sklearn.neighbors import KNeighborsClassifier
+    >>> from spikedecode.preprocess import BootstrapSampler
+    >>> rng = np.random.default_rng(0)
+    >>> X, y = rng.normal(size=(60, 3)), rng.permutation(np.arange(60) % 2)
+    >>> score = resample_then_split_score(KNeighborsClassifier(1), X, y,
+    ...                                   sampler=BootstrapSampler(), random_state=0)
+    >>> score > 0.7
+    True
     """
     from sklearn.model_selection import StratifiedKFold
 

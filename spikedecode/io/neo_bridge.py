@@ -174,6 +174,7 @@ def read_neo(
     Parameters
     ----------
     path : str or Path
+        The file (or folder, for IOs that read one).
     io : neo IO class or its name, optional
         Force an IO (e.g. ``"PlexonIO"``); by default neo's detection chooses.
     block_index : int, default=0
@@ -189,6 +190,16 @@ def read_neo(
     -------
     xarray.Dataset
         A Recording.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from spikedecode import from_spiketrains
+    >>> rec = from_spiketrains({"a": [0.1, 0.2], "b": [0.5]}, t_stop=1.0)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     back = read_neo(write_neo(rec, Path(tmp) / "day1.mat"))
+    >>> back.spikedecode.unit("a").tolist(), back["unit"].values.tolist()
+    ([0.1, 0.2], ['a', 'b'])
     """
     from spikedecode.recording import from_neo
 
@@ -216,6 +227,16 @@ def write_neo(rec: xr.Dataset, path: str | Path, *, io: Any = None) -> Path:
     -------
     Path
         The path written.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from spikedecode import from_spiketrains
+    >>> rec = from_spiketrains({"u1": [0.1, 0.4]}, t_stop=1.0)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     out = write_neo(rec, Path(tmp) / "day1.mat")
+    ...     print(out.name, out.is_file(), read_neo(out).spikedecode.n_spikes)
+    day1.mat True 2
     """
     import neo.io
 

@@ -264,6 +264,7 @@ def read_nwb(
     Parameters
     ----------
     path : str or Path
+        The ``.nwb`` file.
     intervals : "auto", "all", str, list of str or None, default="auto"
         Which interval tables become epochs (see the module docstring), e.g.
         ``"encoding_table"``. ``spikedecode info FILE`` lists a file's tables.
@@ -311,6 +312,24 @@ def read_nwb(
     SpikeDecodeWarning
         Negative spike times when ``t_start`` is not given: the recording then starts at
         the first spike instead of 0, which the warning says.
+
+    Examples
+    --------
+    A two-unit file with a trials table, written with pynwb:
+
+    >>> import tempfile, datetime, pynwb
+    >>> nwb = pynwb.NWBFile(session_description="demo", identifier="demo-1",
+    ...                     session_start_time=datetime.datetime(2024, 1, 2, tzinfo=datetime.timezone.utc))
+    >>> nwb.add_unit(spike_times=[0.1, 0.5, 2.0]); nwb.add_unit(spike_times=[0.3])
+    >>> nwb.add_trial_column("stimulus", "stimulus name")
+    >>> nwb.add_trial(start_time=0.0, stop_time=1.0, stimulus="LUM")
+    >>> nwb.add_trial(start_time=1.0, stop_time=2.5, stimulus="LBR")
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     with pynwb.NWBHDF5IO(Path(tmp) / "demo.nwb", "w") as io:
+    ...         io.write(nwb)
+    ...     rec = read_nwb(Path(tmp) / "demo.nwb")
+    >>> rec.spikedecode.n_units, rec.spikedecode.n_spikes, rec["epoch_label"].values.tolist()
+    (2, 4, ['trials/LUM', 'trials/LBR'])
     """
     from spikedecode._optional import attempt_import
     from spikedecode.recording import make_recording

@@ -506,7 +506,18 @@ class BlockedTimeSplit:
         self.gap = gap
 
     def get_n_splits(self, X: Any = None, y: Any = None, groups: Any = None) -> int:
-        """Number of splits."""
+        """Number of splits.
+
+        Parameters
+        ----------
+        X, y, groups : object, optional
+            Ignored; present for scikit-learn compatibility.
+
+        Returns
+        -------
+        int
+            ``n_splits``.
+        """
         return int(self.n_splits)
 
     def __repr__(self) -> str:

@@ -910,7 +910,30 @@ def count_linf_attack(model: Any, x_counts: Any, y: Any, *, eps: int, n_steps: i
 def _noise_attack(model: Any, x: Any, y: Any, *, eps: float, clip: Clip = (0.0, 1.0),
                   generator: Any = None, **_: Any) -> torch.Tensor:
     """``ATTACKS["gaussian"]``: :func:`spikedecode.robust.noise.gaussian_noise` of std
-    ``eps``, clipped to ``clip`` (images in [0, 1] by default); ``model`` and ``y`` unused."""
+    ``eps``, clipped to ``clip`` (images in [0, 1] by default); ``model`` and ``y`` unused.
+
+    Parameters
+    ----------
+    model : object
+        Unused (the attack's signature is shared by every attack).
+    x : array-like or Tensor
+        Clean inputs.
+    y : object
+        Unused.
+    eps : float
+        Standard deviation of the noise.
+    clip : (low, high), default=(0, 1)
+        Input domain.
+    generator : int, torch.Generator or None
+        Source of the noise.
+    **_
+        Other attacks' keywords, ignored.
+
+    Returns
+    -------
+    torch.Tensor
+        ``x`` plus noise, clipped, in ``x``'s dtype when it is floating point.
+    """
     x_in = _as_input(x)
     e = _check(eps, "eps", _BUDGET)
     noisy = gaussian_noise(x_in, e, clip=_clip_pair(clip),

@@ -98,7 +98,9 @@ attack_mode`, which restores every submodule's train/eval mode afterwards.
 class TransferResult(NamedTuple):
     """Outcome of :func:`transfer_attack`.
 
-    Attributes
+    A named tuple: each parameter is also the field of the same name.
+
+    Parameters
     ----------
     x_adv : torch.Tensor
         The adversarial inputs crafted on the surrogate.
@@ -108,6 +110,13 @@ class TransferResult(NamedTuple):
         Accuracy of the target on ``x_adv`` (the transferred, black-box attack).
     target_clean_accuracy : float
         Accuracy of the target on the clean inputs.
+
+    Examples
+    --------
+    >>> r = TransferResult(torch.zeros(4, 3), 0.0, 0.5, 1.0)
+    >>> x_adv, white_box, black_box, clean = r
+    >>> r.target_clean_accuracy - r.target_accuracy  # accuracy the transfer removed
+    0.5
     """
 
     x_adv: torch.Tensor
@@ -419,13 +428,22 @@ def check_curve(curve: Any, *, tol: float = 0.01, warn: bool = True) -> dict[str
 class MaskingReport:
     """Result of :func:`check_gradient_masking`.
 
-    Attributes
+    A dataclass: each parameter is also the attribute of the same name.
+
+    Parameters
     ----------
     flags : dict of str -> bool
         ``stochastic_logits``, ``large_eps_not_zero``, ``weaker_beats_stronger``,
         ``noise_beats_gradient``; True means suspicious.
     accuracies : dict of str -> float
         The accuracies the checks were based on.
+
+    Examples
+    --------
+    >>> MaskingReport({"stochastic_logits": False, "noise_beats_gradient": False}).ok
+    True
+    >>> MaskingReport({"stochastic_logits": False, "noise_beats_gradient": True}).ok
+    False
     """
 
     flags: dict[str, bool] = field(default_factory=dict)
@@ -433,7 +451,7 @@ class MaskingReport:
 
     @property
     def ok(self) -> bool:
-        """True when no check was flagged."""
+        """True when no check was flagged (``flags`` holds no True)."""
         return not any(self.flags.values())
 
 

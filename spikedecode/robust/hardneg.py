@@ -138,7 +138,13 @@ class ActivationRecorder:
 
     # hooks -----------------------------------------------------------------------------
     def attach(self) -> ActivationRecorder:
-        """Register the forward hooks (idempotent)."""
+        """Register the forward hooks (idempotent).
+
+        Returns
+        -------
+        self : ActivationRecorder
+            The recorder, for ``with rec.attach(): ...`` or chaining.
+        """
         self._capture.attach()
         return self
 
@@ -158,7 +164,14 @@ class ActivationRecorder:
 
     # results ---------------------------------------------------------------------------
     def to_dataarrays(self) -> dict[str, Any]:
-        """The collected batches as one DataArray per layer."""
+        """The collected batches as one DataArray per layer.
+
+        Returns
+        -------
+        dict of str -> xarray.DataArray
+            Per layer, the batches concatenated along ``sample``; dims as described for
+            ``flatten``.
+        """
         import torch
         import xarray as xr
 
@@ -190,8 +203,11 @@ class ActivationRecorder:
         Parameters
         ----------
         x : array-like or Tensor, shape (n_samples, ...)
+            Inputs of the model.
         batch_size : int, default=512
+            Inputs per forward pass.
         device : {"auto", "cpu", "cuda"}, default="auto"
+            Where to run; ``"auto"`` is the model's device.
 
         Returns
         -------
@@ -297,6 +313,18 @@ def pairwise_unit_change(model: Any, layer: str, x: ArrayLike, x_adv: ArrayLike,
     -------
     xarray.DataArray
         Dims ``("pair", "unit")``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> lin = nn.Linear(2, 3, bias=False)
+    >>> with torch.no_grad():
+    ...     _ = lin.weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 3.0], [1.0, 1.0]]))
+    >>> net = nn.Sequential(lin)
+    >>> x = torch.zeros(2, 2); x_adv = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    >>> pairwise_unit_change(net, "0", x, x_adv).values.tolist()
+    [[1.0, 0.0, 1.0], [0.0, 3.0, 1.0]]
     """
     import xarray as xr
 
@@ -372,6 +400,21 @@ def fooling_rate(model: Any, layer: str, x: ArrayLike, x_adv: ArrayLike, *, top:
     xarray.DataArray
         Dims ``("unit",)``, values in [0, 1]; their mean over units is
         ``ceil(top * n_units) / n_units``.
+
+    Examples
+    --------
+    The changes are ``[1, 0, 1]`` on the first pair (units 0 and 2 tie; the stable sort
+    keeps unit 0) and ``[0, 3, 1]`` on the second (see :func:`pairwise_unit_change`):
+
+    >>> import torch
+    >>> from torch import nn
+    >>> lin = nn.Linear(2, 3, bias=False)
+    >>> with torch.no_grad():
+    ...     _ = lin.weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 3.0], [1.0, 1.0]]))
+    >>> net = nn.Sequential(lin)
+    >>> x = torch.zeros(2, 2); x_adv = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    >>> fooling_rate(net, "0", x, x_adv, top=0.3).values.tolist()  # top 1 of 3 units
+    [0.5, 0.5, 0.0]
     """
     import xarray as xr
 
@@ -485,6 +528,21 @@ def project_difference(model: Any, layer: str, x: ArrayLike, x_adv: ArrayLike, *
     xarray.DataArray
         Dims ``("group", *input dims)``: ``("group", "channel", "row", "col")`` for images,
         ``("group", "lag", "unit")`` for windows, ``("group", "feature")`` otherwise.
+
+    Examples
+    --------
+    For a linear layer ``a = W x`` the map is ``Wᵀ W (x_adv - x)``:
+
+    >>> import torch
+    >>> from torch import nn
+    >>> lin = nn.Linear(2, 3, bias=False)
+    >>> with torch.no_grad():
+    ...     _ = lin.weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 3.0], [1.0, 1.0]]))
+    >>> net = nn.Sequential(lin)
+    >>> x = torch.zeros(2, 2); x_adv = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    >>> m = project_difference(net, "0", x, x_adv, groups=["a", "b"])
+    >>> m.dims, m.values.tolist()
+    (('group', 'feature'), [[2.0, 1.0], [1.0, 10.0]])
     """
     import torch
     import xarray as xr
@@ -910,12 +968,20 @@ class SelectiveDropoutTrainer:
         Parameters
         ----------
         model : torch.nn.Module
+            The network; only ``layer``'s weights are trained.
         x, x_adv : array-like, same shape (n_pairs, ...)
+            Clean inputs and their adversarial twins.
         y : array-like of shape (n_pairs,) (or one-hot for ``loss="mse"``)
             The *clean* labels, used for both members of a pair.
         val_data, val_adv_data : (X, y), optional
             Monitored each epoch (clean and held-out adversarial accuracy); never used
             to select anything.
+
+        Returns
+        -------
+        self : SelectiveDropoutTrainer
+            The trainer, with ``masks_``, ``p_``, ``history_`` and the other fitted
+            attributes.
         """
         import torch
 
@@ -985,10 +1051,26 @@ def hard_negative_report(model: Any, *, x_test: ArrayLike, y_test: ArrayLike,
         Run afresh against the *retrained* model on the first ``n_fresh`` test inputs
         -> ``fresh_adversarial_accuracy`` (the honest, adaptive-adversary evaluation).
     n_fresh : int, default=500
+        Test inputs attacked afresh.
 
     Returns
     -------
     dict of str -> float
+        ``clean_accuracy``, and ``heldout_accuracy`` and/or ``fresh_adversarial_accuracy``
+        (with ``n_fresh``) when their inputs are given.
+
+    Examples
+    --------
+    A fixed classifier ``class = [x_0 > 0]`` and an "attack" that flips the sign:
+
+    >>> import torch
+    >>> from torch import nn
+    >>> net = nn.Linear(1, 2)
+    >>> with torch.no_grad():
+    ...     _ = net.weight.copy_(torch.tensor([[-1.0], [1.0]])); _ = net.bias.zero_()
+    >>> x = torch.tensor([[-2.0], [-1.0], [1.0], [2.0]]); y = torch.tensor([0, 0, 1, 1])
+    >>> hard_negative_report(net, x_test=x, y_test=y, attack=lambda m, xs, ys: -xs)
+    {'clean_accuracy': 1.0, 'fresh_adversarial_accuracy': 0.0, 'n_fresh': 4.0}
     """
     out = {"clean_accuracy": accuracy(model, x_test, y_test)}
     if x_adv_heldout is not None:

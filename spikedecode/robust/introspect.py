@@ -184,6 +184,19 @@ class HiddenActivationHistory(Callback):
     ----------
     records_ : list of (epoch, ndarray (n_probe, n_units))
         ``epoch == -1`` is the state before training.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> from spikedecode.training import train
+    >>> net = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    >>> x, y = torch.rand(32, 3), torch.randint(0, 2, (32,))
+    >>> cb = HiddenActivationHistory(x[:5])
+    >>> _ = train(net, (x, y), max_epochs=2, batch_size=16, callbacks=[cb], random_state=0)
+    >>> h = cb.to_dataarray()
+    >>> h.dims, h.shape, h["epoch"].values.tolist()  # the state before training, then 2 epochs
+    (('epoch', 'sample', 'unit'), (3, 5, 4), [-1, 0, 1])
     """
 
     def __init__(self, x_probe: ArrayLike, layers: Sequence[str] | None = None, *,
@@ -209,7 +222,14 @@ class HiddenActivationHistory(Callback):
             state.module.train()
 
     def to_dataarray(self) -> Any:
-        """The records as a DataArray ``(epoch, sample, unit)``."""
+        """The records as a DataArray ``(epoch, sample, unit)``.
+
+        Returns
+        -------
+        xarray.DataArray
+            Dims ``("epoch", "sample", "unit")``, with the ``layer`` and ``index`` unit
+            coords of :func:`record_hidden`.
+        """
         import xarray as xr
 
         if not self.records_:
@@ -463,7 +483,20 @@ class InfoVAE(TransformerMixin, BaseEstimator):
                             "kl_weight": Interval(Real, 0, None)})
 
     def fit(self, X: ArrayLike, y: Any = None) -> InfoVAE:
-        """Fit the autoencoder on ``X`` (n_samples, n_units); return self."""
+        """Fit the autoencoder on ``X`` (n_samples, n_units); return self.
+
+        Parameters
+        ----------
+        X : array-like (n_samples, n_units)
+            Hidden activations.
+        y : None
+            Ignored; present for scikit-learn compatibility.
+
+        Returns
+        -------
+        self : InfoVAE
+            The fitted autoencoder.
+        """
         self._check_params()
         a = _check_2d(X)
         self.n_features_in_ = a.shape[1]
@@ -505,7 +538,18 @@ class InfoVAE(TransformerMixin, BaseEstimator):
         return torch.as_tensor((a - self.mean_) / self.scale_)
 
     def transform(self, X: ArrayLike) -> NDArray:
-        """Latent code (the encoder mean) of ``X``: shape (n_samples, n_components)."""
+        """Latent code (the encoder mean) of ``X``: shape (n_samples, n_components).
+
+        Parameters
+        ----------
+        X : array-like (n_samples, n_units)
+            Activations with the fitted unit count.
+
+        Returns
+        -------
+        ndarray (n_samples, n_components)
+            The encoder mean of each sample.
+        """
         s = self._std(X)
         self.module_.eval()
         with torch.no_grad():
@@ -513,7 +557,18 @@ class InfoVAE(TransformerMixin, BaseEstimator):
         return mu.cpu().numpy()
 
     def inverse_transform(self, Z: ArrayLike) -> NDArray:
-        """Decoded activations (original scale) of latent points ``Z``."""
+        """Decoded activations (original scale) of latent points ``Z``.
+
+        Parameters
+        ----------
+        Z : array-like (n_points, n_components)
+            Latent points.
+
+        Returns
+        -------
+        ndarray (n_points, n_units)
+            The decoder's output, un-standardised.
+        """
         check_is_fitted(self, "module_")
         z = torch.as_tensor(np.asarray(Z, dtype=np.float32).reshape(-1, int(self.n_components)))
         self.module_.eval()
@@ -522,7 +577,18 @@ class InfoVAE(TransformerMixin, BaseEstimator):
         return h * self.scale_ + self.mean_
 
     def reconstruction_error(self, X: ArrayLike) -> float:
-        """Mean squared reconstruction error of the standardised ``X``."""
+        """Mean squared reconstruction error of the standardised ``X``.
+
+        Parameters
+        ----------
+        X : array-like (n_samples, n_units)
+            Activations with the fitted unit count.
+
+        Returns
+        -------
+        float
+            Mean over samples and units, in standardised units.
+        """
         s = self._std(X).numpy()
         rec = (self.inverse_transform(self.transform(X)) - self.mean_) / self.scale_
         return float(((rec - s) ** 2).mean())
@@ -628,7 +694,20 @@ class ErrorEstimator(RegressorMixin, BaseEstimator):
         self.random_state = random_state
 
     def fit(self, z: ArrayLike, error: ArrayLike) -> ErrorEstimator:
-        """Fit on latent points and the classifier's errors ``e >= 0`` there (not log10)."""
+        """Fit on latent points and the classifier's errors ``e >= 0`` there (not log10).
+
+        Parameters
+        ----------
+        z : array-like (n_samples, n_components)
+            Latent points.
+        error : array-like (n_samples,)
+            The classifier's error at each point (:func:`classifier_error`).
+
+        Returns
+        -------
+        self : ErrorEstimator
+            The fitted estimator.
+        """
         a = _check_2d(z, "z")
         t = np.asarray(error, dtype=np.float32).reshape(-1, 1)
         if len(t) != len(a):
@@ -652,7 +731,18 @@ class ErrorEstimator(RegressorMixin, BaseEstimator):
         return self
 
     def predict(self, z: ArrayLike) -> NDArray:
-        """Estimated expected error ``ê`` at ``z`` (not clipped; may dip below 0)."""
+        """Estimated expected error ``ê`` at ``z`` (not clipped; may dip below 0).
+
+        Parameters
+        ----------
+        z : array-like (n_samples, n_components)
+            Latent points.
+
+        Returns
+        -------
+        ndarray (n_samples,)
+            ``ê`` per point.
+        """
         check_is_fitted(self, "module_")
         a = _check_2d(z, "z")
         if a.shape[1] != self.n_features_in_:
@@ -662,11 +752,33 @@ class ErrorEstimator(RegressorMixin, BaseEstimator):
         return out.numpy().ravel().astype(np.float64) + self.t_mean_
 
     def log10_error(self, z: ArrayLike) -> NDArray:
-        """``log10 max(ê, floor)`` at ``z`` (an anomaly score: higher = more suspicious)."""
+        """``log10 max(ê, floor)`` at ``z`` (an anomaly score: higher = more suspicious).
+
+        Parameters
+        ----------
+        z : array-like (n_samples, n_components)
+            Latent points.
+
+        Returns
+        -------
+        ndarray (n_samples,)
+            The clipped log10 error per point.
+        """
         return np.log10(np.maximum(self.predict(z), float(self.floor)))
 
     def confidence(self, z: ArrayLike) -> NDArray:
-        """Confidence ``c = -log10 max(ê, floor)``."""
+        """Confidence ``c = -log10 max(ê, floor)``.
+
+        Parameters
+        ----------
+        z : array-like (n_samples, n_components)
+            Latent points.
+
+        Returns
+        -------
+        ndarray (n_samples,)
+            ``-log10_error(z)``.
+        """
         return -self.log10_error(z)
 
 
@@ -705,6 +817,23 @@ class Introspector(BaseEstimator):
     Fit on data the classifier was *not* trained on (a validation split): on its own
     training data a good network makes almost no errors, and the error estimator would
     never see a misclassification.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
+    <torch._C.Generator object at ...>
+    >>> net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    >>> X = torch.rand(64, 4); y = (X[:, 0] > 0.5).long()
+    >>> intro = Introspector(vae_params={"max_epochs": 2, "hidden_layer_sizes": (8,),
+    ...                                  "patience": None},
+    ...                      estimator_params={"max_epochs": 2}, random_state=0).fit(net, X, y)
+    >>> intro.transform(X[:3]).shape, intro.classes_.tolist()
+    ((3, 2), [0, 1])
+    >>> s = intro.scores(X[:3])
+    >>> sorted(s), bool(np.allclose(intro.confidence(X[:3]), -s["log10_error"]))
+    (['cluster_distance', 'log10_error', 'z'], True)
     """
 
     def __init__(self, layers: Sequence[str] | None = None, *, output: str = "logits",
@@ -722,8 +851,22 @@ class Introspector(BaseEstimator):
             extra_hidden: ArrayLike | None = None) -> Introspector:
         """Fit the map and the error estimator for ``model`` on ``(X, y)``.
 
-        ``extra_hidden`` (n, n_units) adds activations (e.g. of noisy copies, or of earlier
-        training epochs) to the InfoVAE's training set only.
+        Parameters
+        ----------
+        model : torch.nn.Module
+            The trained classifier.
+        X : array-like (n_samples, ...)
+            Its inputs, preferably not used to train it.
+        y : array-like of int (n_samples,)
+            Their true classes.
+        extra_hidden : array-like (n, n_units), optional
+            Activations (e.g. of noisy copies, or of earlier training epochs) added to the
+            InfoVAE's training set only.
+
+        Returns
+        -------
+        self : Introspector
+            The fitted introspector.
         """
         if not isinstance(model, torch.nn.Module):
             raise SpikeDecodeTypeError(f"model must be a torch.nn.Module; got {type(model).__name__}.")
@@ -760,34 +903,113 @@ class Introspector(BaseEstimator):
         return self
 
     def hidden(self, X: ArrayLike) -> NDArray:
-        """Concatenated hidden activations of ``X``."""
+        """Concatenated hidden activations of ``X``.
+
+        Parameters
+        ----------
+        X : array-like (n_samples, ...)
+            Inputs of the classifier.
+
+        Returns
+        -------
+        ndarray (n_samples, n_units)
+            The activations of ``layers_``, side by side.
+        """
         check_is_fitted(self, "vae_")
         return record_hidden(self.model_, X, self.layers_).values
 
     def transform(self, X: ArrayLike) -> NDArray:
-        """Latent map coordinates of inputs ``X``: (n_samples, n_components)."""
+        """Latent map coordinates of inputs ``X``: (n_samples, n_components).
+
+        Parameters
+        ----------
+        X : array-like (n_samples, ...)
+            Inputs of the classifier.
+
+        Returns
+        -------
+        ndarray (n_samples, n_components)
+            The InfoVAE code of their hidden activations.
+        """
         return self.vae_.transform(self.hidden(X))
 
     def predict_classes(self, X: ArrayLike) -> NDArray:
-        """The classifier's predicted class of ``X``."""
+        """The classifier's predicted class of ``X``.
+
+        Parameters
+        ----------
+        X : array-like (n_samples, ...)
+            Inputs of the classifier.
+
+        Returns
+        -------
+        ndarray of int (n_samples,)
+            The arg-max of the classifier's output.
+        """
         check_is_fitted(self, "vae_")
         return predict_logits(self.model_, as_float_tensor(X),
                               device=model_device(self.model_)).numpy().argmax(1)
 
     def error(self, X: ArrayLike) -> NDArray:
-        """Estimated expected error ``ê`` of inputs ``X`` (see :class:`ErrorEstimator`)."""
+        """Estimated expected error ``ê`` of inputs ``X`` (see :class:`ErrorEstimator`).
+
+        Parameters
+        ----------
+        X : array-like (n_samples, ...)
+            Inputs of the classifier.
+
+        Returns
+        -------
+        ndarray (n_samples,)
+            ``ê`` per input (not clipped).
+        """
         return self.estimator_.predict(self.transform(X))
 
     def log10_error(self, X: ArrayLike) -> NDArray:
-        """``log10 ê`` of inputs ``X``, with ``ê`` clipped to the estimator's floor."""
+        """``log10 ê`` of inputs ``X``, with ``ê`` clipped to the estimator's floor.
+
+        Parameters
+        ----------
+        X : array-like (n_samples, ...)
+            Inputs of the classifier.
+
+        Returns
+        -------
+        ndarray (n_samples,)
+            The clipped log10 error per input.
+        """
         return self.estimator_.log10_error(self.transform(X))
 
     def confidence(self, X: ArrayLike) -> NDArray:
-        """Confidence ``c = -log10 ê`` of inputs ``X`` (``ê`` clipped to the floor)."""
+        """Confidence ``c = -log10 ê`` of inputs ``X`` (``ê`` clipped to the floor).
+
+        Parameters
+        ----------
+        X : array-like (n_samples, ...)
+            Inputs of the classifier.
+
+        Returns
+        -------
+        ndarray (n_samples,)
+            ``-log10_error(X)``.
+        """
         return -self.log10_error(X)
 
     def cluster_distance(self, z: ArrayLike, classes: ArrayLike) -> NDArray:
-        """Mahalanobis distance of latent points ``z`` to the cluster of ``classes``."""
+        """Mahalanobis distance of latent points ``z`` to the cluster of ``classes``.
+
+        Parameters
+        ----------
+        z : array-like (n_points, n_components)
+            Latent points.
+        classes : array-like (n_points,)
+            For each point, the class whose cluster it is measured to.
+
+        Returns
+        -------
+        ndarray (n_points,)
+            The distance under the class's ``precisions_``, from its ``centroids_``.
+        """
         check_is_fitted(self, "vae_")
         z = np.asarray(z, dtype=np.float64).reshape(-1, self.n_components)
         idx = np.searchsorted(self.classes_, np.asarray(classes).ravel())
@@ -796,7 +1018,19 @@ class Introspector(BaseEstimator):
         return np.sqrt(np.einsum("ni,nij,nj->n", d, self.precisions_[idx], d))
 
     def scores(self, X: ArrayLike) -> dict[str, NDArray]:
-        """Anomaly scores of ``X``: ``log10_error`` and ``cluster_distance`` (higher = worse)."""
+        """Anomaly scores of ``X``: ``log10_error`` and ``cluster_distance`` (higher = worse).
+
+        Parameters
+        ----------
+        X : array-like (n_samples, ...)
+            Inputs of the classifier.
+
+        Returns
+        -------
+        dict of str to ndarray
+            ``log10_error`` and ``cluster_distance`` (to the predicted class's cluster), each
+            (n_samples,), and the latent points ``z`` (n_samples, n_components).
+        """
         z = self.transform(X)
         return {"log10_error": self.estimator_.log10_error(z),
                 "cluster_distance": self.cluster_distance(z, self.predict_classes(X)),
@@ -829,6 +1063,23 @@ def expected_activation(introspector: Introspector, *, method: str = "centroid",
     -------
     xarray.DataArray
         Dims ``("class", "unit")``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
+    <torch._C.Generator object at ...>
+    >>> net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    >>> X = torch.rand(64, 4); y = (X[:, 0] > 0.5).long()
+    >>> intro = Introspector(vae_params={"max_epochs": 2, "hidden_layer_sizes": (8,),
+    ...                                  "patience": None},
+    ...                      estimator_params={"max_epochs": 2}, random_state=0).fit(net, X, y)
+    >>> e = expected_activation(intro, method="direct", hidden=intro.hidden(X))
+    >>> e.dims, e.shape  # 8 hidden units
+    (('class', 'unit'), (2, 8))
+    >>> bool(np.allclose(e.sel({"class": 1}), intro.hidden(X)[y.numpy() == 1].mean(0)))
+    True
     """
     import xarray as xr
 
@@ -958,6 +1209,24 @@ def constellation(introspector: Introspector, x: ArrayLike, *,
         Dims ``("sigma", "copy", "latent")``; coords ``pred`` (sigma, copy) the
         classifier's prediction and ``log10_error`` (sigma, copy) ``log10 ê``, the
         estimated expected error (clipped to the estimator's floor).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
+    <torch._C.Generator object at ...>
+    >>> net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    >>> X = torch.rand(64, 4); y = (X[:, 0] > 0.5).long()
+    >>> intro = Introspector(vae_params={"max_epochs": 2, "hidden_layer_sizes": (8,),
+    ...                                  "patience": None},
+    ...                      estimator_params={"max_epochs": 2}, random_state=0).fit(net, X, y)
+    >>> c = constellation(intro, X[0], sigmas=(0.0, 0.2), n_copies=10, random_state=0)
+    >>> c.dims, c.shape
+    (('sigma', 'copy', 'latent'), (2, 10, 2))
+    >>> # without noise every copy is the input (float32 rounding aside)
+    >>> float(c.sel(sigma=0.0).std("copy").max()) < 1e-6
+    True
     """
     import xarray as xr
 
@@ -1014,6 +1283,21 @@ def attack_trajectory(introspector: Introspector, x: ArrayLike, target: ArrayLik
     xarray.DataArray
         Dims ``("step", "sample", "latent")``; coords ``pred`` (step, sample) and
         ``log10_error`` (step, sample), ``log10 ê`` as in :func:`constellation`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
+    <torch._C.Generator object at ...>
+    >>> net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    >>> X = torch.rand(64, 4); y = (X[:, 0] > 0.5).long()
+    >>> intro = Introspector(vae_params={"max_epochs": 2, "hidden_layer_sizes": (8,),
+    ...                                  "patience": None},
+    ...                      estimator_params={"max_epochs": 2}, random_state=0).fit(net, X, y)
+    >>> t = attack_trajectory(intro, X[:3], target=[1, 1, 1], n_steps=4, every=2)
+    >>> t.dims, t["step"].values.tolist(), t.shape
+    (('step', 'sample', 'latent'), [0, 2, 4], (3, 3, 2))
     """
     import xarray as xr
 

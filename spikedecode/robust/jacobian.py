@@ -113,7 +113,13 @@ class JacobianRegularizer:
         self._gen = None
 
     def attach(self, module: Any) -> None:
-        """Register the pre-hook that makes the training input require grad."""
+        """Register the pre-hook that makes the training input require grad.
+
+        Parameters
+        ----------
+        module : torch.nn.Module
+            The network being trained.
+        """
         check_param(self.beta, "beta", Interval(Real, 0.0, None))
         check_param(self.n_projections, "n_projections", Interval(Integral, 1, None))
         self.detach()

@@ -344,7 +344,18 @@ class Net1(nn.Module):
         return _forward_stack(self, x)
 
     def predict_proba(self, x: torch.Tensor) -> torch.Tensor:
-        """Sigmoid outputs (independent per class, not normalised)."""
+        """Sigmoid outputs (independent per class, not normalised).
+
+        Parameters
+        ----------
+        x : torch.Tensor (batch, ...)
+            Inputs of the network.
+
+        Returns
+        -------
+        torch.Tensor (batch, n_classes)
+            Per-class probabilities in (0, 1); rows need not sum to 1.
+        """
         return torch.sigmoid(self.forward(x))
 
 

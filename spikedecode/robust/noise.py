@@ -236,7 +236,20 @@ class DataNoise:
         self.clip = clip
 
     def fit(self, X: Any, y: Any = None) -> DataNoise:
-        """Estimate the data covariance of ``X`` (n_samples, ...) and its eigenbasis."""
+        """Estimate the data covariance of ``X`` (n_samples, ...) and its eigenbasis.
+
+        Parameters
+        ----------
+        X : array-like or Tensor (n_samples, ...)
+            Training inputs; each sample is flattened to one feature vector.
+        y : None
+            Ignored; present for scikit-learn compatibility.
+
+        Returns
+        -------
+        self : DataNoise
+            The fitted noise (``components_``, ``variances_``, ``energy_``).
+        """
         arr = X.detach().cpu().numpy() if torch.is_tensor(X) else np.asarray(X)
         self.shape_ = tuple(arr.shape[1:])
         Z = _as_2d_numpy(arr)
@@ -276,7 +289,20 @@ class DataNoise:
             raise NotFittedError("This DataNoise is not fitted yet; call fit(X_train) first.")
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``n`` noise draws shaped like one fitted sample."""
+        """``n`` noise draws shaped like one fitted sample.
+
+        Parameters
+        ----------
+        n : int
+            Number of draws.
+        generator : torch.Generator, optional
+            Source of the Gaussian draws (default torch's global generator).
+
+        Returns
+        -------
+        torch.Tensor
+            Shape ``(n, *shape_)``: zero-mean draws with the fitted (scaled) covariance.
+        """
         self._check_fitted()
         n = check_param(n, "n", Interval(Integral, 1, None))
         d = int(np.prod(self.shape_))
@@ -383,7 +409,20 @@ class CountNoise:
         self.train_only = bool(train_only)
 
     def fit(self, X: Any, y: Any = None) -> CountNoise:
-        """Estimate per-feature (within-class when ``y`` is given) variances of counts."""
+        """Estimate per-feature (within-class when ``y`` is given) variances of counts.
+
+        Parameters
+        ----------
+        X : array-like or Tensor (n_samples, ...)
+            Spike counts (>= 0).
+        y : array-like (n_samples,), optional
+            Class labels; with them the variances are pooled within classes.
+
+        Returns
+        -------
+        self : CountNoise
+            The fitted noise.
+        """
         arr = X.detach().cpu().numpy() if torch.is_tensor(X) else np.asarray(X)
         if np.any(arr < 0):
             raise ConfigError("X holds negative values; CountNoise expects spike counts >= 0.")
@@ -532,7 +571,22 @@ class LayerNoise:
         return (self._s2 - self._n * torch.outer(mean, mean)) / (self._n - 1)
 
     def fit(self, model: nn.Module, X: Any, *, batch_size: int = 512) -> LayerNoise:
-        """Estimate the layer's activation covariance on ``X`` (no noise while fitting)."""
+        """Estimate the layer's activation covariance on ``X`` (no noise while fitting).
+
+        Parameters
+        ----------
+        model : torch.nn.Module
+            The network holding ``layer``.
+        X : array-like or Tensor (n_samples, ...)
+            Inputs of the network.
+        batch_size : int, default=512
+            Inputs per forward pass.
+
+        Returns
+        -------
+        self : LayerNoise
+            The fitted noise (unchanged for ``kind="relative"``, which needs no fit).
+        """
         if self.kind == "relative":
             return self
         X = as_float_tensor(X).float()
@@ -593,7 +647,15 @@ class LayerNoise:
     def attach(self, module: Any = None) -> LayerNoise:
         """Register the forward hook (idempotent); returns self.
 
-        ``module`` resolves a layer given by name.
+        Parameters
+        ----------
+        module : torch.nn.Module, optional
+            The network, needed when ``layer`` was given by name.
+
+        Returns
+        -------
+        self : LayerNoise
+            The noise, now active on every forward pass.
         """
         if self._handle is None:
             self._handle = self._resolve(module).register_forward_hook(self._hook)

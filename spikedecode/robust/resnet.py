@@ -84,7 +84,18 @@ class PreActBlock(nn.Module):
             self.shortcut = nn.Conv2d(in_planes, planes, 1, stride=stride, bias=False)
 
     def residual_sum(self, x: torch.Tensor) -> torch.Tensor:
-        """``x + F(x)`` (with the projection shortcut where the shape changes)."""
+        """``x + F(x)`` (with the projection shortcut where the shape changes).
+
+        Parameters
+        ----------
+        x : torch.Tensor (batch, channels, rows, cols)
+            The block's input.
+
+        Returns
+        -------
+        torch.Tensor
+            The residual sum, before any noise or output activation.
+        """
         out = F.relu(self.bn1(x))
         identity = self.shortcut(out) if self.shortcut is not None else x
         out = self.conv1(out)
@@ -144,7 +155,18 @@ class PreActResNet(nn.Module):
                 nn.init.zeros_(m.bias)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """Pooled penultimate features (batch, widths[-1])."""
+        """Pooled penultimate features (batch, widths[-1]).
+
+        Parameters
+        ----------
+        x : torch.Tensor (batch, channels, rows, cols)
+            Input images.
+
+        Returns
+        -------
+        torch.Tensor (batch, widths[-1])
+            The globally pooled features the classifier head reads.
+        """
         out = self.layers(self.conv1(x))
         out = F.relu(self.bn(out))
         return F.adaptive_avg_pool2d(out, 1).flatten(1)

@@ -135,7 +135,9 @@ def predict_average(model: nn.Module, x: Any, *, n_samples: int = 10, batch_size
 class CertifyResult:
     """Output of :func:`certify` (one entry per input).
 
-    Attributes
+    A dataclass: each parameter is also the attribute of the same name.
+
+    Parameters
     ----------
     prediction : ndarray of int
         Smoothed class, or ``ABSTAIN`` (-1).
@@ -145,7 +147,22 @@ class CertifyResult:
         Clopper-Pearson lower confidence bound on p_A.
     counts : ndarray (n, n_classes)
         Class counts of the ``n`` estimation draws.
-    sigma, n0, n, alpha : the settings used.
+    sigma : float
+        Standard deviation of the Gaussian noise.
+    n0 : int
+        Draws used to select the class.
+    n : int
+        Draws used to estimate p_A.
+    alpha : float
+        Failure probability of each certificate.
+
+    Examples
+    --------
+    >>> r = CertifyResult(prediction=np.array([1, ABSTAIN]), radius=np.array([0.4, 0.0]),
+    ...                   p_lower=np.array([0.9, 0.3]), counts=np.array([[10, 90], [40, 60]]),
+    ...                   sigma=0.25, n0=10, n=100, alpha=0.001)
+    >>> r.to_dict()["prediction"], sorted(r.to_dict())
+    ([1, -1], ['alpha', 'n', 'n0', 'p_lower', 'prediction', 'radius', 'sigma'])
     """
 
     prediction: np.ndarray
@@ -158,7 +175,14 @@ class CertifyResult:
     alpha: float
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-able summary."""
+        """JSON-able summary.
+
+        Returns
+        -------
+        dict
+            ``prediction``, ``radius``, ``p_lower`` as lists and the settings (``counts``
+            is left out).
+        """
         return {"prediction": self.prediction.tolist(), "radius": self.radius.tolist(),
                 "p_lower": self.p_lower.tolist(), "sigma": self.sigma, "n0": self.n0,
                 "n": self.n, "alpha": self.alpha}

@@ -200,7 +200,10 @@ def eigenspectrum(model: Any, data: Any, layer: Any, *, batch_size: int = 4096) 
 class PowerLawFit:
     """A fitted power law ``lambda_n = 10**intercept * n**-exponent``.
 
-    Attributes
+    A dataclass, returned by :func:`fit_power_law`: each parameter is also the attribute
+    of the same name.
+
+    Parameters
     ----------
     exponent : float
         The exponent (positive for a decaying spectrum; ``alpha`` in Nassar et al.).
@@ -210,12 +213,22 @@ class PowerLawFit:
         bound on the uncertainty).
     intercept : float
         log10 of the prefactor.
-    n_min, n_max : int
-        Fitted (1-based, inclusive) index range.
+    n_min : int
+        First fitted (1-based) index.
+    n_max : int
+        Last fitted (1-based, inclusive) index.
     r2 : float
         Coefficient of determination in log-log space.
-    level : float
+    level : float, default=0.95
         Confidence level of ``ci``.
+
+    Examples
+    --------
+    >>> fit = fit_power_law(1.0 / np.arange(1, 101), n_min=1)  # an exact 1/n spectrum
+    >>> round(fit.exponent, 6), round(fit.r2, 6)
+    (1.0, 1.0)
+    >>> fit.predict([1, 10]).round(6).tolist(), fit.to_dict()["n_max"]
+    ([1.0, 0.1], 100)
     """
 
     exponent: float
@@ -227,11 +240,28 @@ class PowerLawFit:
     level: float = 0.95
 
     def predict(self, n: Any) -> np.ndarray:
-        """The fitted line at (1-based) indices ``n``."""
+        """The fitted line at (1-based) indices ``n``.
+
+        Parameters
+        ----------
+        n : array-like
+            1-based eigenvalue indices.
+
+        Returns
+        -------
+        ndarray
+            ``10**intercept * n**-exponent``, shaped as ``n``.
+        """
         return 10.0 ** self.intercept * np.asarray(n, dtype=float) ** -self.exponent
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-able form."""
+        """JSON-able form.
+
+        Returns
+        -------
+        dict
+            Every field, with ``ci`` as a list.
+        """
         return {"exponent": self.exponent, "ci": list(self.ci), "intercept": self.intercept,
                 "n_min": self.n_min, "n_max": self.n_max, "r2": self.r2, "level": self.level}
 

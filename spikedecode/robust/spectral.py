@@ -67,6 +67,23 @@ class SmallBatchWarning(SpikeDecodeWarning):
 
     ``diag(V^T Sigma_batch V)`` then estimates the tail eigenvalues poorly (at most
     ``batch - 1`` of them can be non-zero); Nassar et al. used batches of 1.5 x width.
+
+    Examples
+    --------
+    Batches of 8 on a 16-unit layer:
+
+    >>> import warnings, torch
+    >>> from torch import nn
+    >>> from spikedecode.training import train
+    >>> x = torch.randn(32, 4, generator=torch.Generator().manual_seed(0))
+    >>> y = (x[:, 0] > 0).long()
+    >>> net = nn.Sequential(nn.Linear(4, 16), nn.Tanh(), nn.Linear(16, 2))
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     _ = train(net, (x, y), loss_terms=[SpectralRegularizer("1", tau=2, X=x)],
+    ...               max_epochs=1, batch_size=8, random_state=0)
+    >>> any(w.category is SmallBatchWarning for w in caught)
+    True
     """
 
 
@@ -344,9 +361,17 @@ class SpectralRegularizer:
         Streams the covariance batch by batch (O(N^2) memory), then one ``eigh`` per
         layer. Called by ``on_epoch_begin`` when ``X`` was given to the constructor.
 
+        Parameters
+        ----------
+        module : torch.nn.Module
+            The network being regularised.
+        X : array-like or Tensor (n_samples, ...)
+            Inputs over which the activation covariance is taken.
+
         Returns
         -------
-        self
+        self : SpectralRegularizer
+            The regularizer, with a fresh eigenbasis per layer.
         """
         self._check_params()
         covs = layer_covariance(module, X, self._layer_list(), batch_size=int(self.batch_size))
@@ -371,7 +396,13 @@ class SpectralRegularizer:
 
     # -- training-loop protocol ----------------------------------------------------
     def attach(self, module: Any) -> None:
-        """Register forward hooks that capture the chosen layers' training activations."""
+        """Register forward hooks that capture the chosen layers' training activations.
+
+        Parameters
+        ----------
+        module : torch.nn.Module
+            The network being trained.
+        """
         self._check_params()
         self.detach()
         named = resolve_layers(module, self._layer_list())
@@ -397,7 +428,13 @@ class SpectralRegularizer:
         return {i: v[-1] for i, v in enumerate(self._capture.outputs.values()) if v}
 
     def on_epoch_begin(self, state: Any) -> None:
-        """Refresh the eigenbasis (every ``refresh_every`` epochs)."""
+        """Refresh the eigenbasis (every ``refresh_every`` epochs).
+
+        Parameters
+        ----------
+        state : spikedecode.training.TrainState
+            The training loop's state (its ``module`` and ``epoch`` are used).
+        """
         if state.epoch % int(self.refresh_every) != 0 and self.bases_:
             return
         data = self.X
