@@ -48,6 +48,7 @@ discriminator's part reaches the discriminator only), not a second training loop
 from __future__ import annotations
 
 import copy
+import warnings
 import zlib
 from collections.abc import Hashable
 from numbers import Integral, Real
@@ -58,11 +59,32 @@ from numpy.typing import NDArray
 
 from spikedecode._random import draw_seed, torch_seeded
 from spikedecode._validation import Interval, Options, check_params
-from spikedecode.align.base import BaseDayAligner
-from spikedecode.errors import ConfigError, LabelError
+from spikedecode.align.base import AlignmentWarning, BaseDayAligner
+from spikedecode.errors import ConfigError, DataDroppedWarning, LabelError
 from spikedecode.training import Callback, TrainState, train
 
 __all__ = ["AdversarialAligner", "ConditionalAdversarialAligner"]
+
+
+def _two_sample_accuracy(A: NDArray, B: NDArray, seed: int, max_n: int = 400) -> float:
+    """Cross-validated accuracy of a logistic regression on ``[z, z**2]`` telling the
+    rows of A from the rows of B (balanced subsample; 0.5 = same distribution)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(seed)
+    n = min(len(A), len(B), max_n)
+    if n < 10:
+        return float("nan")
+    a = A[rng.permutation(len(A))[:n]]
+    b = B[rng.permutation(len(B))[:n]]
+    Z = np.concatenate([a, b])
+    F = np.concatenate([Z, Z ** 2], 1)
+    t = np.r_[np.zeros(n), np.ones(n)]
+    clf = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=500))
+    return float(cross_val_score(clf, F, t, cv=5).mean())
 
 
 class _AdversarialTerm:
@@ -331,16 +353,36 @@ class AdversarialAligner(BaseDayAligner):
         return ((X - self.mean_[day]) / self.scale_[day]).astype(np.float32)
 
     def _label_index(self, y: NDArray | None, n: int, day: Hashable) -> NDArray:
+        """Class index of every sample; -1 for a key the reference day does not have."""
         if not self._conditional:
             return np.zeros(n, dtype=np.int64)
-        idx = np.array([self._class_pos.get(k, -1) for k in y.tolist()], dtype=np.int64)
-        if np.any(idx < 0):
-            unknown = sorted({str(k) for k, i in zip(y.tolist(), idx) if i < 0})[:5]
+        return np.array([self._class_pos.get(k, -1) for k in y.tolist()], dtype=np.int64)
+
+    def _shared_samples(self, y: NDArray | None, lab: NDArray, day: Hashable,
+                        stacklevel: int) -> NDArray:
+        """Samples whose condition key the reference day also has (conditional only).
+
+        Keys present on one day only (e.g. a latency reached by the longer trials of one
+        day) cannot be matched; their samples are left out of the adversarial game with
+        a warning. No shared key at all is an error.
+        """
+        keep = np.flatnonzero(lab >= 0)
+        if keep.size == len(lab):
+            return keep
+        unknown = sorted({str(k) for k, i in zip(y.tolist(), lab.tolist()) if i < 0})
+        ref_keys = [str(c) for c in self.classes_.tolist()]
+        if keep.size < 2:
             raise LabelError(
-                f"day {day!r} has labels {unknown} absent from the reference day "
-                f"(labels {list(self.classes_)[:10]}); the conditional discriminator "
-                "cannot align them. Drop those samples or use AdversarialAligner.")
-        return idx
+                f"day {day!r} shares no condition key with the reference day: its keys "
+                f"{unknown[:5]} are absent from the reference's {ref_keys[:5]}"
+                + ("..." if len(ref_keys) > 5 else "") + ". Use the same labels (and "
+                "time grid) on every day, or the label-free AdversarialAligner.")
+        warnings.warn(
+            f"day {day!r}: {len(lab) - keep.size} of {len(lab)} samples have condition keys "
+            f"absent from the reference day ({len(unknown)} key(s), e.g. {unknown[:3]}); "
+            "they are left out of the conditional alignment (still transformed).",
+            DataDroppedWarning, stacklevel=stacklevel)
+        return keep
 
     def _encode(self, day: Hashable, Xs: NDArray) -> NDArray:
         import torch
@@ -444,10 +486,13 @@ class AdversarialAligner(BaseDayAligner):
             raise ConfigError(f"n_components == {k} exceeds day {day!r}'s {X.shape[1]} "
                               "features.")
         lab = self._label_index(y, len(X), day)
+        keep = self._shared_samples(y, lab, day, kw.get("stacklevel", 4) + 1)
         self.mean_[day] = X.mean(0)
         sc = X.std(0)
         self.scale_[day] = np.where(sc > 1e-12, sc, 1.0)
         Xs = self._standardize(X, day)
+        if keep.size < len(X):
+            X, Xs, lab = X[keep], Xs[keep], lab[keep]
         seed = self._day_seed(day)
         rng = np.random.default_rng(seed)
         perm = rng.permutation(len(X))
@@ -486,11 +531,24 @@ class AdversarialAligner(BaseDayAligner):
         self.encoders_[day] = ae.encoder
         self.decoders_[day] = ae.decoder
         self.history_[day] = hist
+        codes = self._encode(day, Xs)
+        two = _two_sample_accuracy(codes, self._bank_ref.numpy().astype(np.float64), seed)
         self.day_stats_[day] = {"recon_mse": recon, "disc_accuracy": acc,
+                                "two_sample_accuracy": two,
                                 "epochs": len(hist.epochs),
                                 "stopped_early": bool(hist.stopped_early),
                                 "time_s": float(sum(hist["time_s"]))}
-        self._update_bank(self._encode(day, Xs), lab, rng)
+        margin = max(0.1, 2.0 * 0.5 / np.sqrt(max(1, min(len(codes), len(self._bank_ref)))))
+        if not self._conditional and abs(acc - 0.5) <= float(self.tol) + 0.05 \
+                and two > 0.5 + margin:
+            warnings.warn(
+                f"day {day!r}: the discriminator sits at chance (held-out balanced accuracy "
+                f"{acc:.2f}) but the days are not aligned: a fresh quadratic classifier "
+                f"tells the new day's codes from the reference day's at {two:.2f} "
+                f"(cross-validated; 0.5 = indistinguishable). The label-free alignment "
+                "failed silently; try DistributionAligner ('distribution') or a labelled "
+                "aligner.", AlignmentWarning, stacklevel=kw.get("stacklevel", 4))
+        self._update_bank(codes, lab, rng)
 
     def _init_linear(self, X: NDArray, Xs: NDArray, lab: NDArray, day: Hashable
                      ) -> tuple[NDArray, NDArray]:
