@@ -121,6 +121,7 @@ def _steinmetz_root() -> Path | None:
     return path if path is not None and (path / "session1.npz").is_file() else None
 
 
+@pytest.mark.data
 @pytest.mark.skipif(_steinmetz_root() is None,
                     reason="SPIKEDECODE_SHARED_DATA/steinmetz absent (shared real data)")
 def test_steinmetz_reader_matches_the_file():
