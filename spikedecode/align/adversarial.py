@@ -253,6 +253,10 @@ class AdversarialAligner(BaseDayAligner):
         Start of a new day's linear encoder: its PCA projection ("pca"), rotated onto the
         reference by Procrustes on matched condition averages ("matched", conditional
         aligner only). "auto": "matched" when conditional, else "pca".
+    input_pca : int or None, default=None
+        Reduce every day to this many principal components of its z-scored units (fitted
+        on that day's own samples) before its encoder: far fewer parameters when a day
+        has hundreds of units and few trials. None: the encoder reads the units.
     reference_day : hashable, optional
     device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
         Where the networks train ("auto": CUDA when available). Fitted modules are kept
@@ -296,7 +300,8 @@ class AdversarialAligner(BaseDayAligner):
                  early_stopping: bool = True, tol: float = 0.05, patience: int = 5,
                  validation_fraction: float = 0.2, bank_size: int = 4096,
                  schedule: str | None = "cosine", grad_clip: float | None = 5.0,
-                 init: str = "auto", reference_day: Hashable | None = None, device: Any = "auto",
+                 init: str = "auto", input_pca: int | None = None,
+                 reference_day: Hashable | None = None, device: Any = "auto",
                  random_state: Any = None) -> None:
         self.n_components = n_components
         self.adversarial_weight = adversarial_weight
@@ -319,6 +324,7 @@ class AdversarialAligner(BaseDayAligner):
         self.schedule = schedule
         self.grad_clip = grad_clip
         self.init = init
+        self.input_pca = input_pca
         self.reference_day = reference_day
         self.device = device
         self.random_state = random_state
@@ -329,7 +335,7 @@ class AdversarialAligner(BaseDayAligner):
         positive_int = Interval(Integral, 1, None)
         check_params(self, {
             "adversarial_weight": Interval(Real, 0, 1, closed="both"),
-            "init": Options("auto", "pca", "matched"),
+            "init": Options("auto", "pca", "matched", "ot"),
             "encoder": Options("linear", "mlp"),
             "anchor_weight": Interval(Real, 0, 1, closed="both"),
             "validation_fraction": Interval(Real, 0, 0.5, closed="neither"),
@@ -345,6 +351,7 @@ class AdversarialAligner(BaseDayAligner):
             "bank_size": positive_int,
             "hidden_size": positive_int,
         })
+        check_params(self, {"input_pca": [positive_int, None]})
 
     def _needs_labels(self) -> bool:
         return self._conditional
@@ -353,6 +360,21 @@ class AdversarialAligner(BaseDayAligner):
     def _day_seed(self, day: Hashable) -> int:
         """Seed of one day, from the aligner's seed and the day's key only."""
         return (self._seed + zlib.crc32(str(day).encode())) % (2**31 - 1)
+
+    def _reduce_input(self, X: NDArray, day: Hashable, fit: bool) -> NDArray:
+        """Per-day PCA of the z-scored units to ``input_pca`` dims (None: the units)."""
+        if self.input_pca is None:
+            return X
+        from spikedecode.align.pca import day_pca
+
+        if fit:
+            if not hasattr(self, "input_"):
+                self.input_ = {}
+            d = int(min(self.input_pca, X.shape[0] - 1, X.shape[1]))
+            pca = day_pca(X, d, day=day)
+            self.input_[day] = (pca["mean"], pca["scale"], pca["components"])
+        mean, scale, comp = self.input_[day]
+        return ((X - mean) / scale) @ comp.T
 
     def _standardize(self, X: NDArray, day: Hashable) -> NDArray:
         return ((X - self.mean_[day]) / self.scale_[day]).astype(np.float32)
@@ -437,6 +459,7 @@ class AdversarialAligner(BaseDayAligner):
         from spikedecode.align.pca import day_pca
 
         self._seed = draw_seed(self.random_state)
+        X = self._reduce_input(X, day, fit=True)
         self.n_components_ = k = int(self.n_components)
         if k > X.shape[1]:
             raise ConfigError(f"n_components == {k} exceeds the reference day's {X.shape[1]} "
@@ -487,6 +510,7 @@ class AdversarialAligner(BaseDayAligner):
         from spikedecode.align._nets import AutoEncoder, DayNet, build_decoder, build_encoder
 
         k = self.n_components_
+        X = self._reduce_input(X, day, fit=True)
         if k > X.shape[1]:
             raise ConfigError(f"n_components == {k} exceeds day {day!r}'s {X.shape[1]} "
                               "features.")
@@ -571,6 +595,19 @@ class AdversarialAligner(BaseDayAligner):
         comp = day_pca(X, k, day=day)["components"]
         L = Xs.astype(np.float64) @ comp.T
         init = self.init if self.init != "auto" else ("matched" if self._conditional else "pca")
+        if init == "ot":
+            from spikedecode.align.distribution import sign_flip_starts, wasserstein_procrustes
+
+            ref = self._bank_ref.numpy().astype(np.float64)
+            mu_a = ref.mean(0)
+            sc = float(ref.std()) / (float(L.std()) or 1.0)
+            B = (L - L.mean(0)) * sc
+            rng = np.random.default_rng(self._day_seed(day))
+            src = B[rng.permutation(len(B))[:300]]
+            tgt = (ref - mu_a)[rng.permutation(len(ref))[:300]]
+            _, R = wasserstein_procrustes(src, tgt, sign_flip_starts(k, 64, rng))
+            W = comp.T @ R * sc
+            return W.T, mu_a - sc * (L.mean(0) @ R)
         if init == "matched" and self._conditional:
             ref = self._bank_ref.numpy().astype(np.float64)
             ref_lab = self._lab_ref.numpy()
@@ -588,7 +625,7 @@ class AdversarialAligner(BaseDayAligner):
         return comp * (self._code_scale / lat_sd), np.zeros(k)
 
     def _transform_day(self, X: NDArray, day: Hashable) -> NDArray:
-        return self._encode(day, self._standardize(X, day))
+        return self._encode(day, self._standardize(self._reduce_input(X, day, fit=False), day))
 
 
 class ConditionalAdversarialAligner(AdversarialAligner):

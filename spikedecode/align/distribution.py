@@ -41,6 +41,88 @@ def _ot_cost(A: NDArray, B: NDArray) -> tuple[float, NDArray, NDArray]:
     return float(C[r, c].mean()), r, c
 
 
+def sign_flip_starts(k: int, max_starts: int, rng: np.random.Generator) -> list[NDArray]:
+    """Diagonal sign-flip matrices (all ``2**k``, or ``max_starts`` of them, identity first)."""
+    if 2 ** k <= max_starts:
+        return [np.diag(s) for s in itertools.product((1.0, -1.0), repeat=k)]
+    out = [np.eye(k)]
+    while len(out) < max_starts:
+        out.append(np.diag(rng.choice((1.0, -1.0), size=k)))
+    return out
+
+
+def wasserstein_procrustes(src: NDArray, tgt: NDArray, starts: list[NDArray],
+                           n_iter: int = 20) -> tuple[float, NDArray]:
+    """Orthogonal ``Q`` (k, k) minimising the optimal-transport cost between ``src @ Q``
+    and ``tgt`` (samples ``(n, k)`` or ``(n, lag, k)``): alternate a one-to-one matching
+    and Procrustes from every start; returns ``(cost, Q)`` of the best start.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> A = np.r_[rng.normal(size=(60, 2)) + [4, 0], rng.normal(size=(30, 2)) - [0, 4]]
+    >>> R = np.array([[0.0, 1.0], [-1.0, 0.0]])
+    >>> cost, Q = wasserstein_procrustes(A @ R.T, A, sign_flip_starts(2, 4, rng))
+    >>> bool(np.allclose(Q, R, atol=1e-6))
+    True
+    """
+    k = src.shape[-1]
+    best = (np.inf, np.eye(k))
+    for Q in starts:
+        cost = np.inf
+        for _ in range(int(n_iter)):
+            new_cost, r, c = _ot_cost(src @ Q, tgt)
+            Q_next = procrustes(src[r].reshape(-1, k), tgt[c].reshape(-1, k))
+            if new_cost >= cost - 1e-9:
+                break
+            cost, Q = new_cost, Q_next
+        cost = _ot_cost(src @ Q, tgt)[0]
+        if cost < best[0]:
+            best = (cost, Q)
+    return best
+
+
+def _moments(Z: NDArray) -> tuple[NDArray, NDArray]:
+    """Mean (lag, k) and covariance over samples (lag, k, k) at every lag."""
+    mu = Z.mean(0)
+    D = Z - mu
+    cov = np.einsum("nli,nlj->lij", D, D) / max(1, len(Z) - 1)
+    return mu, cov
+
+
+def _fit_moments(src: tuple[NDArray, NDArray], tgt: tuple[NDArray, NDArray],
+                 starts: list[NDArray], keep: int | None) -> list[NDArray]:
+    """Orthogonal maps that match per-lag means and covariances, one per start (best
+    first); ``keep``: how many to return (None: the best only)."""
+    from scipy.linalg import expm
+    from scipy.optimize import minimize
+
+    mu_s, cov_s = src
+    mu_t, cov_t = tgt
+    k = mu_s.shape[1]
+    iu = np.triu_indices(k, 1)
+    norm = float((mu_t ** 2).sum() + (cov_t ** 2).sum()) or 1.0
+
+    def rot(a: NDArray, S: NDArray) -> NDArray:
+        A = np.zeros((k, k))
+        A[iu] = a
+        return S @ expm(A - A.T)
+
+    def loss(a: NDArray, S: NDArray) -> float:
+        Q = rot(a, S)
+        m = mu_s @ Q - mu_t
+        c = np.einsum("ij,lik,kn->ljn", Q, cov_s, Q) - cov_t
+        return float(((m ** 2).sum() + (c ** 2).sum()) / norm)
+
+    res = []
+    for S in starts:
+        r = minimize(loss, np.zeros(len(iu[0])), args=(S,), method="L-BFGS-B",
+                     options={"maxiter": 200})
+        res.append((float(r.fun), rot(r.x, S)))
+    res.sort(key=lambda t: t[0])
+    return [q for _, q in res[: 1 if keep is None else keep]]
+
+
 class DistributionAligner(BaseDayAligner):
     """Label-free: per-day PCA, then the rotation/reflection that matches distributions.
 
@@ -105,7 +187,7 @@ class DistributionAligner(BaseDayAligner):
 
     def __init__(self, *, n_components: int = 4, n_lags: int = 1, sqrt: bool = True,
                  min_rate: float = 0.0, soft_norm: float = 1.0, n_iter: int = 20,
-                 max_samples: int = 300, max_starts: int = 64,
+                 max_samples: int = 300, max_starts: int = 64, objective: str = "ot",
                  reference_day: Hashable | None = None, random_state: Any = None) -> None:
         self.n_components = n_components
         self.n_lags = n_lags
@@ -115,6 +197,7 @@ class DistributionAligner(BaseDayAligner):
         self.n_iter = n_iter
         self.max_samples = max_samples
         self.max_starts = max_starts
+        self.objective = objective
         self.reference_day = reference_day
         self.random_state = random_state
 
@@ -128,6 +211,7 @@ class DistributionAligner(BaseDayAligner):
             "n_iter": Interval(Integral, 1, None),
             "max_samples": Interval(Integral, 2, None),
             "max_starts": Interval(Integral, 1, None),
+            "objective": Options("ot", "moments", "both"),
         })
 
     # -- per-day reduction --------------------------------------------------------------
@@ -182,16 +266,13 @@ class DistributionAligner(BaseDayAligner):
         idx = rng.permutation(len(Z))[: int(self.max_samples)]
         self._target = Z[idx]
         self._target_traj = Z.mean(0)  # (lag, k)
+        self._target_mom = _moments(Z)
         self.rotations_ = {day: np.eye(self.n_components_)}
         self.day_stats_ = {day: {"ot_cost": 0.0, "ot_cost_identity": 0.0,
                                  "n_units_kept": int(self._red[day]["keep"].size)}}
 
     def _starts(self, k: int, traj: NDArray, rng: np.random.Generator) -> list[NDArray]:
-        signs = list(itertools.product((1.0, -1.0), repeat=k))
-        if len(signs) > int(self.max_starts):
-            pick = rng.choice(len(signs), int(self.max_starts) - 1, replace=False)
-            signs = [signs[0]] + [signs[i] for i in pick if i != 0]
-        starts = [np.diag(s) for s in signs]
+        starts = sign_flip_starts(k, int(self.max_starts), rng)
         if traj.shape[0] > 1:
             starts.append(procrustes(traj - traj.mean(0), self._target_traj
                                      - self._target_traj.mean(0)))
@@ -207,17 +288,16 @@ class DistributionAligner(BaseDayAligner):
         src = Z[rng.permutation(len(Z))[: int(self.max_samples)]]
         tgt = self._target
         best = (np.inf, np.eye(k))
-        for Q in self._starts(k, Z.mean(0), rng):
-            cost = np.inf
-            for _ in range(int(self.n_iter)):
-                new_cost, r, c = _ot_cost(src @ Q, tgt)
-                Q_next = procrustes(src[r].reshape(-1, k), tgt[c].reshape(-1, k))
-                if new_cost >= cost - 1e-9:
-                    break
-                cost, Q = new_cost, Q_next
-            cost = _ot_cost(src @ Q, tgt)[0]
-            if cost < best[0]:
-                best = (cost, Q)
+        starts = self._starts(k, Z.mean(0), rng)
+        if self.objective in ("moments", "both"):
+            starts = _fit_moments(_moments(Z), self._target_mom, starts,
+                                  keep=None if self.objective == "moments" else 4)
+            if self.objective == "moments":
+                Q = starts[0]
+                best = (_ot_cost(src @ Q, tgt)[0], Q)
+                starts = []
+        if starts:
+            best = wasserstein_procrustes(src, tgt, starts, int(self.n_iter))
         cost0 = _ot_cost(src, tgt)[0]
         self.rotations_[day] = best[1]
         self.day_stats_[day] = {"ot_cost": float(best[0]), "ot_cost_identity": float(cost0),
