@@ -38,12 +38,23 @@ except ImportError:  # pragma: no cover
 from spikedecode.align import AlignmentWarning, get_aligner
 from spikedecode.align.base import matched_averages
 from spikedecode.align.cca import cca_map
-from spikedecode.align.evaluate import trial_bins
 from spikedecode.align.pca import day_pca
 from spikedecode.datasets import simulate_touch_experiment
+from spikedecode.evaluation import condition_keys
+from spikedecode.preprocess import epoch_bins
 
 TARGET_GROWTH = 1.5
 CHECKPOINTS = (3, 12, 24)
+
+
+def _X(w):
+    """Counts (sample, unit) of one day's epoch_bins Windows."""
+    return w.values[:, 0, :]
+
+
+def _keys(w, uses_time: bool = True):
+    """Condition keys of one day, as the evaluation builds them."""
+    return condition_keys(w["label"].values, w["t_rel"].values if uses_time else None)
 
 
 def time_adapts(name: str, days: dict, repeats: int, k: int) -> dict:
@@ -51,10 +62,10 @@ def time_adapts(name: str, days: dict, repeats: int, k: int) -> dict:
     if name.startswith("adversarial"):
         kw.update(max_epochs=20, ref_epochs=20, early_stopping=False)
     al = get_aligner(name, **kw)
-    keys = {d: v.keys(al.uses_time) for d, v in days.items()}
+    keys = {d: _keys(v, al.uses_time) for d, v in days.items()}
     order = list(days)
     t0 = time.perf_counter()
-    al.fit({order[0]: days[order[0]].X}, {order[0]: keys[order[0]]} if al.uses_labels else None)
+    al.fit({order[0]: _X(days[order[0]])}, {order[0]: keys[order[0]]} if al.uses_labels else None)
     t_ref = time.perf_counter() - t0
     per_day = []
     for d in order[1:]:
@@ -64,7 +75,7 @@ def time_adapts(name: str, days: dict, repeats: int, k: int) -> dict:
         for r in range(reps):
             target = al if r == reps - 1 else copy.deepcopy(al)
             t = time.perf_counter()
-            target.adapt(days[d].X, y, day=d)
+            target.adapt(_X(days[d]), y, day=d)
             best = min(best, time.perf_counter() - t)
         per_day.append(best)
     out = {"reference_fit_s": t_ref, "adapt_s": per_day}
@@ -83,10 +94,10 @@ def time_adapts(name: str, days: dict, repeats: int, k: int) -> dict:
 def peer_cca(days: dict, k: int, repeats: int) -> dict:
     from sklearn.cross_decomposition import CCA
 
-    d0, d1 = days[0], days[1]
-    L0 = (lambda p: ((d0.X - p["mean"]) / p["scale"]) @ p["components"].T)(day_pca(d0.X, k))
-    L1 = (lambda p: ((d1.X - p["mean"]) / p["scale"]) @ p["components"].T)(day_pca(d1.X, k))
-    A, B, _ = matched_averages(L0, d0.keys(), L1, d1.keys())
+    X0, X1 = _X(days[0]), _X(days[1])
+    L0 = (lambda p: ((X0 - p["mean"]) / p["scale"]) @ p["components"].T)(day_pca(X0, k))
+    L1 = (lambda p: ((X1 - p["mean"]) / p["scale"]) @ p["components"].T)(day_pca(X1, k))
+    A, B, _ = matched_averages(L0, _keys(days[0]), L1, _keys(days[1]))
     A, B = A - A.mean(0), B - B.mean(0)
     ours, peer = np.inf, np.inf
     for _ in range(repeats):
@@ -116,10 +127,10 @@ def main() -> None:
     t0 = time.perf_counter()
     exp = simulate_touch_experiment(n_days=args.days, n_repeats=2, n_strokes=8, n_puffs=10,
                                     random_state=0)
-    days = {d: trial_bins(r, bin_size=0.1, t_window=(0.0, 0.5)) for d, r in exp.items()}
+    days = {d: epoch_bins(r, bin_size=0.1, t_window=(0.0, 0.5)) for d, r in exp.items()}
     print(f"simulated {args.days} days in {time.perf_counter() - t0:.1f} s; samples/day "
-          f"{days[0].X.shape[0]}, units/day {min(v.X.shape[1] for v in days.values())}-"
-          f"{max(v.X.shape[1] for v in days.values())}")
+          f"{days[0].sizes['sample']}, units/day {min(v.sizes['unit'] for v in days.values())}-"
+          f"{max(v.sizes['unit'] for v in days.values())}")
     res: dict = {"machine": platform.platform(), "n_days": args.days, "k": args.k,
                  "target_growth": TARGET_GROWTH, "aligners": {}}
     print(f"{'aligner':>17} {'ref fit':>8} " + " ".join(f"{'day' + str(n):>8}" for n in

@@ -34,8 +34,8 @@ from sklearn.preprocessing import StandardScaler
 from spikedecode.datasets import simulate_touch_experiment
 from spikedecode.decoders import DEFAULT_LAMBDAS, GroupCVLinearClassifier, LSTMDecoder
 from spikedecode.decoders._nets import LSTMNet
-from spikedecode.decoders.linear import group_splits
 from spikedecode.preprocess import make_windows, to_sequences
+from spikedecode.preprocess.resample import group_splits
 
 
 def _clock() -> float:

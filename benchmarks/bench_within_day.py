@@ -51,8 +51,8 @@ from sklearn.preprocessing import StandardScaler
 
 from spikedecode._random import draw_seed
 from spikedecode.decoders import DEFAULT_LAMBDAS, make_decoder
-from spikedecode.decoders.linear import group_splits
 from spikedecode.evaluation import within_day_scores
+from spikedecode.preprocess.resample import group_splits
 
 
 def _shared() -> Path:

@@ -25,11 +25,22 @@ __all__ = [
     "DataDroppedWarning",
     "SkippedFileWarning",
     "GradientMaskingWarning",
+    "GridEdgeWarning",
 ]
 
 
 class SpikeDecodeError(Exception):
-    """Base class of every error spikedecode raises on purpose."""
+    """Base class of every error spikedecode raises on purpose.
+
+    Examples
+    --------
+    >>> import spikedecode
+    >>> try:
+    ...     spikedecode.make_decoder("forest")
+    ... except spikedecode.SpikeDecodeError as err:
+    ...     print(type(err).__name__)
+    ConfigError
+    """
 
 
 class SpikeDecodeTypeError(SpikeDecodeError, TypeError):
@@ -81,7 +92,18 @@ class TargetIsDirectoryError(SpikeDecodeError, IsADirectoryError):
 
 
 class SpikeDecodeWarning(UserWarning):
-    """Base class of spikedecode's warnings."""
+    """Base class of spikedecode's warnings.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("error", SpikeDecodeWarning)  # turn them into errors
+    ...     warnings.warn("spikes dropped", DataDroppedWarning)
+    Traceback (most recent call last):
+    ...
+    spikedecode.errors.DataDroppedWarning: spikes dropped
+    """
 
 
 class DataDroppedWarning(SpikeDecodeWarning):
@@ -90,6 +112,10 @@ class DataDroppedWarning(SpikeDecodeWarning):
 
 class SkippedFileWarning(SpikeDecodeWarning):
     """A file was skipped (e.g. by ``read_many``) because it could not be read."""
+
+
+class GridEdgeWarning(SpikeDecodeWarning):
+    """A hyper-parameter search picked a value on the edge of its grid (widen the grid)."""
 
 
 class GradientMaskingWarning(SpikeDecodeWarning):

@@ -655,10 +655,30 @@ def check_recording(rec: Any) -> xr.Dataset:
     [t_start, t_stop), sorted within each unit, unit indices in range, unique unit ids,
     epochs with start <= stop inside the recording.
 
+    Parameters
+    ----------
+    rec : xarray.Dataset
+        The Recording to check.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``rec`` itself, unchanged.
+
     Raises
     ------
     SchemaError
         When the Dataset breaks the data model.
+
+    Examples
+    --------
+    >>> rec = make_recording([0.1, 0.2], ["a", "b"], t_stop=1.0)
+    >>> check_recording(rec) is rec
+    True
+    >>> check_recording(rec.drop_vars("spike_time"))
+    Traceback (most recent call last):
+    ...
+    spikedecode.errors.SchemaError: ...
     """
     from spikedecode.schema import validate
 
@@ -845,6 +865,16 @@ def to_neo(rec: xr.Dataset) -> Any:
 
     Each unit becomes a ``neo.SpikeTrain`` annotated with ``unit_id``; epochs become one
     ``neo.Epoch`` named ``"epochs"``.
+
+    Parameters
+    ----------
+    rec : xarray.Dataset
+        The Recording to convert.
+
+    Returns
+    -------
+    neo.Block
+        One Block holding one Segment with the spike trains and the epochs.
 
     Examples
     --------

@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 
 from spikedecode._random import RandomStateLike, draw_seed, torch_generator, torch_seeded
-from spikedecode._validation import Interval, check_param, check_params
+from spikedecode._validation import Interval, Options, check_param, check_params
 from spikedecode.errors import ConfigError, SpikeDecodeTypeError, SpikeDecodeValueError
 
 __all__ = [
@@ -269,8 +269,7 @@ def _loss_fn(loss: str | Callable) -> Callable:
         return loss
     table = {"cross_entropy": F.cross_entropy, "mse": F.mse_loss, "nll": F.nll_loss,
              "bce_logits": F.binary_cross_entropy_with_logits}
-    if loss not in table:
-        raise ConfigError(f"loss == {loss!r}, must be a callable or one of {sorted(table)}.")
+    check_param(loss, "loss", Options(*sorted(table)), hint="Or pass a callable.")
     return table[loss]
 
 
@@ -400,6 +399,12 @@ def train(
     schedule : {None, "step", "cosine"} or callable, default=None
         Learning-rate schedule, stepped once per epoch. ``"step"`` uses ``milestones`` if
         given, else ``step_size`` (default a third of ``max_epochs``), with ``gamma``.
+    step_size : int, optional
+        Epochs between learning-rate drops of the ``"step"`` schedule.
+    gamma : float, default=0.1
+        Factor of each drop of the ``"step"`` schedule.
+    milestones : sequence of int, optional
+        Epochs at which the ``"step"`` schedule drops the learning rate.
     max_epochs : int, default=10
     batch_size : int, default=128
     loss_terms : sequence of callables, default=()
@@ -431,7 +436,22 @@ def train(
     Returns
     -------
     History
+        One dict of logs per epoch (``train_loss``, ``lr``, and ``val_loss``/
+        ``val_accuracy`` with ``val_data``) and the epoch early stopping kept.
+
+    Examples
+    --------
+    >>> import torch
+    >>> X = torch.randn(64, 3, generator=torch.Generator().manual_seed(0))
+    >>> y = (X[:, 0] > 0).long()
+    >>> net = torch.nn.Linear(3, 2)
+    >>> hist = train(net, (X, y), max_epochs=3, batch_size=16, random_state=0)
+    >>> len(hist.epochs), "train_loss" in hist.epochs[0]
+    (3, True)
     """
+    # long: the epoch and batch loops are the one place that fixes the order of the
+    # callback hooks, loss terms, transforms and the optimizer/scheduler steps (the
+    # contract of Callback); split into helpers, that order would span several functions.
     import torch
 
     if not isinstance(module, torch.nn.Module):

@@ -132,10 +132,10 @@ def test_decode_windows_progress_bars_go_to_stderr(recording_file, capsys):
 
 
 def test_presets_keep_the_study_settings_one_option_away():
-    from spikedecode._cli.decode import build_decoder
+    from spikedecode._cli.decode import cli_decoder
 
-    fast = build_decoder("lstm", max_epochs=30)
-    study = build_decoder("lstm", max_epochs=60, preset="study")
+    fast = cli_decoder("lstm", max_epochs=30)
+    study = cli_decoder("lstm", max_epochs=60, preset="study")
     assert (fast.num_layers, fast.batch_size, fast.patience) == (3, 256, 5)
     assert (study.num_layers, study.batch_size, study.patience, study.max_epochs) == (3, 128, 8,
                                                                                        60)

@@ -183,3 +183,88 @@ def test_unknown_option(owner):
         {"init": "bogus"}, "init == 'bogus', must be 'auto', 'pca' or 'matched'.")
     with pytest.raises(ConfigError, match=f"^{re.escape(message)}$"):
         FITTERS[owner](**params)
+
+
+# ----------------------------------------------------------------------------- migrated checks
+def _lin():
+    return torch.nn.Linear(2, 2)
+
+
+def _xy():
+    return torch.full((3, 2), 0.5), torch.zeros(3, dtype=torch.long)
+
+
+def _migrated_cases():
+    """(label, call, parameter name): each call passes one bad setting, everything else valid."""
+    from spikedecode.datasets import simulate_touch_experiment
+    from spikedecode.datasets.hippocampus import position_labels
+    from spikedecode.io import read_many
+    from spikedecode.preprocess.resample import BlockedTimeSplit, leakage_safe_cv
+    from spikedecode.robust import (
+        attacks,
+        hardneg,
+        introspect,
+        models,
+        noise,
+        resnet,
+        smoothing,
+        spectra,
+        spectral,
+    )
+    from spikedecode.robust.evaluate import robustness_curve
+
+    x, y = _xy()
+    acts = torch.randn(8, 4, generator=torch.Generator().manual_seed(0))
+    return [
+        ("certify", lambda: smoothing.certify(_lin(), x, 0.5, n0=5, n=5, alpha=1.5), "alpha"),
+        ("certify", lambda: smoothing.certify(_lin(), x, 0.0, n0=5, n=5), "sigma"),
+        ("PredictionAverage", lambda: smoothing.PredictionAverage(_lin(), average="mean"),
+         "average"),
+        ("fit_power_law", lambda: spectra.fit_power_law(np.arange(20.0, 0, -1), n_min=2,
+                                                        level=1.0), "level"),
+        ("effective_dimension", lambda: spectra.effective_dimension([3.0, 1.0], threshold=0),
+         "threshold"),
+        ("spectral_penalty", lambda: spectral.spectral_penalty(acts, torch.eye(4), tau=5), "tau"),
+        ("attack_mode", lambda: attacks.attack_mode(_lin(), mode="test").__enter__(), "mode"),
+        ("pgd", lambda: attacks.pgd(_lin(), x, y, eps=0.1, norm="l3"), "norm"),
+        ("lbfgs_attack", lambda: attacks.lbfgs_attack(_lin(), x, y=y, c_init=0), "c_init"),
+        ("robustness_curve", lambda: robustness_curve(_lin(), (x, y), "fgsm", eps=[0.1, -1]),
+         "eps"),
+        ("mmd", lambda: introspect.mmd(acts, acts, kernel="gauss"), "kernel"),
+        ("InfoVAE", lambda: introspect.InfoVAE(n_components=0).fit(acts.numpy()),
+         "n_components"),
+        ("InfoVAE", lambda: introspect.InfoVAE(kl_weight=-1).fit(acts.numpy()), "kl_weight"),
+        ("dropout_schedule", lambda: hardneg.dropout_schedule([0, 1], p0=0, decay=1), "p0"),
+        ("select_units", lambda: hardneg.select_units([1.0, 2.0], 0.5, selection="most"),
+         "selection"),
+        ("split_groups", lambda: hardneg.split_groups([0, 1, 2], test_size=1), "test_size"),
+        ("perturbation_groups", lambda: hardneg.perturbation_groups([1], [2], by="pair"), "by"),
+        ("classifier_error", lambda: introspect.classifier_error([[0.0, 1.0]], [1],
+                                                                 output="softmax"), "output"),
+        ("expected_activation", lambda: introspect.expected_activation(
+            introspect.Introspector(), method="mean"), "method"),
+        ("MLP", lambda: models.MLP(4, 2, dropout=1.0), "dropout"),
+        ("SmallCNN", lambda: models.SmallCNN(image_size=3), "image_size"),
+        ("RandomCropFlip", lambda: models.RandomCropFlip(padding=-1), "padding"),
+        ("DataNoise", lambda: noise.DataNoise(kind="gaussian"), "kind"),
+        ("CountNoise", lambda: noise.CountNoise(kind="gaussian"), "kind"),
+        ("PreActResNet", lambda: resnet.resnet20(n_classes=0), "n_classes"),
+        ("simulate_touch_experiment", lambda: simulate_touch_experiment(n_days=0), "n_days"),
+        ("simulate_touch_experiment", lambda: simulate_touch_experiment(unit_overlap=1.0),
+         "unit_overlap"),
+        ("position_labels", lambda: position_labels(None, None, n_classes=1), "n_classes"),
+        ("read_many", lambda: read_many(".", errors="ignore"), "errors"),
+        ("leakage_safe_cv", lambda: leakage_safe_cv(n_splits=1), "n_splits"),
+        ("BlockedTimeSplit", lambda: next(BlockedTimeSplit(n_splits=3, gap=-1).split(
+            np.zeros((12, 1)))), "gap"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(len(_migrated_cases())),
+                         ids=[c[0] for c in _migrated_cases()])
+def test_migrated_checks_raise_config_error_naming_the_parameter(case):
+    label, call, name = _migrated_cases()[case]
+    with pytest.raises(ConfigError, match=rf"^{re.escape(name)} == .*, must be ") as info:
+        call()
+    # the library's own subclasses of ConfigError (AttackError) are fine; a builtin is not
+    assert isinstance(info.value, ConfigError), label

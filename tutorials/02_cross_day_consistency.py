@@ -41,22 +41,27 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
 from spikedecode.align import AlignmentWarning, get_aligner
-from spikedecode.align.evaluate import (
+from spikedecode.datasets import simulate_touch_experiment
+from spikedecode.evaluation import (
     LeakageWarning,
+    condition_keys,
     cross_day_matrix,
     leave_one_day_out,
-    trial_bins,
-    within_day_accuracy,
+    within_day_scores,
 )
-from spikedecode.datasets import simulate_touch_experiment
 from spikedecode.plotting.align import (
     plot_adversarial_stats,
-    plot_cross_day_matrix,
     plot_day_projections,
     plot_latent_trajectories,
     plot_spectra,
 )
+from spikedecode.plotting.decoding import plot_cross_day
+from spikedecode.preprocess import epoch_bins
 
 parser = argparse.ArgumentParser(description=__doc__)
 parser.add_argument("--quick", action="store_true", help="tiny run for the test suite")
@@ -81,16 +86,26 @@ if QUICK:
 else:
     sim = dict(n_days=12)
 exp = simulate_touch_experiment(**sim, random_state=0)
-days = {d: trial_bins(rec, bin_size=0.1, t_window=(0.0, 0.5)) for d, rec in exp.items()}
-results["data"] = {"n_days": len(days), "units_per_day": [v.X.shape[1] for v in days.values()],
-                   "samples_per_day": [v.X.shape[0] for v in days.values()]}
+# one sample per 100 ms bin after every onset: Windows (sample, lag=1, unit) with the
+# label, trial and t_rel (time after onset) of every sample
+days = {d: epoch_bins(rec, bin_size=0.1, t_window=(0.0, 0.5)) for d, rec in exp.items()}
+results["data"] = {"n_days": len(days), "units_per_day": [w.sizes["unit"] for w in days.values()],
+                   "samples_per_day": [w.sizes["sample"] for w in days.values()]}
 print("units per day:", results["data"]["units_per_day"])
+# numpy views of the same data, for fitting aligners directly below
+X = {d: w.values[:, 0, :] for d, w in days.items()}
+labels = {d: w["label"].values for d, w in days.items()}
+t_rel = {d: w["t_rel"].values for d, w in days.items()}
+# standardized logistic regression (make_decoder("logistic") would also search lambda)
+DECODER = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000))
 
 # %% [markdown]
 # ## Within-day ceiling
 
 # %%
-within = {d: within_day_accuracy(v, random_state=0) for d, v in days.items()}
+within = {d: within_day_scores(DECODER, X[d], labels[d], w["trial"].values, n_splits=5,
+                               n_boot=100, random_state=0)["accuracy"]
+          for d, w in days.items()}
 results["within_day"] = {str(d): a for d, a in within.items()}
 results["within_day_mean"] = float(np.mean(list(within.values())))
 print(f"within-day accuracy: {results['within_day_mean']:.3f} (chance 0.333)")
@@ -122,13 +137,14 @@ for name, al in aligners.items():
         continue  # the matrix refits the aligner twice; LODO below covers them
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", AlignmentWarning)  # FA: no shared units -> fallback
-        m, order = cross_day_matrix(days, al, random_state=0)
+        md = cross_day_matrix(days, DECODER, aligner=al, random_state=0)
+    m = md.values
     matrices[name] = m
     off = m[~np.eye(len(m), dtype=bool)].mean()
     results.setdefault("cross_day", {})[name] = {"diagonal": float(np.diag(m).mean()),
                                                  "off_diagonal": float(off)}
     print(f"cross-day {name:>16}: diagonal {np.diag(m).mean():.3f}  off-diagonal {off:.3f}")
-    fig = plot_cross_day_matrix(m, order, title=f"{name}: train day x test day")
+    fig = plot_cross_day(md, title=f"{name}: train day x test day")
     fig.savefig(OUT / f"matrix_{name}.png", dpi=110)
 
 # %% [markdown]
@@ -140,7 +156,9 @@ for name, al in aligners.items():
     t = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", AlignmentWarning)
-        r = leave_one_day_out(days, al, random_state=0)
+        lo = leave_one_day_out(days, DECODER, aligner=al, random_state=0)
+    r = {"mean_accuracy": float(lo.mean()), "uses_labels": lo.attrs["uses_labels"],
+         "accuracy": {d: float(a) for d, a in zip(lo["test_day"].values.tolist(), lo.values)}}
     r["ratio_to_within"] = r["mean_accuracy"] / results["within_day_mean"]
     r["time_s"] = time.perf_counter() - t
     lodo[name] = r
@@ -154,19 +172,18 @@ results["lodo"] = {n: {"mean_accuracy": r["mean_accuracy"], "ratio_to_within":
 if "cca" in aligners:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", LeakageWarning)
-        leaky = leave_one_day_out(days, aligners["cca"], protocol="leaky", allow_leakage=True,
-                                  random_state=0)
-    results["lodo_leaky_cca"] = leaky["mean_accuracy"]
-    print(f"LODO cca with the LEAKY protocol: {leaky['mean_accuracy']:.3f} (not a valid "
+        leaky = leave_one_day_out(days, DECODER, aligner=aligners["cca"], protocol="leaky",
+                                  allow_leakage=True, random_state=0)
+    assert leaky.attrs["leaky"]  # the result is flagged
+    results["lodo_leaky_cca"] = float(leaky.mean())
+    print(f"LODO cca with the LEAKY protocol: {float(leaky.mean()):.3f} (not a valid "
           "number)")
 
 # %% [markdown]
 # ## Latent trajectories of several days in one space, spectra, projections
 
 # %%
-y_time = {d: v.keys(True) for d, v in days.items()}
-X = {d: v.X for d, v in days.items()}
-labels = {d: v.labels for d, v in days.items()}
+y_time = {d: condition_keys(labels[d], t_rel[d]) for d in days}
 proc = get_aligner("procrustes", n_components=K).fit(X, y_time)
 pca = get_aligner("pca", n_components=K).fit(X)
 show = list(days)[:4]
@@ -185,7 +202,8 @@ plot_day_projections(proc, X, labels).savefig(OUT / "projections_procrustes.png"
 # %%
 for name in [n for n in ("adversarial-cond", "adversarial") if n in aligners]:
     al = aligners[name]
-    y = {d: v.keys(al.uses_time) for d, v in days.items()} if al.uses_labels else None
+    y = ({d: condition_keys(labels[d], t_rel[d] if al.uses_time else None) for d in days}
+         if al.uses_labels else None)
     al.fit(X, y)
     stats = {str(d): dict(s) for d, s in al.day_stats_.items()}
     results.setdefault("adversarial_days", {})[name] = stats
@@ -202,16 +220,20 @@ for name in [n for n in ("adversarial-cond", "adversarial") if n in aligners]:
 # %%
 if not QUICK and not args.skip_fa_units:
     exp2 = simulate_touch_experiment(n_days=12, unit_overlap=0.6, random_state=1)
-    days2 = {d: trial_bins(r, bin_size=0.1, t_window=(0.0, 0.5)) for d, r in exp2.items()}
-    fa = get_aligner("fa", n_components=K, random_state=0,
-                     units={d: v.units for d, v in days2.items()})
-    r = leave_one_day_out(days2, fa, random_state=0)
-    w2 = np.mean([within_day_accuracy(v, random_state=0) for v in days2.values()])
-    fa.fit({d: v.X for d, v in days2.items()}, {d: v.keys() for d, v in days2.items()})
-    results["fa_shared_units"] = {"lodo": r["mean_accuracy"], "within": float(w2),
+    days2 = {d: epoch_bins(r, bin_size=0.1, t_window=(0.0, 0.5)) for d, r in exp2.items()}
+    # the evaluation hands the Windows' unit ids to the stabilizer (units=)
+    fa = get_aligner("fa", n_components=K, random_state=0)
+    r = float(leave_one_day_out(days2, DECODER, aligner=fa, random_state=0).mean())
+    w2 = np.mean([within_day_scores(DECODER, w.values[:, 0, :], w["label"].values,
+                                    w["trial"].values, n_boot=100, random_state=0)["accuracy"]
+                  for w in days2.values()])
+    fa.fit({d: w.values[:, 0, :] for d, w in days2.items()},
+           {d: condition_keys(w["label"].values, w["t_rel"].values) for d, w in days2.items()},
+           units={d: w["unit"].values.tolist() for d, w in days2.items()})
+    results["fa_shared_units"] = {"lodo": r, "within": float(w2),
                                   "methods": {str(d): m for d, m in fa.method_.items()},
                                   "anchor_day": {str(d): a for d, a in fa.anchor_day_.items()}}
-    print(f"FA on shared-unit loadings: LODO {r['mean_accuracy']:.3f} vs within {w2:.3f}; "
+    print(f"FA on shared-unit loadings: LODO {r:.3f} vs within {w2:.3f}; "
           f"methods {set(fa.method_.values())}")
 
 # %%

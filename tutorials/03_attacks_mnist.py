@@ -47,9 +47,13 @@ from spikedecode.robust.attacks import (
     fgsm,
     lbfgs_attack,
     pgd,
+)
+from spikedecode.robust.evaluate import (
+    accuracy,
+    check_gradient_masking,
+    robustness_curve,
     transfer_attack,
 )
-from spikedecode.robust.evaluate import accuracy, check_gradient_masking, robustness_curve
 from spikedecode.robust.models import MLP, SmallCNN, train_image_model
 
 REPO = Path(__file__).resolve().parents[1]

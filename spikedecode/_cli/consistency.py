@@ -114,7 +114,7 @@ def command(paths: tuple[str, ...], decoder: str, align: str, n_components: int,
 def _run(paths: tuple[str, ...], decoder: str, align: str, n_components: int, bin_size: str,
          n_bins: int, step: int, rule: str, stimuli: str | None, scheduler: str | None,
          n_jobs: int, lodo: bool, seed: int, out: str | None, as_json: bool) -> None:
-    from spikedecode._cli.decode import build_decoder
+    from spikedecode._cli.decode import cli_decoder
     from spikedecode.evaluation import consistency_score, cross_day_matrix, leave_one_day_out
     from spikedecode.io import read_many
     from spikedecode.preprocess import make_windows
@@ -129,7 +129,7 @@ def _run(paths: tuple[str, ...], decoder: str, align: str, n_components: int, bi
                             rule=rule, **kw) for d, r in recs.items()}
     al = resolve_aligner(align, n_components=n_components, random_state=seed) \
         if align != "none" else None
-    est = build_decoder(decoder, random_state=seed)
+    est = cli_decoder(decoder, random_state=seed)
     sched = _parse_scheduler(scheduler)
     m = cross_day_matrix(days, est, aligner=al, scheduler=sched, n_jobs=n_jobs,
                          random_state=seed)

@@ -11,7 +11,7 @@ import click
 
 from spikedecode._cli._common import config_option, echo_json, echo_table, parse_duration
 
-__all__ = ["command", "build_decoder", "decode_windows", "DECODERS", "PRESETS"]
+__all__ = ["command", "cli_decoder", "decode_windows", "DECODERS", "PRESETS"]
 
 DECODERS = ("logistic", "svm", "mlp", "lstm")
 
@@ -20,7 +20,7 @@ DECODERS = ("logistic", "svm", "mlp", "lstm")
 PRESETS = ("fast", "study")
 
 
-def build_decoder(kind: str, *, random_state: int = 0, max_epochs: int = 60,
+def cli_decoder(kind: str, *, random_state: int = 0, max_epochs: int = 60,
                   progress: bool = False, small: bool = False, preset: str = "fast") -> Any:
     """A decoder with CLI-friendly settings (small torch models, early stopping).
 
@@ -82,7 +82,7 @@ def decode_windows(windows: Any, kinds: list[str], *, n_splits: int = 5, n_boot:
     X3, y, g = to_sequences(windows)
     out = {}
     for i, kind in enumerate(kinds):
-        est = build_decoder(kind, random_state=random_state, max_epochs=max_epochs,
+        est = cli_decoder(kind, random_state=random_state, max_epochs=max_epochs,
                             small=small, preset=preset, progress=progress)
         X = X3 if kind in ("mlp", "lstm") else X3.reshape(len(X3), -1)
         out[kind] = within_day_scores(est, X, y, g, n_splits=n_splits, n_boot=n_boot,
@@ -256,7 +256,7 @@ def command(file: str, decoders: str, bin_size: str, n_bins: int, step: int | No
 
     kinds = [k.strip() for k in decoders.split(",") if k.strip()]
     for k in kinds:
-        build_decoder(k)  # validates the name
+        cli_decoder(k)  # validates the name
     from spikedecode._cli.info import nwb_read_kwargs
 
     if step is None:

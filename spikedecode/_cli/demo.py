@@ -27,7 +27,7 @@ def run_demo(*, n_days: int = 3, decoders: tuple[str, ...] = ("logistic", "svm",
     """Run the demo and return its report (also used by tests)."""
     import torch
 
-    from spikedecode._cli.decode import build_decoder, decode_windows, jsonable, score_rows
+    from spikedecode._cli.decode import cli_decoder, decode_windows, jsonable, score_rows
     from spikedecode.datasets import simulate_touch_experiment
     from spikedecode.errors import DataDroppedWarning
     from spikedecode.evaluation import consistency_score, cross_day_matrix
@@ -87,7 +87,7 @@ def run_demo(*, n_days: int = 3, decoders: tuple[str, ...] = ("logistic", "svm",
     with warnings.catch_warnings():
         # units not shared by every day are dropped on purpose here
         warnings.simplefilter("ignore", DataDroppedWarning)
-        m = cross_day_matrix(days, build_decoder("logistic", random_state=seed),
+        m = cross_day_matrix(days, cli_decoder("logistic", random_state=seed),
                              scheduler="sync", metric="balanced_accuracy", random_state=seed)
     report["cross_day"] = {"matrix": m.values.tolist(), "n_shared_units": m.attrs["n_units"],
                            "consistency": consistency_score(m)}

@@ -2,8 +2,9 @@
 
 Every aligner follows the :class:`~spikedecode.align.DayAligner` protocol
 (``fit(days, y)``, ``adapt(X_new, y, day=...)``, ``transform(X, day=...)``); build one by
-name with :func:`get_aligner`. :mod:`spikedecode.align.evaluate` holds the leakage-safe
-leave-one-day-out and cross-day evaluations. See ``docs/alignment.md``.
+name with :func:`get_aligner`. The leakage-safe leave-one-day-out and cross-day
+evaluations of aligners live in :mod:`spikedecode.evaluation` (``aligner=``). See
+``docs/alignment.md``.
 """
 
 from __future__ import annotations

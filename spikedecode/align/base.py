@@ -255,7 +255,7 @@ class BaseDayAligner(TransformerMixin, BaseEstimator):
         X_new : array (n_samples, n_features)
         y : array (n_samples,), optional
             Condition keys (required when ``uses_labels``). Use trials that are NOT used
-            to test the day afterwards (see :mod:`spikedecode.align.evaluate`).
+            to test the day afterwards (see :func:`spikedecode.evaluation.leave_one_day_out`).
         day : hashable
             Key of the new day; must not be fitted already.
 

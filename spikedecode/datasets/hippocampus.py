@@ -9,6 +9,7 @@ little-endian records ``<u4 t (ticks at clockrate)><u2 x><u2 y><u2 x2><u2 y2>``)
 from __future__ import annotations
 
 from collections.abc import Hashable
+from numbers import Integral
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,8 @@ import numpy as np
 import xarray as xr
 from numpy.typing import NDArray
 
-from spikedecode.errors import CorruptFileError, FileFormatError, SpikeDecodeValueError
+from spikedecode._validation import Interval, check_param
+from spikedecode.errors import CorruptFileError, FileFormatError
 
 __all__ = [
     "load_nelpy",
@@ -195,8 +197,7 @@ def position_labels(
     labels : ndarray of str ``"q0" .. "q{n-1}"``
     moving : ndarray of bool
     """
-    if n_classes < 2:
-        raise SpikeDecodeValueError(f"n_classes == {n_classes}, must be >= 2.")
+    n_classes = check_param(n_classes, "n_classes", Interval(Integral, 2, None))
     t = position["time"].values
     p = np.interp(times, t, position.sel(coord=axis).values)
     moving = np.ones(len(times), bool)

@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from spikedecode._random import RandomStateLike, check_generator
-from spikedecode._validation import Interval, check_param
+from spikedecode._validation import Interval, Options, check_param
 from spikedecode.errors import (
     ConfigError,
     CorruptFileError,
@@ -140,8 +140,7 @@ class ImageData:
 
     def split(self, name: str) -> tuple[Any, Any]:
         """The ``(x, y)`` pair of split ``name`` (``"train"``, ``"val"`` or ``"test"``)."""
-        if name not in ("train", "val", "test"):
-            raise ConfigError(f"split == {name!r}, must be 'train', 'val' or 'test'.")
+        check_param(name, "split", Options("train", "val", "test"))
         return getattr(self, name)
 
     def __repr__(self) -> str:

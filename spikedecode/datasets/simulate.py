@@ -21,6 +21,7 @@ brow (LBR); each stroke lasts ~1 s and strokes are ~4 s apart.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,7 @@ from numpy.typing import NDArray
 from scipy.signal import lfilter
 
 from spikedecode._random import RandomStateLike, check_generator
+from spikedecode._validation import Interval, check_param
 from spikedecode.errors import ConfigError
 from spikedecode.recording import from_spiketrains
 
@@ -55,6 +57,13 @@ class DayTruth:
         Units also recorded on the previous day (same weights).
     max_rate : float
         Cap on the firing rate (Hz) applied when the spikes were drawn.
+
+    Examples
+    --------
+    >>> exp = simulate_touch_experiment(n_days=1, n_repeats=1, n_strokes=1, random_state=0)
+    >>> truth = exp.truth[0]
+    >>> truth.rates().shape == (truth.latent.shape[0], len(truth.unit_ids))
+    True
     """
 
     latent: NDArray[np.float64]
@@ -77,6 +86,12 @@ class SimulatedExperiment(dict):
 
     ``.directions`` holds the latent direction of each stimulus class and ``.params`` the
     arguments used.
+
+    Examples
+    --------
+    >>> exp = simulate_touch_experiment(n_days=2, n_repeats=1, n_strokes=1, random_state=0)
+    >>> sorted(exp), sorted(exp.truth) == sorted(exp)
+    ([0, 1], True)
     """
 
     truth: dict[Any, DayTruth]
@@ -218,18 +233,14 @@ def simulate_touch_experiment(
     """
     params = dict(locals())
     for name in ("n_days", "n_latent", "n_repeats", "n_strokes", "n_puffs"):
-        v = params[name]
-        if not isinstance(v, (int, np.integer)) or v < (0 if name == "n_puffs" else 1):
-            raise ConfigError(f"{name} == {v!r}, must be an integer >= {0 if name == 'n_puffs' else 1}.")
+        check_param(params[name], name, Interval(Integral, 0 if name == "n_puffs" else 1, None))
     lo, hi = n_units_range
     if not (1 <= lo <= hi):
         raise ConfigError(f"n_units_range == {n_units_range!r}, must satisfy 1 <= low <= high.")
     for name in ("stroke_duration", "gap", "baseline_rate", "latent_tau", "gamma_shape",
                  "max_rate", "dt"):
-        if not params[name] > 0:
-            raise ConfigError(f"{name} == {params[name]!r}, must be > 0.")
-    if not 0.0 <= unit_overlap < 1.0:
-        raise ConfigError(f"unit_overlap == {unit_overlap!r}, must be in [0, 1).")
+        check_param(params[name], name, Interval(Real, 0, None, closed="neither"))
+    check_param(unit_overlap, "unit_overlap", Interval(Real, 0, 1, closed="left"))
     rng = check_generator(random_state)
 
     # stimulus directions in latent space: shared by all days

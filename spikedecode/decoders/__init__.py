@@ -10,17 +10,12 @@ from __future__ import annotations
 from spikedecode.decoders.linear import (
     DEFAULT_LAMBDAS,
     GroupCVLinearClassifier,
-    group_splits,
     groups_fit_params,
     make_decoder,
 )
 from spikedecode.decoders.lstm import LSTMDecoder
 from spikedecode.decoders.mlp import MLPDecoder
-from spikedecode.decoders.torch_estimator import (
-    TorchClassifier,
-    balanced_bootstrap_indices,
-    grouped_validation_split,
-)
+from spikedecode.decoders.torch_estimator import TorchClassifier
 
 __all__ = [
     "DEFAULT_LAMBDAS",
@@ -28,9 +23,6 @@ __all__ = [
     "LSTMDecoder",
     "MLPDecoder",
     "TorchClassifier",
-    "balanced_bootstrap_indices",
-    "group_splits",
-    "grouped_validation_split",
     "groups_fit_params",
     "make_decoder",
 ]

@@ -5,7 +5,9 @@
 strength λ on a log grid spanning ``[1e-6, 10**-0.5]`` (11 points, as MATLAB
 ``fitclinear`` examples do) by cross-validation that keeps each group (trial) on one side
 of every split, walking the path from strong to weak regularization with warm starts and
-stopping the walk once the CV score has stopped improving (``path_patience``).
+stopping the walk once the CV score has stopped improving (``path_patience``). When the
+best λ is on an edge of the grid the walk goes on beyond it (``extend_decades``) and a
+``GridEdgeWarning`` says so if it is still on an edge.
 
 λ follows the convention of MATLAB ``fitclinear`` / glmnet: the objective is the *mean*
 loss plus ``λ/2 ||w||²``, i.e. scikit-learn's ``C = 1 / (n_samples * λ)`` with
@@ -28,6 +30,7 @@ routes the same ``groups`` to the outer splitter and to the inner λ search.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -35,86 +38,22 @@ from numpy.typing import ArrayLike, NDArray
 from sklearn import config_context
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.metrics import balanced_accuracy_score, get_scorer
-from sklearn.utils import check_random_state
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from spikedecode.errors import ConfigError, NotEnoughDataError, SpikeDecodeValueError
+from spikedecode.errors import ConfigError, GridEdgeWarning, NotEnoughDataError
+from spikedecode.preprocess import resample
 
 __all__ = [
     "DEFAULT_LAMBDAS",
     "GroupCVLinearClassifier",
     "make_decoder",
     "groups_fit_params",
-    "group_splits",
 ]
 
 #: λ grid of the seed study (MATLAB ``logspace(-6, -0.5, 11)``).
 DEFAULT_LAMBDAS: NDArray[np.float64] = np.logspace(-6, -0.5, 11)
-
-
-def group_splits(
-    y: ArrayLike, groups: ArrayLike | None, n_splits: int = 5, random_state: Any = None
-) -> list[tuple[NDArray[np.intp], NDArray[np.intp]]]:
-    """Leakage-safe K-fold splits: stratified by class, each group on one side only.
-
-    Falls back to fewer folds when there are fewer groups (or class members) than
-    ``n_splits``; without ``groups`` samples are treated as independent.
-
-    Parameters
-    ----------
-    y : array-like (n_samples,)
-    groups : array-like (n_samples,) or None
-        Trial ids; windows of one trial never sit on both sides.
-    n_splits : int, default=5
-    random_state : int or None
-
-    Returns
-    -------
-    list of (train_idx, test_idx)
-
-    Raises
-    ------
-    NotEnoughDataError
-        Fewer than 2 groups (or 2 samples per class) to split.
-
-    Examples
-    --------
-    >>> y = np.repeat([0, 1], 20); g = np.repeat(np.arange(8), 5)
-    >>> splits = group_splits(y, g, 4, random_state=0)
-    >>> all(set(g[tr]).isdisjoint(g[te]) for tr, te in splits)
-    True
-    """
-    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
-
-    y = np.asarray(y)
-    seed = check_random_state(random_state).randint(2**31 - 1) if not isinstance(
-        random_state, np.random.Generator) else int(random_state.integers(2**31 - 1))
-    idx = np.arange(len(y))
-    if groups is None:
-        _, counts = np.unique(y, return_counts=True)
-        k = int(min(n_splits, counts.min()))
-        if k < 2:
-            raise NotEnoughDataError(
-                f"the smallest class has {counts.min()} sample(s); cross-validation needs >= 2."
-            )
-        return list(StratifiedKFold(k, shuffle=True, random_state=seed).split(idx, y))
-    groups = np.asarray(groups)
-    if len(groups) != len(y):
-        raise SpikeDecodeValueError(f"groups has {len(groups)} entries but y has {len(y)}.")
-    # a group counts for the class it mostly holds; k <= groups of the rarest class
-    per_class = []
-    for c in np.unique(y):
-        per_class.append(len(np.unique(groups[y == c])))
-    k = int(min(n_splits, min(per_class), len(np.unique(groups))))
-    if k < 2:
-        raise NotEnoughDataError(
-            f"only {min(per_class)} group(s) (trials) hold the rarest class; grouped "
-            "cross-validation needs >= 2 per class. Record more trials or merge labels."
-        )
-    splits = list(StratifiedGroupKFold(k, shuffle=True, random_state=seed).split(idx, y, groups))
-    return [(tr, te) for tr, te in splits if len(te) and len(tr)]
 
 
 class GroupCVLinearClassifier(ClassifierMixin, BaseEstimator):
@@ -156,17 +95,29 @@ class GroupCVLinearClassifier(ClassifierMixin, BaseEstimator):
     class_weight : {"balanced"} or None, default=None
     random_state : int or None, default=None
         Shuffles the folds.
+    extend_decades : float, default=3.0
+        When the best λ sits on an edge of the grid (strong or weak end), the path is
+        walked on beyond that edge, with the grid's spacing, for at most this many decades
+        (with the same ``path_patience``); if the best λ is still on an edge a
+        :class:`~spikedecode.errors.GridEdgeWarning` is raised, except at the strong edge
+        when ``|x·w| < 0.1`` for every training sample (the λ → ∞ limit is reached: a
+        larger λ only scales the weights down; ``lambda_on_edge_`` is still True). 0 never extends (the warning still comes). A one-point grid is never
+        extended.
 
     Attributes
     ----------
     lambda_ : float
         Selected λ.
+    lambda_extended_ : {"strong", "weak"} or None
+        Which end of the grid was extended (None: the best λ was inside the grid).
+    lambda_on_edge_ : bool
+        The selected λ is on an edge of the final (possibly extended) grid.
     C_ : float
         ``1 / (n_samples * lambda_)``.
     lambdas_ : ndarray
-        The grid, descending.
+        The grid walked, descending, extension included.
     cv_scores_ : ndarray (n_folds, n_lambdas)
-        Validation scores along the path (NaN where the walk stopped).
+        Validation scores along ``lambdas_`` (NaN where the walk stopped).
     estimator_ : LogisticRegression or LinearSVC
         Refit on all data at ``lambda_``.
     n_iter_ : ndarray
@@ -199,6 +150,7 @@ class GroupCVLinearClassifier(ClassifierMixin, BaseEstimator):
         intercept_scaling: float | None = None,
         class_weight: Any = None,
         random_state: Any = None,
+        extend_decades: float = 3.0,
     ) -> None:
         self.kind = kind
         self.lambdas = lambdas
@@ -211,6 +163,7 @@ class GroupCVLinearClassifier(ClassifierMixin, BaseEstimator):
         self.intercept_scaling = intercept_scaling
         self.class_weight = class_weight
         self.random_state = random_state
+        self.extend_decades = extend_decades
 
     def _check_params(self) -> NDArray[np.float64]:
         if self.kind not in ("logistic", "svm"):
@@ -218,6 +171,10 @@ class GroupCVLinearClassifier(ClassifierMixin, BaseEstimator):
         lambdas = DEFAULT_LAMBDAS if self.lambdas is None else np.asarray(self.lambdas, float)
         if lambdas.ndim != 1 or lambdas.size == 0 or not np.all(lambdas > 0):
             raise ConfigError(f"lambdas == {self.lambdas!r}, must be a non-empty 1-D grid > 0.")
+        if (isinstance(self.extend_decades, bool) or not isinstance(self.extend_decades, Real)
+                or not self.extend_decades >= 0):
+            raise ConfigError(f"extend_decades == {self.extend_decades!r}, must be a number "
+                              ">= 0 (0 never extends the λ grid).")
         if self.path_patience is not None and self.path_patience < 1:
             raise ConfigError(f"path_patience == {self.path_patience}, must be >= 1 or None.")
         if self.loss not in ("squared_hinge", "hinge"):
@@ -246,6 +203,93 @@ class GroupCVLinearClassifier(ClassifierMixin, BaseEstimator):
                          intercept_scaling=scaling, max_iter=max(self.max_iter, 1000),
                          tol=self.tol, class_weight=self.class_weight,
                          random_state=self.random_state)
+
+    def _extension(self, lambdas: NDArray[np.float64], best_j: int
+                   ) -> tuple[str, NDArray[np.float64]] | None:
+        """``(side, grid)`` to walk beyond an edge holding the best λ, or None.
+
+        ``grid`` continues the grid's log spacing (one decade per step for a one-point grid)
+        outward from the edge for at most ``extend_decades`` decades, in walking order.
+        """
+        if not self.extend_decades or len(lambdas) < 2 or best_j not in (0, len(lambdas) - 1):
+            return None  # a one-point grid is the user's fixed λ: never extended
+        if len(lambdas) > 1:
+            step = float(np.log10(lambdas[0] / lambdas[-1]) / (len(lambdas) - 1))
+        else:
+            step = 1.0
+        if not step > 0:
+            return None
+        n_ext = max(1, int(np.floor(self.extend_decades / step + 1e-9)))
+        k = np.arange(1, n_ext + 1)
+        if best_j == 0:
+            return "strong", lambdas[0] * 10.0 ** (step * k)
+        return "weak", lambdas[-1] * 10.0 ** (-step * k)
+
+    def _walk(self, grid: NDArray[np.float64], first: bool, folds: list[Any], models: list[Any],
+              n_splits: int, scorer: Any, coefs: dict[float, list[Any]]
+              ) -> tuple[NDArray[np.float64], int]:
+        """Scores (n_splits, len(grid)) along ``grid`` (walked in order, warm-started, stopped
+        after ``path_patience`` λ without improvement) and the index of the best λ; each
+        λ's fold solutions go to ``coefs``. ``scorer`` None: accuracy or balanced accuracy
+        computed from the coefficients directly."""
+        fast = scorer is None
+        sc = np.full((n_splits, len(grid)), np.nan)
+        best, best_j, wait = -np.inf, 0, 0
+        for j, lam in enumerate(grid):
+            if not folds:
+                break
+            fold_coefs = []
+            for k, (X_tr, y_tr, X_te, y_te) in enumerate(folds):
+                m = models[k].set_params(C=1.0 / (len(y_tr) * lam))
+                if first and j == 0 and k > 0 and self.kind == "logistic":
+                    # folds overlap in 1 - 2/n_folds of their data: start every fold's
+                    # path from fold 0's first solution instead of from zero
+                    m.coef_ = models[0].coef_.copy()
+                    m.intercept_ = np.array(models[0].intercept_, copy=True)
+                m.fit(X_tr, y_tr)
+                if fast:
+                    pred = m.classes_[np.argmax(_decision(m, X_te), axis=1)]
+                    sc[k, j] = (balanced_accuracy_score(y_te, pred)
+                                if self.scoring == "balanced_accuracy"
+                                else float(np.mean(pred == y_te)))
+                else:
+                    sc[k, j] = scorer(m, X_te, y_te)
+                fold_coefs.append((m.coef_.copy(), np.array(m.intercept_, copy=True),
+                                   m.classes_))
+            coefs[float(lam)] = fold_coefs
+            mean = np.nanmean(sc[:, j]) if np.isfinite(sc[:, j]).any() else -np.inf
+            if mean > best + 1e-12:
+                best, best_j, wait = mean, j, 0
+            else:
+                wait += 1
+                if self.path_patience is not None and wait >= self.path_patience:
+                    break
+        return sc, best_j
+
+
+    @staticmethod
+    def _extend(ext: tuple[str, NDArray[np.float64]], lambdas: NDArray[np.float64],
+                scores: NDArray[np.float64], best_j: int,
+                walked: tuple[NDArray[np.float64], int]
+                ) -> tuple[NDArray[np.float64], NDArray[np.float64], int]:
+        """Merge the walk beyond an edge into the (descending) grid, its scores and best j.
+
+        The edge was the best so far, so a λ beyond it must beat it strictly.
+        """
+        side, grid = ext
+        sc_ext, j_ext = walked
+        best_score = np.nanmean(scores[:, best_j])
+        ext_mean = (np.nanmean(sc_ext[:, j_ext]) if np.isfinite(sc_ext[:, j_ext]).any()
+                    else -np.inf)
+        better = ext_mean > best_score + 1e-12
+        if side == "strong":  # grid holds larger λ, ascending: reverse and prepend
+            lambdas = np.concatenate([grid[::-1], lambdas])
+            scores = np.hstack([sc_ext[:, ::-1], scores])
+            return lambdas, scores, (len(grid) - 1 - j_ext) if better else len(grid) + best_j
+        # smaller λ, descending: append
+        lambdas = np.concatenate([lambdas, grid])
+        scores = np.hstack([scores, sc_ext])
+        return lambdas, scores, (len(lambdas) - len(grid) + j_ext) if better else best_j
 
     def fit(self, X: ArrayLike, y: ArrayLike, groups: ArrayLike | None = None
             ) -> GroupCVLinearClassifier:
@@ -276,10 +320,9 @@ class GroupCVLinearClassifier(ClassifierMixin, BaseEstimator):
                 f"y has 1 class ({self.classes_.tolist()}); a classifier needs 2 or more."
             )
         n = len(y)
-        self.lambdas_ = lambdas
         if isinstance(self.cv, (int, np.integer)):
             try:
-                splits = group_splits(y, groups, int(self.cv), self.random_state)
+                splits = resample.group_splits(y, groups, int(self.cv), self.random_state)
             except NotEnoughDataError:
                 splits = []
         else:
@@ -296,50 +339,31 @@ class GroupCVLinearClassifier(ClassifierMixin, BaseEstimator):
                           y_enc[te]))
         fast = self.scoring in ("accuracy", "balanced_accuracy")
         scorer = None if fast else get_scorer(self.scoring)
-        scores = np.full((len(splits), len(lambdas)), np.nan)
         # each fold applies λ to its *own* mean loss: C = 1 / (n_train_fold · λ), so that
         # cv_scores_[:, j] really is the score at lambdas_[j] (as MATLAB fitclinear does)
-        fold_Cs = [1.0 / (len(f[1]) * lambdas) for f in folds]
-        models = [self._make(fold_Cs[k][0]) for k in range(len(folds))]
-        best, best_j, wait = -np.inf, 0, 0
-        coefs: dict[int, list[Any]] = {}
+        models = [self._make(1.0 / (len(f[1]) * lambdas[0])) for f in folds]
+        coefs: dict[float, list[Any]] = {}
+
         with warnings.catch_warnings(), config_context(assume_finite=True):
             warnings.simplefilter("ignore", ConvergenceWarning)
-            for j in range(len(lambdas)):
-                if not folds:
-                    break
-                fold_coefs = []
-                for k, (X_tr, y_tr, X_te, y_te) in enumerate(folds):
-                    m = models[k].set_params(C=fold_Cs[k][j])
-                    if j == 0 and k > 0 and self.kind == "logistic":
-                        # folds overlap in 1 - 2/n_folds of their data: start every fold's
-                        # path from fold 0's first solution instead of from zero
-                        m.coef_ = models[0].coef_.copy()
-                        m.intercept_ = np.array(models[0].intercept_, copy=True)
-                    m.fit(X_tr, y_tr)
-                    if fast:
-                        pred = m.classes_[np.argmax(_decision(m, X_te), axis=1)]
-                        scores[k, j] = (balanced_accuracy_score(y_te, pred)
-                                        if self.scoring == "balanced_accuracy"
-                                        else float(np.mean(pred == y_te)))
-                    else:
-                        scores[k, j] = scorer(m, X_te, y_te)
-                    fold_coefs.append((m.coef_.copy(), np.array(m.intercept_, copy=True),
-                                       m.classes_))
-                coefs[j] = fold_coefs
-                mean = np.nanmean(scores[:, j]) if np.isfinite(scores[:, j]).any() else -np.inf
-                if mean > best + 1e-12:
-                    best, best_j, wait = mean, j, 0
-                else:
-                    wait += 1
-                    if self.path_patience is not None and wait >= self.path_patience:
-                        break
+            scores, best_j = self._walk(lambdas, True, folds, models, len(splits), scorer, coefs)
+            extended = None
+            ext = self._extension(lambdas, best_j) if folds else None
+            if ext is not None:
+                extended = ext[0]
+                lambdas, scores, best_j = self._extend(
+                    ext, lambdas, scores, best_j,
+                    self._walk(ext[1], False, folds, models, len(splits), scorer, coefs))
+        self.lambdas_ = lambdas
         self.cv_scores_ = scores
         self.lambda_ = float(lambdas[best_j])
+        self.lambda_extended_ = extended
+        self.lambda_on_edge_ = bool(folds) and len(lambdas) > 1 and best_j in (
+            0, len(lambdas) - 1)
         self.C_ = float(1.0 / (n * lambdas[best_j]))  # the refit sees all n samples
         est = self._make(self.C_)
         full = np.arange(len(self.classes_))
-        same = [c for c in coefs.get(best_j, []) if np.array_equal(c[2], full)]
+        same = [c for c in coefs.get(self.lambda_, []) if np.array_equal(c[2], full)]
         if self.kind == "logistic" and same:
             # warm start the refit from the mean fold solution (as LogisticRegressionCV)
             est.coef_ = np.mean([c[0] for c in same], axis=0)
@@ -354,6 +378,18 @@ class GroupCVLinearClassifier(ClassifierMixin, BaseEstimator):
         self.n_iter_ = np.atleast_1d(est.n_iter_).astype(int)
         self.coef_ = est.coef_
         self.intercept_ = est.intercept_
+        # at the strong edge, once every |x·w| is small the path has reached its λ → ∞
+        # limit (w only shrinks, its direction is fixed): nothing beyond the grid to find
+        if self.lambda_on_edge_ and not (best_j == 0 and _shrunk(est, X)):
+            how = (f"even after extending it by {self.extend_decades:g} decade(s)" if extended
+                   else "and extend_decades == 0")
+            warnings.warn(
+                f"the chosen λ = {self.lambda_:.3g} is on the "
+                f"{'strong' if best_j == 0 else 'weak'} edge of the λ grid "
+                f"[{lambdas.min():.3g}, {lambdas.max():.3g}], {how}: the best λ may lie "
+                "beyond. Pass a wider `lambdas` grid (or a larger `extend_decades`).",
+                GridEdgeWarning, stacklevel=2,
+            )
         return self
 
     def decision_function(self, X: ArrayLike) -> NDArray[np.float64]:
@@ -377,6 +413,13 @@ class GroupCVLinearClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
         return self.estimator_.predict_proba(X)
+
+
+def _shrunk(model: Any, X: NDArray, tol: float = 0.1) -> bool:
+    """True when ``|X @ w| < tol`` for every sample: the loss is in its linear regime,
+    where a larger λ only scales ``w`` down (its direction, the class-mean difference,
+    no longer changes), so the strong end of the path has reached its limit."""
+    return bool(np.abs(np.asarray(X @ model.coef_.T)).max() < tol)
 
 
 def _decision(model: Any, X: NDArray) -> NDArray:

@@ -1,11 +1,9 @@
-"""Multi-layer perceptron decoder on flattened spike-count windows."""
+"""Multi-layer perceptron decoder on flattened spike-count windows (a TorchClassifier preset)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import Any
-
-import numpy as np
 
 from spikedecode.decoders.torch_estimator import TorchClassifier
 
@@ -15,6 +13,10 @@ __all__ = ["MLPDecoder"]
 class MLPDecoder(TorchClassifier):
     """MLP classifier of (sample, lag, unit) windows (flattened), trained with torch.
 
+    A preset: ``MLPDecoder(hidden_layer_sizes=h, dropout=d, **rest)`` trains exactly as
+    ``TorchClassifier(module="mlp", module_params={"hidden_layer_sizes": h, "dropout": d},
+    **rest)``; only the network parameters are its own.
+
     Parameters
     ----------
     hidden_layer_sizes : tuple of int, default=(64,)
@@ -22,7 +24,7 @@ class MLPDecoder(TorchClassifier):
     dropout : float, default=0.0
     max_epochs, batch_size, lr, weight_decay, optimizer, validation_fraction, patience, \
 grad_clip, n_lags, bootstrap, device, random_state, progress, warm_start, loss_terms, \
-transforms, callbacks
+transforms, callbacks, early_stopping_metric, standardize
         As in :class:`~spikedecode.decoders.TorchClassifier`.
 
     Attributes
@@ -33,6 +35,7 @@ transforms, callbacks
 
     Examples
     --------
+    >>> import numpy as np
     >>> rng = np.random.default_rng(0)
     >>> X = rng.poisson(2.0, size=(120, 3, 4)).astype("float32")
     >>> y = np.where(X[:, :, 0].sum(1) > 6, "a", "b")
@@ -40,6 +43,9 @@ transforms, callbacks
     >>> clf.score(X, y) > 0.8
     True
     """
+
+    _preset = "mlp"
+    _network_params = ("hidden_layer_sizes", "dropout")
 
     def __init__(
         self,
@@ -63,6 +69,8 @@ transforms, callbacks
         loss_terms: Sequence[Any] = (),
         transforms: Sequence[Any] = (),
         callbacks: Sequence[Any] = (),
+        early_stopping_metric: str = "loss",
+        standardize: bool | None = None,
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.dropout = dropout
@@ -83,10 +91,5 @@ transforms, callbacks
         self.loss_terms = loss_terms
         self.transforms = transforms
         self.callbacks = callbacks
-
-    def _build_module(self, input_shape: tuple[int, ...], n_classes: int) -> Any:
-        from spikedecode.decoders._nets import MLPNet
-
-        return MLPNet(int(np.prod(input_shape)), n_classes,
-                      hidden_layer_sizes=tuple(self.hidden_layer_sizes),
-                      dropout=float(self.dropout))
+        self.early_stopping_metric = early_stopping_metric
+        self.standardize = standardize

@@ -1,10 +1,13 @@
 """One scikit-learn classifier wrapper for any torch ``nn.Module``.
 
-:class:`TorchClassifier` turns a module factory (or a module instance) into a
-scikit-learn classifier that trains through :func:`spikedecode.training.train`, the
-project's one training loop. :class:`~spikedecode.decoders.MLPDecoder` and
-:class:`~spikedecode.decoders.LSTMDecoder` are thin subclasses that build the nets of
-:mod:`spikedecode.decoders._nets`.
+:class:`TorchClassifier` turns a module factory, a module instance or the name of a
+built-in network (``"mlp"``, ``"lstm"``: the registry
+:data:`spikedecode.decoders._nets.NETWORKS`) into a scikit-learn classifier that trains
+through :func:`spikedecode.training.train`, the project's one training loop. Network
+parameters are routed through ``module_params`` (or ``set_params(module__name=...)``, as
+in skorch). :class:`~spikedecode.decoders.MLPDecoder` and
+:class:`~spikedecode.decoders.LSTMDecoder` are presets: ``TorchClassifier(module="mlp")``
+and ``TorchClassifier(module="lstm")`` with the network parameters in the signature.
 
 Input layout
 ------------
@@ -30,7 +33,6 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     check_array,
@@ -40,102 +42,15 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from spikedecode._random import draw_seed
 from spikedecode._validation import Interval, Options, check_params
 from spikedecode.errors import ConfigError, NotEnoughDataError, SpikeDecodeValueError
+from spikedecode.preprocess.resample import balanced_bootstrap_indices, grouped_validation_split
 
-__all__ = ["TorchClassifier", "balanced_bootstrap_indices", "grouped_validation_split"]
+__all__ = ["TorchClassifier"]
 
 # parameters that are objects (plug-ins): not stored in a saved model's JSON config
 _NOT_SAVED = ("loss_terms", "transforms", "callbacks", "module")
-
-
-def balanced_bootstrap_indices(y: ArrayLike, random_state: Any = None, *,
-                               size: str = "largest") -> NDArray[np.intp]:
-    """Indices of a class-balanced bootstrap of ``y``.
-
-    Every class is drawn with replacement the same number of times. Use it on a training
-    fold only.
-
-    Parameters
-    ----------
-    y : array-like of shape (n_samples,)
-    random_state : int, Generator, RandomState or None
-    size : {"largest", "fold"}, default="largest"
-        ``"largest"``: each class is drawn up to the size of the largest class
-        (``n_classes * max_count`` indices, the seed study's bootstrap).
-        ``"fold"``: each class is drawn ``n_samples // n_classes`` times, so the result
-        is as large as ``y`` itself: balanced classes at the cost of an unbalanced epoch
-        (2.7x fewer samples per epoch than "largest" on a session where 67 % of the
-        windows are latent).
-
-    Returns
-    -------
-    ndarray of int
-
-    Examples
-    --------
-    >>> idx = balanced_bootstrap_indices(["a", "a", "a", "b"], random_state=0)
-    >>> len(idx), sorted(set(np.asarray(["a", "a", "a", "b"])[idx].tolist()))
-    (6, ['a', 'b'])
-    >>> len(balanced_bootstrap_indices(["a", "a", "a", "b"], random_state=0, size="fold"))
-    4
-    """
-    from spikedecode._random import check_generator
-
-    rng = check_generator(random_state)
-    y = np.asarray(y)
-    classes = np.unique(y)
-    members = [np.flatnonzero(y == c) for c in classes]
-    if size == "largest":
-        per_class = max(len(m) for m in members)
-    elif size == "fold":
-        per_class = max(1, len(y) // len(classes))
-    else:
-        raise ConfigError(f"size == {size!r}, must be 'largest' or 'fold'.")
-    idx = np.concatenate([rng.choice(m, size=per_class, replace=True) for m in members])
-    return rng.permutation(idx)
-
-
-def grouped_validation_split(
-    y: ArrayLike, groups: ArrayLike | None, fraction: float, random_state: Any = None
-) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
-    """Split sample indices into (train, validation) keeping each group on one side.
-
-    With ``groups`` (e.g. trial ids) whole groups go to validation, so overlapping windows
-    of one trial never sit on both sides; without, a stratified split of samples. Returns
-    an empty validation set when the data are too small to hold one out.
-
-    Examples
-    --------
-    >>> tr, va = grouped_validation_split([0, 0, 1, 1] * 5, np.repeat(np.arange(10), 2),
-    ...                                   0.2, random_state=0)
-    >>> set(np.repeat(np.arange(10), 2)[tr]).isdisjoint(np.repeat(np.arange(10), 2)[va])
-    True
-    """
-    y = np.asarray(y)
-    n = len(y)
-    everything = np.arange(n)
-    empty = np.zeros(0, dtype=np.intp)
-    if not fraction or fraction <= 0 or n < 10:
-        return everything, empty
-    seed = check_random_state(random_state).randint(2**31 - 1) if not isinstance(
-        random_state, np.random.Generator) else int(random_state.integers(2**31 - 1))
-    from sklearn.model_selection import GroupShuffleSplit, StratifiedShuffleSplit
-
-    if groups is not None:
-        groups = np.asarray(groups)
-        if len(np.unique(groups)) < 4:
-            return everything, empty
-        splitter = GroupShuffleSplit(n_splits=1, test_size=fraction, random_state=seed)
-        tr, va = next(splitter.split(everything, y, groups))
-    else:
-        _, counts = np.unique(y, return_counts=True)
-        n_val = int(np.ceil(fraction * n))
-        if counts.min() < 2 or n_val < len(counts) or n - n_val < len(counts):
-            return everything, empty
-        splitter = StratifiedShuffleSplit(n_splits=1, test_size=n_val, random_state=seed)
-        tr, va = next(splitter.split(everything, y))
-    return np.sort(tr), np.sort(va)
 
 
 def _import_path(obj: Any) -> str | None:
@@ -167,13 +82,16 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    module : callable or torch.nn.Module, default=None
-        Factory ``module(input_shape, n_classes, **module_params) -> nn.Module`` where
+    module : str, callable or torch.nn.Module, default=None
+        ``"mlp"`` or ``"lstm"`` (the built-in networks, as in the presets), a factory
+        ``module(input_shape, n_classes, **module_params) -> nn.Module`` where
         ``input_shape`` is the per-sample shape (``(lag, unit)``), or an ``nn.Module``
         instance (deep-copied at each fit). The module maps float32
         ``(batch, *input_shape)`` tensors to ``(batch, n_classes)`` logits.
     module_params : dict, default=None
-        Extra keyword arguments of the factory.
+        Keyword arguments of the factory (the network parameters), e.g.
+        ``{"hidden_layer_sizes": (32,)}`` for ``"mlp"``; ``set_params(module__x=v)``
+        updates one entry.
     max_epochs : int, default=100
     batch_size : int, default=64
     lr : float, default=1e-3
@@ -183,7 +101,17 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         Fraction of the training groups (or samples, without groups) held out for early
         stopping; 0 disables validation and early stopping.
     patience : int or None, default=10
-        Early-stopping patience in epochs on the validation loss; best weights restored.
+        Early-stopping patience in epochs on the validation metric; best weights restored.
+    early_stopping_metric : {"loss", "accuracy"}, default="loss"
+        What early stopping watches on the validation set: its cross-entropy or its
+        accuracy (the epoch with the best validation accuracy is restored).
+    standardize : bool or None, default=None
+        Standardise each input feature (the last axis: units) with the mean and standard
+        deviation of the training part (the validation data excluded). The statistics live
+        in the network's ``input_scale`` layer (a
+        :class:`~spikedecode.decoders._nets.InputScale`), so ``module_``, ``torch_module()``,
+        saved models and attacks all take raw inputs. None: when the network has such a
+        layer (the built-in ones do); True: required; False: never.
     grad_clip : float or None, default=None
     n_lags : int or None, default=None
         Reshape a 2-D ``X`` to ``(sample, n_lags, feature // n_lags)``.
@@ -191,7 +119,7 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         Train on a class-balanced bootstrap of the training fold (drawn after the
         validation split, so validation stays clean). ``True`` or ``"largest"`` draws every
         class up to the largest class's size (the seed study); ``"fold"`` keeps the
-        fold's size (see :func:`balanced_bootstrap_indices`), so an epoch costs no more
+        fold's size (see :func:`spikedecode.preprocess.resample.balanced_bootstrap_indices`), so an epoch costs no more
         than without the bootstrap.
     device : {"auto", "cpu", "cuda"}, default="auto"
     random_state : int, RandomState or None, default=None
@@ -252,6 +180,8 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         loss_terms: Sequence[Any] = (),
         transforms: Sequence[Any] = (),
         callbacks: Sequence[Any] = (),
+        early_stopping_metric: str = "loss",
+        standardize: bool | None = None,
     ) -> None:
         self.module = module
         self.module_params = module_params
@@ -272,6 +202,13 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         self.loss_terms = loss_terms
         self.transforms = transforms
         self.callbacks = callbacks
+        self.early_stopping_metric = early_stopping_metric
+        self.standardize = standardize
+
+    #: name of the built-in network a preset builds (see ``_nets.NETWORKS``)
+    _preset: str | None = None
+    #: the preset's network parameters, routed to the network factory
+    _network_params: tuple[str, ...] = ()
 
     @classmethod
     def _get_param_defaults(cls) -> dict[str, Any]:
@@ -281,21 +218,49 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         return {name: p.default for name, p in inspect.signature(cls.__init__).parameters.items()
                 if name != "self"}
 
+    def set_params(self, **params: Any) -> TorchClassifier:
+        """Set parameters; ``module__name=value`` updates ``module_params["name"]`` (skorch)."""
+        routed = {k[len("module__"):]: params.pop(k) for k in list(params)
+                  if k.startswith("module__")}
+        if routed:
+            if self._preset is not None:
+                raise ConfigError(
+                    f"{sorted(routed)}: {type(self).__name__} takes its network parameters "
+                    f"directly ({', '.join(self._network_params)}); set those instead."
+                )
+            self.module_params = {**(self.module_params or {}), **routed}
+        return super().set_params(**params)
+
     # ------------------------------------------------------------------ hooks
+    def _module_spec(self) -> tuple[Any, dict[str, Any]]:
+        """``(module, params)``: what to build (a preset's network and its parameters)."""
+        if self._preset is not None:
+            return self._preset, {k: getattr(self, k) for k in self._network_params}
+        return self.module, dict(self.module_params or {})
+
     def _build_module(self, input_shape: tuple[int, ...], n_classes: int) -> Any:
-        """Build a fresh module for this input shape (subclasses override)."""
+        """Build a fresh module for this input shape."""
         import torch
 
-        if self.module is None:
+        from spikedecode.decoders._nets import NETWORKS
+
+        module, params = self._module_spec()
+        if module is None:
             raise ConfigError(
-                "module is None; pass a factory module(input_shape, n_classes) -> nn.Module "
-                "or an nn.Module instance, or use MLPDecoder / LSTMDecoder."
+                "module is None; pass 'mlp' or 'lstm', a factory module(input_shape, "
+                "n_classes) -> nn.Module or an nn.Module instance, or use MLPDecoder / "
+                "LSTMDecoder."
             )
-        if isinstance(self.module, torch.nn.Module):
-            return copy.deepcopy(self.module)
-        if not callable(self.module):
-            raise ConfigError(f"module == {self.module!r} is neither callable nor an nn.Module.")
-        return self.module(tuple(input_shape), int(n_classes), **(self.module_params or {}))
+        if isinstance(module, str):
+            if module not in NETWORKS:
+                raise ConfigError(f"module == {module!r}, must be one of {sorted(NETWORKS)}, "
+                                  "a factory or an nn.Module.")
+            module = NETWORKS[module]
+        if isinstance(module, torch.nn.Module):
+            return copy.deepcopy(module)
+        if not callable(module):
+            raise ConfigError(f"module == {module!r} is neither callable nor an nn.Module.")
+        return module(tuple(input_shape), int(n_classes), **params)
 
     def _check_params(self) -> None:
         check_params(self, {
@@ -307,6 +272,8 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
             "patience": [Interval(Integral, 1, None), None],
             "n_lags": [Interval(Integral, 1, None), None],
             "bootstrap": Options(False, True, "largest", "fold"),
+            "early_stopping_metric": Options("loss", "accuracy"),
+            "standardize": Options(None, True, False),
         })
 
     # ----------------------------------------------------------------- input
@@ -358,7 +325,8 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         return tags
 
     # ------------------------------------------------------------------- fit
-    def fit(self, X: ArrayLike, y: ArrayLike, groups: ArrayLike | None = None) -> TorchClassifier:
+    def fit(self, X: ArrayLike, y: ArrayLike, groups: ArrayLike | None = None, *,
+            X_val: ArrayLike | None = None, y_val: ArrayLike | None = None) -> TorchClassifier:
         """Train the module.
 
         Parameters
@@ -368,6 +336,11 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
             Class labels (any hashable, e.g. ``"touch/LUM"``).
         groups : array-like of shape (n_samples,), optional
             Trial ids: the early-stopping validation split keeps each group whole.
+        X_val, y_val : array-like, optional
+            An explicit validation set (as scikit-learn's
+            ``HistGradientBoostingClassifier.fit``): early stopping watches it instead of a
+            split of ``X`` (``validation_fraction`` is then ignored and every sample of
+            ``X`` is trained on). Its labels must occur in ``y``.
 
         Returns
         -------
@@ -397,11 +370,14 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
                 raise SpikeDecodeValueError(
                     f"groups has {len(groups)} entries but X has {len(y)} samples."
                 )
-        rng = check_random_state(self.random_state)
-        seed = int(rng.randint(2**31 - 1))
+        seed = draw_seed(self.random_state)
         self.device_ = resolve_device(self.device)
-        tr, va = grouped_validation_split(y_idx, groups, float(self.validation_fraction),
-                                          random_state=seed)
+        explicit = self._explicit_validation(X_val, y_val, classes)
+        if explicit is None:
+            tr, va = grouped_validation_split(y_idx, groups, float(self.validation_fraction),
+                                              random_state=seed)
+        else:
+            tr, va = np.arange(len(y_idx)), np.zeros(0, dtype=np.intp)
         if self.bootstrap:
             size = "fold" if self.bootstrap == "fold" else "largest"
             tr = tr[balanced_bootstrap_indices(y_idx[tr], random_state=seed + 1, size=size)]
@@ -416,9 +392,13 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
                     "not a torch.nn.Module."
                 )
         self.classes_ = classes
+        self._fit_input_scale(X[np.unique(tr)], reuse)
         x_t = torch.from_numpy(X)
         y_t = torch.from_numpy(y_idx.astype(np.int64))
-        val = (x_t[va], y_t[va]) if len(va) else None
+        if explicit is not None:
+            val = (torch.from_numpy(explicit[0]), torch.from_numpy(explicit[1]))
+        else:
+            val = (x_t[va], y_t[va]) if len(va) else None
         self.history_ = train(
             self.module_,
             (x_t[tr], y_t[tr]),
@@ -433,6 +413,7 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
             callbacks=tuple(self.callbacks),
             patience=int(self.patience) if (self.patience is not None and val is not None)
             else None,
+            monitor=f"val_{self.early_stopping_metric}",
             grad_clip=self.grad_clip,
             device=self.device_,
             random_state=seed,
@@ -442,6 +423,55 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         self._seed = seed
         self.module_.eval()
         return self
+
+    def _explicit_validation(self, X_val: Any, y_val: Any, classes: NDArray
+                             ) -> tuple[NDArray[np.float32], NDArray[np.int64]] | None:
+        """The validated explicit validation set as (X float32, y class indices), or None."""
+        if X_val is None and y_val is None:
+            return None
+        if X_val is None or y_val is None:
+            raise SpikeDecodeValueError(
+                "pass both X_val and y_val (an explicit validation set), or neither."
+            )
+        Xv = self._validate_X(X_val, reset=False)
+        yv = column_or_1d(np.asarray(y_val), warn=True)
+        if len(yv) != len(Xv) or len(yv) == 0:
+            raise SpikeDecodeValueError(
+                f"y_val has {len(yv)} labels but X_val has {len(Xv)} samples; pass one label "
+                "per validation sample (at least one)."
+            )
+        unknown = sorted(set(yv.tolist()) - set(classes.tolist()))
+        if unknown:
+            raise SpikeDecodeValueError(
+                f"y_val holds labels {unknown[:5]} that y does not; the validation set must use "
+                "the training classes."
+            )
+        return Xv, np.searchsorted(classes, yv).astype(np.int64)
+
+    def _fit_input_scale(self, X_train: NDArray[np.float32], reuse: bool) -> None:
+        """Set the network's input standardisation from the training part (``standardize``)."""
+        import torch
+
+        from spikedecode.decoders._nets import InputScale
+
+        layer = getattr(self.module_, "input_scale", None)
+        has = isinstance(layer, InputScale)
+        if self.standardize is True and not has:
+            raise ConfigError(
+                "standardize=True needs a network with an InputScale layer named "
+                f"'input_scale'; {type(self.module_).__name__} has none. Add one "
+                "(spikedecode.decoders._nets.InputScale) or pass standardize=None/False."
+            )
+        if not has or self.standardize is False or reuse:
+            return  # warm start keeps the statistics of the first fit
+        flat = X_train.reshape(-1, X_train.shape[-1]).astype(np.float64)
+        mean, std = flat.mean(0), flat.std(0)
+        std[~(std > 0)] = 1.0  # constant features: shifted, not scaled
+        if layer.mean.shape[0] != mean.shape[0]:  # per flattened feature (MLPNet n_units=None)
+            flat = X_train.reshape(len(X_train), -1).astype(np.float64)
+            mean, std = flat.mean(0), flat.std(0)
+            std[~(std > 0)] = 1.0
+        layer.set_(torch.from_numpy(mean), torch.from_numpy(std))
 
     # --------------------------------------------------------------- predict
     def _logits(self, X: Any) -> NDArray[np.float32]:
@@ -500,6 +530,9 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         params = {}
         dropped = []
         for k, v in self.get_params(deep=False).items():
+            if k == "module" and isinstance(v, str):
+                params[k] = v
+                continue
             if k in _NOT_SAVED:
                 if k != "module" and v:
                     dropped.append(k)
@@ -550,7 +583,7 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         from spikedecode.training import History, resolve_device
 
         state, cfg = load_state(path)
-        registry = {c.__name__: c for c in _registry()}
+        registry = {c.__name__: c for c in _subclasses(TorchClassifier)}
         name = cfg.get("class")
         if name not in registry:
             raise ConfigError(f"{path} holds a {name!r}, not one of {sorted(registry)}.")
@@ -570,7 +603,8 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         for k, v in params.items():
             if isinstance(v, list) and isinstance(defaults.get(k), tuple):
                 params[k] = tuple(v)
-        if klass is TorchClassifier and "module" not in overrides and cfg.get("module_factory"):
+        if (klass is TorchClassifier and "module" not in overrides
+                and not isinstance(params.get("module"), str) and cfg.get("module_factory")):
             params["module"] = _resolve_import_path(cfg["module_factory"])
         params.update(overrides)
         est = klass(**params)
@@ -579,7 +613,12 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         est.n_features_in_ = int(cfg["n_features_in"])
         est.device_ = resolve_device(est.device)
         est.module_ = est._build_module(est.input_shape_, len(est.classes_))
-        est.module_.load_state_dict(state)
+        missing, unexpected = est.module_.load_state_dict(state, strict=False)
+        # files written before the input standardisation layer existed lack its buffers:
+        # they load as the identity (those models were trained on raw inputs)
+        bad = [k for k in missing if ".input_scale." not in f".{k}"] + list(unexpected)
+        if bad:
+            raise ConfigError(f"{path} does not match the {name} network: keys {bad[:5]}.")
         est.module_.to(est.device_).eval()
         h = cfg.get("history", {})
         est.history_ = History(epochs=h.get("epochs", []), best_epoch=h.get("best_epoch"),
@@ -588,8 +627,9 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         return est
 
 
-def _registry() -> list[type]:
-    from spikedecode.decoders.lstm import LSTMDecoder
-    from spikedecode.decoders.mlp import MLPDecoder
-
-    return [TorchClassifier, MLPDecoder, LSTMDecoder]
+def _subclasses(cls: type) -> list[type]:
+    """``cls`` and every subclass defined so far (the presets register by subclassing)."""
+    out = [cls]
+    for sub in cls.__subclasses__():
+        out.extend(_subclasses(sub))
+    return out

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from spikedecode.evaluation.consistency import (
+    LeakageError,
+    LeakageWarning,
+    check_disjoint,
     condition_keys,
     consistency_score,
     cross_day_matrix,
@@ -23,6 +26,9 @@ from spikedecode.evaluation.metrics import (
 
 __all__ = [
     "METRICS",
+    "LeakageError",
+    "LeakageWarning",
+    "check_disjoint",
     "bootstrap_ci",
     "condition_keys",
     "confusion",

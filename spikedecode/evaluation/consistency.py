@@ -1,19 +1,38 @@
 """Cross-day decoding: train on day i, test on day j; leave-one-day-out; consistency score.
 
-Days are a mapping ``day -> Windows`` (labelled ``(sample, lag, unit)`` DataArrays from
-``preprocess.make_windows``) or ``day -> (X, y, groups)`` tuples (optionally a fourth
-element, ``t_rel``). Without an aligner the days are restricted to the units they all
-share. With an aligner (the DayAligner protocol of ``spikedecode.align.base``) the call
+The one cross-day evaluation stack of the package. Days are a mapping ``day -> Windows``
+(labelled ``(sample, lag, unit)`` DataArrays from ``preprocess.make_windows``,
+``trial_windows`` or ``epoch_bins``) or ``day -> (X, y, groups)`` tuples (optionally a
+fourth element, ``t_rel``).
+
+Without an aligner the days are decoded in the space of the units they share. Units are
+matched by their ids, never by position: Windows of different days are restricted to
+the ``unit`` ids found on every day (identical ids on two days mean the same neuron, the
+convention of the Recording format; ids numbered per session, 0..n-1, are *not* the same
+neurons: pass an aligner for those). Days that share no unit id, or tuples (which carry
+no ids) of different widths, raise :class:`~spikedecode.errors.NotEnoughDataError`
+asking for an aligner. Tuples of one width are taken to hold the same units in the same
+order.
+
+With an aligner (the DayAligner protocol of ``spikedecode.align.base``) the call
 sequence is exactly:
 
 * training days: ``al = sklearn.base.clone(aligner); al.fit({d: X_d}, y={d: c_d})``,
   then ``Z = al.transform(X, day=d)`` and the decoder is fit on ``Z``. ``c_d`` are
-  condition keys: the label, or ``f"{label}@{t_rel:.3f}"`` when
-  ``getattr(al, "uses_time", False)``.
-* a held-out test day (honest default): its trials are split into halves A and B
-  (stratified by label); ``al.adapt(X_A, y=c_A, day=d)`` on a copy of the fitted aligner,
-  test on B; then swap; predictions are pooled. ``getattr(al, "uses_labels", True)`` False
-  means label-free: ``adapt`` gets ``y=None``.
+  condition keys (:func:`condition_keys`): the *condition* of each sample (by default
+  its decoded label; see ``conditions=``), or ``f"{condition}@{t_rel:.3f}"`` when
+  ``getattr(al, "uses_time", False)``. ``getattr(al, "uses_labels", True)`` False
+  means label-free: ``fit`` and ``adapt`` get ``y=None``. An aligner with a ``units``
+  parameter (``FactorAnalysisStabilizer``) also gets ``units=`` (the unit id of every
+  feature) when the days are Windows.
+* a held-out test day, honest protocol (the default): its trials are split into
+  ``adapt_folds`` label-stratified folds of whole trials
+  (``preprocess.resample.group_splits``); for each fold, a copy of the fitted aligner is
+  adapted (``al.adapt(X_fit, y=c_fit, day=d)``) on the other folds and the decoder is
+  tested on this one (:func:`check_disjoint` guards every fold); predictions are
+  pooled. ``protocol="leaky"`` (leave-one-day-out only, with ``allow_leakage=True``)
+  adapts on all trials of the day and tests on the same trials: a demonstration of
+  the leak, flagged in the result.
 * the diagonal (train and test on one day) is a grouped K-fold in which the aligner is
   fit on the training fold only.
 
@@ -48,8 +67,10 @@ from spikedecode.errors import (
     NotEnoughDataError,
     SpikeDecodeTypeError,
     SpikeDecodeValueError,
+    SpikeDecodeWarning,
 )
 from spikedecode.evaluation.metrics import _fit, _metric, cross_val_predictions, set_seed
+from spikedecode.preprocess.resample import group_splits
 
 __all__ = [
     "cross_day_matrix",
@@ -57,12 +78,47 @@ __all__ = [
     "consistency_score",
     "prepare_days",
     "condition_keys",
+    "check_disjoint",
+    "LeakageError",
+    "LeakageWarning",
     "run_tasks",
 ]
 
+_PROTOCOLS = ("honest", "leaky")
+
+
+class LeakageError(SpikeDecodeValueError):
+    """A day's alignment was fitted on trials that are also used to test it."""
+
+
+class LeakageWarning(SpikeDecodeWarning):
+    """A result was computed with the leaky protocol (for demonstration only)."""
+
+
+def check_disjoint(fit_trials: Any, test_trials: Any, *, day: Hashable = None) -> None:
+    """Raise :class:`LeakageError` when a trial is used both to fit a day's alignment and
+    to test it.
+
+    Examples
+    --------
+    >>> check_disjoint([0, 1], [2, 3])
+    >>> check_disjoint([0, 1], [1, 2])
+    Traceback (most recent call last):
+    ...
+    spikedecode.evaluation.consistency.LeakageError: day None: 1 trial(s) ...
+    """
+    both = np.intersect1d(np.asarray(fit_trials), np.asarray(test_trials))
+    if both.size:
+        raise LeakageError(
+            f"day {day!r}: {both.size} trial(s) (e.g. {both[:5].tolist()}) are used both to "
+            "fit the day's alignment and to test it; split the day's trials (honest protocol) "
+            "or pass protocol='leaky', allow_leakage=True to measure the leak on purpose."
+        )
+
 
 # ------------------------------------------------------------------- data preparation
-def prepare_days(days: Mapping[Hashable, Any], *, shared_units: bool = True
+def prepare_days(days: Mapping[Hashable, Any], *, shared_units: bool = True,
+                 conditions: str | Mapping[Hashable, Any] | None = None
                  ) -> dict[Hashable, dict[str, Any]]:
     """Turn ``day -> Windows`` (or ``(X, y, groups[, t_rel])``) into numpy per day.
 
@@ -70,18 +126,44 @@ def prepare_days(days: Mapping[Hashable, Any], *, shared_units: bool = True
     ----------
     days : mapping
     shared_units : bool, default=True
-        Restrict Windows to the units present on every day (in sorted order); warns with
-        :class:`~spikedecode.errors.DataDroppedWarning` when units are dropped.
+        Decode without an aligner: restrict Windows to the unit ids present on every
+        day (in sorted order; warns with :class:`~spikedecode.errors.DataDroppedWarning`
+        when units are dropped), and require every day to have the same number of
+        features. Units are matched by id, never by position (see the module docstring).
+    conditions : None, str or mapping day -> array, default=None
+        The per-sample condition each sample's alignment key is built from. None: the
+        decoded label. A str: the name of a per-sample coordinate of every day's Windows
+        (e.g. ``"stimulus"`` when decoding a coarser ``label``). A mapping: one array of
+        per-sample conditions per day (Windows or tuples).
 
     Returns
     -------
     dict
-        day -> ``{"X": (sample, lag*unit) float32, "y", "groups", "t_rel", "n_lags",
-        "units"}``.
+        day -> ``{"X": (sample, lag*unit) float32, "y", "groups", "t_rel", "cond",
+        "n_lags", "units"}``; ``units`` is the unit id of every feature (lag-major, as
+        ``X``) for Windows, None for tuples.
+
+    Raises
+    ------
+    NotEnoughDataError
+        ``shared_units`` and the days share no unit id (or tuples of different widths):
+        an aligner is needed.
+
+    Examples
+    --------
+    >>> X = np.zeros((4, 2)); y = np.array(["a", "b", "a", "b"]); g = np.arange(4)
+    >>> d = prepare_days({0: (X, y, g), 1: (X, y, g)}, conditions={0: y, 1: y})
+    >>> d[1]["X"].shape, d[1]["cond"].tolist()
+    ((4, 2), ['a', 'b', 'a', 'b'])
     """
     if not isinstance(days, Mapping) or len(days) == 0:
         raise SpikeDecodeTypeError(
             f"days must be a non-empty mapping day -> Windows; got {type(days).__name__}."
+        )
+    if conditions is not None and not isinstance(conditions, (str, Mapping)):
+        raise SpikeDecodeTypeError(
+            f"conditions must be None, the name of a per-sample coordinate of the Windows or "
+            f"a mapping day -> per-sample array; got {type(conditions).__name__}."
         )
     windows = {d: w for d, w in days.items() if isinstance(w, xr.DataArray)}
     keep = None
@@ -90,8 +172,9 @@ def prepare_days(days: Mapping[Hashable, Any], *, shared_units: bool = True
         keep = sorted(set.intersection(*sets))
         if not keep:
             raise NotEnoughDataError(
-                "the days share no unit ids; pass an aligner (e.g. "
-                "spikedecode.align.get_aligner('cca')) to decode across days."
+                "the days share no unit ids (units are matched by id, never by position); "
+                "pass an aligner (e.g. aligner=spikedecode.align.get_aligner('cca')) to "
+                "decode across days."
             )
         dropped = {d: len(s) - len(keep) for d, s in zip(windows, sets) if len(s) > len(keep)}
         if dropped:
@@ -117,9 +200,11 @@ def prepare_days(days: Mapping[Hashable, Any], *, shared_units: bool = True
             res = float(w.attrs.get("bin_size", 0.0)) * int(w.attrs.get("step", 1))
             if res > 0:  # onsets are off the bin grid: quantise so keys match across trials
                 t_rel = np.round(t_rel / res) * res
+            n_lags = int(X3.shape[1])
+            units = (np.tile(np.asarray(w["unit"].values), n_lags).tolist()
+                     if "unit" in w.coords else None)
             out[d] = {"X": X3.reshape(len(X3), -1), "y": np.asarray(y), "groups": g,
-                      "t_rel": t_rel, "n_lags": int(X3.shape[1]),
-                      "units": w["unit"].values.tolist() if "unit" in w.coords else None}
+                      "t_rel": t_rel, "n_lags": n_lags, "units": units}
         elif isinstance(w, (tuple, list)) and len(w) in (3, 4):
             X = np.asarray(w[0], dtype=np.float32)
             n_lags = int(X.shape[1]) if X.ndim == 3 else 1
@@ -138,40 +223,84 @@ def prepare_days(days: Mapping[Hashable, Any], *, shared_units: bool = True
                 f"day {d!r} must be a Windows DataArray or an (X, y, groups) tuple; got "
                 f"{type(w).__name__}."
             )
+        out[d]["cond"] = _conditions_of(conditions, d, w, out[d]["y"])
+    if shared_units:
+        widths = {d: v["X"].shape[1] for d, v in out.items()}
+        if len(set(widths.values())) > 1:
+            raise NotEnoughDataError(
+                f"without an aligner the days must share their units, but they have "
+                f"different numbers of features {widths} and no unit ids to match them by "
+                "(tuples carry none); pass Windows with 'unit' coords, or an aligner (e.g. "
+                "aligner=spikedecode.align.get_aligner('cca')) to decode across days."
+            )
     return out
 
 
-def condition_keys(aligner: Any, y: NDArray, t_rel: NDArray, decimals: int = 3) -> NDArray:
-    """Per-sample condition keys for an aligner: labels, or ``label@t_rel`` if it uses time.
+def _conditions_of(conditions: Any, day: Hashable, w: Any, y: NDArray) -> NDArray:
+    """The per-sample conditions of one day (see :func:`prepare_days`)."""
+    if conditions is None:
+        return y
+    if isinstance(conditions, str):
+        if not isinstance(w, xr.DataArray):
+            raise SpikeDecodeTypeError(
+                f"conditions == {conditions!r} names a coordinate of the Windows, but day "
+                f"{day!r} is a {type(w).__name__}; pass conditions as a mapping day -> "
+                "per-sample array for tuples."
+            )
+        if conditions not in w.coords or w[conditions].dims != ("sample",):
+            raise SpikeDecodeValueError(
+                f"conditions == {conditions!r}: the Windows of day {day!r} have no per-sample "
+                f"coordinate of that name; their coords are {sorted(map(str, w.coords))}."
+            )
+        return np.asarray(w[conditions].values)
+    if day not in conditions:
+        raise SpikeDecodeValueError(
+            f"conditions has no entry for day {day!r}; give one per-sample array per day "
+            f"(days: {list(conditions)[:12]})."
+        )
+    c = np.asarray(conditions[day])
+    if c.shape != (len(y),):
+        raise SpikeDecodeValueError(
+            f"conditions[{day!r}] has shape {c.shape}; need one condition per sample, "
+            f"({len(y)},)."
+        )
+    return c
 
+
+def condition_keys(labels: Any, t_rel: Any = None, *, decimals: int = 3) -> NDArray:
+    """Per-sample condition keys: ``"label@t"`` (``t`` rounded) or the labels alone.
+
+    Aligners that average per condition *and* time since onset (``uses_time``) get
+    ``condition_keys(labels, t_rel)``, the others ``condition_keys(labels)``.
     :func:`prepare_days` quantises ``t_rel`` to the window stride (``bin_size * step``)
     so that windows at the same latency after onset share a key across trials and days.
 
     Examples
     --------
-    >>> class A: uses_time = True
-    >>> condition_keys(A(), np.array(["a"]), np.array([0.0251])).tolist()
-    ['a@0.025']
+    >>> condition_keys(["a", "b"], [0.0, 0.0251]).tolist()
+    ['a@0.000', 'b@0.025']
+    >>> condition_keys(["a", "b"]).tolist()
+    ['a', 'b']
     """
-    if getattr(aligner, "uses_time", False):
-        t = np.round(np.asarray(t_rel, dtype=float), decimals)
-        t = np.where(t == 0, 0.0, t)  # no "-0.000"
-        return np.asarray([f"{lab}@{v:.{decimals}f}" for lab, v in zip(y, t.tolist())])
-    return np.asarray(y)
+    lab = np.asarray(labels).astype(str)
+    if t_rel is None:
+        return lab
+    t = np.round(np.asarray(t_rel, dtype=np.float64), decimals)
+    t = np.where(t == 0, 0.0, t)  # no "-0.000"
+    return np.array([f"{a}@{b:.{decimals}f}" for a, b in zip(lab.tolist(), t.tolist())])
 
 
-def _half_split(y: NDArray, groups: NDArray, seed: int) -> tuple[NDArray, NDArray]:
-    """Split a day's trials into two halves, stratified by each trial's first label."""
-    rng = np.random.default_rng(seed)
-    uniq, first = np.unique(groups, return_index=True)
-    lab = y[first]
-    in_a = np.zeros(len(uniq), bool)
-    for c in np.unique(lab):
-        members = rng.permutation(np.flatnonzero(lab == c))
-        in_a[members[: (len(members) + 1) // 2]] = True
-    a_groups = set(uniq[in_a].tolist())
-    mask = np.fromiter((g in a_groups for g in groups.tolist()), bool, len(groups))
-    return np.flatnonzero(mask), np.flatnonzero(~mask)
+def _keys(al: Any, v: dict[str, Any], sel: Any = slice(None)) -> NDArray | None:
+    """Condition keys of the samples ``sel`` for aligner ``al`` (None if label-free)."""
+    if not getattr(al, "uses_labels", True):
+        return None
+    return condition_keys(v["cond"][sel],
+                          v["t_rel"][sel] if getattr(al, "uses_time", False) else None)
+
+
+def _takes_units(al: Any) -> bool:
+    """Whether the aligner matches days by unit ids (a ``units`` parameter)."""
+    return hasattr(al, "get_params") and "units" in al.get_params(deep=False)
 
 
 def _decoder_for(decoder: Any, n_lags: int, aligned: bool, seed: int) -> Any:
@@ -189,28 +318,42 @@ def _fit_aligner(aligner: Any, data: Mapping[Hashable, dict[str, Any]],
     for d, v in data.items():
         sel = slice(None) if idx is None else idx[d]
         Xs[d] = v["X"][sel]
-        cs[d] = condition_keys(al, v["y"][sel], v["t_rel"][sel])
-    if getattr(al, "uses_labels", True):
-        al.fit(Xs, y=cs)
-    else:
-        al.fit(Xs, y=None)
+        cs[d] = _keys(al, v, sel)
+    kw: dict[str, Any] = {}
+    if _takes_units(al) and all(v["units"] is not None for v in data.values()):
+        kw["units"] = {d: v["units"] for d, v in data.items()}
+    al.fit(Xs, y=None if not getattr(al, "uses_labels", True) else cs, **kw)
     return al
 
 
-def _predict_adapted(al: Any, est: Any, v: dict[str, Any], day: Hashable, seed: int) -> NDArray:
-    """Honest test on an unseen day: adapt on half A, test on B, swap, pool."""
-    a, b = _half_split(v["y"], v["groups"], seed)
-    if len(a) == 0 or len(b) == 0:
+def _adapt(al: Any, v: dict[str, Any], day: Hashable, sel: NDArray | slice) -> Any:
+    """A copy of the fitted aligner adapted to day ``day`` on the samples ``sel``."""
+    al_d = copy.deepcopy(al)
+    kw = {"units": v["units"]} if _takes_units(al_d) and v["units"] is not None else {}
+    al_d.adapt(v["X"][sel], y=_keys(al_d, v, sel), day=day, **kw)
+    return al_d
+
+
+def _predict_adapted(al: Any, est: Any, v: dict[str, Any], day: Hashable, seed: int,
+                     adapt_folds: int, protocol: str = "honest") -> NDArray:
+    """Predictions for an unseen day: adapt on all folds but one, test on it, pool.
+
+    ``protocol="leaky"`` adapts on every trial of the day and tests on the same trials.
+    """
+    if protocol == "leaky":
+        return est.predict(_adapt(al, v, day, slice(None)).transform(v["X"], day=day))
+    try:
+        splits = group_splits(v["y"], v["groups"], adapt_folds, seed)
+    except NotEnoughDataError as err:
         raise NotEnoughDataError(
-            f"day {day!r} has too few trials to split into adapt/test halves."
-        )
+            f"day {day!r} has too few trials to split into {adapt_folds} adapt/test folds "
+            f"({err})."
+        ) from err
     pred = np.empty(len(v["y"]), dtype=object)
-    for fit_idx, test_idx in ((a, b), (b, a)):
-        al_d = copy.deepcopy(al)
-        keys = (condition_keys(al_d, v["y"][fit_idx], v["t_rel"][fit_idx])
-                if getattr(al_d, "uses_labels", True) else None)
-        al_d.adapt(v["X"][fit_idx], y=keys, day=day)
-        pred[test_idx] = est.predict(al_d.transform(v["X"][test_idx], day=day))
+    for fit_idx, test_idx in splits:
+        check_disjoint(v["groups"][fit_idx], v["groups"][test_idx], day=day)
+        pred[test_idx] = est.predict(_adapt(al, v, day, fit_idx).transform(
+            v["X"][test_idx], day=day))
     return pred.astype(v["y"].dtype) if v["y"].dtype.kind in "USi" else pred
 
 
@@ -221,8 +364,6 @@ def _within_day(decoder: Any, aligner: Any, v: dict[str, Any], day: Hashable, se
         pred = cross_val_predictions(est, v["X"], v["y"], v["groups"], n_splits=n_splits,
                                      random_state=seed)
         return float(score(v["y"], pred))
-    from spikedecode.decoders.linear import group_splits
-
     pred = np.empty(len(v["y"]), dtype=object)
     for k, (tr, te) in enumerate(group_splits(v["y"], v["groups"], n_splits, seed)):
         al = _fit_aligner(aligner, {day: v}, {day: tr})
@@ -254,7 +395,7 @@ def _one_thread() -> Iterator[None]:
 @_one_thread()
 def _row_task(train_day: Hashable, data: Mapping[Hashable, dict[str, Any]], decoder: Any,
               aligner: Any, test_days: Sequence[Hashable], seed: int, n_splits: int,
-              metric: str) -> dict[Hashable, float]:
+              metric: str, adapt_folds: int = 2) -> dict[Hashable, float]:
     """Train on one day, score on every test day (the diagonal by grouped CV)."""
     score = _metric(metric)
     v = data[train_day]
@@ -276,14 +417,15 @@ def _row_task(train_day: Hashable, data: Mapping[Hashable, dict[str, Any]], deco
         if aligner is None:
             pred = est.predict(w["X"])
         else:
-            pred = _predict_adapted(al, est, w, j, seed + 7)
+            pred = _predict_adapted(al, est, w, j, seed + 7, adapt_folds)
         row[j] = float(score(w["y"], pred))
     return row
 
 
 @_one_thread()
 def _lodo_task(test_day: Hashable, data: Mapping[Hashable, dict[str, Any]], decoder: Any,
-               aligner: Any, seed: int, metric: str) -> float:
+               aligner: Any, seed: int, metric: str, adapt_folds: int = 2,
+               protocol: str = "honest") -> float:
     score = _metric(metric)
     train = {d: v for d, v in data.items() if d != test_day}
     offset = 0
@@ -304,7 +446,7 @@ def _lodo_task(test_day: Hashable, data: Mapping[Hashable, dict[str, Any]], deco
         X = np.concatenate([al.transform(v["X"], day=d) for d, v in train.items()])
         est = _decoder_for(decoder, w["n_lags"], True, seed)
         _fit(est, X, y, g)
-        pred = _predict_adapted(al, est, w, test_day, seed + 7)
+        pred = _predict_adapted(al, est, w, test_day, seed + 7, adapt_folds, protocol)
     return float(score(w["y"], pred))
 
 
@@ -401,12 +543,31 @@ def run_tasks(fn: Callable, calls: Sequence[tuple[tuple, dict]], *, scheduler: A
 
 
 # ------------------------------------------------------------------------ public API
-def _check(decoder: Any, metric: str) -> None:
+def _check(decoder: Any, metric: str, adapt_folds: Any) -> None:
     if not hasattr(decoder, "fit") or not hasattr(decoder, "predict"):
         raise SpikeDecodeTypeError(
-            f"decoder must be an estimator with fit/predict; got {type(decoder).__name__}."
+            f"decoder must be an estimator with fit/predict (e.g. "
+            f"spikedecode.decoders.make_decoder('logistic')); got {type(decoder).__name__}."
         )
     _metric(metric)
+    if isinstance(adapt_folds, bool) or not isinstance(adapt_folds, (int, np.integer)) \
+            or adapt_folds < 2:
+        raise ConfigError(
+            f"adapt_folds == {adapt_folds!r}, must be an integer >= 2 (2: adapt on one half "
+            "of a test day's trials, test on the other, swap)."
+        )
+
+
+def _attrs(aligner: Any, decoder: Any, metric: str, adapt_folds: int, protocol: str,
+           data: Mapping[Hashable, dict[str, Any]]) -> dict[str, Any]:
+    units = next(iter(data.values()))["units"]
+    n_lags = next(iter(data.values()))["n_lags"]
+    return {"metric": metric, "aligner": "none" if aligner is None else repr(aligner),
+            "decoder": repr(decoder), "protocol": protocol, "leaky": protocol == "leaky",
+            "uses_labels": aligner is not None and bool(getattr(aligner, "uses_labels", True)),
+            "adapt_folds": int(adapt_folds) if aligner is not None else 0,
+            "n_units": (len(units) // n_lags if (units is not None and aligner is None)
+                        else -1)}
 
 
 def cross_day_matrix(
@@ -414,6 +575,8 @@ def cross_day_matrix(
     decoder: Any,
     *,
     aligner: Any = None,
+    conditions: str | Mapping[Hashable, Any] | None = None,
+    adapt_folds: int = 2,
     scheduler: Any = None,
     n_jobs: int | None = None,
     n_splits: int = 5,
@@ -425,12 +588,24 @@ def cross_day_matrix(
     Parameters
     ----------
     days : mapping day -> Windows (or (X, y, groups[, t_rel]))
+        E.g. ``preprocess.epoch_bins`` (one sample per bin after each onset) or
+        ``make_windows`` per day.
     decoder : estimator
         E.g. ``decoders.make_decoder("logistic")``; cloned for each fit.
     aligner : DayAligner or None, default=None
-        None: decode in the space of the units shared by all days. Otherwise see the
-        module docstring for the exact call protocol (honest half-split adaptation of
-        each test day).
+        None: decode in the space of the unit ids shared by all days (units are matched
+        by id, never by position; days that share none raise
+        :class:`~spikedecode.errors.NotEnoughDataError`). Otherwise see the module
+        docstring for the exact call protocol: the aligner is fitted on the training
+        day and each test day is adapted honestly (``adapt_folds`` folds).
+    conditions : None, str or mapping day -> array, default=None
+        What the aligner's condition keys are built from, when it differs from the
+        decoded label (e.g. align on all stimulus conditions, decode a binary target).
+        None: the decoded labels. A str: a per-sample coordinate of every day's Windows.
+        A mapping: one per-sample array per day.
+    adapt_folds : int, default=2
+        Label-stratified folds of whole trials of a test day: the aligner is adapted on
+        all folds but one and the decoder tested on that one, for each fold.
     scheduler : None, "sync", "local", "tcp://host:port" or distributed.Client
         None (default): in-process, unless ``n_jobs`` > 1 (see :func:`run_tasks`).
     n_jobs : int or None, default=None
@@ -445,7 +620,8 @@ def cross_day_matrix(
     -------
     xarray.DataArray
         dims (``train_day``, ``test_day``); attrs ``metric``, ``aligner``, ``decoder``,
-        ``n_units`` (shared units, or None with an aligner).
+        ``protocol`` ("honest"), ``leaky`` (False), ``uses_labels``, ``adapt_folds``,
+        ``diagonal``, ``n_units`` (shared units, or -1 with an aligner).
 
     Examples
     --------
@@ -457,24 +633,22 @@ def cross_day_matrix(
     >>> m.dims, bool((m > 0.6).all())
     (('train_day', 'test_day'), True)
     """
-    _check(decoder, metric)
-    data = prepare_days(days, shared_units=aligner is None)
+    _check(decoder, metric, adapt_folds)
+    data = prepare_days(days, shared_units=aligner is None, conditions=conditions)
     names = list(data)
     seed = draw_seed(random_state)
     calls = [((d,), {"test_days": names, "seed": seed + 101 * i})
              for i, d in enumerate(names)]
     rows = run_tasks(_row_task, calls, scheduler=scheduler, n_jobs=n_jobs,
                      shared={"data": data, "decoder": decoder, "aligner": aligner,
-                             "n_splits": n_splits, "metric": metric})
+                             "n_splits": n_splits, "metric": metric,
+                             "adapt_folds": int(adapt_folds)})
     values = np.array([[row[j] for j in names] for row in rows], dtype=float)
-    units = next(iter(data.values()))["units"]
-    return xr.DataArray(
-        values, dims=("train_day", "test_day"),
-        coords={"train_day": names, "test_day": names}, name=metric,
-        attrs={"metric": metric, "aligner": "none" if aligner is None else repr(aligner),
-               "decoder": repr(decoder), "diagonal": f"grouped {n_splits}-fold CV",
-               "n_units": len(units) if (units is not None and aligner is None) else -1},
-    )
+    attrs = _attrs(aligner, decoder, metric, adapt_folds, "honest", data)
+    attrs["diagonal"] = f"grouped {n_splits}-fold CV"
+    return xr.DataArray(values, dims=("train_day", "test_day"),
+                        coords={"train_day": names, "test_day": names}, name=metric,
+                        attrs=attrs)
 
 
 def leave_one_day_out(
@@ -482,6 +656,11 @@ def leave_one_day_out(
     decoder: Any,
     *,
     aligner: Any = None,
+    conditions: str | Mapping[Hashable, Any] | None = None,
+    protocol: str = "honest",
+    allow_leakage: bool = False,
+    adapt_folds: int = 2,
+    held_out: Sequence[Hashable] | None = None,
     scheduler: Any = None,
     n_jobs: int | None = None,
     metric: str = "accuracy",
@@ -489,27 +668,76 @@ def leave_one_day_out(
 ) -> xr.DataArray:
     """Train on all days but one, test on the one left out.
 
-    Same data, aligner protocol and schedulers as :func:`cross_day_matrix`.
+    For every held-out day the aligner is fitted jointly on the other days (their labels
+    are training data) and the decoder trained on their aligned samples; the held-out
+    day is adapted and decoded as in :func:`cross_day_matrix`. Same data, ``conditions``
+    and schedulers as :func:`cross_day_matrix`.
+
+    Parameters
+    ----------
+    days, decoder, aligner, conditions, adapt_folds, scheduler, n_jobs, metric, random_state
+        See :func:`cross_day_matrix`.
+    protocol : {"honest", "leaky"}, default="honest"
+        "leaky" adapts the held-out day on all its trials and tests on the same trials
+        (its condition averages then carry the test labels): a demonstration of the leak,
+        never a result.
+    allow_leakage : bool, default=False
+        Needed for ``protocol="leaky"``; a :class:`LeakageWarning` is then issued and the
+        result carries ``attrs["leaky"] = True``.
+    held_out : sequence of days, optional
+        Days to hold out (default every day).
 
     Returns
     -------
     xarray.DataArray
-        dims (``test_day``,).
+        dims (``test_day``,); attrs ``metric``, ``aligner``, ``decoder``, ``protocol``,
+        ``leaky``, ``uses_labels``, ``adapt_folds``, ``n_units``. The mean over held-out
+        days is ``result.mean()``.
+
+    Raises
+    ------
+    LeakageError
+        ``protocol="leaky"`` without ``allow_leakage=True``.
+
+    Examples
+    --------
+    >>> from spikedecode.decoders import make_decoder
+    >>> rng = np.random.default_rng(0); g = np.repeat(np.arange(20), 5)
+    >>> y = np.repeat(np.arange(20) % 2, 5)
+    >>> days = {d: (rng.normal(size=(100, 3)) + y[:, None], y, g) for d in range(3)}
+    >>> lo = leave_one_day_out(days, make_decoder("logistic"), random_state=0)
+    >>> lo.dims, lo.attrs["protocol"], bool((lo > 0.6).all())
+    (('test_day',), 'honest', True)
     """
-    _check(decoder, metric)
-    data = prepare_days(days, shared_units=aligner is None)
+    _check(decoder, metric, adapt_folds)
+    if protocol not in _PROTOCOLS:
+        raise ConfigError(f"protocol == {protocol!r}, must be 'honest' or 'leaky'.")
+    if protocol == "leaky" and not allow_leakage:
+        raise LeakageError(
+            "protocol='leaky' fits the held-out day's alignment on the trials it is tested on "
+            "(labels leak through condition averages); pass allow_leakage=True to measure the "
+            "leak on purpose, or use protocol='honest'.")
+    data = prepare_days(days, shared_units=aligner is None, conditions=conditions)
     names = list(data)
     if len(names) < 2:
         raise NotEnoughDataError(f"leave-one-day-out needs >= 2 days; got {len(names)}.")
+    targets = list(names) if held_out is None else list(held_out)
+    for d in targets:
+        if d not in data:
+            raise ConfigError(f"held_out day {d!r} is not one of the days {names[:12]}.")
+    if protocol == "leaky":
+        warnings.warn("leave_one_day_out(protocol='leaky'): the held-out days' alignment sees "
+                      "their test trials; the accuracies are optimistic.", LeakageWarning,
+                      stacklevel=2)
     seed = draw_seed(random_state)
-    calls = [((d,), {"seed": seed + 101 * i}) for i, d in enumerate(names)]
+    calls = [((d,), {"seed": seed + 101 * names.index(d)}) for d in targets]
     vals = run_tasks(_lodo_task, calls, scheduler=scheduler, n_jobs=n_jobs,
                      shared={"data": data, "decoder": decoder, "aligner": aligner,
-                             "metric": metric})
+                             "metric": metric, "adapt_folds": int(adapt_folds),
+                             "protocol": protocol})
     return xr.DataArray(np.asarray(vals, float), dims=("test_day",),
-                        coords={"test_day": names}, name=metric,
-                        attrs={"metric": metric,
-                               "aligner": "none" if aligner is None else repr(aligner)})
+                        coords={"test_day": targets}, name=metric,
+                        attrs=_attrs(aligner, decoder, metric, adapt_folds, protocol, data))
 
 
 def consistency_score(matrix: xr.DataArray, *, chance: float | None = None) -> float:

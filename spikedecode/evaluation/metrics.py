@@ -315,7 +315,7 @@ def cross_val_predictions(
     -------
     ndarray (n_samples,)
     """
-    from spikedecode.decoders.linear import group_splits
+    from spikedecode.preprocess.resample import group_splits
 
     X = np.asarray(X)
     y = np.asarray(y)

@@ -30,6 +30,7 @@ import numpy as np
 import xarray as xr
 
 from spikedecode._optional import attempt_import
+from spikedecode._validation import Options, check_param
 from spikedecode.errors import (
     ConfigError,
     FileFormatError,
@@ -194,7 +195,7 @@ def _read_isolated(path: Path, *, format: str | None, **kwargs: Any) -> xr.Datas
     import tempfile
 
     from spikedecode import errors
-    from spikedecode.errors import ConfigError, CorruptFileError
+    from spikedecode.errors import CorruptFileError
 
     path = path.resolve()
     with tempfile.TemporaryDirectory(prefix="spikedecode-read-") as tmp:
@@ -240,6 +241,20 @@ def write(rec: xr.Dataset, path: str | Path, **kwargs: Any) -> Path:
 
     ``.nc`` (netCDF-4) and ``.zarr`` keep everything; ``.csv``/``.tsv`` (+ a sibling
     ``.epochs.csv``), ``.npz``, ``.nix`` and ``.mat`` (through neo) are also written.
+
+    Parameters
+    ----------
+    rec : xarray.Dataset
+        The Recording to write.
+    path : str or Path
+        Destination; its suffix chooses the format.
+    **kwargs
+        Passed to the format's writer.
+
+    Returns
+    -------
+    Path
+        The path written.
 
     Examples
     --------
@@ -351,8 +366,7 @@ def read_many(
     >>> list(recs), [str(x.message)[:18] for x in w]
     ([0], ['skipped README.txt'])
     """
-    if errors not in ("warn", "raise"):
-        raise ConfigError(f"errors == {errors!r}, must be 'warn' or 'raise'.")
+    check_param(errors, "errors", Options("warn", "raise"))
     if isinstance(paths, (str, Path)) and Path(paths).is_dir():
         files = _candidates(Path(paths), errors)
         where = f"folder {str(paths)!r}"

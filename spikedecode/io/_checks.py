@@ -1,13 +1,52 @@
-"""Checks every writer makes before it writes a Recording."""
+"""Checks of the io layer: what every writer checks before it writes a Recording, and the
+one wrapper that turns a reader library's own exceptions into a CorruptFileError."""
 
 from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
-from spikedecode.errors import SchemaError
+from spikedecode.errors import CorruptFileError, SchemaError, SpikeDecodeError
 
-__all__ = ["check_writable"]
+__all__ = ["check_writable", "corrupt_file_errors"]
+
+
+@contextlib.contextmanager
+def corrupt_file_errors(path: str | Path, what: str, advice: str) -> Iterator[None]:
+    """Re-raise any exception of a reader library inside as a :class:`CorruptFileError`.
+
+    h5py, netCDF, zarr and pynwb raise many exception types for a damaged file; a reader
+    never leaks them. spikedecode's own errors pass through unchanged.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file, named first in the message.
+    what : str
+        The format, as in "could not be read as netCDF".
+    advice : str
+        The fix, appended after the library's message.
+
+    Examples
+    --------
+    >>> with corrupt_file_errors("r.nc", "netCDF", "write it again."):
+    ...     raise OSError("truncated")
+    Traceback (most recent call last):
+    ...
+    spikedecode.errors.CorruptFileError: r.nc could not be read as netCDF (OSError: \
+truncated); write it again.
+    """
+    try:
+        yield
+    except SpikeDecodeError:
+        raise
+    except Exception as err:  # never leak a library's exception types
+        raise CorruptFileError(f"{path} could not be read as {what} "
+                               f"({type(err).__name__}: {err}); {advice}") from err
 
 
 def check_writable(rec: xr.Dataset) -> xr.Dataset:

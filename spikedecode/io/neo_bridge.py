@@ -202,6 +202,20 @@ def write_neo(rec: xr.Dataset, path: str | Path, *, io: Any = None) -> Path:
     """Write a Recording with a writable neo IO (``NixIO`` for .nix, ``NeoMatlabIO`` for .mat).
 
     The file is written to a temporary name in the same folder and renamed into place.
+
+    Parameters
+    ----------
+    rec : xarray.Dataset
+        The Recording to write.
+    path : str or Path
+        Destination file.
+    io : neo IO class or its name, optional
+        Force an IO; by default chosen from the suffix.
+
+    Returns
+    -------
+    Path
+        The path written.
     """
     import neo.io
 

@@ -15,7 +15,8 @@ import numpy as np
 import xarray as xr
 
 from spikedecode._optional import attempt_import
-from spikedecode.errors import CorruptFileError, SchemaError, SpikeDecodeError
+from spikedecode.errors import SchemaError
+from spikedecode.io._checks import corrupt_file_errors
 
 __all__ = ["read_netcdf", "write_netcdf", "read_zarr", "write_zarr", "normalize"]
 
@@ -80,16 +81,9 @@ def _for_disk(rec: xr.Dataset) -> xr.Dataset:
 
 
 def _open(path: Path, engine: str) -> xr.Dataset:
-    try:
-        with xr.open_dataset(path, engine=engine, cache=False) as ds:
-            return ds.load()
-    except SpikeDecodeError:
-        raise
-    except Exception as err:  # h5py/h5netcdf/scipy raise many types: never leak them
-        raise CorruptFileError(
-            f"{path} could not be read as netCDF ({type(err).__name__}: {err}); the file is "
-            "truncated or damaged — write it again."
-        ) from err
+    with corrupt_file_errors(path, "netCDF", "the file is truncated or damaged — write it "
+                             "again."), xr.open_dataset(path, engine=engine, cache=False) as ds:
+        return ds.load()
 
 
 def read_netcdf(path: str | Path, *, engine: str | None = None) -> xr.Dataset:
@@ -105,6 +99,14 @@ def read_netcdf(path: str | Path, *, engine: str | None = None) -> xr.Dataset:
     -------
     xarray.Dataset
         A validated Recording, fully loaded (the file is closed).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, spikedecode
+    >>> rec = spikedecode.make_recording([0.1, 0.2], ["a", "b"], t_stop=1.0)
+    >>> p = write_netcdf(rec, pathlib.Path(tempfile.mkdtemp()) / "day1.nc")
+    >>> read_netcdf(p).attrs["t_stop"]
+    1.0
     """
     from spikedecode.recording import check_recording
 
@@ -117,6 +119,18 @@ def read_netcdf(path: str | Path, *, engine: str | None = None) -> xr.Dataset:
 
 def write_netcdf(rec: xr.Dataset, path: str | Path) -> Path:
     """Write a Recording to netCDF-4 (h5netcdf engine), atomically.
+
+    Parameters
+    ----------
+    rec : xarray.Dataset
+        The Recording to write.
+    path : str or Path
+        Destination file (``.nc``).
+
+    Returns
+    -------
+    Path
+        The path written.
 
     Examples
     --------
@@ -138,20 +152,33 @@ def write_netcdf(rec: xr.Dataset, path: str | Path) -> Path:
 
 
 def read_zarr(path: str | Path) -> xr.Dataset:
-    """Read a Recording from a zarr folder written by :func:`write_zarr`."""
+    """Read a Recording from a zarr folder written by :func:`write_zarr`.
+
+    Parameters
+    ----------
+    path : str or Path
+        The zarr folder.
+
+    Returns
+    -------
+    xarray.Dataset
+        A validated Recording, fully loaded.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, spikedecode
+    >>> rec = spikedecode.make_recording([0.1, 0.2], ["a", "b"], t_stop=1.0)
+    >>> p = write_zarr(rec, pathlib.Path(tempfile.mkdtemp()) / "day1.zarr")
+    >>> read_zarr(p)["spike_time"].values.tolist()
+    [0.1, 0.2]
+    """
     from spikedecode.recording import check_recording
 
     attempt_import("zarr", "to read zarr stores")
     path = Path(path)
-    try:
+    with corrupt_file_errors(path, "zarr", "the folder is incomplete or damaged — write it "
+                             "again."):
         ds = xr.open_zarr(path, consolidated=_consolidated(path), chunks=None).load()
-    except SpikeDecodeError:
-        raise
-    except Exception as err:  # zarr raises many types: never leak them
-        raise CorruptFileError(
-            f"{path} could not be read as zarr ({type(err).__name__}: {err}); the folder is "
-            "incomplete or damaged — write it again."
-        ) from err
     return check_recording(normalize(ds))
 
 
@@ -172,6 +199,27 @@ def write_zarr(rec: xr.Dataset, path: str | Path, *, zarr_format: int = 2) -> Pa
     """Write a Recording to a zarr folder, atomically (temp folder + rename).
 
     ``zarr_format=2`` by default: fixed-width strings have no stable zarr v3 encoding yet.
+
+    Parameters
+    ----------
+    rec : xarray.Dataset
+        The Recording to write.
+    path : str or Path
+        Destination folder (``.zarr``).
+    zarr_format : int, default=2
+        The zarr format version.
+
+    Returns
+    -------
+    Path
+        The path written.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, spikedecode
+    >>> rec = spikedecode.make_recording([0.1], ["a"], t_stop=1.0)
+    >>> write_zarr(rec, pathlib.Path(tempfile.mkdtemp()) / "day1.zarr").name
+    'day1.zarr'
     """
     from spikedecode.io._checks import check_writable
     from spikedecode.recording import check_recording

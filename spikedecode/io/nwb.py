@@ -42,9 +42,9 @@ from spikedecode.errors import (
     CorruptFileError,
     FileFormatError,
     RecordingError,
-    SpikeDecodeError,
     SpikeDecodeWarning,
 )
+from spikedecode.io._checks import corrupt_file_errors
 
 __all__ = ["read_nwb", "interval_tables", "LABEL_COLUMNS", "UNIT_NAME_COLUMNS"]
 
@@ -203,6 +203,49 @@ def _warn_negative(
         )
 
 
+def _unit_ids(units: Any, unit_column: str | None) -> list[str]:
+    """The unit names of an NWB units table: ``unit_column``, a known name column, or ids."""
+    if unit_column is not None:
+        if unit_column not in units.colnames and unit_column != "id":
+            raise ConfigError(
+                f"unit_column == {unit_column!r} is not a column of the units "
+                f"table; its columns are {list(units.colnames)} (or 'id')."
+            )
+        col = unit_column
+    else:
+        col = next((c for c in UNIT_NAME_COLUMNS if c in units.colnames), "id")
+    raw_ids = units.id.data[:] if col == "id" else _column(units, col)
+    ids = [_label_text(v) for v in raw_ids]
+    if unit_column is None and col != "id" and len(set(ids)) != len(ids):
+        # a name column with repeats (e.g. per-channel names): use the ids
+        ids = [_label_text(v) for v in units.id.data[:]]
+    return ids
+
+
+def _interval_rows(tables: Mapping[str, Any], every: Mapping[str, Any],
+                   label_column: str | Mapping[str, str] | None,
+                   exclude_other_intervals: bool) -> tuple[list[tuple[float, float, str]],
+                                                           list[tuple[float, float, str]],
+                                                           list[dict[str, Any]]]:
+    """Epoch rows of the chosen tables, excluded spans of the others, and a description."""
+    rows: list[tuple[float, float, str]] = []
+    for name, table in tables.items():
+        rows.extend(_epochs_of(name, table, label_column))
+    excluded: list[tuple[float, float, str]] = []
+    described = []
+    for name, table in every.items():
+        role = ("epochs" if name in tables else
+                "excluded" if exclude_other_intervals else "ignored")
+        if role == "excluded":
+            ex_start, ex_stop = _intervals_of(table)
+            excluded.extend((a, b, name) for a, b in zip(ex_start, ex_stop))
+        lab = _label_column_of(name, table, label_column if role == "epochs" else None)
+        described.append({"table": name, "rows": len(table),
+                          "columns": list(getattr(table, "colnames", ())),
+                          "label_column": lab or "", "role": role})
+    return rows, excluded, described
+
+
 def read_nwb(
     path: str | Path,
     *,
@@ -274,7 +317,7 @@ def read_nwb(
 
     pynwb = attempt_import("pynwb", "to read NWB files")
     path = Path(path)
-    try:
+    with corrupt_file_errors(path, "NWB", "the file is truncated, damaged or not NWB 2."):
         with warnings.catch_warnings():
             # pynwb warns about unrelated schema details (e.g. OpticalSeries fields)
             warnings.filterwarnings("ignore", module=r"(pynwb|hdmf)(\.|$)")
@@ -290,50 +333,16 @@ def read_nwb(
                 st_index = units["spike_times"]
                 flat = np.asarray(st_index.target.data[:], dtype=np.float64)
                 ends = np.asarray(st_index.data[:], dtype=np.int64)
-                if unit_column is not None:
-                    if unit_column not in units.colnames and unit_column != "id":
-                        raise ConfigError(
-                            f"unit_column == {unit_column!r} is not a column of the units "
-                            f"table; its columns are {list(units.colnames)} (or 'id')."
-                        )
-                    col = unit_column
-                else:
-                    col = next((c for c in UNIT_NAME_COLUMNS if c in units.colnames), "id")
-                raw_ids = units.id.data[:] if col == "id" else _column(units, col)
-                ids = [_label_text(v) for v in raw_ids]
-                if unit_column is None and col != "id" and len(set(ids)) != len(ids):
-                    # a name column with repeats (e.g. per-channel names): use the ids
-                    ids = [_label_text(v) for v in units.id.data[:]]
+                ids = _unit_ids(units, unit_column)
                 tables, every = _pick_tables(nwb, intervals)
                 available = list(every)
-                rows: list[tuple[float, float, str]] = []
-                for name, table in tables.items():
-                    rows.extend(_epochs_of(name, table, label_column))
-                excluded: list[tuple[float, float, str]] = []
-                described = []
-                for name, table in every.items():
-                    role = ("epochs" if name in tables else
-                            "excluded" if exclude_other_intervals else "ignored")
-                    if role == "excluded":
-                        ex_start, ex_stop = _intervals_of(table)
-                        excluded.extend((a, b, name) for a, b in zip(ex_start, ex_stop))
-                    lab = _label_column_of(name, table, label_column if role == "epochs"
-                                           else None)
-                    described.append({"table": name, "rows": len(table),
-                                      "columns": list(getattr(table, "colnames", ())),
-                                      "label_column": lab or "", "role": role})
+                rows, excluded, described = _interval_rows(
+                    tables, every, label_column, exclude_other_intervals)
                 session = str(nwb.session_id or nwb.identifier or "")
                 subject = ""
                 if nwb.subject is not None and nwb.subject.subject_id is not None:
                     subject = str(nwb.subject.subject_id)
                 start_time = str(nwb.session_start_time.isoformat())
-    except SpikeDecodeError:
-        raise
-    except Exception as err:  # pynwb/hdmf/h5py raise many types: never leak them
-        raise CorruptFileError(
-            f"{path} could not be read as NWB ({type(err).__name__}: {err}); the file is "
-            "truncated, damaged or not NWB 2."
-        ) from err
     counts = np.diff(np.concatenate([[0], ends]))
     if counts.size != len(ids) or (counts < 0).any() or (ends.size and ends[-1] != flat.size):
         raise CorruptFileError(

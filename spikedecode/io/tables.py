@@ -263,6 +263,28 @@ def write_table(rec: xr.Dataset, path: str | Path, *, sep: str | None = None) ->
 
     Times are written with full precision (shortest repr that round-trips), and the
     metadata line keeps ``t_start``, ``t_stop``, all unit ids and the session attrs.
+
+    Parameters
+    ----------
+    rec : xarray.Dataset
+        The Recording to write.
+    path : str or Path
+        Destination ``.csv`` or ``.tsv`` file.
+    sep : str, optional
+        Column separator; default from the suffix (tab for ``.tsv``, else comma).
+
+    Returns
+    -------
+    Path
+        The path written.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, spikedecode
+    >>> rec = spikedecode.make_recording([0.1, 0.2], ["a", "b"], t_stop=1.0)
+    >>> p = write_table(rec, pathlib.Path(tempfile.mkdtemp()) / "day1.csv")
+    >>> read_table(p)["spike_time"].values.tolist()
+    [0.1, 0.2]
     """
     import pandas as pd
 
@@ -289,6 +311,29 @@ def read_npz(path: str | Path, *, epochs: Any = None, **kwargs: Any) -> xr.Datas
     """Read an npz archive of spike arrays (``time``, ``unit``, ...) as a Recording.
 
     Loaded with ``allow_pickle=False``.
+
+    Parameters
+    ----------
+    path : str or Path
+        The ``.npz`` archive.
+    epochs : optional
+        Epochs to attach, as for :func:`read_table`.
+    **kwargs
+        Passed to :func:`spikedecode.make_recording` (``session``, ``day``...), over the
+        archive's own metadata.
+
+    Returns
+    -------
+    xarray.Dataset
+        A validated Recording.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, spikedecode
+    >>> rec = spikedecode.make_recording([0.1, 0.2], ["a", "b"], t_stop=1.0)
+    >>> p = write_npz(rec, pathlib.Path(tempfile.mkdtemp()) / "day1.npz")
+    >>> read_npz(p)["spike_time"].values.tolist()
+    [0.1, 0.2]
     """
     from spikedecode.recording import make_recording
 
@@ -426,7 +471,27 @@ def _check_npz_sizes(path: Path) -> None:
 
 
 def write_npz(rec: xr.Dataset, path: str | Path) -> Path:
-    """Write a Recording as an npz archive (no pickled objects), atomically."""
+    """Write a Recording as an npz archive (no pickled objects), atomically.
+
+    Parameters
+    ----------
+    rec : xarray.Dataset
+        The Recording to write.
+    path : str or Path
+        Destination ``.npz`` file.
+
+    Returns
+    -------
+    Path
+        The path written.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, spikedecode
+    >>> rec = spikedecode.make_recording([0.1], ["a"], t_stop=1.0)
+    >>> write_npz(rec, pathlib.Path(tempfile.mkdtemp()) / "day1.npz").suffix
+    '.npz'
+    """
     from spikedecode.io._checks import check_writable
     from spikedecode.recording import check_recording
     from spikedecode.serialization import atomic_path

@@ -17,7 +17,6 @@ __all__ = [
     "plot_spectra",
     "plot_day_projections",
     "plot_latent_trajectories",
-    "plot_cross_day_matrix",
     "plot_adversarial_stats",
 ]
 
@@ -111,30 +110,51 @@ def plot_latent_trajectories(aligner: Any, days: Mapping[Hashable, Any], *,
     Parameters
     ----------
     aligner : fitted DayAligner
-    days : mapping day -> DayData
+    days : mapping day -> Windows or (X, y, groups, t_rel)
+        The days' samples, as :func:`spikedecode.evaluation.prepare_days` takes them
+        (e.g. ``preprocess.epoch_bins`` per day); ``t_rel`` (time after onset) orders
+        each trajectory.
     show : days to draw (default up to 6)
     dims : the two components drawn
 
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> from spikedecode.align import PerDayPCA
+    >>> rng = np.random.default_rng(0); t = np.tile([0.0, 0.1, 0.2], 8)
+    >>> y = np.repeat(["a", "b"], 12); g = np.repeat(np.arange(8), 3)
+    >>> days = {d: (rng.normal(size=(24, 5)), y, g, t) for d in range(2)}
+    >>> pca = PerDayPCA(n_components=2).fit({d: v[0] for d, v in days.items()})
+    >>> fig = plot_latent_trajectories(pca, days)
+    >>> len(fig.axes[0].lines)  # 2 days x 2 labels x (trajectory + start marker)
+    8
     """
+    from spikedecode.evaluation import prepare_days
+
     plt = _plt()
     show = list(show) if show is not None else list(days)[:6]
+    data = prepare_days({d: days[d] for d in show}, shared_units=False)
     if ax is None:
         fig, ax = plt.subplots(figsize=(4.5, 4))
     else:
         fig = ax.figure
-    labs = sorted({str(v) for d in show for v in np.unique(days[d].labels).tolist()})
+    labs = sorted({str(v) for d in show for v in np.unique(data[d]["y"]).tolist()})
     colors = {lab: plt.get_cmap("tab10")(i % 10) for i, lab in enumerate(labs)}
     styles = ["-", "--", ":", "-."]
     for i, d in enumerate(show):
-        data = days[d]
-        Z = aligner.transform(data.X, day=d)
+        v = data[d]
+        Z = aligner.transform(v["X"], day=d)
+        y = np.asarray(v["y"]).astype(str)
         for lab in labs:
-            sel = data.labels.astype(str) == lab
-            ts = np.unique(data.t_rel[sel])
-            traj = np.stack([Z[sel & (data.t_rel == t)].mean(0) for t in ts])
+            sel = y == lab
+            if not sel.any():
+                continue
+            ts = np.unique(v["t_rel"][sel])
+            traj = np.stack([Z[sel & (v["t_rel"] == t)].mean(0) for t in ts])
             ax.plot(traj[:, dims[0]], traj[:, dims[1]], styles[i % 4], color=colors[lab],
                     alpha=0.8, lw=1.2, label=lab if i == 0 else None)
             ax.plot(traj[0, dims[0]], traj[0, dims[1]], "o", color=colors[lab], ms=3)
@@ -142,36 +162,6 @@ def plot_latent_trajectories(aligner: Any, days: Mapping[Hashable, Any], *,
     ax.set_ylabel(f"component {dims[1] + 1}")
     ax.set_title(f"{type(aligner).__name__}: days {show}", fontsize=9)
     ax.legend(fontsize=6)
-    fig.tight_layout()
-    return fig
-
-
-def plot_cross_day_matrix(matrix: ArrayLike, days: Sequence[Hashable] | None = None, *,
-                          title: str = "", vmin: float = 0.0, vmax: float = 1.0,
-                          ax: Any = None) -> Any:
-    """Heat map of a cross-day accuracy matrix (rows: training day, columns: test day).
-
-    Examples
-    --------
-    >>> import matplotlib; matplotlib.use("Agg")
-    >>> fig = plot_cross_day_matrix(np.eye(3), [0, 1, 2], title="demo")
-    >>> fig.axes[0].get_title()
-    'demo'
-    """
-    plt = _plt()
-    m = np.asarray(matrix, dtype=float)
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(4, 3.5))
-    else:
-        fig = ax.figure
-    im = ax.imshow(m, vmin=vmin, vmax=vmax, cmap="magma")
-    if days is not None:
-        ax.set_xticks(range(len(days)), [str(d) for d in days], fontsize=6)
-        ax.set_yticks(range(len(days)), [str(d) for d in days], fontsize=6)
-    ax.set_xlabel("test day")
-    ax.set_ylabel("training day")
-    ax.set_title(title)
-    fig.colorbar(im, ax=ax, label="accuracy")
     fig.tight_layout()
     return fig
 

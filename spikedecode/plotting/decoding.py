@@ -80,9 +80,29 @@ def plot_cross_day(matrix: xr.DataArray, *, ax: Any = None, title: str | None = 
                    vmin: float | None = None, vmax: float | None = 1.0) -> Any:
     """Heatmap of a cross-day matrix (``train_day`` x ``test_day``).
 
+    Parameters
+    ----------
+    matrix : xarray.DataArray
+        The result of :func:`spikedecode.evaluation.cross_day_matrix`, with dimensions
+        ``train_day`` and ``test_day``; values are printed in the cells up to 12 x 12.
+    ax : matplotlib Axes, optional
+        Draw into this axes instead of a new figure.
+    title : str, optional
+        Default: the matrix's ``metric`` and ``aligner`` attributes.
+    vmin, vmax : float or None, default=None, 1.0
+        Colour scale limits.
+
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> m = xr.DataArray(np.eye(3), dims=("train_day", "test_day"),
+    ...                  coords={"train_day": [0, 1, 2], "test_day": [0, 1, 2]})
+    >>> plot_cross_day(m, title="demo").axes[0].get_title()
+    'demo'
     """
     plt = pyplot()
 

@@ -15,6 +15,7 @@ from spikedecode.preprocess.counts import from_counts
 from spikedecode.preprocess.labels import (
     LATENT,
     STIMULUS,
+    epoch_bins,
     label_windows,
     make_windows,
     trial_windows,
@@ -24,6 +25,9 @@ from spikedecode.preprocess.resample import (
     BootstrapSampler,
     RandomOverSampler,
     RandomUnderSampler,
+    balanced_bootstrap_indices,
+    group_splits,
+    grouped_validation_split,
     leakage_safe_cv,
 )
 from spikedecode.preprocess.windows import (
@@ -48,12 +52,16 @@ __all__ = [
     "check_windows",
     "label_windows",
     "trial_windows",
+    "epoch_bins",
     "make_windows",
     "STIMULUS",
     "LATENT",
     "RandomUnderSampler",
     "RandomOverSampler",
     "BootstrapSampler",
+    "balanced_bootstrap_indices",
     "leakage_safe_cv",
+    "group_splits",
+    "grouped_validation_split",
     "BlockedTimeSplit",
 ]

@@ -21,12 +21,14 @@ import math
 import warnings
 from collections.abc import Iterable, Mapping
 from fractions import Fraction
+from numbers import Real
 from typing import Any
 
 import numpy as np
 import xarray as xr
 from numpy.typing import DTypeLike, NDArray
 
+from spikedecode._validation import Interval, Options, check_param
 from spikedecode.errors import (
     DataDroppedWarning,
     SchemaError,
@@ -44,6 +46,16 @@ _CHUNK = 1 << 15
 def count_dtype(max_count: int) -> np.dtype:
     """Smallest unsigned integer dtype that holds ``max_count``.
 
+    Parameters
+    ----------
+    max_count : int
+        The largest count to store.
+
+    Returns
+    -------
+    numpy.dtype
+        ``uint8``, ``uint16``, ``uint32`` or ``uint64``.
+
     Examples
     --------
     >>> count_dtype(200), count_dtype(256), count_dtype(70000)
@@ -57,6 +69,18 @@ def count_dtype(max_count: int) -> np.dtype:
 
 def n_bins_for(t_start: float, t_stop: float, bin_size: float) -> int:
     """Number of whole bins of ``bin_size`` in ``[t_start, t_stop)``.
+
+    Parameters
+    ----------
+    t_start, t_stop : float
+        The interval, in seconds.
+    bin_size : float
+        Bin width, in seconds.
+
+    Returns
+    -------
+    int
+        The number of bins.
 
     ``floor((t_stop - t_start) / bin_size)``, except that a quotient within ``1e-9``
     (relative) of an integer is rounded to it, so that ``(1.0 - 0.0) / 0.005`` gives 200
@@ -108,6 +132,20 @@ def _edges_from_grid(
 def bin_edges(t_start: float, bin_size: float, n_bins: int) -> NDArray[np.float64]:
     """The ``n_bins + 1`` bin edges of :func:`bin_spikes` (float64).
 
+    Parameters
+    ----------
+    t_start : float
+        The first edge, in seconds.
+    bin_size : float
+        Bin width, in seconds.
+    n_bins : int
+        Number of bins.
+
+    Returns
+    -------
+    ndarray of float64, shape (n_bins + 1,)
+        The edges.
+
     Edge ``k`` is the float nearest to ``t_start + k * bin_size`` computed exactly from
     the decimal values (see :func:`_grid`); when those have no short rational form it is
     ``t_start + k * bin_size`` in float64. This is the one definition of the edges.
@@ -144,9 +182,8 @@ def _check_bin_params(
         raise SpikeDecodeTypeError(
             f"bin_size must be a number of seconds; got {type(bin_size).__name__}."
         )
-    bin_size = float(bin_size)
-    if not (np.isfinite(bin_size) and bin_size > 0):
-        raise SpikeDecodeValueError(f"bin_size == {bin_size}, must be > 0 (seconds).")
+    bin_size = check_param(bin_size, "bin_size", Interval(Real, 0, None, closed="neither"),
+                           hint="It is in seconds.")
     t0 = float(rec.attrs["t_start"]) if t_start is None else float(t_start)
     t1 = float(rec.attrs["t_stop"]) if t_stop is None else float(t_stop)
     if not (np.isfinite(t0) and np.isfinite(t1)):
@@ -524,8 +561,7 @@ def bin_spikes(
             raise SpikeDecodeTypeError(
                 f"dtype == {dtype.name}, must be an integer dtype (counts are integers)."
             )
-    if engine not in _ENGINES:
-        raise SpikeDecodeValueError(f"engine == {engine!r}, must be one of {_ENGINES}.")
+    check_param(engine, "engine", Options(*_ENGINES))
     _check_output_size(rec, n_bins, 1 if dtype is None else dtype.itemsize, t0, t1, bin_size,
                        t_start, t_stop)
     values, stats = _count_values(rec, bin_size, t0, n_bins, dtype, engine=engine)

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable
+from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -42,7 +43,9 @@ from numpy.typing import NDArray
 from xarray.backends import BackendArray
 from xarray.core import indexing
 
+from spikedecode._validation import Interval, Options, check_param
 from spikedecode.errors import (
+    ConfigError,
     DataDroppedWarning,
     LabelError,
     NotEnoughDataError,
@@ -57,6 +60,7 @@ from spikedecode.preprocess.windows import _check_binned, check_windows, sliding
 __all__ = [
     "label_windows",
     "trial_windows",
+    "epoch_bins",
     "make_windows",
     "STIMULUS",
     "LATENT",
@@ -177,18 +181,6 @@ def _window_ends(windows: xr.DataArray, s: NDArray[np.float64]) -> NDArray[np.fl
     return _edges_from_grid(k + n_bins, _grid(t0, bin_size, int(k.max(initial=0)) + n_bins))
 
 
-def _check_share(value: Any, name: str) -> float | None:
-    if value is None:
-        return None
-    try:
-        share = float(value)
-    except (TypeError, ValueError) as err:
-        raise SpikeDecodeTypeError(f"{name} must be a number or None; got {value!r}.") from err
-    if not (0 < share <= 1):
-        raise SpikeDecodeValueError(f"{name} == {value!r}, must be in (0, 1] or None.")
-    return share
-
-
 def _latent_groups(
     s: NDArray[np.float64],
     e: NDArray[np.float64],
@@ -298,6 +290,49 @@ def label_windows(
                   max_group_share=max_group_share, stacklevel=3)
 
 
+def _selected_epochs(label: NDArray, stimulus_labels: Iterable[str] | str | None) -> NDArray:
+    """Mask of the epochs whose label is in ``stimulus_labels`` (all when None)."""
+    if stimulus_labels is None:
+        return np.ones(label.size, dtype=bool)
+    if isinstance(stimulus_labels, str):
+        stimulus_labels = [stimulus_labels]
+    wanted = {str(v) for v in stimulus_labels}
+    unknown = sorted(wanted - set(label.tolist()))
+    if unknown:
+        raise LabelError(
+            f"stimulus_labels names {unknown}, which no epoch has; epoch labels are "
+            f"{sorted(set(label.tolist()))}."
+        )
+    return np.isin(label, sorted(wanted))
+
+
+def _largest_group_share(trial: NDArray, label: NDArray, n_epochs: int,
+                         latent_block: float | None, max_group_share: float | None,
+                         stacklevel: int) -> float:
+    """Share of the labelled windows in the largest group; warn above ``max_group_share``."""
+    if not trial.size:
+        return 0.0
+    keep_size = trial.size
+    ids, counts = np.unique(trial, return_counts=True)
+    big = int(np.argmax(counts))
+    share = float(counts[big] / keep_size)
+    if max_group_share is not None and share > max_group_share:
+        g = int(ids[big])
+        what = (f"epoch {g} ('{label[g]}')" if g < n_epochs else
+                f"a latent block of up to {latent_block} s" if latent_block is not None
+                else "a latent gap (latent_block=None)")
+        warnings.warn(
+            f"one group (trial {g}, {what}) holds {share:.0%} of the {keep_size} "
+            f"labelled windows, more than max_group_share={max_group_share:.0%}: grouped "
+            "CV folds cannot be balanced and cluster-bootstrap intervals are "
+            "unreliable. Use more trials, a shorter latent_block, or stimulus_labels "
+            "to drop the long epoch.",
+            SpikeDecodeWarning,
+            stacklevel=stacklevel,
+        )
+    return share
+
+
 def _label(
     windows: xr.DataArray,
     rec: xr.Dataset,
@@ -316,40 +351,17 @@ def _label(
             "windows need attrs['bin_size'] and a 'time' coordinate to be labelled; build "
             "them with spikedecode.preprocess.sliding_windows()."
         )
-    if rule not in _RULES:
-        raise SpikeDecodeValueError(f"rule == {rule!r}, must be one of {_RULES}.")
-    guard = float(guard)
-    if not (np.isfinite(guard) and guard >= 0):
-        raise SpikeDecodeValueError(f"guard == {guard}, must be >= 0 seconds.")
+    rule = check_param(rule, "rule", Options(*_RULES))
+    guard = check_param(guard, "guard", Interval(Real, 0, None))
     if not isinstance(latent_label, str) or not latent_label:
-        raise SpikeDecodeValueError(f"latent_label == {latent_label!r}, must be a non-empty str.")
-    if latent_block is not None:
-        try:
-            latent_block = float(latent_block)
-        except (TypeError, ValueError) as err:
-            raise SpikeDecodeTypeError(
-                f"latent_block must be a number of seconds or None; got {latent_block!r}."
-            ) from err
-        if not (np.isfinite(latent_block) and latent_block > 0):
-            raise SpikeDecodeValueError(
-                f"latent_block == {latent_block}, must be > 0 seconds (or None for one group "
-                "per gap)."
-            )
-    max_group_share = _check_share(max_group_share, "max_group_share")
+        raise ConfigError(f"latent_label == {latent_label!r}, must be a non-empty str.")
+    latent_block = check_param(latent_block, "latent_block",
+                               [Interval(Real, 0, None, closed="neither"), None],
+                               hint="(seconds; None for one group per gap)")
+    max_group_share = check_param(max_group_share, "max_group_share",
+                                  [Interval(Real, 0, 1, closed="right"), None])
     start, stop, label = _epochs(rec)
-    if stimulus_labels is None:
-        selected = np.ones(label.size, dtype=bool)
-    else:
-        if isinstance(stimulus_labels, str):
-            stimulus_labels = [stimulus_labels]
-        wanted = {str(v) for v in stimulus_labels}
-        unknown = sorted(wanted - set(label.tolist()))
-        if unknown:
-            raise LabelError(
-                f"stimulus_labels names {unknown}, which no epoch has; epoch labels are "
-                f"{sorted(set(label.tolist()))}."
-            )
-        selected = np.isin(label, sorted(wanted))
+    selected = _selected_epochs(label, stimulus_labels)
     out_labels = label if rule == "multiclass" else np.full(label.size, STIMULUS)
     if latent_label in set(out_labels[selected].tolist()):
         raise SpikeDecodeValueError(
@@ -399,25 +411,8 @@ def _label(
     if isinstance(day, np.integer):
         day = int(day)
 
-    share = 0.0
-    if keep.size:
-        ids, counts = np.unique(trial, return_counts=True)
-        big = int(np.argmax(counts))
-        share = float(counts[big] / keep.size)
-        if max_group_share is not None and share > max_group_share:
-            g = int(ids[big])
-            what = (f"epoch {g} ('{label[g]}')" if g < n_epochs else
-                    f"a latent block of up to {latent_block} s" if latent_block is not None
-                    else "a latent gap (latent_block=None)")
-            warnings.warn(
-                f"one group (trial {g}, {what}) holds {share:.0%} of the {keep.size} "
-                f"labelled windows, more than max_group_share={max_group_share:.0%}: grouped "
-                "CV folds cannot be balanced and cluster-bootstrap intervals are "
-                "unreliable. Use more trials, a shorter latent_block, or stimulus_labels "
-                "to drop the long epoch.",
-                SpikeDecodeWarning,
-                stacklevel=stacklevel,
-            )
+    share = _largest_group_share(trial, label, n_epochs, latent_block, max_group_share,
+                                 stacklevel + 1)
 
     out = _select_samples(windows, keep)
     out = out.assign_coords(
@@ -427,23 +422,14 @@ def _label(
         day=("sample", np.full(keep.size, day)),
     )
     out.attrs = dict(windows.attrs)
-    n_edge = int(is_edge.sum())
+    dropped = {"excluded": int(is_excl.sum()), "other_intervals": int(is_other.sum()),
+               "block_edge": int(is_edge.sum())}
+    dropped["ambiguous"] = int(s.size - keep.size - sum(dropped.values()))
     out.attrs.update(
-        {
-            "rule": rule,
-            "latent_label": latent_label,
-            "guard": guard,
-            "latent_block": latent_block if latent_block is not None else "gap",
-            "day": day,
-            "n_windows_in": int(s.size),
-            "n_dropped_excluded": int(is_excl.sum()),
-            "n_dropped_other_intervals": int(is_other.sum()),
-            "n_dropped_block_edge": n_edge,
-            "n_dropped_ambiguous": int(
-                s.size - keep.size - is_excl.sum() - is_other.sum() - n_edge
-            ),
-            "largest_group_share": share,
-        }
+        rule=rule, latent_label=latent_label, guard=guard,
+        latent_block=latent_block if latent_block is not None else "gap", day=day,
+        n_windows_in=int(s.size), largest_group_share=share,
+        **{f"n_dropped_{k}": v for k, v in dropped.items()},
     )
     return out
 
@@ -543,6 +529,112 @@ def trial_windows(
     return out
 
 
+def epoch_bins(
+    rec: xr.Dataset,
+    *,
+    bin_size: float = 0.1,
+    t_window: tuple[float, float] = (0.0, 0.5),
+    labels: Iterable[str] | None = None,
+) -> xr.DataArray:
+    """Spike counts in bins aligned exactly to every epoch onset, one sample per bin.
+
+    Unlike :func:`trial_windows`, which cuts windows out of a global bin grid (the first
+    bin is the one that *contains* the onset, so it can start up to one bin before it),
+    the bins here start at ``onset + t_window[0] + k * bin_size`` exactly. Bins are
+    ``[left, left + bin_size)``.
+
+    Parameters
+    ----------
+    rec : xarray.Dataset
+        The Recording (spikes and epochs).
+    bin_size : float, default=0.1
+        Bin width (s).
+    t_window : (float, float), default=(0.0, 0.5)
+        Window relative to each onset (s); ``round((t1 - t0) / bin_size)`` bins per epoch.
+    labels : iterable of str, optional
+        Keep only epochs with these labels (default: all).
+
+    Returns
+    -------
+    xarray.DataArray
+        Windows ``(sample, lag, unit)`` with one lag (float64 counts) and
+        ``n_epochs * n_bins`` samples, epoch by epoch. Coords: ``time`` (left edge of the
+        bin), ``label``, ``trial`` (epoch index in the Recording), ``t_rel`` (left edge
+        relative to the onset), ``day``, ``lag`` and ``unit``. Attrs: ``bin_size``,
+        ``n_bins`` (1), ``step`` (1), ``t_window``, ``day``. ``t_rel`` is a multiple of
+        ``bin_size`` (plus ``t_window[0]``), so that
+        :func:`spikedecode.evaluation.prepare_days` gives every bin after onset one
+        condition key across trials and days.
+
+    Raises
+    ------
+    ConfigError
+        ``bin_size <= 0`` or a window holding no bin.
+    LabelError
+        ``labels`` names a label no epoch has.
+
+    Examples
+    --------
+    >>> from spikedecode import make_recording
+    >>> rec = make_recording([1.05, 1.15, 3.01, 1.5], [0, 0, 0, 1], units=["a", "b"],
+    ...                      t_stop=5.0, epochs=[(1.0, 2.0, "x"), (3.0, 4.0, "y")])
+    >>> w = epoch_bins(rec, bin_size=0.1, t_window=(0.0, 0.2))
+    >>> w.values[:, 0, :].tolist(), w["label"].values.tolist(), w["t_rel"].values.tolist()
+    ([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0], [0.0, 0.0]], ['x', 'x', 'y', 'y'], [0.0, 0.1, 0.0, 0.1])
+    """
+    if isinstance(bin_size, bool) or not isinstance(bin_size, (int, float, np.number)) \
+            or not bin_size > 0:
+        raise ConfigError(f"bin_size == {bin_size!r}, must be a number > 0 (seconds).")
+    try:
+        t0, t1 = float(t_window[0]), float(t_window[1])
+    except (TypeError, IndexError, ValueError) as err:
+        raise ConfigError(f"t_window == {t_window!r}, must be (start, stop) in seconds "
+                          "relative to the onset.") from err
+    n_bins = int(round((t1 - t0) / bin_size))
+    if n_bins < 1:
+        raise ConfigError(f"t_window == {t_window!r} holds no bin of {bin_size} s; widen it "
+                          "or use a smaller bin_size.")
+    start, _, label = _epochs(rec)
+    sel = np.arange(start.size)
+    if labels is not None:
+        wanted = {str(v) for v in ([labels] if isinstance(labels, str) else labels)}
+        unknown = sorted(wanted - set(label.tolist()))
+        if unknown:
+            raise LabelError(
+                f"labels names {unknown}, which no epoch has; epoch labels are "
+                f"{sorted(set(label.tolist()))}."
+            )
+        sel = np.flatnonzero(np.isin(label, sorted(wanted)))
+    if sel.size == 0:
+        raise NotEnoughDataError("the recording has no epochs to bin.")
+    # edges[i, k]: left edge of bin k of epoch i (k = n_bins is the right edge of the last)
+    edges = start[sel, None] + t0 + bin_size * np.arange(n_bins + 1)[None, :]
+    times = np.asarray(rec["spike_time"].values, dtype=np.float64)
+    unit_idx = np.asarray(rec["spike_unit"].values)
+    units = rec["unit"].values
+    X = np.zeros((sel.size, n_bins, len(units)))
+    for u in range(len(units)):
+        st = np.sort(times[unit_idx == u])
+        c = np.searchsorted(st, edges.ravel(), side="left").reshape(edges.shape)
+        X[:, :, u] = np.diff(c, axis=1)
+    day = rec.attrs.get("day", 0)
+    if isinstance(day, np.integer):
+        day = int(day)
+    n = sel.size * n_bins
+    t_rel = np.tile(t0 + bin_size * np.arange(n_bins), sel.size)
+    return xr.DataArray(
+        X.reshape(n, 1, len(units)), dims=("sample", "lag", "unit"),
+        coords={"time": ("sample", edges[:, :-1].ravel()),
+                "label": ("sample", np.repeat(label[sel], n_bins)),
+                "trial": ("sample", np.repeat(sel.astype(np.int64), n_bins)),
+                "t_rel": ("sample", t_rel, {"units": "s"}),
+                "day": ("sample", np.full(n, day)),
+                "lag": [0], "unit": units},
+        attrs={"bin_size": float(bin_size), "n_bins": 1, "step": 1,
+               "t_window": (t0, t1), "day": day},
+    )
+
+
 def make_windows(
     rec: xr.Dataset,
     *,
@@ -556,6 +648,28 @@ def make_windows(
 
     Equivalent to ``label_windows(sliding_windows(bin_spikes(rec, bin_size), n_bins,
     step), rec, rule=rule, **label_kw)``.
+
+    Parameters
+    ----------
+    rec : xarray.Dataset
+        The Recording, with its epochs.
+    bin_size : float, default=0.005
+        Bin width in seconds (:func:`bin_spikes`).
+    n_bins : int, default=5
+        Bins per window (:func:`sliding_windows`).
+    step : int, default=1
+        Bins between the starts of consecutive windows.
+    rule : str, default="multiclass"
+        Labelling rule of :func:`label_windows`.
+    **label_kw
+        Further arguments of :func:`label_windows` (``guard``, ``latent_block``,
+        ``max_group_share``...).
+
+    Returns
+    -------
+    xarray.DataArray
+        Labelled Windows with dims ``(sample, lag, unit)`` and the ``label`` and
+        ``trial`` coordinates.
 
     Examples
     --------

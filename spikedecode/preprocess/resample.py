@@ -8,11 +8,20 @@ Splitters never put windows of one trial (or one latent gap) on both sides of a 
 :func:`leakage_safe_cv` is scikit-learn's ``StratifiedGroupKFold`` to be used with
 ``groups=trial``; :class:`BlockedTimeSplit` cuts the recording into contiguous blocks in
 time and removes ``gap`` samples (and every sample of a test group) from the training side.
+
+This module is the one splitter family of the package: :func:`group_splits` (the folds of
+the linear decoders' λ search and of the evaluation), :func:`grouped_validation_split`
+(the early-stopping hold-out of the torch decoders) and :func:`leakage_safe_cv` all draw
+their seed from ``random_state`` the same way (:func:`spikedecode._random.draw_seed`), so
+``group_splits(y, g, k, s)`` equals ``leakage_safe_cv(k, random_state=s).split(y, y, g)``
+whenever every class holds at least ``k`` groups. The one class-balanced bootstrap is
+:func:`balanced_bootstrap_indices`; :class:`BootstrapSampler` draws through the same code.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from numbers import Integral
 from typing import Any
 
 import numpy as np
@@ -21,8 +30,10 @@ from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator
 from sklearn.model_selection import StratifiedGroupKFold
 
-from spikedecode._random import RandomStateLike, check_generator
+from spikedecode._random import RandomStateLike, check_generator, draw_seed
+from spikedecode._validation import Interval, Options, check_param
 from spikedecode.errors import (
+    ConfigError,
     NotEnoughDataError,
     SpikeDecodeTypeError,
     SpikeDecodeValueError,
@@ -32,7 +43,10 @@ __all__ = [
     "RandomUnderSampler",
     "RandomOverSampler",
     "BootstrapSampler",
+    "balanced_bootstrap_indices",
     "leakage_safe_cv",
+    "group_splits",
+    "grouped_validation_split",
     "BlockedTimeSplit",
 ]
 
@@ -183,15 +197,82 @@ class RandomOverSampler(_BaseSampler):
         return np.concatenate(parts)
 
 
+def _draw_per_class(
+    members: list[NDArray[np.intp]], sizes: ArrayLike, rng: np.random.Generator
+) -> NDArray[np.intp]:
+    """Draw ``sizes[c]`` indices with replacement from ``members[c]``, class after class.
+
+    The one bootstrap draw of the package: :func:`balanced_bootstrap_indices` and
+    :class:`BootstrapSampler` (stratified or balanced) both go through it.
+    """
+    parts = [rng.choice(m, size=int(k), replace=True) for m, k in zip(members, sizes)]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.intp)
+
+
+def _balanced_sizes(counts: NDArray[np.intp], n: int, size: Any) -> NDArray[np.intp]:
+    """Per-class draw counts of a class-balanced bootstrap (see ``balanced_bootstrap_indices``)."""
+    if size == "largest":
+        per_class = int(counts.max())
+    elif size == "fold":
+        per_class = max(1, n // len(counts))
+    else:
+        raise ConfigError(f"size == {size!r}, must be 'largest' or 'fold'.")
+    return np.full(len(counts), per_class, dtype=np.intp)
+
+
+def balanced_bootstrap_indices(
+    y: ArrayLike, random_state: RandomStateLike = None, *, size: str = "largest"
+) -> NDArray[np.intp]:
+    """Indices of a class-balanced bootstrap of ``y``, in random order.
+
+    Every class is drawn with replacement the same number of times. Use it on a training
+    fold only. ``BootstrapSampler(balance=size)`` draws the same indices (sorted).
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+    random_state : int, Generator, RandomState or None
+    size : {"largest", "fold"}, default="largest"
+        ``"largest"``: each class is drawn up to the size of the largest class
+        (``n_classes * max_count`` indices, the seed study's bootstrap).
+        ``"fold"``: each class is drawn ``n_samples // n_classes`` times, so the result
+        is as large as ``y`` itself: balanced classes at the cost of an unbalanced epoch
+        (2.7x fewer samples per epoch than "largest" on a session where 67 % of the
+        windows are latent).
+
+    Returns
+    -------
+    ndarray of int
+
+    Examples
+    --------
+    >>> idx = balanced_bootstrap_indices(["a", "a", "a", "b"], random_state=0)
+    >>> len(idx), sorted(set(np.asarray(["a", "a", "a", "b"])[idx].tolist()))
+    (6, ['a', 'b'])
+    >>> len(balanced_bootstrap_indices(["a", "a", "a", "b"], random_state=0, size="fold"))
+    4
+    """
+    rng = check_generator(random_state)
+    y = np.asarray(y)
+    classes, inv, counts = np.unique(y, return_inverse=True, return_counts=True)
+    members = [np.flatnonzero(inv == c) for c in range(classes.size)]
+    idx = _draw_per_class(members, _balanced_sizes(counts, y.size, size), rng)
+    return rng.permutation(idx)
+
+
 class BootstrapSampler(_BaseSampler):
     """Draw ``n_samples`` samples with replacement (a bootstrap replicate).
 
     Parameters
     ----------
     n_samples : int, optional
-        Size of the replicate; default the input size.
+        Size of the replicate; default the input size. Not with ``balance``.
     stratify : bool, default=False
         Keep each class's share (draw within each class).
+    balance : bool or {"largest", "fold"}, default=False
+        A class-balanced bootstrap instead (every class drawn equally often): ``True`` or
+        ``"largest"`` draws each class up to the largest class's size, ``"fold"`` keeps the
+        input size; the same draw as :func:`balanced_bootstrap_indices`.
     random_state : int, Generator or None, default=None
 
     Examples
@@ -201,6 +282,10 @@ class BootstrapSampler(_BaseSampler):
     ...                                                        np.array(list("aabbb")))
     >>> Xr.shape
     (5, 1)
+    >>> _, yb = BootstrapSampler(balance=True, random_state=0).fit_resample(
+    ...     np.arange(5)[:, None], np.array(list("aabbb")))
+    >>> sorted(yb.tolist())
+    ['a', 'a', 'a', 'b', 'b', 'b']
     """
 
     def __init__(
@@ -208,16 +293,26 @@ class BootstrapSampler(_BaseSampler):
         n_samples: int | None = None,
         *,
         stratify: bool = False,
+        balance: bool | str = False,
         random_state: RandomStateLike = None,
     ) -> None:
         self.n_samples = n_samples
         self.stratify = stratify
+        self.balance = balance
         self.random_state = random_state
 
     def _indices(self, y: NDArray, rng: np.random.Generator) -> NDArray[np.int64]:
+        if self.balance is not False:
+            check_param(self.balance, "balance", Options(True, "largest", "fold"))
+            if self.n_samples is not None or self.stratify:
+                raise ConfigError("balance draws every class equally often; leave n_samples "
+                                  "None and stratify False with it.")
+            size = "fold" if self.balance == "fold" else "largest"
+            classes, inv, counts = np.unique(y, return_inverse=True, return_counts=True)
+            members = [np.flatnonzero(inv == c) for c in range(classes.size)]
+            return _draw_per_class(members, _balanced_sizes(counts, y.size, size), rng)
         n = y.size if self.n_samples is None else self.n_samples
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise SpikeDecodeValueError(f"n_samples == {n!r}, must be an integer >= 1.")
+        n = check_param(n, "n_samples", Interval(Integral, 1, None))
         if not self.stratify:
             return rng.integers(0, y.size, size=int(n))
         classes, inv, counts = np.unique(y, return_inverse=True, return_counts=True)
@@ -226,10 +321,8 @@ class BootstrapSampler(_BaseSampler):
         rest = int(n - share.sum())
         order = np.argsort(-(counts / y.size * n - share), kind="stable")
         share[order[:rest]] += 1
-        return np.concatenate(
-            [rng.choice(np.flatnonzero(inv == c), size=int(k), replace=True)
-             for c, k in enumerate(share)]
-        )
+        members = [np.flatnonzero(inv == c) for c in range(classes.size)]
+        return _draw_per_class(members, share, rng)
 
 
 def leakage_safe_cv(
@@ -241,8 +334,10 @@ def leakage_safe_cv(
     ----------
     n_splits : int, default=5
     shuffle : bool, default=True
-    random_state : int or None
-        Passed to ``StratifiedGroupKFold`` (a Generator is turned into an int seed).
+    random_state : int, Generator, RandomState or None
+        The splitter's seed is drawn from it with :func:`spikedecode._random.draw_seed`,
+        as :func:`group_splits` does (so both give the same folds for the same
+        ``random_state``); ``None`` draws one from numpy's global RNG.
 
     Returns
     -------
@@ -256,13 +351,129 @@ def leakage_safe_cv(
     >>> all(set(g[tr]).isdisjoint(g[te]) for tr, te in cv.split(y, y, g))
     True
     """
-    if isinstance(n_splits, bool) or not isinstance(n_splits, (int, np.integer)) or n_splits < 2:
-        raise SpikeDecodeValueError(f"n_splits == {n_splits!r}, must be an integer >= 2.")
-    seed = None
-    if shuffle:
-        seed = (random_state if isinstance(random_state, (int, np.integer)) or random_state is None
-                else int(check_generator(random_state).integers(2**31 - 1)))
+    n_splits = check_param(n_splits, "n_splits", Interval(Integral, 2, None))
+    seed = draw_seed(random_state) if shuffle else None
     return StratifiedGroupKFold(n_splits=int(n_splits), shuffle=bool(shuffle), random_state=seed)
+
+
+def group_splits(
+    y: ArrayLike, groups: ArrayLike | None, n_splits: int = 5,
+    random_state: RandomStateLike = None,
+) -> list[tuple[NDArray[np.intp], NDArray[np.intp]]]:
+    """Leakage-safe K-fold splits: stratified by class, each group on one side only.
+
+    Falls back to fewer folds when there are fewer groups (or class members) than
+    ``n_splits``; without ``groups`` samples are treated as independent. The folds of the
+    linear decoders' λ search and of ``evaluation``'s cross-validated scores.
+
+    Parameters
+    ----------
+    y : array-like (n_samples,)
+    groups : array-like (n_samples,) or None
+        Trial ids; windows of one trial never sit on both sides.
+    n_splits : int, default=5
+    random_state : int, Generator, RandomState or None
+        Seed drawn with :func:`spikedecode._random.draw_seed`.
+
+    Returns
+    -------
+    list of (train_idx, test_idx)
+
+    Raises
+    ------
+    NotEnoughDataError
+        Fewer than 2 groups (or 2 samples per class) to split.
+
+    Examples
+    --------
+    >>> y = np.repeat([0, 1], 20); g = np.repeat(np.arange(8), 5)
+    >>> splits = group_splits(y, g, 4, random_state=0)
+    >>> all(set(g[tr]).isdisjoint(g[te]) for tr, te in splits)
+    True
+    """
+    from sklearn.model_selection import StratifiedKFold
+
+    y = np.asarray(y)
+    seed = draw_seed(random_state)
+    idx = np.arange(len(y))
+    if groups is None:
+        _, counts = np.unique(y, return_counts=True)
+        k = int(min(n_splits, counts.min()))
+        if k < 2:
+            raise NotEnoughDataError(
+                f"the smallest class has {counts.min()} sample(s); cross-validation needs >= 2."
+            )
+        return list(StratifiedKFold(k, shuffle=True, random_state=seed).split(idx, y))
+    groups = np.asarray(groups)
+    if len(groups) != len(y):
+        raise SpikeDecodeValueError(f"groups has {len(groups)} entries but y has {len(y)}.")
+    # k <= the number of groups holding the rarest class
+    per_class = [len(np.unique(groups[y == c])) for c in np.unique(y)]
+    k = int(min(n_splits, min(per_class), len(np.unique(groups))))
+    if k < 2:
+        raise NotEnoughDataError(
+            f"only {min(per_class)} group(s) (trials) hold the rarest class; grouped "
+            "cross-validation needs >= 2 per class. Record more trials or merge labels."
+        )
+    splits = StratifiedGroupKFold(k, shuffle=True, random_state=seed).split(idx, y, groups)
+    return [(tr, te) for tr, te in splits if len(te) and len(tr)]
+
+
+def grouped_validation_split(
+    y: ArrayLike, groups: ArrayLike | None, fraction: float,
+    random_state: RandomStateLike = None,
+) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """Split sample indices into (train, validation) keeping each group on one side.
+
+    With ``groups`` (e.g. trial ids) whole groups go to validation, so overlapping windows
+    of one trial never sit on both sides; without, a stratified split of samples. Returns
+    an empty validation set when the data are too small to hold one out (fewer than 10
+    samples, fewer than 4 groups, or a class with a single sample). The early-stopping
+    hold-out of the torch decoders.
+
+    Parameters
+    ----------
+    y : array-like (n_samples,)
+    groups : array-like (n_samples,) or None
+    fraction : float
+        Share of the groups (or samples) held out; 0 gives an empty validation set.
+    random_state : int, Generator, RandomState or None
+        Seed drawn with :func:`spikedecode._random.draw_seed`.
+
+    Returns
+    -------
+    train_idx, val_idx : ndarray of int, sorted
+
+    Examples
+    --------
+    >>> tr, va = grouped_validation_split([0, 0, 1, 1] * 5, np.repeat(np.arange(10), 2),
+    ...                                   0.2, random_state=0)
+    >>> set(np.repeat(np.arange(10), 2)[tr]).isdisjoint(np.repeat(np.arange(10), 2)[va])
+    True
+    """
+    from sklearn.model_selection import GroupShuffleSplit, StratifiedShuffleSplit
+
+    y = np.asarray(y)
+    n = len(y)
+    everything = np.arange(n)
+    empty = np.zeros(0, dtype=np.intp)
+    if not fraction or fraction <= 0 or n < 10:
+        return everything, empty
+    seed = draw_seed(random_state)
+    if groups is not None:
+        groups = np.asarray(groups)
+        if len(np.unique(groups)) < 4:
+            return everything, empty
+        splitter = GroupShuffleSplit(n_splits=1, test_size=fraction, random_state=seed)
+        tr, va = next(splitter.split(everything, y, groups))
+    else:
+        _, counts = np.unique(y, return_counts=True)
+        n_val = int(np.ceil(fraction * n))
+        if counts.min() < 2 or n_val < len(counts) or n - n_val < len(counts):
+            return everything, empty
+        splitter = StratifiedShuffleSplit(n_splits=1, test_size=n_val, random_state=seed)
+        tr, va = next(splitter.split(everything, y))
+    return np.sort(tr), np.sort(va)
 
 
 class BlockedTimeSplit:
@@ -304,12 +515,25 @@ class BlockedTimeSplit:
     def split(
         self, X: Any, y: Any = None, groups: ArrayLike | None = None
     ) -> Iterator[tuple[NDArray[np.int64], NDArray[np.int64]]]:
-        """Yield ``(train, test)`` index arrays."""
+        """Yield ``(train, test)`` index arrays.
+
+        Parameters
+        ----------
+        X : array-like
+            The samples, in time order (only their number is used).
+        y : array-like, optional
+            Ignored; present for scikit-learn compatibility.
+        groups : array-like of shape (n_samples,), optional
+            Trial of each sample: a trial in a test block is also removed from training.
+
+        Yields
+        ------
+        train, test : ndarray of int64
+            Indices of the training samples and of one contiguous test block.
+        """
         k, gap = self.n_splits, self.gap
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 2:
-            raise SpikeDecodeValueError(f"n_splits == {k!r}, must be an integer >= 2.")
-        if isinstance(gap, bool) or not isinstance(gap, (int, np.integer)) or gap < 0:
-            raise SpikeDecodeValueError(f"gap == {gap!r}, must be an integer >= 0 (samples).")
+        k = check_param(k, "n_splits", Interval(Integral, 2, None))
+        gap = check_param(gap, "gap", Interval(Integral, 0, None), hint="It counts samples.")
         n = _n_samples(X)
         if n < k:
             raise NotEnoughDataError(f"{n} samples cannot make n_splits == {k} blocks.")

@@ -122,9 +122,28 @@ def sliding_windows(binned: xr.DataArray, n_bins: int = 5, step: int = 1) -> xr.
 def check_windows(windows: Any, *, labelled: bool = False) -> xr.DataArray:
     """Check that ``windows`` is a Windows DataArray (and labelled, when asked).
 
+    Parameters
+    ----------
+    windows : xarray.DataArray
+        The Windows to check.
+    labelled : bool, default=False
+        Also require the ``label`` coordinate.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``windows`` itself.
+
     Raises
     ------
     SpikeDecodeTypeError, SchemaError
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> w = xr.DataArray(np.zeros((2, 3, 1)), dims=("sample", "lag", "unit"))
+    >>> check_windows(w) is w
+    True
     """
     if not isinstance(windows, xr.DataArray):
         raise SpikeDecodeTypeError(
@@ -195,6 +214,20 @@ def to_xy(
     ``label`` coordinate and ``groups`` the ``trial`` coordinate (None when absent).
     The one place where Windows become numpy for scikit-learn estimators.
 
+    Parameters
+    ----------
+    windows : xarray.DataArray
+        Windows with dims ``(sample, lag, unit)`` (or ``component`` after alignment).
+
+    Returns
+    -------
+    X : ndarray of float32, shape (n_samples, n_lags * n_units)
+        The flattened windows.
+    y : ndarray of str or None
+        The ``label`` coordinate, None when the windows are unlabelled.
+    groups : ndarray of int64 or None
+        The ``trial`` coordinate, None when absent.
+
     Examples
     --------
     >>> import numpy as np, xarray as xr
@@ -215,6 +248,16 @@ def concat_days(days: Mapping[Any, xr.DataArray]) -> xr.DataArray:
     count after alignment). ``trial`` ids are made unique across days (the original id is
     kept in ``trial_in_day``) so that splitting by ``trial`` stays leakage-safe; ``day``
     is set per sample.
+
+    Parameters
+    ----------
+    days : mapping of day -> xarray.DataArray
+        The Windows of each day, in the order to concatenate them.
+
+    Returns
+    -------
+    xarray.DataArray
+        All samples of all days, with the ``day`` and ``trial_in_day`` coordinates.
 
     Raises
     ------

@@ -2,9 +2,9 @@
 
 One module per topic:
 
-- ``attacks``: FGSM, BIM, PGD, targeted I-FGSM, L-BFGS, count-domain attacks, transfer,
-  the ``ATTACKS`` registry;
-- ``evaluate``: ``accuracy``, robustness curves, gradient-masking checks;
+- ``attacks``: FGSM, BIM, PGD, targeted I-FGSM, L-BFGS, count-domain attacks, the
+  ``ATTACKS`` registry;
+- ``evaluate``: ``accuracy``, robustness curves, gradient-masking checks, transfer attacks;
 - ``models``: the seed studies' image architectures; ``resnet``: pre-activation ResNet20
   and its noisy variants (``noisy_resnet20``, ``EnResNet``);
 - ``spectral``: the 1/n spectral regularizer (penalty and training-loop term);
@@ -42,8 +42,8 @@ _LAZY = {
     "lbfgs_attack": "spikedecode.robust.attacks",
     "count_greedy_attack": "spikedecode.robust.attacks",
     "count_linf_attack": "spikedecode.robust.attacks",
-    "transfer_attack": "spikedecode.robust.attacks",
-    "TransferResult": "spikedecode.robust.attacks",
+    "transfer_attack": "spikedecode.robust.evaluate",
+    "TransferResult": "spikedecode.robust.evaluate",
     "attack_mode": "spikedecode.robust.attacks",
     "get_attack": "spikedecode.robust.attacks",
     "Attack": "spikedecode.robust.attacks",

@@ -35,14 +35,14 @@ import contextlib
 import math
 from collections.abc import Callable, Iterator
 from numbers import Integral, Real
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from spikedecode._validation import Interval, check_clip, check_param
+from spikedecode._validation import Interval, Options, check_clip, check_param
 from spikedecode.errors import AttackError, SpikeDecodeTypeError
 from spikedecode.robust._utils import as_generator, as_tensor, model_device
 from spikedecode.robust.noise import gaussian_noise
@@ -56,8 +56,6 @@ __all__ = [
     "lbfgs_attack",
     "count_greedy_attack",
     "count_linf_attack",
-    "transfer_attack",
-    "TransferResult",
     "attack_mode",
     "get_attack",
     "Attack",
@@ -220,8 +218,7 @@ def attack_mode(model: Any, mode: str = "eval") -> Iterator[nn.Module]:
     (True, True)
     """
     module = _module_of(model)
-    if mode not in ("eval", "train", "keep"):
-        raise AttackError(f"mode == {mode!r}, must be 'eval', 'train' or 'keep'.")
+    check_param(mode, "mode", Options("eval", "train", "keep"), error=AttackError)
     saved = [(m, m.training) for m in module.modules()]
     rnn_dropout: list[tuple[nn.RNNBase, float]] = []
     # Monte-Carlo dropout: a model in eval mode whose dropout layers were switched back to
@@ -398,6 +395,16 @@ def bim(model: Any, x: Any, y: Any, *, eps: float, step_size: float | None = Non
     Returns
     -------
     Tensor
+        The adversarial inputs, within ``eps`` of ``x`` (L-inf) and inside ``clip``.
+
+    Examples
+    --------
+    >>> torch.manual_seed(0); net = nn.Linear(4, 3)  # doctest: +ELLIPSIS
+    <...>
+    >>> x = torch.rand(5, 4); y = net(x).argmax(1)
+    >>> adv = bim(net, x, y, eps=0.1, n_steps=3)
+    >>> bool((adv - x).abs().max() <= 0.1)
+    True
     """
     return pgd(model, x, y, eps=eps, step_size=step_size, n_steps=n_steps, norm="linf",
                random_start=False, clip=clip, targeted=targeted, loss_fn=loss_fn,
@@ -446,8 +453,7 @@ def pgd(model: Any, x: Any, y: Any, *, eps: float, step_size: float | None = Non
     module, x_in, x0, y_, clip_ = _prepare(model, x, y, clip)
     eps = _check(eps, "eps", _BUDGET)
     n_steps = _check(n_steps, "n_steps", _NONNEG_INT)
-    if norm not in ("linf", "l2"):
-        raise AttackError(f"norm == {norm!r}, must be 'linf' or 'l2'.")
+    check_param(norm, "norm", Options("linf", "l2"), error=AttackError)
     alpha = _check(step_size, "step_size", _BUDGET) if step_size is not None else \
         2.5 * eps / max(n_steps, 1)
     gen = as_generator(generator)
@@ -538,8 +544,7 @@ def targeted_ifgsm_mse(model: Any, x: Any, target: Any, *, step_size: float = 0.
     step_size = _check(step_size, "step_size", _BUDGET)
     n_steps = _check(n_steps, "n_steps", _NONNEG_INT)
     bound = _check(eps, "eps", _BUDGET) if eps is not None else None
-    if output not in _PROBS:
-        raise AttackError(f"output == {output!r}, must be one of {sorted(_PROBS)}.")
+    check_param(output, "output", Options(*sorted(_PROBS)), error=AttackError)
     to_probs = _PROBS[output]
 
     def mse(out: torch.Tensor, tt: torch.Tensor) -> torch.Tensor:
@@ -596,6 +601,16 @@ def lbfgs_attack(model: Any, x: Any, target: Any = None, *, y: Any = None,
         The closest successful adversarial found for each input; ``x`` itself where none
         succeeded.
     success : Tensor of bool, only if ``return_success``
+
+    Examples
+    --------
+    >>> torch.manual_seed(0); net = nn.Linear(4, 3)  # doctest: +ELLIPSIS
+    <...>
+    >>> x = torch.rand(2, 4)
+    >>> target = (net(x).argmax(1) + 1) % 3
+    >>> adv, ok = lbfgs_attack(net, x, target, max_iter=20, return_success=True)
+    >>> adv.shape, ok.dtype
+    (torch.Size([2, 4]), torch.bool)
     """
     from scipy.optimize import minimize
 
@@ -605,9 +620,7 @@ def lbfgs_attack(model: Any, x: Any, target: Any = None, *, y: Any = None,
     dev = model_device(module)
     x0 = x_in.detach().to(dev).float()
     _check_domain(x0, clip_)
-    c0 = _check(c_init, "c_init", _BUDGET)
-    if c0 <= 0:
-        raise AttackError(f"c_init == {c_init!r}, must be > 0.")
+    c0 = _check(c_init, "c_init", Interval(Real, 0, None, closed="neither"))
     c_search = _check(c_search, "c_search", _POS_INT)
     max_iter = _check(max_iter, "max_iter", _POS_INT)
     n = len(x0)
@@ -735,8 +748,7 @@ def count_greedy_attack(model: Any, x_counts: Any, y: Any, *, k: int, norm: str 
     _check_counts(_as_input(x_counts, "x_counts"))
     module, x_in, x0, y_, _ = _prepare(model, x_counts, y, (0.0, None))
     k = _check(k, "k", _NONNEG_INT)
-    if norm not in ("l1", "l0"):
-        raise AttackError(f"norm == {norm!r}, must be 'l1' or 'l0'.")
+    check_param(norm, "norm", Options("l1", "l0"), error=AttackError)
     max_change = _check(max_change, "max_change", _POS_INT)
     n_candidates = _check(n_candidates, "n_candidates", _POS_INT)
     if max_count is not None:
@@ -894,50 +906,6 @@ def count_linf_attack(model: Any, x_counts: Any, y: Any, *, eps: int, n_steps: i
     return _out(best, x_in)
 
 
-# --------------------------------------------------------------------------- transfer
-class TransferResult(NamedTuple):
-    """Outcome of :func:`transfer_attack`."""
-
-    x_adv: torch.Tensor
-    surrogate_accuracy: float
-    target_accuracy: float
-    target_clean_accuracy: float
-
-
-def transfer_attack(surrogate: Any, target: Any, x: Any, y: Any, attack: Any = "pgd",
-                    **kwargs: Any) -> TransferResult:
-    """Black-box transfer: craft on ``surrogate``, evaluate on ``target``.
-
-    Parameters
-    ----------
-    surrogate : nn.Module
-        The model whose gradients are used (an oracle-trained substitute, or another
-        architecture trained on the same data).
-    target : nn.Module
-        The attacked model; only its predictions are used.
-    x, y : inputs and true labels.
-    attack : str or callable, default="pgd"
-        A name of :data:`ATTACKS` or ``attack(model, x, y, **kwargs)``.
-    **kwargs
-        Passed to the attack (``eps=...``).
-
-    Returns
-    -------
-    TransferResult
-        ``x_adv`` and the accuracies of the surrogate (white-box) and of the target
-        (transfer), plus the target's clean accuracy.
-    """
-    fn = get_attack(attack)
-    sur, tgt = _module_of(surrogate), _module_of(target)
-    x_t = _as_input(x)
-    y_t = _as_labels(y, len(x_t))
-    x_adv = fn(sur, x_t, y_t, **kwargs)
-    from spikedecode.robust.evaluate import accuracy  # evaluate builds on this module
-
-    return TransferResult(x_adv, accuracy(sur, x_adv, y_t), accuracy(tgt, x_adv, y_t),
-                          accuracy(tgt, x_t, y_t))
-
-
 # --------------------------------------------------------------------------- registry/classes
 def _noise_attack(model: Any, x: Any, y: Any, *, eps: float, clip: Clip = (0.0, 1.0),
                   generator: Any = None, **_: Any) -> torch.Tensor:
@@ -977,7 +945,24 @@ the L1 budget ``k``.
 
 
 def get_attack(attack: Any) -> Callable[..., torch.Tensor]:
-    """An attack function from a name of :data:`ATTACKS`, an :class:`Attack` or a callable."""
+    """An attack function from a name of :data:`ATTACKS`, an :class:`Attack` or a callable.
+
+    Parameters
+    ----------
+    attack : str or callable
+        A key of :data:`ATTACKS` (``"fgsm"``, ``"pgd"``...), an :class:`Attack` or any
+        ``attack(model, x, y, **kwargs)``.
+
+    Returns
+    -------
+    callable
+        ``attack(model, x, y, **kwargs) -> x_adv``.
+
+    Examples
+    --------
+    >>> get_attack("fgsm") is fgsm
+    True
+    """
     if isinstance(attack, str):
         if attack not in ATTACKS:
             raise AttackError(f"attack == {attack!r}, must be one of {sorted(ATTACKS)} or a "
@@ -994,6 +979,11 @@ class Attack:
 
     Subclasses set ``function`` and ``domain`` (``"image"`` inputs in ``clip``, or
     ``"counts"``, non-negative integers).
+
+    Parameters
+    ----------
+    **kwargs
+        Settings of the attack function, stored; a call's own keywords override them.
 
     Examples
     --------
@@ -1025,50 +1015,138 @@ class Attack:
 
 
 class FGSM(Attack):
-    """:func:`fgsm` as an object."""
+    """:func:`fgsm` as an object.
+
+    Parameters
+    ----------
+    **kwargs
+        Settings of :func:`fgsm`, stored; a call's own keywords override them.
+
+    Examples
+    --------
+    >>> FGSM(eps=0.1)
+    FGSM(eps=0.1)
+    """
 
     function = staticmethod(fgsm)
 
 
 class BIM(Attack):
-    """:func:`bim` as an object."""
+    """:func:`bim` as an object.
+
+    Parameters
+    ----------
+    **kwargs
+        Settings of :func:`bim`, stored; a call's own keywords override them.
+
+    Examples
+    --------
+    >>> BIM(eps=0.1, n_steps=5)
+    BIM(eps=0.1, n_steps=5)
+    """
 
     function = staticmethod(bim)
 
 
 class PGD(Attack):
-    """:func:`pgd` as an object."""
+    """:func:`pgd` as an object.
+
+    Parameters
+    ----------
+    **kwargs
+        Settings of :func:`pgd`, stored; a call's own keywords override them.
+
+    Examples
+    --------
+    >>> PGD(eps=0.3, n_steps=40)
+    PGD(eps=0.3, n_steps=40)
+    """
 
     function = staticmethod(pgd)
 
 
 class TargetedIFGSM(Attack):
-    """:func:`targeted_ifgsm_mse` as an object (``y`` is the target)."""
+    """:func:`targeted_ifgsm_mse` as an object (``y`` is the target).
+
+    Parameters
+    ----------
+    **kwargs
+        Settings of :func:`targeted_ifgsm_mse`, stored; a call's own keywords override them.
+
+    Examples
+    --------
+    >>> TargetedIFGSM(step_size=0.01, n_steps=100)
+    TargetedIFGSM(step_size=0.01, n_steps=100)
+    """
 
     function = staticmethod(targeted_ifgsm_mse)
 
 
 class LBFGS(Attack):
-    """:func:`lbfgs_attack` as an object (``y`` is the target; ``None`` for untargeted)."""
+    """:func:`lbfgs_attack` as an object (``y`` is the target; ``None`` for untargeted).
+
+    Parameters
+    ----------
+    **kwargs
+        Settings of :func:`lbfgs_attack`, stored; a call's own keywords override them.
+
+    Examples
+    --------
+    >>> LBFGS(max_iter=50)
+    LBFGS(max_iter=50)
+    """
 
     function = staticmethod(lbfgs_attack)
 
 
 class GaussianNoiseAttack(Attack):
-    """:func:`spikedecode.robust.noise.gaussian_noise` as an object (``eps`` is the sigma)."""
+    """:func:`spikedecode.robust.noise.gaussian_noise` as an object (``eps`` is the sigma).
+
+    Parameters
+    ----------
+    **kwargs
+        Settings of the Gaussian noise attack (``eps``, ``clip``, ``generator``), stored; a call's own keywords override them.
+
+    Examples
+    --------
+    >>> GaussianNoiseAttack(eps=0.1)
+    GaussianNoiseAttack(eps=0.1)
+    """
 
     function = staticmethod(_noise_attack)
 
 
 class CountGreedy(Attack):
-    """:func:`count_greedy_attack` as an object."""
+    """:func:`count_greedy_attack` as an object.
+
+    Parameters
+    ----------
+    **kwargs
+        Settings of :func:`count_greedy_attack`, stored; a call's own keywords override them.
+
+    Examples
+    --------
+    >>> CountGreedy(k=3)
+    CountGreedy(k=3)
+    """
 
     function = staticmethod(count_greedy_attack)
     domain = "counts"
 
 
 class CountLinf(Attack):
-    """:func:`count_linf_attack` as an object."""
+    """:func:`count_linf_attack` as an object.
+
+    Parameters
+    ----------
+    **kwargs
+        Settings of :func:`count_linf_attack`, stored; a call's own keywords override them.
+
+    Examples
+    --------
+    >>> CountLinf(eps=2)
+    CountLinf(eps=2)
+    """
 
     function = staticmethod(count_linf_attack)
     domain = "counts"

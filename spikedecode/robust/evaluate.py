@@ -16,12 +16,14 @@ import inspect
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from numbers import Real
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 
 from spikedecode._random import RandomStateLike, draw_seed, torch_generator
+from spikedecode._validation import Interval, check_param
 from spikedecode.errors import AttackError, GradientMaskingWarning, SpikeDecodeTypeError
 from spikedecode.robust._utils import model_device
 from spikedecode.robust.attacks import (
@@ -41,6 +43,8 @@ __all__ = [
     "check_gradient_masking",
     "check_curve",
     "MaskingReport",
+    "transfer_attack",
+    "TransferResult",
 ]
 
 _MIN_NORM = ("lbfgs",)
@@ -89,6 +93,68 @@ attack_mode`, which restores every submodule's train/eval mode afterwards.
                 xb = xb.float()
             correct += int((m(xb).argmax(1).cpu() == y[i:i + batch_size].cpu()).sum())
     return correct / len(x)
+
+
+class TransferResult(NamedTuple):
+    """Outcome of :func:`transfer_attack`.
+
+    Attributes
+    ----------
+    x_adv : torch.Tensor
+        The adversarial inputs crafted on the surrogate.
+    surrogate_accuracy : float
+        Accuracy of the surrogate on ``x_adv`` (white-box).
+    target_accuracy : float
+        Accuracy of the target on ``x_adv`` (the transferred, black-box attack).
+    target_clean_accuracy : float
+        Accuracy of the target on the clean inputs.
+    """
+
+    x_adv: torch.Tensor
+    surrogate_accuracy: float
+    target_accuracy: float
+    target_clean_accuracy: float
+
+
+def transfer_attack(surrogate: Any, target: Any, x: Any, y: Any, attack: Any = "pgd",
+                    **kwargs: Any) -> TransferResult:
+    """Black-box transfer: craft on ``surrogate``, evaluate on ``target``.
+
+    Parameters
+    ----------
+    surrogate : nn.Module
+        The model whose gradients are used (an oracle-trained substitute, or another
+        architecture trained on the same data).
+    target : nn.Module
+        The attacked model; only its predictions are used.
+    x, y : inputs and true labels.
+    attack : str or callable, default="pgd"
+        A name of :data:`ATTACKS` or ``attack(model, x, y, **kwargs)``.
+    **kwargs
+        Passed to the attack (``eps=...``).
+
+    Returns
+    -------
+    TransferResult
+        ``x_adv`` and the accuracies of the surrogate (white-box) and of the target
+        (transfer), plus the target's clean accuracy.
+
+    Examples
+    --------
+    >>> _ = torch.manual_seed(0)
+    >>> surrogate, target = torch.nn.Linear(4, 3), torch.nn.Linear(4, 3)
+    >>> x = torch.rand(8, 4); y = target(x).argmax(1)
+    >>> res = transfer_attack(surrogate, target, x, y, attack="fgsm", eps=0.1)
+    >>> res.target_clean_accuracy, res.x_adv.shape
+    (1.0, torch.Size([8, 4]))
+    """
+    fn = get_attack(attack)
+    sur, tgt = _module_of(surrogate), _module_of(target)
+    x_t = _as_input(x)
+    y_t = _as_labels(y, len(x_t))
+    x_adv = fn(sur, x_t, y_t, **kwargs)
+    return TransferResult(x_adv, accuracy(sur, x_adv, y_t), accuracy(tgt, x_adv, y_t),
+                          accuracy(tgt, x_t, y_t))
 
 
 def _decoder_labels(y: Any, classes: Any) -> Any:
@@ -233,9 +299,9 @@ def robustness_curve(model: Any, data: Any, attack: Any = "pgd",
 
     module = _module_of(model)
     x, y, dname = _xy(data, split, limit, getattr(model, "classes_", None))
-    eps_list = [float(e) for e in eps]
-    if not eps_list or any((not np.isfinite(e)) or e < 0 for e in eps_list):
-        raise AttackError(f"eps == {list(eps)!r}, must be a non-empty list of numbers >= 0.")
+    eps_list = [check_param(e, "eps", Interval(Real, 0, None), error=AttackError) for e in eps]
+    if not eps_list:
+        raise AttackError("eps == [], must be a non-empty list of numbers >= 0.")
     items = _attack_items(attack)
     kw = dict(attack_kwargs or {})
     if "clip" in kw:
@@ -313,6 +379,15 @@ def _min_norm_curve(module: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
 
 def check_curve(curve: Any, *, tol: float = 0.01, warn: bool = True) -> dict[str, bool]:
     """Flag attacks whose accuracy *rises* with eps by more than ``tol`` (a masking sign).
+
+    Parameters
+    ----------
+    curve : xarray.DataArray
+        Accuracy with dims ``(eps, attack)``, as from :func:`robustness_curve`.
+    tol : float, default=0.01
+        Rise in accuracy tolerated between consecutive budgets.
+    warn : bool, default=True
+        Also warn (``GradientMaskingWarning``) for each flagged attack.
 
     Returns
     -------
@@ -397,6 +472,17 @@ def check_gradient_masking(model: Any, x: Any, y: Any, *, eps: float,
     Returns
     -------
     MaskingReport
+        The four flags and the accuracies they were computed from.
+
+    Examples
+    --------
+    >>> import torch
+    >>> torch.manual_seed(0); net = torch.nn.Linear(4, 3)  # doctest: +ELLIPSIS
+    <...>
+    >>> x = torch.rand(16, 4); y = net(x).argmax(1)
+    >>> report = check_gradient_masking(net, x, y, eps=0.1, random_state=0, warn=False)
+    >>> report.flags["stochastic_logits"]
+    False
     """
     from spikedecode.robust.attacks import fgsm, pgd
 

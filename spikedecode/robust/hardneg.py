@@ -40,12 +40,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from numbers import Real
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from spikedecode._random import RandomStateLike, check_generator, draw_seed, torch_seeded
+from spikedecode._validation import Interval, Options, check_param, check_params
 from spikedecode.errors import ConfigError, SpikeDecodeTypeError, SpikeDecodeValueError
 from spikedecode.robust._hooks import LayerCapture, resolve_layer, resolve_layers
 from spikedecode.robust._utils import as_float_tensor, model_device
@@ -66,6 +68,9 @@ __all__ = [
     "SelectiveDropoutTrainer",
     "hard_negative_report",
 ]
+
+_FRACTION = Interval(Real, 0, 1, closed="right")  # a proportion of units / pairs, (0, 1]
+_SELECTIONS = Options("volatile", "random", "all", "least")
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -208,6 +213,24 @@ def record_activations(model: Any, x: ArrayLike, layers: Any, *, flatten: bool =
 
     Functional twin of :class:`ActivationRecorder` (hooks are removed afterwards).
 
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The network.
+    x : array-like or torch.Tensor
+        Inputs.
+    layers : str, nn.Module or sequence of them
+        The layers to record, as for :class:`ActivationRecorder`.
+    flatten : bool, default=True
+        One ``unit`` axis per layer (see :class:`ActivationRecorder`).
+    batch_size : int, default=512
+        Inputs per forward pass.
+
+    Returns
+    -------
+    dict of str to xarray.DataArray
+        Each layer's activations.
+
     Examples
     --------
     >>> import torch
@@ -258,6 +281,17 @@ def pairwise_unit_change(model: Any, layer: str, x: ArrayLike, x_adv: ArrayLike,
     """Per pair and unit, the norm of the activation change ``||a(x_adv) - a(x)||``.
 
     For a conv layer the norm runs over the channel's spatial positions.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The network.
+    layer : str
+        Name of the layer (as in ``model.named_modules()``).
+    x, x_adv : array-like or torch.Tensor
+        Clean inputs and their adversarial counterparts, pair by pair.
+    batch_size : int, default=512
+        Inputs per forward pass.
 
     Returns
     -------
@@ -320,6 +354,19 @@ def fooling_rate(model: Any, layer: str, x: ArrayLike, x_adv: ArrayLike, *, top:
     ``ceil(top * n_units)`` of the layer. A unit with rate near 1 is blamed by almost every
     attack; near ``top`` means no more than chance.
 
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The network.
+    layer : str
+        Name of the layer (as in ``model.named_modules()``).
+    x, x_adv : array-like or torch.Tensor
+        Clean inputs and their adversarial counterparts, pair by pair.
+    top : float, default=0.1
+        Fraction of the layer's units counted as "most changed", in (0, 1].
+    batch_size : int, default=512
+        Inputs per forward pass.
+
     Returns
     -------
     xarray.DataArray
@@ -328,8 +375,7 @@ def fooling_rate(model: Any, layer: str, x: ArrayLike, x_adv: ArrayLike, *, top:
     """
     import xarray as xr
 
-    if not 0 < top <= 1:
-        raise ConfigError(f"top == {top!r}, must be in (0, 1].")
+    top = check_param(top, "top", _FRACTION)
     d = pairwise_unit_change(model, layer, x, x_adv, batch_size=batch_size).values
     n_units = d.shape[1]
     k = max(1, math.ceil(top * n_units))
@@ -363,6 +409,7 @@ def perturbation_groups(y_true: ArrayLike, y_adv: ArrayLike, *, by: str = "both"
     >>> perturbation_groups([3, 3, 1], [8, 5, 7], by="source").tolist()
     ['3->*', '3->*', '1->*']
     """
+    check_param(by, "by", Options("both", "source", "target"))
     a, b = np.asarray(y_true).ravel(), np.asarray(y_adv).ravel()
     if a.shape != b.shape:
         raise SpikeDecodeValueError(f"y_true has {a.size} labels but y_adv has {b.size}.")
@@ -370,9 +417,7 @@ def perturbation_groups(y_true: ArrayLike, y_adv: ArrayLike, *, by: str = "both"
         return np.array([f"{s}->{t}" for s, t in zip(a, b)], dtype=object).astype(str)
     if by == "source":
         return np.array([f"{s}->*" for s in a]).astype(str)
-    if by == "target":
-        return np.array([f"*->{t}" for t in b]).astype(str)
-    raise ConfigError(f"by == {by!r}, must be 'both', 'source' or 'target'.")
+    return np.array([f"*->{t}" for t in b]).astype(str)  # by == "target"
 
 
 def split_groups(groups: ArrayLike, *, test_size: float = 0.25,
@@ -380,6 +425,15 @@ def split_groups(groups: ArrayLike, *, test_size: float = 0.25,
     """Split pair indices so that whole perturbation groups are held out.
 
     The study's evaluation: retrain on some groups, test on pairs of groups never seen.
+
+    Parameters
+    ----------
+    groups : array-like
+        Perturbation group of each pair.
+    test_size : float, default=0.25
+        Fraction of the groups held out, in (0, 1) (at least one group, never all).
+    random_state : int, numpy.random.Generator or None
+        Seeds the choice of the held-out groups.
 
     Returns
     -------
@@ -397,8 +451,7 @@ def split_groups(groups: ArrayLike, *, test_size: float = 0.25,
         raise SpikeDecodeValueError(
             f"groups holds {len(uniq)} distinct group(s); holding out whole groups needs >= 2."
         )
-    if not 0 < test_size < 1:
-        raise ConfigError(f"test_size == {test_size!r}, must be in (0, 1).")
+    test_size = check_param(test_size, "test_size", Interval(Real, 0, 1, closed="neither"))
     rng = check_generator(random_state)
     n_test = min(len(uniq) - 1, max(1, round(test_size * len(uniq))))
     test_groups = set(rng.permutation(uniq)[:n_test].tolist())
@@ -483,6 +536,20 @@ def dropout_schedule(t: ArrayLike, p0: float, decay: float) -> NDArray:
 
     Starts at ``p0`` and grows to 1 (all units trainable) at rate ``decay``.
 
+    Parameters
+    ----------
+    t : array-like
+        Epoch(s), from 0.
+    p0 : float
+        Fraction at epoch 0, in (0, 1].
+    decay : float
+        Growth rate, >= 0 (0 keeps ``p0``).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``p_t``, of the shape of ``t``.
+
     Examples
     --------
     >>> round(float(dropout_schedule(0, 0.1, 0.5)), 6)
@@ -490,10 +557,8 @@ def dropout_schedule(t: ArrayLike, p0: float, decay: float) -> NDArray:
     >>> round(float(dropout_schedule(2, 0.1, 0.5)), 6)
     0.668909
     """
-    if not 0 < p0 <= 1:
-        raise ConfigError(f"p0 == {p0!r}, must be in (0, 1].")
-    if decay < 0:
-        raise ConfigError(f"decay == {decay!r}, must be >= 0.")
+    p0 = check_param(p0, "p0", _FRACTION)
+    decay = check_param(decay, "decay", Interval(Real, 0, None))
     t = np.asarray(t, dtype=np.float64)
     return 1.0 - (1.0 - p0) * np.exp(-decay * t)
 
@@ -509,6 +574,13 @@ def select_units(volatility: ArrayLike, p: float, *, selection: str = "volatile"
     selection : {"volatile", "random", "all", "least"}, default="volatile"
         The most volatile units (the method), random units (a control), all units (the
         other control) or the least volatile (an ablation).
+    random_state : int, numpy.random.Generator or None
+        Seeds the ``"random"`` selection.
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (n_units,)
+        True for the units to update.
 
     Examples
     --------
@@ -516,8 +588,8 @@ def select_units(volatility: ArrayLike, p: float, *, selection: str = "volatile"
     [False, True, False, True]
     """
     v = np.asarray(volatility, dtype=np.float64).ravel()
-    if not 0 < p <= 1:
-        raise ConfigError(f"p == {p!r}, must be in (0, 1].")
+    p = check_param(p, "p", _FRACTION)
+    check_param(selection, "selection", _SELECTIONS)
     n = len(v)
     k = max(1, math.ceil(p * n - 1e-9))
     mask = np.zeros(n, dtype=bool)
@@ -527,11 +599,8 @@ def select_units(volatility: ArrayLike, p: float, *, selection: str = "volatile"
         mask[np.argsort(v, kind="stable")[:k]] = True
     elif selection == "random":
         mask[check_generator(random_state).permutation(n)[:k]] = True
-    elif selection == "all":
+    else:  # "all"
         mask[:] = True
-    else:
-        raise ConfigError(f"selection == {selection!r}, must be 'volatile', 'random', 'all' or "
-                          "'least'.")
     return mask
 
 
@@ -826,13 +895,8 @@ class SelectiveDropoutTrainer:
         return float(dropout_schedule(t, self.p, float(self.schedule)))
 
     def _check_params(self) -> None:
-        if not 0 < self.p <= 1:
-            raise ConfigError(f"p == {self.p!r}, must be in (0, 1].")
-        if self.recompute not in ("epoch", "step"):
-            raise ConfigError(f"recompute == {self.recompute!r}, must be 'epoch' or 'step'.")
-        if self.selection not in ("volatile", "random", "all", "least"):
-            raise ConfigError(f"selection == {self.selection!r}, must be 'volatile', 'random', "
-                              "'all' or 'least'.")
+        check_params(self, {"p": _FRACTION, "recompute": Options("epoch", "step"),
+                            "selection": _SELECTIONS})
         if not (self.schedule is None or callable(self.schedule)
                 or isinstance(self.schedule, (int, float))):
             raise ConfigError(f"schedule == {self.schedule!r}, must be None, a float decay rate "

@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -57,6 +58,7 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from spikedecode._random import RandomStateLike, check_generator, draw_seed, torch_seeded
+from spikedecode._validation import Interval, Options, check_param, check_params
 from spikedecode.errors import ConfigError, SpikeDecodeTypeError, SpikeDecodeValueError
 from spikedecode.robust._hooks import named_leaves
 from spikedecode.robust._utils import as_float_tensor, model_device
@@ -91,6 +93,18 @@ def hidden_layers(model: Any, *, include_output: bool = False) -> list[str]:
     Leaf modules whose class is a torch activation (ReLU, ELU, Tanh, Sigmoid, ...). The last
     one is dropped unless ``include_output`` (it is usually the output nonlinearity, e.g.
     Net1's sigmoid) — only when it is the last leaf module.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The network.
+    include_output : bool, default=False
+        Keep the last activation even when it is the last leaf module.
+
+    Returns
+    -------
+    list of str
+        Module names as in ``model.named_modules()``.
 
     Examples
     --------
@@ -230,6 +244,14 @@ def mmd(x: Any, y: Any, *, kernel: str = "rbf",
     Returns
     -------
     Tensor (scalar)
+        The discrepancy: near 0 for samples of one distribution.
+
+    Examples
+    --------
+    >>> g = torch.Generator().manual_seed(0)
+    >>> a, b = torch.randn(200, 2, generator=g), torch.randn(200, 2, generator=g)
+    >>> bool(mmd(a, b) < mmd(a, b + 3.0))
+    True
     """
     x = x if torch.is_tensor(x) else as_float_tensor(x)
     y = y if torch.is_tensor(y) else as_float_tensor(y)
@@ -238,8 +260,7 @@ def mmd(x: Any, y: Any, *, kernel: str = "rbf",
             f"mmd needs two (n, d) samples of one dimension d; got {tuple(x.shape)} and "
             f"{tuple(y.shape)}.")
     d = x.shape[1]
-    if kernel not in ("rbf", "imq"):
-        raise ConfigError(f"kernel == {kernel!r}, must be 'rbf' or 'imq'.")
+    check_param(kernel, "kernel", Options("rbf", "imq"))
     if bandwidth is None:
         hs = [float(d * d) if kernel == "rbf" else 2.0 * d]
     elif isinstance(bandwidth, (int, float)):
@@ -437,11 +458,9 @@ class InfoVAE(TransformerMixin, BaseEstimator):
         self.random_state = random_state
 
     def _check_params(self) -> None:
-        if not isinstance(self.n_components, (int, np.integer)) or self.n_components < 1:
-            raise ConfigError(f"n_components == {self.n_components!r}, must be an integer >= 1.")
-        for name in ("mmd_weight", "kl_weight"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"{name} == {getattr(self, name)!r}, must be >= 0.")
+        check_params(self, {"n_components": Interval(Integral, 1, None),
+                            "mmd_weight": Interval(Real, 0, None),
+                            "kl_weight": Interval(Real, 0, None)})
 
     def fit(self, X: ArrayLike, y: Any = None) -> InfoVAE:
         """Fit the autoencoder on ``X`` (n_samples, n_units); return self."""
@@ -536,6 +555,7 @@ def classifier_error(outputs: ArrayLike, y: ArrayLike, *, output: str = "logits"
     >>> classifier_error([[1.0, 0.0], [0.0, 1.0]], [0, 0], output="probs").tolist()
     [1e-08, 1.0]
     """
+    check_param(output, "output", Options("logits", "sigmoid", "probs"))
     o = np.asarray(outputs.cpu() if hasattr(outputs, "cpu") else outputs, dtype=np.float64)
     yy = np.asarray(y.cpu() if hasattr(y, "cpu") else y).astype(int).ravel()
     if o.ndim != 2 or len(o) != len(yy):
@@ -547,10 +567,8 @@ def classifier_error(outputs: ArrayLike, y: ArrayLike, *, output: str = "logits"
         p /= p.sum(1, keepdims=True)
     elif output == "sigmoid":
         p = 1.0 / (1.0 + np.exp(-o))
-    elif output == "probs":
+    else:  # "probs"
         p = o
-    else:
-        raise ConfigError(f"output == {output!r}, must be 'logits', 'sigmoid' or 'probs'.")
     onehot = np.zeros_like(p)
     onehot[np.arange(len(yy)), yy] = 1.0
     return np.maximum(0.5 * ((p - onehot) ** 2).sum(1), floor)
@@ -619,8 +637,7 @@ class ErrorEstimator(RegressorMixin, BaseEstimator):
             raise SpikeDecodeValueError(
                 f"error must be finite and >= 0 (the classifier's error e, not log10 e); got "
                 f"min {float(np.nanmin(t)):.3g}. Pass classifier_error(...) itself.")
-        if not float(self.floor) > 0:
-            raise ConfigError(f"floor == {self.floor!r}, must be > 0.")
+        check_param(self.floor, "floor", Interval(Real, 0, None, closed="neither"))
         self.n_features_in_ = a.shape[1]
         self.z_mean_, self.z_scale_ = a.mean(0), a.std(0) + 1e-6
         self.t_mean_ = float(t.mean())
@@ -710,9 +727,7 @@ class Introspector(BaseEstimator):
         """
         if not isinstance(model, torch.nn.Module):
             raise SpikeDecodeTypeError(f"model must be a torch.nn.Module; got {type(model).__name__}.")
-        if self.output not in ("logits", "sigmoid", "probs"):
-            raise ConfigError(f"output == {self.output!r}, must be 'logits', 'sigmoid' or "
-                              "'probs'.")
+        check_param(self.output, "output", Options("logits", "sigmoid", "probs"))
         rng = check_generator(self.random_state)
         self.model_ = model
         self.layers_ = list(self.layers) if self.layers is not None else hidden_layers(model)
@@ -817,6 +832,7 @@ def expected_activation(introspector: Introspector, *, method: str = "centroid",
     """
     import xarray as xr
 
+    check_param(method, "method", Options("centroid", "riemann", "direct"))
     check_is_fitted(introspector, "vae_")
     z, y, classes = introspector.z_, introspector.y_, introspector.classes_
     if method == "centroid":
@@ -831,7 +847,7 @@ def expected_activation(introspector: Introspector, *, method: str = "centroid",
             raise SpikeDecodeValueError(f"hidden has {len(h)} rows but the introspector was fit "
                                         f"on {len(y)} samples.")
         e = np.stack([h[y == c].mean(0) for c in classes])
-    elif method == "riemann":
+    else:  # "riemann"
         if introspector.n_components != 2:
             raise ConfigError("method='riemann' integrates over a 2-D grid; use n_components=2 or "
                               "method='centroid'.")
@@ -849,14 +865,28 @@ def expected_activation(introspector: Introspector, *, method: str = "centroid",
             w = dens * cell
             rows.append((w[:, None] * dec).sum(0) / max(w.sum(), 1e-12))
         e = np.stack(rows)
-    else:
-        raise ConfigError(f"method == {method!r}, must be 'centroid', 'riemann' or 'direct'.")
     return xr.DataArray(e, dims=("class", "unit"), coords={"class": classes},
                         name="expected_activation", attrs={"method": method})
 
 
 def unit_selectivity(expected: Any) -> NDArray:
-    """Per unit, (max - mean of the others) / (|max| + |mean of the others|), in [0, 1]-ish."""
+    """Per unit, ``(max - mean of the others) / (|max| + |mean of the others|)``, in [0, 1]-ish.
+
+    Parameters
+    ----------
+    expected : array-like, shape (n_classes, n_units)
+        Mean activation of each unit per class (:func:`expected_activation`).
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_units,)
+        The selectivity of each unit: 0 when it responds alike to every class.
+
+    Examples
+    --------
+    >>> unit_selectivity([[1.0, 2.0], [1.0, 0.0]]).round(3).tolist()
+    [0.0, 1.0]
+    """
     e = np.asarray(expected)
     top = e.max(0)
     rest = (e.sum(0) - top) / max(e.shape[0] - 1, 1)
@@ -990,9 +1020,8 @@ def attack_trajectory(introspector: Introspector, x: ArrayLike, target: ArrayLik
     from spikedecode.robust.attacks import targeted_ifgsm_mse
 
     check_is_fitted(introspector, "vae_")
-    if not step_size > 0 or n_steps < 1:
-        raise ConfigError(f"step_size == {step_size!r} and n_steps == {n_steps!r} must be > 0 "
-                          "and >= 1.")
+    step_size = check_param(step_size, "step_size", Interval(Real, 0, None, closed="neither"))
+    n_steps = check_param(n_steps, "n_steps", Interval(Integral, 1, None))
     xa = as_float_tensor(x)
     tgt = torch.as_tensor(np.asarray(target)).long().ravel()
     if len(tgt) != len(xa):
@@ -1026,6 +1055,18 @@ def detection_auroc(scores: ArrayLike, is_positive: ArrayLike) -> float:
 
     Thin wrapper over :func:`sklearn.metrics.roc_auc_score` with a clear error when only
     one class is present.
+
+    Parameters
+    ----------
+    scores : array-like
+        Suspicion score of each sample.
+    is_positive : array-like of bool
+        True for the samples to detect (e.g. adversarial ones).
+
+    Returns
+    -------
+    float
+        The area under the ROC curve, 0.5 for chance.
 
     Examples
     --------

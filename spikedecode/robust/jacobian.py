@@ -33,6 +33,22 @@ def jacobian_penalty(x: Any, output: Any, *, n_projections: int = 1,
     penalty itself can be differentiated). ``x`` must require grad and ``output`` must
     have been computed from it.
 
+    Parameters
+    ----------
+    x : torch.Tensor
+        The inputs, with ``requires_grad``.
+    output : torch.Tensor, shape (batch, C)
+        The model's outputs on ``x``.
+    n_projections : int, default=1
+        Random projections averaged (more: less variance, more backward passes).
+    generator : torch.Generator, optional
+        Draws the projections.
+
+    Returns
+    -------
+    torch.Tensor
+        The scalar penalty, differentiable.
+
     Examples
     --------
     >>> import torch

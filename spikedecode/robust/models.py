@@ -22,14 +22,14 @@ model                     architecture
 from __future__ import annotations
 
 from collections.abc import Sequence
-from numbers import Integral
+from numbers import Integral, Real
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from spikedecode._validation import Interval, check_param
+from spikedecode._validation import Interval, Options, check_param
 from spikedecode.errors import ConfigError, SpikeDecodeTypeError, SpikeDecodeValueError
 
 __all__ = [
@@ -147,11 +147,8 @@ class MLP(nn.Module):
         super().__init__()
         check_param(n_in, "n_in", Interval(Integral, 1, None))
         check_param(n_classes, "n_classes", Interval(Integral, 1, None))
-        if activation not in self._ACT:
-            raise ConfigError(f"activation == {activation!r}, must be one of "
-                              f"{sorted(self._ACT)}.")
-        if not 0.0 <= dropout < 1.0:
-            raise ConfigError(f"dropout == {dropout!r}, must be in [0, 1).")
+        check_param(activation, "activation", Options(*sorted(self._ACT)))
+        check_param(dropout, "dropout", Interval(Real, 0, 1, closed="left"))
         self.n_in = n_in
         blocks = []
         prev = n_in
@@ -206,8 +203,8 @@ class SmallCNN(nn.Module):
         for name, v in (("in_channels", in_channels), ("n_classes", n_classes),
                         ("image_size", image_size), ("hidden_size", hidden_size)):
             check_param(v, name, Interval(Integral, 1, None))
-        if image_size < 4:
-            raise ConfigError(f"image_size == {image_size}, must be >= 4 (two 2x2 poolings).")
+        check_param(image_size, "image_size", Interval(Integral, 4, None),
+                    hint="SmallCNN pools twice by 2.")
         self.features = nn.Sequential(
             nn.Conv2d(in_channels, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
             nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
@@ -260,8 +257,8 @@ class MNISTCNN(nn.Module):
         for name, v in (("in_channels", in_channels), ("n_classes", n_classes),
                         ("image_size", image_size)):
             check_param(v, name, Interval(Integral, 1, None))
-        if image_size < 6:
-            raise ConfigError(f"image_size == {image_size}, must be >= 6 (pool 3 then 2).")
+        check_param(image_size, "image_size", Interval(Integral, 6, None),
+                    hint="MNISTCNN pools by 3 then by 2.")
         self.features = nn.Sequential(
             nn.Conv2d(in_channels, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(3),
             nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
@@ -288,6 +285,11 @@ def net1_loss(output: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         Pre-sigmoid scores (what ``Net1.forward`` returns).
     y : Tensor (batch,)
         Class indices (turned into one-hot targets) or already float targets.
+
+    Returns
+    -------
+    torch.Tensor
+        The scalar loss (mean over the batch and the classes).
 
     Examples
     --------
@@ -401,8 +403,7 @@ class RandomCropFlip:
     train_only = True
 
     def __init__(self, padding: int = 4, flip: bool = True) -> None:
-        if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
-            raise ConfigError(f"padding == {padding!r}, must be an integer >= 0.")
+        padding = check_param(padding, "padding", Interval(Integral, 0, None))
         self.padding = padding
         self.flip = flip
 
@@ -431,6 +432,22 @@ MODEL_NAMES = ("shallow_mlp", "mlp", "small_cnn", "mnist_cnn", "net1", "resnet20
 def build_model(name: str, *, image_shape: Sequence[int] = (1, 28, 28),
                 n_classes: int = 10, **kwargs: Any) -> nn.Module:
     """Build one of :data:`MODEL_NAMES` for images of ``image_shape`` ``(C, H, W)``.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`MODEL_NAMES`.
+    image_shape : sequence of int, default=(1, 28, 28)
+        ``(channels, height, width)`` of the inputs.
+    n_classes : int, default=10
+        Number of output classes.
+    **kwargs
+        Passed to the model's class.
+
+    Returns
+    -------
+    torch.nn.Module
+        The untrained model.
 
     Examples
     --------

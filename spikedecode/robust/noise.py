@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from spikedecode._validation import Interval, check_clip, check_param
+from spikedecode._validation import Interval, Options, check_clip, check_param
 from spikedecode.errors import ConfigError, NotEnoughDataError, SpikeDecodeTypeError
 from spikedecode.robust._hooks import layer_output, replace_output, resolve_layer
 from spikedecode.robust._utils import as_float_tensor, as_generator, as_tensor
@@ -228,8 +228,7 @@ class DataNoise:
     def __init__(self, kind: str = "covariance", scale: float = 0.1,
                  n_components: int | None = None, train_only: bool = True,
                  clip: tuple[float | None, float | None] | None = None) -> None:
-        if kind not in ("covariance", "pca", "isotropic"):
-            raise ConfigError(f"kind == {kind!r}, must be 'covariance', 'pca' or 'isotropic'.")
+        check_param(kind, "kind", Options("covariance", "pca", "isotropic"))
         self.kind = kind
         self.scale = check_param(scale, "scale", Interval(Real, 0, None))
         self.n_components = n_components
@@ -301,6 +300,18 @@ def matched_isotropic(noise: DataNoise | CountNoise, *, train_only: bool | None 
     For a :class:`DataNoise` returns a :class:`GaussianNoise`; for a :class:`CountNoise`
     returns a fitted ``CountNoise(kind="isotropic")``.
 
+    Parameters
+    ----------
+    noise : DataNoise or CountNoise
+        A fitted noise.
+    train_only : bool, optional
+        ``train_only`` of the result; default that of ``noise``.
+
+    Returns
+    -------
+    GaussianNoise or CountNoise
+        The isotropic noise.
+
     Examples
     --------
     >>> import numpy as np
@@ -366,8 +377,7 @@ class CountNoise:
     """
 
     def __init__(self, kind: str = "fano", scale: float = 1.0, train_only: bool = True) -> None:
-        if kind not in ("fano", "poisson", "isotropic"):
-            raise ConfigError(f"kind == {kind!r}, must be 'fano', 'poisson' or 'isotropic'.")
+        check_param(kind, "kind", Options("fano", "poisson", "isotropic"))
         self.kind = kind
         self.scale = check_param(scale, "scale", Interval(Real, 0, None))
         self.train_only = bool(train_only)
@@ -473,9 +483,7 @@ class LayerNoise:
         if not isinstance(layer, (nn.Module, str)):
             raise SpikeDecodeTypeError(f"layer must be a torch.nn.Module or a submodule name; "
                                        f"got {type(layer).__name__}.")
-        if kind not in ("covariance", "isotropic", "relative"):
-            raise ConfigError(f"kind == {kind!r}, must be 'covariance', 'isotropic' or "
-                              "'relative'.")
+        check_param(kind, "kind", Options("covariance", "isotropic", "relative"))
         self.layer = layer
         self.kind = kind
         self.scale = check_param(scale, "scale", Interval(Real, 0, None))

@@ -124,8 +124,7 @@ class PreActResNet(nn.Module):
         if len(num_blocks) != len(widths):
             raise ConfigError(f"num_blocks has {len(num_blocks)} stages but widths has "
                               f"{len(widths)}; give one width per stage.")
-        if int(n_classes) < 1:
-            raise ConfigError(f"n_classes == {n_classes!r}, must be >= 1.")
+        check_param(n_classes, "n_classes", Interval(Integral, 1, None))
         self.conv1 = nn.Conv2d(in_channels, widths[0], 3, stride=1, padding=1, bias=False)
         layers: list[nn.Module] = []
         in_planes = widths[0]
@@ -290,6 +289,11 @@ def noisy_resnet20(a: float = 0.1, n_classes: int = 10, per_sample: bool = True,
     **kwargs
         Passed to :class:`~spikedecode.robust.resnet.PreActResNet`.
 
+    Returns
+    -------
+    PreActResNet
+        The untrained network, noise switched on.
+
     Examples
     --------
     >>> import torch
@@ -352,7 +356,17 @@ class EnResNet(nn.Module):
 def set_noise(model: nn.Module, on: bool) -> nn.Module:
     """Switch the noise of every :class:`NoisyResidualBlock` in ``model`` on or off.
 
-    Returns ``model`` (for chaining).
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A network holding noisy blocks (e.g. :func:`noisy_resnet20`).
+    on : bool
+        True to inject noise, False for a deterministic network.
+
+    Returns
+    -------
+    torch.nn.Module
+        ``model`` itself (for chaining).
 
     Examples
     --------

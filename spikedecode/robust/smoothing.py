@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from spikedecode._random import RandomStateLike, draw_seed, torch_generator, torch_seeded
-from spikedecode._validation import Interval, check_param
+from spikedecode._validation import Interval, Options, check_param
 from spikedecode.errors import ConfigError, SpikeDecodeTypeError
 from spikedecode.robust._utils import as_float_tensor, model_device
 
@@ -70,8 +70,7 @@ class PredictionAverage(nn.Module):
 
     def __init__(self, model: nn.Module, n_samples: int = 10, average: str = "logits") -> None:
         super().__init__()
-        if average not in ("logits", "probs"):
-            raise ConfigError(f"average == {average!r}, must be 'logits' or 'probs'.")
+        check_param(average, "average", Options("logits", "probs"))
         self.model = model
         self.n_samples = check_param(n_samples, "n_samples", Interval(Integral, 1, None))
         self.average = average
@@ -229,9 +228,8 @@ def _check_smoothing_args(model: nn.Module, x: Any, sigma: float, batch_size: in
                           ) -> tuple[torch.Tensor, float, int]:
     if not isinstance(model, nn.Module):
         raise SpikeDecodeTypeError(f"model must be a torch.nn.Module; got {type(model).__name__}.")
-    sigma = check_param(sigma, "sigma", Interval(Real, 0, None))
-    if sigma == 0:
-        raise ConfigError("sigma == 0; randomized smoothing needs sigma > 0.")
+    sigma = check_param(sigma, "sigma", Interval(Real, 0, None, closed="neither"),
+                        hint="Randomized smoothing needs noise.")
     x = as_float_tensor(x).float()
     return x, sigma, check_param(batch_size, "batch_size", Interval(Integral, 1, None))
 
@@ -378,8 +376,7 @@ def certify(model: nn.Module, x: Any, sigma: float, n0: int = 100, n: int = 1000
     x, sigma, batch_size = _check_smoothing_args(model, x, sigma, batch_size)
     n0 = check_param(n0, "n0", Interval(Integral, 1, None))
     n = check_param(n, "n", Interval(Integral, 1, None))
-    if not 0 < float(alpha) < 1:
-        raise ConfigError(f"alpha == {alpha!r}, must be in (0, 1).")
+    alpha = check_param(alpha, "alpha", Interval(Real, 0, 1, closed="neither"))
     seed = draw_seed(random_state)
     gen = torch_generator(seed)
     was = model.training

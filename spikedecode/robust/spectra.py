@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from numbers import Integral
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -274,8 +274,7 @@ def fit_power_law(eigs: Any, n_min: int = 10, n_max: int | None = None, *,
     if lam.size < 3:
         raise NotEnoughDataError(f"eigs holds {lam.size} values; a power-law fit needs >= 3.")
     check_param(n_min, "n_min", Interval(Integral, 1, None))
-    if not 0 < level < 1:
-        raise ConfigError(f"level == {level!r}, must be in (0, 1).")
+    level = check_param(level, "level", Interval(Real, 0, 1, closed="neither"))
     positive = np.nonzero(lam > max(lam[0], 0) * 1e-12)[0]
     last = int(positive[-1]) + 1 if positive.size else 0
     if n_max is None:
@@ -303,6 +302,18 @@ def fit_power_law(eigs: Any, n_min: int = 10, n_max: int | None = None, *,
 def effective_dimension(eigs: Any, threshold: float = 0.9) -> int:
     """Number of leading components that hold ``threshold`` of the variance.
 
+    Parameters
+    ----------
+    eigs : array-like or xarray.DataArray
+        Eigenvalues (any order; negative ones count as 0).
+    threshold : float, default=0.9
+        Fraction of the total variance, in (0, 1].
+
+    Returns
+    -------
+    int
+        The smallest number of largest eigenvalues whose sum reaches ``threshold``.
+
     Examples
     --------
     >>> effective_dimension([5.0, 3.0, 1.0, 1.0])
@@ -311,8 +322,7 @@ def effective_dimension(eigs: Any, threshold: float = 0.9) -> int:
     lam = np.clip(np.asarray(getattr(eigs, "values", eigs), dtype=float).ravel(), 0, None)
     if lam.size == 0 or lam.sum() <= 0:
         raise NotEnoughDataError("eigs holds no positive variance.")
-    if not 0 < threshold <= 1:
-        raise ConfigError(f"threshold == {threshold!r}, must be in (0, 1].")
+    threshold = check_param(threshold, "threshold", Interval(Real, 0, 1, closed="right"))
     lam = np.sort(lam)[::-1]
     frac = np.cumsum(lam) / lam.sum()
     return int(min(np.searchsorted(frac, threshold - 1e-12) + 1, lam.size))
@@ -366,8 +376,8 @@ def sensitivity_map(model: Any, data: Any, n: int | Sequence[int] = 1, layer: An
     evals, evecs = eigh_descending(cov)
     N = evecs.shape[0]
     for k in ns:
-        if not 1 <= int(k) <= N:
-            raise ConfigError(f"n == {k}, must be in [1, {N}] for a layer of width {N}.")
+        check_param(k, "n", Interval(Integral, 1, N, closed="both"),
+                    hint=f"The layer has width {N}.")
     cols = torch.as_tensor([int(k) - 1 for k in ns])
     cap = LayerCapture(resolve_layers(model, layer), transform=flatten_activation,
                        keep_graph=True, latest_only=True)

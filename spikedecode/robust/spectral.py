@@ -46,7 +46,6 @@ from collections.abc import Sequence
 from numbers import Integral, Real
 from typing import Any
 
-import numpy as np
 import torch
 
 from spikedecode._random import RandomStateLike, draw_seed, torch_generator
@@ -138,14 +137,10 @@ def spectral_penalty(activations: Any, V: Any, *, exponent: float = 1.0, tau: in
     B, N = activations.shape
     if B < 2:
         raise NotEnoughDataError(f"the batch holds {B} sample(s); the covariance needs >= 2.")
-    if not 1 <= tau <= N:
-        raise ConfigError(f"tau == {tau}, must be in [1, {N}] for a layer of width {N}.")
-    if n_max is None:
-        n_max = N
-    if isinstance(n_max, bool) or not isinstance(n_max, (int, np.integer)) \
-            or not tau <= n_max <= N:
-        raise ConfigError(f"n_max == {n_max!r}, must be an integer in [tau={tau}, N={N}].")
-    n_max = int(n_max)
+    width = f"The layer has width N={N}."
+    tau = check_param(tau, "tau", Interval(Integral, 1, N, closed="both"), hint=width)
+    n_max = N if n_max is None else check_param(
+        n_max, "n_max", Interval(Integral, tau, N, closed="both"), hint=f"tau={tau}; {width}")
     V = V.to(dtype=activations.dtype, device=activations.device).detach()
     ac = activations - activations.mean(0, keepdim=True)
     if directions is None:

@@ -29,6 +29,18 @@ def whiten(x: Any, jitter: float = 1e-5) -> Any:
     Gradients flow through the mean, the covariance and the Cholesky factorization.
     Inputs of more than two dims are flattened per sample and reshaped back.
 
+    Parameters
+    ----------
+    x : torch.Tensor, shape (batch, ...)
+        The batch to whiten.
+    jitter : float, default=1e-5
+        Added to the covariance's diagonal before the factorization.
+
+    Returns
+    -------
+    torch.Tensor
+        The whitened batch, of the shape of ``x``.
+
     Examples
     --------
     >>> import torch

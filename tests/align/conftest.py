@@ -2,16 +2,50 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pytest
 
-from spikedecode.align.evaluate import DayData
+from spikedecode.evaluation import condition_keys
 
 LABELS = ("touch/LUM", "touch/LBR", "airpuff")
 
 
+@dataclass
+class Day:
+    """One synthetic day for the aligner tests (a test helper, not a library container).
+
+    ``X`` (samples, units), ``labels``, ``t_rel`` (s after onset), ``trial`` and the unit
+    ids ``units``; ``as_tuple()`` is the ``(X, y, groups, t_rel)`` form that
+    ``spikedecode.evaluation`` takes.
+    """
+
+    X: np.ndarray
+    labels: np.ndarray
+    t_rel: np.ndarray
+    trial: np.ndarray
+    units: list
+
+    def keys(self, uses_time: bool = True) -> np.ndarray:
+        """Condition keys, as the evaluation builds them for an aligner."""
+        return condition_keys(self.labels, self.t_rel if uses_time else None)
+
+    def as_tuple(self) -> tuple:
+        return self.X, self.labels, self.trial, self.t_rel
+
+
+def decoder():
+    """Standardized logistic regression: the decoder of the aligner tests."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000))
+
+
 def make_days(n_days: int = 4, *, n_trials: int = 12, n_bins: int = 5, k: int = 3,
-              seed: int = 0, shared_units: int = 0) -> dict[int, DayData]:
+              seed: int = 0, shared_units: int = 0) -> dict[int, Day]:
     """Days whose features are ``W_d z + noise`` of one shared latent z(label, t).
 
     Each day has its own units (own weights); ``shared_units`` units (same ids, same
@@ -34,7 +68,7 @@ def make_days(n_days: int = 4, *, n_trials: int = 12, n_bins: int = 5, k: int = 
             lab += [LABELS[c]] * n_bins
             t += list(0.1 * np.arange(n_bins))
             tr += [trial] * n_bins
-        days[d] = DayData(np.concatenate(X).astype(float), np.array(lab), np.array(t),
+        days[d] = Day(np.concatenate(X).astype(float), np.array(lab), np.array(t),
                           np.array(tr), ids)
     return days
 

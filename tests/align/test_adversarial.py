@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from spikedecode.align import AdversarialAligner, ConditionalAdversarialAligner
-from spikedecode.align.evaluate import default_decoder
 from spikedecode.errors import ConfigError, LabelError
+from tests.align.conftest import decoder as default_decoder
 
 TINY = dict(n_components=3, hidden_size=16, max_epochs=15, ref_epochs=20, min_epochs=3,
             patience=3, batch_size=64, random_state=0)

@@ -80,7 +80,7 @@ def test_aligning_a_day_to_itself_is_the_identity(cls, days4):
 
 @pytest.mark.parametrize("cls", [CCAAligner, ProcrustesAligner])
 def test_matched_average_aligners_let_one_decoder_read_other_days(cls, days4):
-    from spikedecode.align.evaluate import default_decoder
+    from tests.align.conftest import decoder as default_decoder
 
     def transfer(model):
         dec = default_decoder().fit(model.transform(days4[0].X, day=0), days4[0].labels)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import sklearn
@@ -10,11 +12,12 @@ from sklearn.model_selection import GroupKFold, cross_validate
 from spikedecode.decoders import (
     DEFAULT_LAMBDAS,
     GroupCVLinearClassifier,
-    group_splits,
     groups_fit_params,
     make_decoder,
 )
-from spikedecode.errors import ConfigError, NotEnoughDataError
+from spikedecode.errors import ConfigError, GridEdgeWarning, NotEnoughDataError
+from spikedecode.preprocess import resample
+from spikedecode.preprocess.resample import group_splits
 
 
 def _trials(seed=0, n_trials=30, per=8, signal=1.0, n_feat=6):
@@ -38,7 +41,11 @@ def test_lambda_search_learns_and_stays_on_grid(kind, global_random_seed):
     pipe = make_decoder(kind, random_state=global_random_seed)
     pipe.fit(X, y, **groups_fit_params(pipe, g))
     clf = pipe[-1]
-    assert clf.lambda_ in DEFAULT_LAMBDAS
+    assert clf.lambda_ in clf.lambdas_
+    # on the seed grid, or beyond the edge it sat on (the extension)
+    assert clf.lambda_ in DEFAULT_LAMBDAS or (
+        clf.lambda_extended_ == "strong" and clf.lambda_ > DEFAULT_LAMBDAS.max()) or (
+        clf.lambda_extended_ == "weak" and clf.lambda_ < DEFAULT_LAMBDAS.min())
     assert clf.C_ == pytest.approx(1.0 / (len(y) * clf.lambda_))
     assert pipe.score(X, y) > 0.6
     assert set(pipe.predict(X)) <= {"touch/LUM", "touch/LBR"}
@@ -77,15 +84,13 @@ def test_inner_cv_receives_groups(monkeypatch):
     """The inner search must be given the trial ids (else it would leak)."""
     X, y, g = _trials(0)
     seen = {}
-    import spikedecode.decoders.linear as lin
-
-    real = lin.group_splits
+    real = resample.group_splits
 
     def spy(y_, groups, *a, **k):
         seen["groups"] = groups
         return real(y_, groups, *a, **k)
 
-    monkeypatch.setattr(lin, "group_splits", spy)
+    monkeypatch.setattr(resample, "group_splits", spy)
     pipe = make_decoder("logistic")
     pipe.fit(X, y, **groups_fit_params(pipe, g))
     np.testing.assert_array_equal(seen["groups"], g)
@@ -93,11 +98,9 @@ def test_inner_cv_receives_groups(monkeypatch):
 
 def test_metadata_routing_reaches_inner_search(monkeypatch):
     X, y, g = _trials(0)
-    import spikedecode.decoders.linear as lin
-
     calls = []
-    real = lin.group_splits
-    monkeypatch.setattr(lin, "group_splits",
+    real = resample.group_splits
+    monkeypatch.setattr(resample, "group_splits",
                         lambda y_, groups, *a, **k: calls.append(groups) or real(y_, groups, *a, **k))
     with sklearn.config_context(enable_metadata_routing=True):
         res = cross_validate(make_decoder("logistic"), X, y, params={"groups": g},
@@ -263,3 +266,76 @@ def test_svm_loss_through_make_decoder_and_validated():
         GroupCVLinearClassifier(kind="svm", loss="log").fit(X, y, groups=g)
     with pytest.raises(ConfigError, match="intercept_scaling"):
         GroupCVLinearClassifier(kind="svm", intercept_scaling=0).fit(X, y, groups=g)
+
+
+# --- λ grid extension beyond an edge ------------------------------------------------------
+
+
+def _noisy(seed=0, n_trials=24, n_feat=300):
+    """Few samples, many noisy features, a weak signal spread over all of them: the CV
+    optimum needs strong shrinkage (far above the default grid's 10^-0.5)."""
+    rng = np.random.default_rng(seed)
+    y = np.repeat(np.arange(n_trials) % 2, 2)
+    g = np.repeat(np.arange(n_trials), 2)
+    w = rng.normal(size=n_feat)
+    X = rng.normal(size=(len(y), n_feat)) * 3.0 + 0.25 * np.outer(2 * y - 1, w)
+    return (X - X.mean(0)) / X.std(0), y, g
+
+
+def test_strong_edge_is_extended_beyond_the_grid():
+    X, y, g = _noisy(0)  # mean CV accuracy peaks at λ = 1 (0.78 against 0.74 at 10^-1)
+    grid = np.logspace(-6, -1, 11)  # all too weak for these data
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", GridEdgeWarning)  # the optimum is inside the extension
+        clf = GroupCVLinearClassifier(lambdas=grid, path_patience=None, random_state=0
+                                      ).fit(X, y, groups=g)
+    # walked up by at most 3 decades with the grid's spacing (0.5 decade)
+    assert clf.lambda_extended_ == "strong" and not clf.lambda_on_edge_
+    assert grid.max() < clf.lambdas_.max() <= grid.max() * 10**3 * 1.001
+    np.testing.assert_allclose(np.diff(np.log10(clf.lambdas_)), -0.5, atol=1e-9)
+    assert clf.cv_scores_.shape[1] == len(clf.lambdas_)
+    # the chosen λ is the best mean CV score of the walked grid, beyond the old edge
+    mean = np.nanmean(clf.cv_scores_, 0)
+    assert clf.lambda_ == clf.lambdas_[np.nanargmax(mean)] == pytest.approx(1.0)
+    assert mean.max() > np.nanmean(clf.cv_scores_[:, -len(grid):], 0).max()
+    # extend_decades=0 keeps the grid and says the choice is on its edge
+    with pytest.warns(GridEdgeWarning, match="strong edge.*extend_decades == 0"):
+        fixed = GroupCVLinearClassifier(lambdas=grid, extend_decades=0, path_patience=None,
+                                        random_state=0).fit(X, y, groups=g)
+    assert fixed.lambda_extended_ is None and fixed.lambda_on_edge_
+    np.testing.assert_array_equal(fixed.lambdas_, grid[::-1])
+
+
+def test_still_on_the_strong_edge_after_extension_warns():
+    X, y, g = _noisy(0)
+    with pytest.warns(GridEdgeWarning, match="strong edge.*after extending it by 0.5"):
+        clf = GroupCVLinearClassifier(lambdas=np.logspace(-3, -1, 5), extend_decades=0.5,
+                                      path_patience=None, random_state=0).fit(X, y, groups=g)
+    assert clf.lambda_extended_ == "strong" and clf.lambda_on_edge_
+    assert clf.lambda_ == clf.lambdas_[0] == pytest.approx(10**-0.5)
+
+
+def test_weak_edge_is_extended_when_the_grid_is_too_strong():
+    X, y, g = _noisy(0)
+    grid = np.logspace(1, 2, 3)  # too strong: accuracy falls from 0.66 at 10 to 0.5 at 100
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", GridEdgeWarning)
+        clf = GroupCVLinearClassifier(lambdas=grid, random_state=0).fit(X, y, groups=g)
+    assert clf.lambda_extended_ == "weak" and not clf.lambda_on_edge_
+    assert clf.lambdas_.min() < grid.min() and clf.lambda_ < grid.min()
+    with pytest.warns(GridEdgeWarning, match="weak edge"):
+        short = GroupCVLinearClassifier(lambdas=grid, extend_decades=0.5,
+                                        random_state=0).fit(X, y, groups=g)
+    assert short.lambda_ == pytest.approx(10**0.5) and short.lambda_on_edge_
+
+
+def test_inside_grid_optimum_is_not_extended():
+    X, y, g = _trials(0, signal=1.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", GridEdgeWarning)
+        clf = GroupCVLinearClassifier(lambdas=np.logspace(-4, 1, 11), path_patience=None,
+                                      random_state=0).fit(X, y, groups=g)
+    if clf.lambda_extended_ is None:
+        assert len(clf.lambdas_) == 11 and not clf.lambda_on_edge_
+    with pytest.raises(ConfigError, match="extend_decades"):
+        GroupCVLinearClassifier(extend_decades=-1).fit(X, y)

@@ -6,14 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from spikedecode.decoders import (
-    LSTMDecoder,
-    MLPDecoder,
-    TorchClassifier,
-    balanced_bootstrap_indices,
-    grouped_validation_split,
-)
+from spikedecode.decoders import LSTMDecoder, MLPDecoder, TorchClassifier
 from spikedecode.errors import ConfigError, NotEnoughDataError, SpikeDecodeValueError
+from spikedecode.preprocess.resample import balanced_bootstrap_indices, grouped_validation_split
 from spikedecode.training import Callback
 
 
@@ -40,8 +35,13 @@ def test_lstm_learns_last_lag_signal(global_random_seed):
     assert clf.module_.lstm.num_layers == 2
 
 
-def test_lstm_default_three_layers():
-    assert LSTMDecoder().num_layers == 3
+def test_lstm_default_is_the_study_network_and_one_layer_an_option():
+    X, y, g = _seq(0)
+    study = LSTMDecoder(hidden_size=4, max_epochs=1, random_state=0, device="cpu").fit(X, y)
+    assert study.module_.lstm.num_layers == 3 and study.module_.lstm.dropout == 0.2
+    one = LSTMDecoder(num_layers=1, dropout=0.0, hidden_size=4, max_epochs=1,
+                      random_state=0, device="cpu").fit(X, y)
+    assert one.module_.lstm.num_layers == 1
 
 
 def test_2d_input_with_n_lags_equals_3d():
@@ -240,6 +240,7 @@ def test_presets_keep_torch_classifier_training_signature_in_step(cls):
     own = _params(cls)
     n_net = len(_NETWORK_PARAMS[cls])
     assert [p.name for p in own[:n_net]] == _NETWORK_PARAMS[cls]
+    assert list(cls._network_params) == _NETWORK_PARAMS[cls]  # what is routed to the network
     # same names, order, defaults, annotations and kind (keyword-only) as TorchClassifier
     assert [(p.name, p.default, p.annotation, p.kind) for p in own[n_net:]] == [
         (p.name, p.default, p.annotation, p.kind) for p in training]
@@ -288,4 +289,139 @@ def test_load_names_a_parameter_the_class_does_not_take(tmp_path):
     cfg["params"]["hidden_sizes"] = cfg["params"].pop("hidden_layer_sizes")  # pre-rename file
     cfg_file.write_text(json.dumps(cfg))
     with pytest.raises(ConfigError, match=r"\['hidden_sizes'\].*hidden_layer_sizes"):
+        MLPDecoder.load(path)
+
+
+# --- presets over TorchClassifier(module=<name>), explicit validation, input scaling ---------
+
+
+@pytest.mark.parametrize("cls, name, net", [
+    (MLPDecoder, "mlp", {"hidden_layer_sizes": (8,), "dropout": 0.1}),
+    (LSTMDecoder, "lstm", {"hidden_size": 6, "num_layers": 2, "dropout": 0.1}),
+])
+def test_presets_are_torch_classifier_with_a_named_network(cls, name, net):
+    X, y, g = _seq(0)
+    a = cls(**net, random_state=0, **FAST).fit(X, y, groups=g)
+    b = TorchClassifier(module=name, module_params=net, random_state=0, **FAST).fit(
+        X, y, groups=g)
+    # same network, same seed, same training: the same fitted model
+    np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
+    c = TorchClassifier(module=name, random_state=0, **FAST)
+    c.set_params(**{f"module__{k}": v for k, v in net.items()})  # skorch-style routing
+    assert c.module_params == net
+    with pytest.raises(ConfigError, match="network parameters"):
+        cls().set_params(module__dropout=0.5)
+    with pytest.raises(ConfigError, match="module == 'gru'"):
+        TorchClassifier(module="gru", **FAST).fit(X, y)
+
+
+def test_named_network_save_load(tmp_path):
+    X, y, _ = _seq(0)
+    clf = TorchClassifier(module="mlp", module_params={"hidden_layer_sizes": [5]},
+                          random_state=0, **FAST).fit(X, y)
+    back = TorchClassifier.load(clf.save(tmp_path / "named"))
+    assert back.module == "mlp" and back.module_params == {"hidden_layer_sizes": [5]}
+    np.testing.assert_allclose(back.predict_proba(X), clf.predict_proba(X), atol=1e-6)
+
+
+def test_explicit_validation_set_is_used_and_accuracy_stopping_restores_best():
+    X, y, g = _seq(0)
+    Xv, yv, _ = _seq(1, n_trials=20)
+    clf = MLPDecoder(hidden_layer_sizes=(16,), max_epochs=40, lr=0.05, patience=4,
+                     early_stopping_metric="accuracy", random_state=0, device="cpu")
+    clf.fit(X, y, groups=g, X_val=Xv, y_val=yv)
+    # every sample of X is trained on (no split), and validation ran on the given set
+    assert clf.history_.epochs[0]["n_samples"] == len(X)
+    va = clf.history_["val_accuracy"]
+    assert clf.history_.best_epoch == int(np.argmax(va))
+    # the restored weights are the best epoch's: their accuracy on (Xv, yv) is its score
+    # (the log is a float32 mean of 100 hits, so equal up to float32 rounding; a wrong
+    # epoch would differ by at least 1/100)
+    assert clf.score(Xv, yv) == pytest.approx(va[clf.history_.best_epoch], abs=1e-6)
+    # on a validation set with swapped labels the logged accuracy is the complement
+    flipped = np.where(yv == "LUM", "LBR", "LUM")
+    clf2 = MLPDecoder(hidden_layer_sizes=(16,), max_epochs=3, lr=0.05, patience=None,
+                      random_state=0, device="cpu").fit(X, y, X_val=Xv, y_val=flipped)
+    clf3 = MLPDecoder(hidden_layer_sizes=(16,), max_epochs=3, lr=0.05, patience=None,
+                      random_state=0, device="cpu").fit(X, y, X_val=Xv, y_val=yv)
+    np.testing.assert_allclose(np.add(clf2.history_["val_accuracy"],
+                                      clf3.history_["val_accuracy"]), 1.0, atol=1e-6)
+    with pytest.raises(SpikeDecodeValueError, match="X_val and y_val"):
+        clf.fit(X, y, X_val=Xv)
+    with pytest.raises(SpikeDecodeValueError, match="labels"):
+        clf.fit(X, y, X_val=Xv, y_val=np.full(len(Xv), "other"))
+    with pytest.raises(ConfigError, match="early_stopping_metric"):
+        MLPDecoder(early_stopping_metric="f1", **FAST).fit(X, y)
+
+
+def test_input_scaling_is_fitted_on_the_training_part_only():
+    from spikedecode._random import draw_seed
+
+    X, y, g = _seq(2)
+    clf = LSTMDecoder(hidden_size=4, validation_fraction=0.25, random_state=5, **FAST)
+    clf.fit(X, y, groups=g)
+    tr, va = grouped_validation_split(np.unique(y, return_inverse=True)[1], g, 0.25,
+                                      random_state=draw_seed(5))
+    assert len(va) > 0
+    scale = clf.module_.input_scale
+    # per unit over the training part's samples and lags (float32 sums vs float64: 1e-5)
+    np.testing.assert_allclose(scale.mean.numpy(), X[tr].mean((0, 1)), rtol=1e-5)
+    np.testing.assert_allclose(scale.scale.numpy(), X[tr].std((0, 1)), rtol=1e-5)
+    assert not np.allclose(scale.mean.numpy(), X.mean((0, 1)), rtol=1e-5)
+    # an explicit validation set far off never enters the statistics
+    Xv = X[:40] + 100.0
+    m = MLPDecoder(hidden_layer_sizes=(4,), random_state=0, **FAST).fit(X, y, X_val=Xv,
+                                                                         y_val=y[:40])
+    np.testing.assert_allclose(m.module_.input_scale.mean.numpy(), X.mean((0, 1)), rtol=1e-5)
+    # the statistics live in the module: raw inputs in, the estimator's predictions out
+    logits = m.module_.eval()(torch.from_numpy(X[:5])).detach().numpy()
+    np.testing.assert_array_equal(m.classes_[logits.argmax(1)], m.predict(X[:5]))
+    off = MLPDecoder(hidden_layer_sizes=(4,), standardize=False, random_state=0, **FAST).fit(X, y)
+    assert torch.equal(off.module_.input_scale.mean, torch.zeros(6))
+    with pytest.raises(ConfigError, match="InputScale"):
+        TorchClassifier(module=_factory, standardize=True, **FAST).fit(X, y)
+
+
+def test_no_import_cycle_inside_decoders():
+    """torch_estimator must not import its presets (the registry is _nets.NETWORKS)."""
+    import ast
+    from pathlib import Path
+
+    import spikedecode.decoders as pkg
+
+    root = Path(pkg.__file__).parent
+    graph = {}
+    for f in root.glob("*.py"):
+        deps = set()
+        for node in ast.walk(ast.parse(f.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(
+                    "spikedecode.decoders."):
+                deps.add(node.module.rsplit(".", 1)[1])
+        graph[f.stem] = deps
+
+    def reaches(a, b, seen=()):
+        return any(d == b or (d not in seen and reaches(d, b, (*seen, d)))
+                   for d in graph.get(a, ()))
+
+    assert graph["mlp"] == {"torch_estimator"} and graph["lstm"] == {"torch_estimator"}
+    for mod in graph:
+        if mod != "__init__":
+            assert not reaches(mod, mod), f"import cycle through decoders/{mod}.py"
+
+
+def test_file_saved_before_input_scaling_loads_as_identity(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    X, y, _ = _seq(0)
+    clf = MLPDecoder(hidden_layer_sizes=(4,), standardize=False, random_state=0,
+                     **FAST).fit(X, y)
+    path = clf.save(tmp_path / "old")
+    weights = tmp_path / "old.safetensors"
+    state = {k: v for k, v in load_file(weights).items() if "input_scale" not in k}
+    save_file(state, weights)  # what an older spikedecode wrote: no input_scale buffers
+    back = MLPDecoder.load(path)
+    assert torch.equal(back.module_.input_scale.scale, torch.ones(6))
+    np.testing.assert_allclose(back.predict_proba(X), clf.predict_proba(X), atol=1e-6)
+    save_file({**state, "stray.weight": torch.zeros(1)}, weights)
+    with pytest.raises(ConfigError, match="stray.weight"):
         MLPDecoder.load(path)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -152,12 +154,11 @@ def test_sync_scheduler_restores_the_callers_torch_threads():
 
 
 def test_condition_keys():
-    class T:
-        uses_time = True
-
-    assert condition_keys(T(), np.array(["a", "b"]), np.array([0.0, 0.0251])).tolist() == [
+    assert condition_keys(np.array(["a", "b"]), np.array([0.0, 0.0251])).tolist() == [
         "a@0.000", "b@0.025"]
-    assert condition_keys(None, np.array(["a"]), np.array([1.0])).tolist() == ["a"]
+    assert condition_keys(np.array(["a"])).tolist() == ["a"]
+    # rounding never writes "-0.000": a key does not depend on the sign of a zero
+    assert condition_keys(["a"], [-1e-9]).tolist() == ["a@0.000"]
 
 
 def test_leave_one_day_out():
@@ -258,3 +259,26 @@ def test_consistency_figure_title_fits():
         assert "procrustes" in fig.axes[0].get_title()
     finally:
         plt.close(fig)
+
+
+def test_consistency_command_align_fa_uses_the_shared_unit_ids(tmp_path, capsys,
+                                                               tiny_experiment):
+    """`--align fa`: the stabilizer gets the Windows' unit ids, so days recorded with the
+    same units are aligned on their loadings, with no matched-average fallback warning."""
+    from spikedecode import make_recording
+    from spikedecode.cli import main
+    from spikedecode.io import write
+
+    rec = tiny_experiment[0]
+    # day 1: the same units (same ids) recorded again
+    twin = make_recording(rec["spike_time"].values, rec["spike_unit"].values,
+                          units=rec["unit"].values.tolist(), t_start=rec.attrs["t_start"],
+                          t_stop=rec.attrs["t_stop"], epochs=rec.spikedecode.epochs(), day=1)
+    paths = [str(write(r, tmp_path / f"day{d}.nc")) for d, r in ((0, rec), (1, twin))]
+    assert main(["consistency", *paths, "--labels", "binary", "--window", "2", "--step", "10",
+                 "--align", "fa", "--n-components", "3", "--scheduler", "sync",
+                 "--json"]) == 0
+    text, err = capsys.readouterr()
+    assert "AlignmentWarning" not in err, err
+    report = json.loads(text)
+    assert report["align"] == "fa" and np.array(report["matrix"]).shape == (2, 2)

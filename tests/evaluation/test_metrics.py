@@ -81,7 +81,7 @@ def test_within_day_above_chance_with_signal(global_random_seed):
 
 def test_cross_val_predictions_sampler_only_on_training_folds(monkeypatch):
     """The sampler sees exactly each training fold, once per fold, never a test row."""
-    import spikedecode.decoders.linear as lin
+    import spikedecode.preprocess.resample as lin
 
     X, y, g = _trials(0)
     keep = np.ones(len(y), bool)

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from spikedecode import make_recording
 from spikedecode.errors import (
+    ConfigError,
     DataDroppedWarning,
     SchemaError,
     SpikeDecodeTypeError,
@@ -285,14 +286,14 @@ def test_drops_are_counted_and_warned():
 @pytest.mark.parametrize(
     ("kwargs", "err", "match"),
     [
-        ({"bin_size": 0.0}, SpikeDecodeValueError, "bin_size == 0.0"),
-        ({"bin_size": -0.01}, SpikeDecodeValueError, "must be > 0"),
+        ({"bin_size": 0.0}, ConfigError, "bin_size == 0.0"),
+        ({"bin_size": -0.01}, ConfigError, r"bin_size == -0.01, must be a finite number > 0\."),
         ({"bin_size": "5ms"}, SpikeDecodeTypeError, "bin_size must be a number"),
         ({"bin_size": 0.1, "t_start": 1.0, "t_stop": 0.5}, SpikeDecodeValueError, "t_stop =="),
         ({"bin_size": 5.0}, SpikeDecodeValueError, "shorter than one bin"),
         ({"bin_size": 1e-14}, SpikeDecodeValueError, "too small"),
         ({"bin_size": 0.1, "dtype": np.float32}, SpikeDecodeTypeError, "integer dtype"),
-        ({"bin_size": 0.1, "engine": "cuda"}, SpikeDecodeValueError, "engine =="),
+        ({"bin_size": 0.1, "engine": "cuda"}, ConfigError, "engine == 'cuda', must be 'auto'"),
     ],
 )
 def test_bad_arguments(small_recording, kwargs, err, match):

@@ -9,9 +9,9 @@ from hypothesis import strategies as st
 
 from spikedecode import make_recording
 from spikedecode.errors import (
+    ConfigError,
     DataDroppedWarning,
     LabelError,
-    SpikeDecodeTypeError,
     SpikeDecodeValueError,
     SpikeDecodeWarning,
 )
@@ -264,11 +264,11 @@ def test_group_share_warning_threshold():
         label_windows(w, rec, max_group_share=0.3)  # above the largest share: silent
         label_windows(w, rec, max_group_share=None)
     for bad, err in [(0.0, SpikeDecodeValueError), (1.5, SpikeDecodeValueError),
-                     ("a", SpikeDecodeTypeError)]:
+                     ("a", ConfigError)]:
         with pytest.raises(err, match="max_group_share"):
             label_windows(w, rec, max_group_share=bad)
     for bad, err in [(0.0, SpikeDecodeValueError), (-1.0, SpikeDecodeValueError),
-                     ("ten", SpikeDecodeTypeError)]:
+                     ("ten", ConfigError)]:
         with pytest.raises(err, match="latent_block"):
             label_windows(w, rec, latent_block=bad)
 

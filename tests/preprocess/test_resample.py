@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.model_selection import StratifiedGroupKFold
 
+from spikedecode._random import draw_seed
 from spikedecode.errors import NotEnoughDataError, SpikeDecodeValueError
 from spikedecode.preprocess import (
     BlockedTimeSplit,
@@ -18,6 +19,11 @@ from spikedecode.preprocess import (
     leakage_safe_cv,
     make_windows,
     to_xy,
+)
+from spikedecode.preprocess.resample import (
+    balanced_bootstrap_indices,
+    group_splits,
+    grouped_validation_split,
 )
 
 labels_st = st.lists(st.sampled_from(["latent", "touch/LUM", "touch/LBR"]), min_size=1,
@@ -151,3 +157,52 @@ def test_leakage_safe_cv_is_sklearn_splitter_on_windows(tiny_experiment):
         assert set(y[te]) == set(y)  # stratified: every class in every fold
     with pytest.raises(SpikeDecodeValueError, match="n_splits"):
         leakage_safe_cv(1)
+
+
+# --- the one splitter family and the one class-balanced bootstrap ---------------------------
+
+@pytest.mark.parametrize("seed", [0, 3, np.random.RandomState(2), np.random.default_rng(4)])
+def test_group_splits_and_leakage_safe_cv_draw_the_same_seed(seed):
+    import copy
+
+    y = np.repeat(np.arange(3), 20)
+    g = np.repeat(np.arange(30), 2)
+    a = group_splits(y, g, 5, random_state=copy.deepcopy(seed))
+    b = list(leakage_safe_cv(5, random_state=copy.deepcopy(seed)).split(y, y, g))
+    assert len(a) == len(b) == 5
+    for (tr_a, te_a), (tr_b, te_b) in zip(a, b, strict=True):
+        np.testing.assert_array_equal(te_a, te_b)
+        np.testing.assert_array_equal(tr_a, tr_b)
+    # and the seed is draw_seed's: the sklearn splitter built with it gives the same folds
+    ref = StratifiedGroupKFold(5, shuffle=True, random_state=draw_seed(copy.deepcopy(seed)))
+    np.testing.assert_array_equal(next(iter(ref.split(y, y, g)))[1], a[0][1])
+
+
+def test_grouped_validation_split_draws_its_seed_with_draw_seed():
+    from sklearn.model_selection import GroupShuffleSplit
+
+    y = np.repeat([0, 1], 20)
+    g = np.repeat(np.arange(20), 2)
+    tr, va = grouped_validation_split(y, g, 0.25, random_state=7)
+    ref_tr, ref_va = next(GroupShuffleSplit(1, test_size=0.25, random_state=draw_seed(7))
+                          .split(y, y, g))
+    np.testing.assert_array_equal(va, np.sort(ref_va))
+    assert set(g[tr]).isdisjoint(g[va]) and len(tr) + len(va) == len(y)
+
+
+@pytest.mark.parametrize("size", ["largest", "fold"])
+def test_bootstrap_sampler_balance_is_balanced_bootstrap_indices(size):
+    y = np.array(["a"] * 13 + ["b"] * 5 + ["c"] * 2)
+    X = np.arange(len(y))[:, None]
+    idx = balanced_bootstrap_indices(y, random_state=11, size=size)
+    _, yb = BootstrapSampler(balance=size, random_state=11).fit_resample(X, y)
+    s = BootstrapSampler(balance=size, random_state=11)
+    s.fit_resample(X, y)
+    # the same draw: same indices (the sampler returns them sorted)
+    np.testing.assert_array_equal(s.sample_indices_, np.sort(idx))
+    per = 13 if size == "largest" else len(y) // 3
+    assert s.class_counts_ == {"a": per, "b": per, "c": per}
+    with pytest.raises(SpikeDecodeValueError, match="balance"):
+        BootstrapSampler(balance="half").fit_resample(X, y)
+    with pytest.raises(SpikeDecodeValueError, match="n_samples"):
+        BootstrapSampler(balance=True, n_samples=4).fit_resample(X, y)

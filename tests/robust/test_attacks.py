@@ -27,8 +27,8 @@ from spikedecode.robust.attacks import (
     lbfgs_attack,
     pgd,
     targeted_ifgsm_mse,
-    transfer_attack,
 )
+from spikedecode.robust.evaluate import transfer_attack
 from spikedecode.robust.models import MLP, train_image_model
 from spikedecode.robust.noise import gaussian_noise
 
