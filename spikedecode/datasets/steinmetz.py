@@ -82,7 +82,8 @@ def read_steinmetz_npz(path: str | os.PathLike[str], *, per: str = "trial",
     cl = np.asarray(data["contrast_left"], float)
     cr = np.asarray(data["contrast_right"], float)
     label = np.where(cl > cr, "left", np.where(cl < cr, "right", "equal"))
-    coords = {"contrast_left": cl, "contrast_right": cr}
+    pair = np.array([f"{a:g}/{b:g}" for a, b in zip(cl, cr)])
+    coords = {"contrast_left": cl, "contrast_right": cr, "contrast_pair": pair}
     if "feedback_type" in data:
         coords["feedback_type"] = np.asarray(data["feedback_type"], float)
     name = session if session is not None else p.stem
