@@ -142,6 +142,24 @@ class _AdversarialTerm:
         return self.weight * g_loss + d_loss
 
 
+class _AnchorTerm:
+    """Loss term: ``weight * ||W - W0||^2 / ||W0||^2`` on a linear encoder (its start)."""
+
+    name = "anchor"
+
+    def __init__(self, encoder: Any, weight: float) -> None:
+        self.encoder = encoder
+        self.weight = weight
+        self.w0 = encoder.weight.detach().clone()
+        self.b0 = encoder.bias.detach().clone()
+        self.norm = float((self.w0 ** 2).sum() + (self.b0 ** 2).sum()) or 1.0
+
+    def __call__(self, state: TrainState) -> Any:
+        W, b = self.encoder.weight, self.encoder.bias
+        d = ((W - self.w0.to(W.device)) ** 2).sum() + ((b - self.b0.to(b.device)) ** 2).sum()
+        return self.weight * d / self.norm
+
+
 class _Monitor(Callback):
     """Held-out reconstruction error and discriminator accuracy; stop near chance."""
 
@@ -249,10 +267,16 @@ class AdversarialAligner(BaseDayAligner):
         Size of the reservoir of earlier days' codes (constant: adapt cost does not grow).
     schedule : {"cosine", None}, default="cosine"
     grad_clip : float, default=5.0
-    init : {"auto", "pca", "matched"}, default="auto"
+    init : {"auto", "pca", "matched", "ot", "cca"}, default="auto"
         Start of a new day's linear encoder: its PCA projection ("pca"), rotated onto the
         reference by Procrustes on matched condition averages ("matched", conditional
-        aligner only). "auto": "matched" when conditional, else "pca".
+        aligner only), by Wasserstein-Procrustes onto the reference codes ("ot",
+        label-free), or CCA's solution on matched averages mapped into the reference
+        codes ("cca", conditional only). "auto": "matched" when conditional, else "pca".
+    anchor_penalty : float, default=0.0
+        Weight of a penalty on the distance of a new day's linear encoder from its start
+        (relative squared distance): with few trials, keeps training from pulling an
+        aligned start (``init``) away. 0 disables it.
     input_pca : int or None, default=None
         Reduce every day to this many principal components of its z-scored units (fitted
         on that day's own samples) before its encoder: far fewer parameters when a day
@@ -300,7 +324,7 @@ class AdversarialAligner(BaseDayAligner):
                  early_stopping: bool = True, tol: float = 0.05, patience: int = 5,
                  validation_fraction: float = 0.2, bank_size: int = 4096,
                  schedule: str | None = "cosine", grad_clip: float | None = 5.0,
-                 init: str = "auto", input_pca: int | None = None,
+                 init: str = "auto", input_pca: int | None = None, anchor_penalty: float = 0.0,
                  reference_day: Hashable | None = None, device: Any = "auto",
                  random_state: Any = None) -> None:
         self.n_components = n_components
@@ -325,6 +349,7 @@ class AdversarialAligner(BaseDayAligner):
         self.grad_clip = grad_clip
         self.init = init
         self.input_pca = input_pca
+        self.anchor_penalty = anchor_penalty
         self.reference_day = reference_day
         self.device = device
         self.random_state = random_state
@@ -335,7 +360,7 @@ class AdversarialAligner(BaseDayAligner):
         positive_int = Interval(Integral, 1, None)
         check_params(self, {
             "adversarial_weight": Interval(Real, 0, 1, closed="both"),
-            "init": Options("auto", "pca", "matched", "ot"),
+            "init": Options("auto", "pca", "matched", "ot", "cca"),
             "encoder": Options("linear", "mlp"),
             "anchor_weight": Interval(Real, 0, 1, closed="both"),
             "validation_fraction": Interval(Real, 0, 0.5, closed="neither"),
@@ -351,7 +376,8 @@ class AdversarialAligner(BaseDayAligner):
             "bank_size": positive_int,
             "hidden_size": positive_int,
         })
-        check_params(self, {"input_pca": [positive_int, None]})
+        check_params(self, {"input_pca": [positive_int, None],
+                            "anchor_penalty": Interval(Real, 0, None)})
 
     def _needs_labels(self) -> bool:
         return self._conditional
@@ -498,6 +524,14 @@ class AdversarialAligner(BaseDayAligner):
         self._bank_lab: list[Any] = []
         self._bank_seen = 0
         self._update_bank(codes, lab, np.random.default_rng(seed))
+        if self._conditional and self.init == "cca":
+            from spikedecode.align.cca import CCAAligner
+
+            # anchor: a CCA fitted on the reference day, and the affine map from its
+            # space to the reference codes (new days start at CCA's solution)
+            self._cca_ref = CCAAligner(n_components=k).fit({day: X}, {day: y})
+            Zr = self._cca_ref.transform(X, day=day)
+            self._cca_map = np.linalg.lstsq(np.c_[Zr, np.ones(len(Zr))], codes, rcond=None)[0]
         recon = float(np.mean((ae.decoder(torch.as_tensor(codes, dtype=torch.float32)).numpy()
                                - Xs) ** 2))
         self.day_stats_ = {day: {"recon_mse": recon, "disc_accuracy": float("nan"),
@@ -550,7 +584,11 @@ class AdversarialAligner(BaseDayAligner):
                      loss=lambda out, _y: (1.0 - weight) * torch.nn.functional.mse_loss(
                          out[0], out[2]),
                      optimizer=self._opt(module), lr=self.lr, max_epochs=int(self.max_epochs),
-                     batch_size=int(self.batch_size), loss_terms=[term], callbacks=[mon],
+                     batch_size=int(self.batch_size),
+                     loss_terms=[term] + ([_AnchorTerm(ae.encoder, float(self.anchor_penalty))]
+                                          if self.anchor_penalty > 0
+                                          and self.encoder == "linear" else []),
+                     callbacks=[mon],
                      schedule=self.schedule, device=self.device, random_state=seed,
                      grad_clip=self.grad_clip, drop_last=True)
         ae = ae.cpu().eval()
@@ -608,6 +646,14 @@ class AdversarialAligner(BaseDayAligner):
             _, R = wasserstein_procrustes(src, tgt, sign_flip_starts(k, 64, rng))
             W = comp.T @ R * sc
             return W.T, mu_a - sc * (L.mean(0) @ R)
+        if init == "cca" and self._conditional:
+            cca = copy.deepcopy(self._cca_ref)
+            keys = self.classes_[lab]
+            cca.adapt(X, keys, day=day)
+            Zc = cca.transform(X, day=day)
+            target = np.c_[Zc, np.ones(len(Zc))] @ self._cca_map
+            A = np.linalg.lstsq(np.c_[L, np.ones(len(L))], target, rcond=None)[0]
+            return (comp.T @ A[:k]).T, A[k]
         if init == "matched" and self._conditional:
             ref = self._bank_ref.numpy().astype(np.float64)
             ref_lab = self._lab_ref.numpy()
