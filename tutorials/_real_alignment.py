@@ -28,7 +28,9 @@ import numpy as np
 #: aligner name -> (parameters, bins pooled per lag)
 _ALIGNERS: dict[str, tuple[dict[str, Any], int | None]] = {
     "cca": ({"n_components": 10}, None),
-    "adversarial-cond": ({"n_components": 10, "random_state": 0}, None),
+    # anchor_penalty: keeps each new day's encoder near its aligned start (few trials)
+    "adversarial-cond": ({"n_components": 10, "random_state": 0, "anchor_penalty": 10.0},
+                         None),
     "distribution": ({"n_components": 6, "n_lags": 5, "random_state": 0}, 8),
 }
 
