@@ -54,6 +54,7 @@ _LAZY = {
     "to_xy": "spikedecode.preprocess",
     "to_sequences": "spikedecode.preprocess",
     "concat_days": "spikedecode.preprocess",
+    "from_counts": "spikedecode.preprocess",
     "RandomUnderSampler": "spikedecode.preprocess",
     "RandomOverSampler": "spikedecode.preprocess",
     "BootstrapSampler": "spikedecode.preprocess",

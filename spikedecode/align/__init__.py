@@ -20,6 +20,7 @@ from spikedecode.align.base import (
     procrustes,
 )
 from spikedecode.align.cca import CCAAligner, ProcrustesAligner
+from spikedecode.align.distribution import DistributionAligner
 from spikedecode.align.fa import FactorAnalysisStabilizer
 from spikedecode.align.pca import PerDayPCA
 
@@ -31,6 +32,7 @@ __all__ = [
     "CCAAligner",
     "ConditionalAdversarialAligner",
     "DayAligner",
+    "DistributionAligner",
     "FactorAnalysisStabilizer",
     "NoAlignment",
     "PerDayPCA",

@@ -11,6 +11,7 @@ from typing import Any
 from spikedecode.align.adversarial import AdversarialAligner, ConditionalAdversarialAligner
 from spikedecode.align.base import BaseDayAligner, NoAlignment
 from spikedecode.align.cca import CCAAligner, ProcrustesAligner
+from spikedecode.align.distribution import DistributionAligner
 from spikedecode.align.fa import FactorAnalysisStabilizer
 from spikedecode.align.pca import PerDayPCA
 from spikedecode.errors import ConfigError
@@ -25,6 +26,7 @@ _REGISTRY: dict[str, type[BaseDayAligner]] = {
     "fa": FactorAnalysisStabilizer,
     "adversarial": AdversarialAligner,
     "adversarial-cond": ConditionalAdversarialAligner,
+    "distribution": DistributionAligner,
 }
 
 ALIGNERS: tuple[str, ...] = tuple(_REGISTRY)
@@ -35,9 +37,10 @@ def get_aligner(name: str, **kw: Any) -> BaseDayAligner:
 
     Parameters
     ----------
-    name : {"none", "pca", "cca", "procrustes", "fa", "adversarial", "adversarial-cond"}
-        ``"adversarial"`` is label-free; ``"adversarial-cond"`` conditions its
-        discriminator on the labels.
+    name : {"none", "pca", "cca", "procrustes", "fa", "adversarial", "adversarial-cond", \
+"distribution"}
+        ``"adversarial"`` and ``"distribution"`` are label-free; ``"adversarial-cond"``
+        conditions its discriminator on the labels.
     **kw
         Parameters of the aligner (``n_components``, ``random_state``...).
 

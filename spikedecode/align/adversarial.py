@@ -48,6 +48,7 @@ discriminator's part reaches the discriminator only), not a second training loop
 from __future__ import annotations
 
 import copy
+import warnings
 import zlib
 from collections.abc import Hashable
 from numbers import Integral, Real
@@ -58,11 +59,37 @@ from numpy.typing import NDArray
 
 from spikedecode._random import draw_seed, torch_seeded
 from spikedecode._validation import Interval, Options, check_params
-from spikedecode.align.base import BaseDayAligner
-from spikedecode.errors import ConfigError, LabelError
+from spikedecode.align.base import AlignmentWarning, BaseDayAligner
+from spikedecode.errors import ConfigError, DataDroppedWarning, LabelError
 from spikedecode.training import Callback, TrainState, train
 
 __all__ = ["AdversarialAligner", "ConditionalAdversarialAligner"]
+
+
+def _two_sample_accuracy(A: NDArray, B: NDArray, seed: int, max_n: int = 400) -> float:
+    """Cross-validated accuracy of a k-nearest-neighbour classifier telling the rows of A
+    from the rows of B (balanced subsample; 0.5 = same distribution).
+
+    A classifier two-sample test (Lopez-Paz & Oquab 2017) that does not share the
+    discriminator's training: it measures whether the codes are really aligned.
+    """
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(seed)
+    n = min(len(A), len(B), max_n)
+    if n < 10:
+        return float("nan")
+    a = A[rng.permutation(len(A))[:n]]
+    b = B[rng.permutation(len(B))[:n]]
+    Z = np.concatenate([a, b])
+    t = np.r_[np.zeros(n), np.ones(n)]
+    clf = make_pipeline(StandardScaler(),
+                        KNeighborsClassifier(n_neighbors=max(3, int(np.sqrt(2 * n)) | 1)))
+    cv = StratifiedKFold(5, shuffle=True, random_state=seed % (2**31 - 1))
+    return float(cross_val_score(clf, Z, t, cv=cv).mean())
 
 
 class _AdversarialTerm:
@@ -113,6 +140,24 @@ class _AdversarialTerm:
             self.disc.requires_grad_(True)
         g_loss = F.binary_cross_entropy_with_logits(g, torch.ones_like(g))
         return self.weight * g_loss + d_loss
+
+
+class _AnchorTerm:
+    """Loss term: ``weight * ||W - W0||^2 / ||W0||^2`` on a linear encoder (its start)."""
+
+    name = "anchor"
+
+    def __init__(self, encoder: Any, weight: float) -> None:
+        self.encoder = encoder
+        self.weight = weight
+        self.w0 = encoder.weight.detach().clone()
+        self.b0 = encoder.bias.detach().clone()
+        self.norm = float((self.w0 ** 2).sum() + (self.b0 ** 2).sum()) or 1.0
+
+    def __call__(self, state: TrainState) -> Any:
+        W, b = self.encoder.weight, self.encoder.bias
+        d = ((W - self.w0.to(W.device)) ** 2).sum() + ((b - self.b0.to(b.device)) ** 2).sum()
+        return self.weight * d / self.norm
 
 
 class _Monitor(Callback):
@@ -222,10 +267,20 @@ class AdversarialAligner(BaseDayAligner):
         Size of the reservoir of earlier days' codes (constant: adapt cost does not grow).
     schedule : {"cosine", None}, default="cosine"
     grad_clip : float, default=5.0
-    init : {"auto", "pca", "matched"}, default="auto"
+    init : {"auto", "pca", "matched", "ot", "cca"}, default="auto"
         Start of a new day's linear encoder: its PCA projection ("pca"), rotated onto the
         reference by Procrustes on matched condition averages ("matched", conditional
-        aligner only). "auto": "matched" when conditional, else "pca".
+        aligner only), by Wasserstein-Procrustes onto the reference codes ("ot",
+        label-free), or CCA's solution on matched averages mapped into the reference
+        codes ("cca", conditional only). "auto": "matched" when conditional, else "pca".
+    anchor_penalty : float, default=0.0
+        Weight of a penalty on the distance of a new day's linear encoder from its start
+        (relative squared distance): with few trials, keeps training from pulling an
+        aligned start (``init``) away. 0 disables it.
+    input_pca : int or None, default=None
+        Reduce every day to this many principal components of its z-scored units (fitted
+        on that day's own samples) before its encoder: far fewer parameters when a day
+        has hundreds of units and few trials. None: the encoder reads the units.
     reference_day : hashable, optional
     device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
         Where the networks train ("auto": CUDA when available). Fitted modules are kept
@@ -269,7 +324,8 @@ class AdversarialAligner(BaseDayAligner):
                  early_stopping: bool = True, tol: float = 0.05, patience: int = 5,
                  validation_fraction: float = 0.2, bank_size: int = 4096,
                  schedule: str | None = "cosine", grad_clip: float | None = 5.0,
-                 init: str = "auto", reference_day: Hashable | None = None, device: Any = "auto",
+                 init: str = "auto", input_pca: int | None = None, anchor_penalty: float = 0.0,
+                 reference_day: Hashable | None = None, device: Any = "auto",
                  random_state: Any = None) -> None:
         self.n_components = n_components
         self.adversarial_weight = adversarial_weight
@@ -292,6 +348,8 @@ class AdversarialAligner(BaseDayAligner):
         self.schedule = schedule
         self.grad_clip = grad_clip
         self.init = init
+        self.input_pca = input_pca
+        self.anchor_penalty = anchor_penalty
         self.reference_day = reference_day
         self.device = device
         self.random_state = random_state
@@ -302,7 +360,7 @@ class AdversarialAligner(BaseDayAligner):
         positive_int = Interval(Integral, 1, None)
         check_params(self, {
             "adversarial_weight": Interval(Real, 0, 1, closed="both"),
-            "init": Options("auto", "pca", "matched"),
+            "init": Options("auto", "pca", "matched", "ot", "cca"),
             "encoder": Options("linear", "mlp"),
             "anchor_weight": Interval(Real, 0, 1, closed="both"),
             "validation_fraction": Interval(Real, 0, 0.5, closed="neither"),
@@ -318,6 +376,8 @@ class AdversarialAligner(BaseDayAligner):
             "bank_size": positive_int,
             "hidden_size": positive_int,
         })
+        check_params(self, {"input_pca": [positive_int, None],
+                            "anchor_penalty": Interval(Real, 0, None)})
 
     def _needs_labels(self) -> bool:
         return self._conditional
@@ -327,20 +387,55 @@ class AdversarialAligner(BaseDayAligner):
         """Seed of one day, from the aligner's seed and the day's key only."""
         return (self._seed + zlib.crc32(str(day).encode())) % (2**31 - 1)
 
+    def _reduce_input(self, X: NDArray, day: Hashable, fit: bool) -> NDArray:
+        """Per-day PCA of the z-scored units to ``input_pca`` dims (None: the units)."""
+        if self.input_pca is None:
+            return X
+        from spikedecode.align.pca import day_pca
+
+        if fit:
+            if not hasattr(self, "input_"):
+                self.input_ = {}
+            d = int(min(self.input_pca, X.shape[0] - 1, X.shape[1]))
+            pca = day_pca(X, d, day=day)
+            self.input_[day] = (pca["mean"], pca["scale"], pca["components"])
+        mean, scale, comp = self.input_[day]
+        return ((X - mean) / scale) @ comp.T
+
     def _standardize(self, X: NDArray, day: Hashable) -> NDArray:
         return ((X - self.mean_[day]) / self.scale_[day]).astype(np.float32)
 
     def _label_index(self, y: NDArray | None, n: int, day: Hashable) -> NDArray:
+        """Class index of every sample; -1 for a key the reference day does not have."""
         if not self._conditional:
             return np.zeros(n, dtype=np.int64)
-        idx = np.array([self._class_pos.get(k, -1) for k in y.tolist()], dtype=np.int64)
-        if np.any(idx < 0):
-            unknown = sorted({str(k) for k, i in zip(y.tolist(), idx) if i < 0})[:5]
+        return np.array([self._class_pos.get(k, -1) for k in y.tolist()], dtype=np.int64)
+
+    def _shared_samples(self, y: NDArray | None, lab: NDArray, day: Hashable,
+                        stacklevel: int) -> NDArray:
+        """Samples whose condition key the reference day also has (conditional only).
+
+        Keys present on one day only (e.g. a latency reached by the longer trials of one
+        day) cannot be matched; their samples are left out of the adversarial game with
+        a warning. No shared key at all is an error.
+        """
+        keep = np.flatnonzero(lab >= 0)
+        if keep.size == len(lab):
+            return keep
+        unknown = sorted({str(k) for k, i in zip(y.tolist(), lab.tolist()) if i < 0})
+        ref_keys = [str(c) for c in self.classes_.tolist()]
+        if keep.size < 2:
             raise LabelError(
-                f"day {day!r} has labels {unknown} absent from the reference day "
-                f"(labels {list(self.classes_)[:10]}); the conditional discriminator "
-                "cannot align them. Drop those samples or use AdversarialAligner.")
-        return idx
+                f"day {day!r} shares no condition key with the reference day: its keys "
+                f"{unknown[:5]} are absent from the reference's {ref_keys[:5]}"
+                + ("..." if len(ref_keys) > 5 else "") + ". Use the same labels (and "
+                "time grid) on every day, or the label-free AdversarialAligner.")
+        warnings.warn(
+            f"day {day!r}: {len(lab) - keep.size} of {len(lab)} samples have condition keys "
+            f"absent from the reference day ({len(unknown)} key(s), e.g. {unknown[:3]}); "
+            "they are left out of the conditional alignment (still transformed).",
+            DataDroppedWarning, stacklevel=stacklevel)
+        return keep
 
     def _encode(self, day: Hashable, Xs: NDArray) -> NDArray:
         import torch
@@ -390,6 +485,7 @@ class AdversarialAligner(BaseDayAligner):
         from spikedecode.align.pca import day_pca
 
         self._seed = draw_seed(self.random_state)
+        X = self._reduce_input(X, day, fit=True)
         self.n_components_ = k = int(self.n_components)
         if k > X.shape[1]:
             raise ConfigError(f"n_components == {k} exceeds the reference day's {X.shape[1]} "
@@ -428,6 +524,14 @@ class AdversarialAligner(BaseDayAligner):
         self._bank_lab: list[Any] = []
         self._bank_seen = 0
         self._update_bank(codes, lab, np.random.default_rng(seed))
+        if self._conditional and self.init == "cca":
+            from spikedecode.align.cca import CCAAligner
+
+            # anchor: a CCA fitted on the reference day, and the affine map from its
+            # space to the reference codes (new days start at CCA's solution)
+            self._cca_ref = CCAAligner(n_components=k).fit({day: X}, {day: y})
+            Zr = self._cca_ref.transform(X, day=day)
+            self._cca_map = np.linalg.lstsq(np.c_[Zr, np.ones(len(Zr))], codes, rcond=None)[0]
         recon = float(np.mean((ae.decoder(torch.as_tensor(codes, dtype=torch.float32)).numpy()
                                - Xs) ** 2))
         self.day_stats_ = {day: {"recon_mse": recon, "disc_accuracy": float("nan"),
@@ -440,14 +544,18 @@ class AdversarialAligner(BaseDayAligner):
         from spikedecode.align._nets import AutoEncoder, DayNet, build_decoder, build_encoder
 
         k = self.n_components_
+        X = self._reduce_input(X, day, fit=True)
         if k > X.shape[1]:
             raise ConfigError(f"n_components == {k} exceeds day {day!r}'s {X.shape[1]} "
                               "features.")
         lab = self._label_index(y, len(X), day)
+        keep = self._shared_samples(y, lab, day, kw.get("stacklevel", 4) + 1)
         self.mean_[day] = X.mean(0)
         sc = X.std(0)
         self.scale_[day] = np.where(sc > 1e-12, sc, 1.0)
         Xs = self._standardize(X, day)
+        if keep.size < len(X):
+            X, Xs, lab = X[keep], Xs[keep], lab[keep]
         seed = self._day_seed(day)
         rng = np.random.default_rng(seed)
         perm = rng.permutation(len(X))
@@ -476,7 +584,11 @@ class AdversarialAligner(BaseDayAligner):
                      loss=lambda out, _y: (1.0 - weight) * torch.nn.functional.mse_loss(
                          out[0], out[2]),
                      optimizer=self._opt(module), lr=self.lr, max_epochs=int(self.max_epochs),
-                     batch_size=int(self.batch_size), loss_terms=[term], callbacks=[mon],
+                     batch_size=int(self.batch_size),
+                     loss_terms=[term] + ([_AnchorTerm(ae.encoder, float(self.anchor_penalty))]
+                                          if self.anchor_penalty > 0
+                                          and self.encoder == "linear" else []),
+                     callbacks=[mon],
                      schedule=self.schedule, device=self.device, random_state=seed,
                      grad_clip=self.grad_clip, drop_last=True)
         ae = ae.cpu().eval()
@@ -486,11 +598,26 @@ class AdversarialAligner(BaseDayAligner):
         self.encoders_[day] = ae.encoder
         self.decoders_[day] = ae.decoder
         self.history_[day] = hist
+        codes = self._encode(day, Xs)
+        two = _two_sample_accuracy(codes, self._bank_ref.numpy().astype(np.float64), seed)
         self.day_stats_[day] = {"recon_mse": recon, "disc_accuracy": acc,
+                                "two_sample_accuracy": two,
                                 "epochs": len(hist.epochs),
                                 "stopped_early": bool(hist.stopped_early),
                                 "time_s": float(sum(hist["time_s"]))}
-        self._update_bank(self._encode(day, Xs), lab, rng)
+        # ~3 standard errors of a 0.5 accuracy on n samples, at least 0.15: no false alarm
+        # from the small-sample spread of the k-NN estimate
+        margin = max(0.15, 1.5 / np.sqrt(max(1, min(len(codes), len(self._bank_ref)))))
+        if not self._conditional and abs(acc - 0.5) <= float(self.tol) + 0.05 \
+                and two > 0.5 + margin:
+            warnings.warn(
+                f"day {day!r}: the discriminator sits at chance (held-out balanced accuracy "
+                f"{acc:.2f}) but the days are not aligned: a fresh nearest-neighbour classifier "
+                f"tells the new day's codes from the reference day's at {two:.2f} "
+                f"(cross-validated; 0.5 = indistinguishable). The label-free alignment "
+                "failed silently; try DistributionAligner ('distribution') or a labelled "
+                "aligner.", AlignmentWarning, stacklevel=kw.get("stacklevel", 4))
+        self._update_bank(codes, lab, rng)
 
     def _init_linear(self, X: NDArray, Xs: NDArray, lab: NDArray, day: Hashable
                      ) -> tuple[NDArray, NDArray]:
@@ -508,6 +635,27 @@ class AdversarialAligner(BaseDayAligner):
         comp = day_pca(X, k, day=day)["components"]
         L = Xs.astype(np.float64) @ comp.T
         init = self.init if self.init != "auto" else ("matched" if self._conditional else "pca")
+        if init == "ot":
+            from spikedecode.align.distribution import sign_flip_starts, wasserstein_procrustes
+
+            ref = self._bank_ref.numpy().astype(np.float64)
+            mu_a = ref.mean(0)
+            sc = float(ref.std()) / (float(L.std()) or 1.0)
+            B = (L - L.mean(0)) * sc
+            rng = np.random.default_rng(self._day_seed(day))
+            src = B[rng.permutation(len(B))[:300]]
+            tgt = (ref - mu_a)[rng.permutation(len(ref))[:300]]
+            _, R = wasserstein_procrustes(src, tgt, sign_flip_starts(k, 64, rng))
+            W = comp.T @ R * sc
+            return W.T, mu_a - sc * (L.mean(0) @ R)
+        if init == "cca" and self._conditional:
+            cca = copy.deepcopy(self._cca_ref)
+            keys = self.classes_[lab]
+            cca.adapt(X, keys, day=day)
+            Zc = cca.transform(X, day=day)
+            target = np.c_[Zc, np.ones(len(Zc))] @ self._cca_map
+            A = np.linalg.lstsq(np.c_[L, np.ones(len(L))], target, rcond=None)[0]
+            return (comp.T @ A[:k]).T, A[k]
         if init == "matched" and self._conditional:
             ref = self._bank_ref.numpy().astype(np.float64)
             ref_lab = self._lab_ref.numpy()
@@ -525,7 +673,7 @@ class AdversarialAligner(BaseDayAligner):
         return comp * (self._code_scale / lat_sd), np.zeros(k)
 
     def _transform_day(self, X: NDArray, day: Hashable) -> NDArray:
-        return self._encode(day, self._standardize(X, day))
+        return self._encode(day, self._standardize(self._reduce_input(X, day, fit=False), day))
 
 
 class ConditionalAdversarialAligner(AdversarialAligner):

@@ -11,6 +11,7 @@ from spikedecode.preprocess.binning import (
     count_dtype,
     n_bins_for,
 )
+from spikedecode.preprocess.counts import from_counts
 from spikedecode.preprocess.labels import (
     LATENT,
     STIMULUS,
@@ -47,6 +48,7 @@ __all__ = [
     "to_xy",
     "to_sequences",
     "concat_days",
+    "from_counts",
     "check_windows",
     "label_windows",
     "trial_windows",

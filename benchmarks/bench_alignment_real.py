@@ -1,0 +1,197 @@
+"""Every registered aligner on real recordings, with the honest held-out protocol.
+
+Data (read from ``$SPIKEDECODE_SHARED_DATA``, default ``../shared/data``):
+
+* ``steinmetz/session1..7.npz``: Neuropixels sessions of two mice (Cori: the sessions
+  whose ``mouse_name`` is Cori; Forssmann: the others). No neuron is shared between
+  sessions. Target: ``contrast_left > contrast_right`` on the trials where the two
+  differ (labels "left"/"right").
+* ``dad/chewie_demo.mat``: monkey M1 reaching (Dyer et al. 2017); ``Ytr``/``Ttr`` and
+  ``Yte``/``Tte`` are two "days" (train and test matrices), the target is the reach
+  target per bin, and runs of constant target are the groups (no trial ids).
+
+Protocol: :func:`spikedecode.evaluation.cross_day_matrix`. For every ordered pair of
+sessions of one mouse the aligner is fitted on the training session, the decoder
+(``make_decoder("logistic")``) is trained in the aligned space, and the test session is
+adapted on one half of its trials and scored on the other half (then swapped); the
+diagonal is a grouped 5-fold CV with the aligner fitted inside each fold.
+
+Printed per aligner and mouse: mean off-diagonal accuracy, the majority rate of the test
+sessions, the within-session ceiling (diagonal of the same matrix, aligner space), the
+share of the ceiling recovered ``(acc - majority) / (ceiling - majority)`` and the
+seconds to adapt one new day (one half of a test session).
+
+Run::
+
+    PYTHONPATH=. OMP_NUM_THREADS=1 python benchmarks/bench_alignment_real.py [--quick]
+
+``--quick``: two sessions per mouse, the first 600 bins of each chewie matrix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+#: row name -> registered aligner ("name", default: the row name), its parameters ("kw")
+#: and the bins pooled per lag of the Windows ("pool", default: the whole window)
+CONFIGS: dict[str, dict[str, Any]] = {
+    "pca": {"kw": {"n_components": 10}},
+    "cca": {"kw": {"n_components": 10}},
+    "procrustes": {"kw": {"n_components": 10}},
+    "fa": {"kw": {"n_components": 10}},
+    "adversarial": {"kw": {"n_components": 10, "random_state": 0}},
+    "adversarial-cond": {"kw": {"n_components": 10, "random_state": 0}},
+    # the real-data setting: keep each new encoder near its aligned start (few trials)
+    "adversarial-cond+anchor": {"name": "adversarial-cond",
+                                "kw": {"n_components": 10, "random_state": 0,
+                                       "anchor_penalty": 10.0}},
+    "distribution": {"kw": {"n_components": 6, "n_lags": 5, "random_state": 0}, "pool": 8},
+}
+
+
+def _root() -> Path:
+    env = os.environ.get("SPIKEDECODE_SHARED_DATA")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def steinmetz_by_mouse(root: Path, *, pool: int | None, quick: bool) -> dict[str, dict[str, Any]]:
+    """``{mouse: {session: Windows}}``, trials with equal contrasts dropped."""
+    from spikedecode.datasets import read_steinmetz_npz
+
+    out: dict[str, dict[str, Any]] = {}
+    for path in sorted((root / "steinmetz").glob("session*.npz")):
+        w = read_steinmetz_npz(path, drop_equal=True, pool=pool)
+        mouse = "Cori" if w.attrs.get("mouse_name") == "Cori" else "Forssmann"
+        out.setdefault(mouse, {})[path.stem] = w
+    if quick:
+        out = {m: dict(list(s.items())[:2]) for m, s in out.items()}
+    return out
+
+
+def chewie_days(root: Path, *, quick: bool) -> dict[str, tuple[Any, Any, Any]]:
+    """``{"train": (X, y, groups), "test": ...}``; groups = runs of constant target."""
+    from scipy.io import loadmat
+
+    m = loadmat(root / "dad" / "chewie_demo.mat")
+    days = {}
+    for name, (ykey, tkey) in {"train": ("Ytr", "Ttr"), "test": ("Yte", "Tte")}.items():
+        X = np.asarray(m[ykey], dtype=np.float32)
+        y = np.asarray(m[tkey]).ravel().astype(str)
+        if quick:
+            X, y = X[:600], y[:600]
+        groups = np.concatenate([[0], np.cumsum(y[1:] != y[:-1])]).astype(np.int64)
+        days[name] = (X, y, groups)
+    return days
+
+
+def _labels_of(day: Any) -> np.ndarray:
+    return np.asarray(day[1]) if isinstance(day, tuple) else day["label"].values
+
+
+def adapt_seconds(aligner: Any, days: dict[str, Any]) -> float:
+    """Seconds to adapt one half of a second day to an aligner fitted on the first."""
+    from sklearn.base import clone
+
+    from spikedecode.evaluation import prepare_days
+
+    data = prepare_days(days, shared_units=False)
+    names = list(data)
+    ref, new = data[names[0]], data[names[1]]
+
+    def keys(al: Any, v: dict[str, Any], idx: Any) -> Any:
+        if not getattr(al, "uses_labels", True):
+            return None
+        y = v["y"][idx]
+        if getattr(al, "uses_time", False):
+            return np.asarray([f"{a}@{t:.3f}" for a, t in zip(y, v["t_rel"][idx])])
+        return y
+
+    al = clone(aligner)
+    all_ref = np.arange(len(ref["y"]))
+    al.fit({names[0]: ref["X"]}, y=None if keys(al, ref, all_ref) is None
+           else {names[0]: keys(al, ref, all_ref)})
+    half = np.arange(len(new["y"]) // 2)
+    al_d = copy.deepcopy(al)
+    t = time.perf_counter()
+    al_d.adapt(new["X"][half], y=keys(al_d, new, half), day=names[1])
+    return time.perf_counter() - t
+
+
+def evaluate(days: dict[str, Any], name: str, cfg: dict[str, Any], seed: int) -> dict[str, float]:
+    from spikedecode.align import get_aligner
+    from spikedecode.decoders import make_decoder
+    from spikedecode.evaluation import cross_day_matrix
+
+    aligner = get_aligner(cfg.get("name", name), **cfg["kw"])
+    t = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = cross_day_matrix(days, make_decoder("logistic"), aligner=aligner, random_state=seed)
+        secs = adapt_seconds(aligner, days)
+    v = m.values
+    off = ~np.eye(len(v), dtype=bool)
+    names = list(days)
+    maj = np.array([[max(np.unique(_labels_of(days[j]), return_counts=True)[1])
+                     / len(_labels_of(days[j])) for j in names] for _ in names])
+    acc, majority, ceiling = float(v[off].mean()), float(maj[off].mean()), float(np.diag(v).mean())
+    share = (acc - majority) / (ceiling - majority) if ceiling > majority else float("nan")
+    return {"acc": acc, "majority": majority, "ceiling": ceiling, "share": share,
+            "adapt_s": secs, "total_s": time.perf_counter() - t, "pairs": int(off.sum())}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="two sessions per mouse, short chewie")
+    p.add_argument("--aligners", default=",".join(CONFIGS),
+                   help=f"comma-separated subset of {list(CONFIGS)}")
+    p.add_argument("--no-chewie", action="store_true")
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    root = _root()
+    if not (root / "steinmetz").is_dir():
+        print(f"skipped: no shared data at {root} (set SPIKEDECODE_SHARED_DATA)")
+        return 0
+    names = [a for a in args.aligners.split(",") if a]
+    unknown = sorted(set(names) - set(CONFIGS))
+    if unknown:
+        p.error(f"unknown aligners {unknown}; choose from {list(CONFIGS)}")
+    cache: dict[Any, Any] = {}
+    header = (f"{'aligner':18s} {'data':10s} {'pairs':>5s} {'acc':>6s} {'major.':>6s} "
+              f"{'ceiling':>7s} {'share':>6s} {'adapt s':>7s} {'total s':>7s}")
+    print(header)
+    print("-" * len(header))
+    for name in names:
+        cfg = CONFIGS[name]
+        pool = cfg.get("pool")
+        if pool not in cache:
+            cache[pool] = steinmetz_by_mouse(root, pool=pool, quick=args.quick)
+        sets = dict(cache[pool])
+        if not args.no_chewie and (root / "dad" / "chewie_demo.mat").is_file():
+            if "chewie" not in cache:
+                cache["chewie"] = chewie_days(root, quick=args.quick)
+            sets["chewie"] = cache["chewie"]
+        for data_name, days in sets.items():
+            c = cfg
+            if data_name == "chewie" and "n_lags" in cfg["kw"]:
+                # one bin per sample (no trials); fewer starts keep the adapt under 10 s
+                c = {**cfg, "kw": {**cfg["kw"], "n_lags": 1, "max_starts": 16}}
+            r = evaluate(days, name, c, args.seed)
+            print(f"{name:18s} {data_name:10s} {r['pairs']:5d} {r['acc']:6.3f} "
+                  f"{r['majority']:6.3f} {r['ceiling']:7.3f} {r['share']:6.2f} "
+                  f"{r['adapt_s']:7.2f} {r['total_s']:7.1f}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

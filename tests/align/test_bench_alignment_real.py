@@ -1,0 +1,34 @@
+"""The real-data alignment benchmark's --quick path (slow; needs the shared data)."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = os.environ.get("SPIKEDECODE_SHARED_DATA")
+
+
+@pytest.mark.slow
+@pytest.mark.data
+@pytest.mark.skipif(not DATA or not (Path(DATA) / "steinmetz").is_dir(),
+                    reason="SPIKEDECODE_SHARED_DATA/steinmetz absent (shared real data)")
+def test_quick_benchmark_prints_one_row_per_aligner_and_data_set(capsys):
+    spec = importlib.util.spec_from_file_location(
+        "bench_alignment_real", ROOT / "benchmarks" / "bench_alignment_real.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.main(["--quick", "--aligners", "cca,distribution"]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()
+            if line.split() and line.split()[0] in ("cca", "distribution")]
+    assert {(r[0], r[1]) for r in rows} == {(a, d) for a in ("cca", "distribution")
+                                            for d in ("Cori", "Forssmann", "chewie")}
+    for r in rows:
+        acc, major, ceiling, adapt_s = float(r[3]), float(r[4]), float(r[5]), float(r[7])
+        assert 0 <= major <= 1 and 0 <= acc <= 1 and 0 <= ceiling <= 1
+        assert adapt_s < 10.0  # the issue's budget per adapted day
+    # cca transfers above the majority rate on every data set (measured 0.65-0.75)
+    assert all(float(r[3]) > float(r[4]) for r in rows if r[0] == "cca")
