@@ -70,6 +70,8 @@ parser.add_argument("--aligners", default="pca,cca,procrustes,fa,adversarial-con
                     help="comma-separated aligners to evaluate")
 parser.add_argument("--skip-fa-units", action="store_true",
                     help="skip the FA-with-shared-units experiment (full mode)")
+parser.add_argument("--skip-real", action="store_true",
+                    help="skip the real Steinmetz sessions (needs ../shared/data/steinmetz)")
 args, _ = parser.parse_known_args()
 OUT = Path(args.out)
 OUT.mkdir(parents=True, exist_ok=True)
@@ -235,6 +237,30 @@ if not QUICK and not args.skip_fa_units:
                                   "anchor_day": {str(d): a for d, a in fa.anchor_day_.items()}}
     print(f"FA on shared-unit loadings: LODO {r:.3f} vs within {w2:.3f}; "
           f"methods {set(fa.method_.values())}")
+
+# %% [markdown]
+# ## Real recordings: a new probe every day
+# The simulated days above share their neurons' tuning. On real Neuropixels sessions
+# (Steinmetz et al. 2019) the probe is inserted fresh every day, so no neuron is shared:
+# only an aligner can carry a decoder across days. The sessions come as trials x
+# neurons x bins counts; ``preprocess.from_counts`` (through
+# ``datasets.read_steinmetz_npz``) turns them into Windows, and the same
+# ``cross_day_matrix`` runs the aligners under the honest protocol. The table prints the
+# share of the within-session ceiling that each aligner recovers
+# (``benchmarks/bench_alignment_real.py`` runs every aligner on both mice; the results
+# and what was tried are in ``docs/alignment.md``). Skipped, with a reason, when the
+# shared data are absent.
+
+# %%
+if not args.skip_real:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _real_alignment import real_recordings_section
+
+    real = real_recordings_section(OUT, quick=QUICK)
+    if real is not None:
+        results["real_recordings"] = real
 
 # %%
 results["time_s"] = time.perf_counter() - T0

@@ -229,7 +229,7 @@ def from_counts(
     else:
         data = pooled.reshape(n_trials * n_lag, 1, n_units)
         rep = np.repeat(np.arange(n_trials), n_lag)
-        t_rel = np.round(np.tile(np.arange(n_lag) * lag_width, n_trials), 9)
+        t_rel = np.round(np.tile(np.arange(n_lag) * lag_width, n_trials), 9).astype(np.float64)
         n_lags = 1
     sample_coords: dict[str, Any] = {
         "time": ("sample", onset[rep] + t_rel, {"units": "s"}),
