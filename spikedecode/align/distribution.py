@@ -160,8 +160,15 @@ class DistributionAligner(BaseDayAligner):
         Samples per day used by the matching (random subset when more).
     max_starts : int, default=64
         Most starts tried (sign flips beyond it are subsampled).
+    objective : {"ot", "moments", "both"}, default="ot"
+        ``"ot"``: Wasserstein-Procrustes on the trial trajectories; ``"moments"``: match
+        per-lag means and covariances instead (about 10x slower, no better on the shared
+        sessions, see docs/alignment.md); ``"both"``: moments first, then OT from the
+        four best starts.
     reference_day : hashable, optional
+        The day the others are mapped onto (default: the first day).
     random_state : int or None
+        Seed of the sample subsets and start subsampling.
 
     Attributes
     ----------

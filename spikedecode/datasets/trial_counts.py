@@ -49,7 +49,7 @@ __all__ = ["simulate_trial_counts", "TrialCounts"]
 class TrialCounts:
     """Output of :func:`simulate_trial_counts`.
 
-    Attributes
+    Parameters
     ----------
     days : dict day -> dict
         ``counts`` (trial, unit, bin) int64, ``label`` (trial,) str, ``weights``
@@ -58,7 +58,16 @@ class TrialCounts:
     directions : ndarray (2, n_latent)
         Class directions in latent space (left, right).
     bin_size : float
+        Seconds per bin.
     params : dict
+        The simulation's settings.
+
+    Examples
+    --------
+    >>> sim = simulate_trial_counts(n_days=1, n_trials=(20, 20), n_units=(30, 30),
+    ...                             random_state=0)
+    >>> isinstance(sim, TrialCounts), sim.bin_size, sim.directions.shape[0]
+    (True, 0.01, 2)
     """
 
     days: dict[Any, dict[str, NDArray[Any]]]
