@@ -475,7 +475,8 @@ def part_touch(cfg, out, results):
                                      X=torch.as_tensor(Xtr))] if beta else []
         clf = MLPDecoder(hidden_layer_sizes=(width,), max_epochs=cfg["touch_epochs"],
                          batch_size=max(96, int(1.5 * width)), lr=1e-3, loss_terms=terms,
-                         random_state=0, device="cpu", patience=None)
+                         random_state=0, device="cpu", patience=None,
+                         standardize=False)  # raw counts, as in the published tables
         clf.fit(Xtr, ytr, groups=gtr)
         yi = torch.as_tensor(np.searchsorted(clf.classes_, yte))
         xt = torch.as_tensor(Xte, dtype=torch.float32)

@@ -430,7 +430,8 @@ def touch_experiment(cfg, out: Path) -> dict:
     for i, (name, (tfs, cbs)) in enumerate(variants.items()):
         dec = MLPDecoder(hidden_layer_sizes=(64,), max_epochs=cfg["touch_epochs"], lr=3e-3,
                          patience=None, validation_fraction=0.0, transforms=tfs,
-                         callbacks=cbs, random_state=i, device="cpu").fit(Xtr, ytr)
+                         callbacks=cbs, random_state=i, device="cpu",
+                         standardize=False).fit(Xtr, ytr)  # raw counts (published tables)
         net = dec.module_.eval()
         r = {"clean": pct(dec.score(Xte, yte)),
              "spikes_thinned_30pct": pct(dec.score(X_thin, yte)),

@@ -450,7 +450,8 @@ n_g = len(perm)
 tr_g, va_g, te_g = perm[: n_g // 2], perm[n_g // 2: 3 * n_g // 4], perm[3 * n_g // 4:]
 m_tr, m_va, m_te = (np.isin(gw, g) for g in (tr_g, va_g, te_g))
 dec = MLPDecoder(hidden_layer_sizes=(64,), max_epochs=CFG["dec_epochs"], lr=3e-3, patience=None,
-                 device="cpu", random_state=SEED).fit(Xw[m_tr], yi[m_tr])
+                 device="cpu", random_state=SEED,
+                 standardize=False).fit(Xw[m_tr], yi[m_tr])  # raw counts (published tables)
 dec_net = dec.module_
 RESULTS["touch_decoder"] = {"classes": classes.tolist(), "n_windows": int(len(yw)),
                             "test_accuracy": float(dec.score(Xw[m_te], yi[m_te]))}
