@@ -56,6 +56,7 @@ docs: $(DOCS_STAMP)
 docs-check: $(DOCS_STAMP)
 	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			export DEBIAN_FRONTEND=noninteractive; \
 			apt-get install -y -q chromium chromium-driver \
 				|| { apt-get update -q && apt-get install -y -q chromium chromium-driver; }; \
 		else \
