@@ -188,7 +188,7 @@ def from_counts(
             raise ConfigError(
                 f"smooth == {smooth} s is {sd_bins:.3g} bins of {bin_size} s; its kernel (4 sd) "
                 f"must be shorter than a trial's {n_bins} bins; choose smooth < "
-                f"{n_bins * bin_size / 4:.3g} s."
+                f"{(n_bins - 0.5) * bin_size / 4:.3g} s."
             )
         from scipy.ndimage import gaussian_filter1d
 
