@@ -66,8 +66,6 @@ CONFIGS: dict[str, dict[str, Any]] = {
                  "smooth": 0.03},
     "procrustes+time": {"name": "procrustes", "kw": {"n_components": 10, **_TIME}, "pool": 2,
                         "smooth": 0.03},
-    "fa+time": {"name": "fa", "kw": {"n_components": 10, "n_lags": 20}, "pool": 2,
-                "smooth": 0.03},
 }
 
 

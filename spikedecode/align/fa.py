@@ -19,7 +19,7 @@ from __future__ import annotations
 import warnings
 import zlib
 from collections.abc import Hashable, Mapping, Sequence
-from numbers import Integral, Real
+from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -63,11 +63,6 @@ class FactorAnalysisStabilizer(BaseDayAligner):
         Shared units needed to align on loadings (default ``n_components``).
     standardize : bool, default=True
         Z-score features per day before factor analysis.
-    n_lags : int, default=1
-        Lags per sample in ``X`` (features ``lag * n_units + unit``). With
-        ``n_lags > 1`` every lag is a time bin: the factor analysis is fitted on bins,
-        the fallback matches condition-and-lag averages (keys ``"{key}|{lag}"``), and
-        ``transform`` returns the ``n_lags * n_components`` factors of each sample.
     max_iter : int, default=1000
     reference_day : hashable, optional
     random_state : int or None
@@ -109,10 +104,9 @@ class FactorAnalysisStabilizer(BaseDayAligner):
 
     def __init__(self, *, n_components: int = 10, units: Mapping[Hashable, Sequence[Any]] | None
                  = None, stable_fraction: float = 0.8, min_shared: int | None = None,
-                 standardize: bool = True, max_iter: int = 1000, n_lags: int = 1,
+                 standardize: bool = True, max_iter: int = 1000,
                  reference_day: Hashable | None = None, random_state: Any = None) -> None:
         self.n_components = n_components
-        self.n_lags = n_lags
         self.units = units
         self.stable_fraction = stable_fraction
         self.min_shared = min_shared
@@ -127,7 +121,6 @@ class FactorAnalysisStabilizer(BaseDayAligner):
     def _check_params(self) -> None:
         super()._check_params()
         check_param(self.stable_fraction, "stable_fraction", Interval(Real, 0, 1, closed="right"))
-        check_param(self.n_lags, "n_lags", Interval(Integral, 1, None))
         if self.units is not None and not isinstance(self.units, Mapping):
             raise ConfigError(
                 f"units must be a mapping day -> unit ids; got {type(self.units).__name__}.")
@@ -144,21 +137,6 @@ class FactorAnalysisStabilizer(BaseDayAligner):
         return out
 
     # -- per-day factor analysis ----------------------------------------------------
-    def _bins(self, X: NDArray, day: Hashable) -> NDArray:
-        """``(n_samples, n_lags * n_units)`` -> ``(n_samples * n_lags, n_units)``."""
-        n_lags = int(self.n_lags)
-        if X.shape[1] % n_lags:
-            raise ConfigError(
-                f"day {day!r} has {X.shape[1]} features, not a multiple of n_lags == "
-                f"{n_lags}; set n_lags to the Windows' lag count.")
-        return X.reshape(X.shape[0] * n_lags, X.shape[1] // n_lags)
-
-    def _lag_keys(self, y: NDArray | None) -> NDArray | None:
-        if y is None or int(self.n_lags) == 1:
-            return y
-        return np.array([f"{k}|{lag}" for k in np.asarray(y).tolist()
-                         for lag in range(int(self.n_lags))])
-
     def _fa(self, X: NDArray, day: Hashable, units: Sequence[Any] | None) -> None:
         if not hasattr(self, "loadings_"):
             self.loadings_, self.projections_, self.mean_, self.scale_ = {}, {}, {}, {}
@@ -172,9 +150,6 @@ class FactorAnalysisStabilizer(BaseDayAligner):
                 f"n_components <= {min(X.shape)}.")
         if units is None and self.units is not None and day in self.units:
             units = self.units[day]
-        if units is not None and int(self.n_lags) > 1 and len(units) == X.shape[1] * int(
-                self.n_lags):
-            units = list(units)[: X.shape[1]]  # ids of the first lag (lag-major features)
         if units is not None:
             units = list(units)
             if len(units) != X.shape[1]:
@@ -203,7 +178,6 @@ class FactorAnalysisStabilizer(BaseDayAligner):
         return ((X - self.mean_[day]) / self.scale_[day]) @ self.projections_[day].T
 
     def _fit_reference(self, X: NDArray, y: NDArray | None, day: Hashable, **kw: Any) -> None:
-        X, y = self._bins(X, day), self._lag_keys(y)
         self._fa(X, day, kw.get("units"))
         self.n_components_ = int(self.n_components)
         self.rotations_[day] = np.eye(self.n_components_)
@@ -215,7 +189,6 @@ class FactorAnalysisStabilizer(BaseDayAligner):
 
     def _adapt_day(self, X: NDArray, y: NDArray | None, day: Hashable, *, stacklevel: int,
                    **kw: Any) -> None:
-        X, y = self._bins(X, day), self._lag_keys(y)
         self._fa(X, day, kw.get("units"))
         min_shared = int(self.min_shared) if self.min_shared is not None else self.n_components_
         ids = self.unit_ids_[day]
@@ -273,5 +246,4 @@ class FactorAnalysisStabilizer(BaseDayAligner):
         self.n_shared_[day] = n_sh
 
     def _transform_day(self, X: NDArray, day: Hashable) -> NDArray:
-        F = self._factors(self._bins(X, day), day) @ self.rotations_[day]
-        return F.reshape(X.shape[0], -1)
+        return self._factors(X, day) @ self.rotations_[day]
