@@ -16,6 +16,10 @@ sessions of one mouse the aligner is fitted on the training session, the decoder
 adapted on one half of its trials and scored on the other half (then swapped); the
 diagonal is a grouped 5-fold CV with the aligner fitted inside each fold.
 
+Rows ``cca+time`` / ``procrustes+time``: the counts smoothed by a 30 ms Gaussian
+(``read_steinmetz_npz(..., smooth=0.03)``), 20 lags of 20 ms per trial, aligned per
+condition *and* lag (``n_lags=20, pca_on="averages", soft_norm=1.0``); Steinmetz only.
+
 Printed per aligner and mouse: mean off-diagonal accuracy, the majority rate of the test
 sessions, the within-session ceiling (diagonal of the same matrix, aligner space), the
 share of the ceiling recovered ``(acc - majority) / (ceiling - majority)`` and the
@@ -50,7 +54,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "pca": {"kw": {"n_components": 10}},
     "cca": {"kw": {"n_components": 10}},
     "procrustes": {"kw": {"n_components": 10}},
-    "fa": {"kw": {"n_components": 10}},
+    "fa": {"kw": {"n_components": 10, "random_state": 0}},
     "adversarial": {"kw": {"n_components": 10, "random_state": 0}},
     "adversarial-cond": {"kw": {"n_components": 10, "random_state": 0}},
     # the real-data setting: keep each new encoder near its aligned start (few trials)
