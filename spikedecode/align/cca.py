@@ -134,7 +134,11 @@ class _MatchedAverageAligner(PerDayPCA):
         scale = np.where(scale > 1e-12, scale, 1.0)
         G = (F - mean) / scale
         if self.pca_on == "averages":
-            u, inv = np.unique(_lag_keys(keys, int(self.n_lags)), return_inverse=True)
+            if keys is None:
+                raise NotEnoughDataError(
+                    f"pca_on='averages' needs condition keys y for day {day!r}.")
+            lag_keys = np.asarray(_lag_keys(keys, int(self.n_lags))).astype(str)
+            u, inv = np.unique(lag_keys, return_inverse=True)
             sums = np.zeros((u.size, G.shape[1]))
             np.add.at(sums, inv.ravel(), G)
             G = sums / np.bincount(inv.ravel())[:, None]
