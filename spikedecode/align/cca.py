@@ -21,10 +21,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from spikedecode._validation import Interval, check_param
+from spikedecode._validation import Interval, Options, check_param
 from spikedecode.align.base import matched_averages, procrustes
 from spikedecode.align.pca import PerDayPCA
-from spikedecode.errors import NotEnoughDataError
+from spikedecode.errors import ConfigError, NotEnoughDataError
 
 __all__ = ["CCAAligner", "ProcrustesAligner", "cca_map"]
 
@@ -81,8 +81,23 @@ def cca_map(A: NDArray[np.float64], B: NDArray[np.float64], *, reg: float = 1e-3
     return W, s
 
 
+def _lag_keys(keys: NDArray, n_lags: int) -> NDArray:
+    """Per-bin keys ``"{key}|{lag}"`` of ``n_lags`` lags per sample (sample-major)."""
+    if n_lags == 1:
+        return np.asarray(keys)
+    return np.array([f"{k}|{lag}" for k in np.asarray(keys).tolist() for lag in range(n_lags)])
+
+
 class _MatchedAverageAligner(PerDayPCA):
-    """Per-day PCA + a map of each day's latents to the reference's, on matched averages."""
+    """Per-day PCA + a map of each day's latents to the reference's, on matched averages.
+
+    Options shared by CCA and Procrustes (defaults reproduce the whole-sample method):
+    ``n_lags`` (lags per sample: every lag is a time bin, matched by condition *and* lag,
+    and a sample's output is its ``n_lags * n_components`` aligned latents),
+    ``pca_on`` (``"samples"``: PCA of the day's samples; ``"averages"``: PCA of the day's
+    condition(-and-lag) averages, the task subspace) and ``soft_norm`` (each unit divided
+    by its standard deviation plus ``soft_norm`` instead of its standard deviation).
+    """
 
     uses_labels = True
     uses_time = True
@@ -90,11 +105,74 @@ class _MatchedAverageAligner(PerDayPCA):
     def _check_params(self) -> None:
         super()._check_params()
         check_param(self.min_count, "min_count", Interval(Integral, 1, None))
+        check_param(self.n_lags, "n_lags", Interval(Integral, 1, None))
+        check_param(self.pca_on, "pca_on", Options("samples", "averages"))
+        check_param(self.soft_norm, "soft_norm", [Interval(Real, 0, None), None])
+
+    def _bins(self, X: NDArray, day: Hashable) -> NDArray:
+        """``(n_samples, n_lags * n_units)`` -> ``(n_samples * n_lags, n_units)``."""
+        L = int(self.n_lags)
+        if X.shape[1] % L:
+            raise ConfigError(
+                f"day {day!r} has {X.shape[1]} features, not a multiple of n_lags == {L}; "
+                "set n_lags to the Windows' lag count (features are lag * n_units + unit)."
+            )
+        return X.reshape(X.shape[0] * L, X.shape[1] // L)
+
+    def _fit_day_keys(self, X: NDArray, keys: NDArray | None, day: Hashable) -> None:
+        """Per-day reduction on the bins of ``X`` (PCA of samples or of key averages)."""
+        if int(self.n_lags) == 1 and self.pca_on == "samples" and self.soft_norm is None:
+            self._fit_day(X, day)
+            return
+        F = self._bins(X, day)
+        k = int(self.n_components)
+        mean = F.mean(axis=0)
+        sd = F.std(axis=0) if self.standardize else np.zeros(F.shape[1])
+        scale = sd + (float(self.soft_norm) if self.soft_norm is not None else 0.0)
+        if self.soft_norm is None and not self.standardize:
+            scale = np.ones(F.shape[1])
+        scale = np.where(scale > 1e-12, scale, 1.0)
+        G = (F - mean) / scale
+        if self.pca_on == "averages":
+            if keys is None:
+                raise NotEnoughDataError(
+                    f"pca_on='averages' needs condition keys y for day {day!r}.")
+            lag_keys = np.asarray(_lag_keys(keys, int(self.n_lags))).astype(str)
+            u, inv = np.unique(lag_keys, return_inverse=True)
+            sums = np.zeros((u.size, G.shape[1]))
+            np.add.at(sums, inv.ravel(), G)
+            G = sums / np.bincount(inv.ravel())[:, None]
+            G = G - G.mean(axis=0)
+        if k > min(G.shape):
+            raise NotEnoughDataError(
+                f"n_components == {k} but day {day!r} gives a {G.shape[0]} x {G.shape[1]} "
+                f"matrix to reduce (pca_on={self.pca_on!r}); choose n_components <= "
+                f"{min(G.shape)}" + (" or more condition keys / lags." if self.pca_on ==
+                                      "averages" else ".")
+            )
+        _, s, Vt = np.linalg.svd(G, full_matrices=False)
+        signs = np.sign(Vt[np.arange(Vt.shape[0]), np.argmax(np.abs(Vt), axis=1)])
+        signs[signs == 0] = 1.0
+        Vt = Vt * signs[:, None]
+        var = s**2 / max(G.shape[0] - 1, 1)
+        if not hasattr(self, "components_"):
+            self.components_, self.mean_, self.scale_ = {}, {}, {}
+            self.explained_variance_ratio_, self.explained_variance_ = {}, {}
+        self.components_[day] = Vt[:k]
+        self.mean_[day] = mean
+        self.scale_[day] = scale
+        self.explained_variance_[day] = var
+        self.explained_variance_ratio_[day] = var / (var.sum() if var.sum() > 0 else 1.0)
+
+    def _bin_latent(self, X: NDArray, day: Hashable) -> NDArray:
+        """Latents of every bin, ``(n_samples * n_lags, n_components)``."""
+        return self._latent(self._bins(X, day), day)
 
     def _fit_reference(self, X: NDArray, y: NDArray | None, day: Hashable, **kw: Any) -> None:
-        super()._fit_reference(X, y, day)
-        self.ref_latent_ = self._latent(X, day)
-        self.ref_keys_ = np.asarray(y)
+        self.n_components_ = int(self.n_components)
+        self._fit_day_keys(X, y, day)
+        self.ref_latent_ = self._bin_latent(X, day)
+        self.ref_keys_ = _lag_keys(np.asarray(y), int(self.n_lags))
         self.maps_: dict[Hashable, NDArray] = {day: np.eye(self.n_components_)}
         self.offsets_: dict[Hashable, tuple[NDArray, NDArray]] = {
             day: (np.zeros(self.n_components_), np.zeros(self.n_components_))}
@@ -102,9 +180,10 @@ class _MatchedAverageAligner(PerDayPCA):
 
     def _adapt_day(self, X: NDArray, y: NDArray | None, day: Hashable, *, stacklevel: int,
                    **kw: Any) -> None:
-        self._fit_day(X, day)
-        L = self._latent(X, day)
-        A, B, shared = matched_averages(self.ref_latent_, self.ref_keys_, L, y,
+        self._fit_day_keys(X, y, day)
+        L = self._bin_latent(X, day)
+        A, B, shared = matched_averages(self.ref_latent_, self.ref_keys_, L,
+                                        _lag_keys(np.asarray(y), int(self.n_lags)),
                                         min_count=self.min_count)
         if len(shared) < 2:
             raise NotEnoughDataError(
@@ -129,7 +208,8 @@ class _MatchedAverageAligner(PerDayPCA):
 
     def _transform_day(self, X: NDArray, day: Hashable) -> NDArray:
         mu_b, mu_a = self.offsets_[day]
-        return (self._latent(X, day) - mu_b) @ self.maps_[day] + mu_a
+        Z = (self._bin_latent(X, day) - mu_b) @ self.maps_[day] + mu_a
+        return Z.reshape(X.shape[0], -1)
 
 
 class CCAAligner(_MatchedAverageAligner):
@@ -143,6 +223,21 @@ class CCAAligner(_MatchedAverageAligner):
         Relative ridge on the covariances of the matched averages.
     min_count : int, default=1
         Condition keys with fewer samples on either day are ignored.
+    n_lags : int, default=1
+        Lags per sample in ``X`` (features ``lag * n_units + unit``, e.g. Windows from
+        ``from_counts(..., pool=p)``). With ``n_lags > 1`` every lag is a time bin: the
+        PCA and the matched averages use bins, the keys are condition *and* lag (many
+        more matched points than conditions alone), and ``transform`` returns the
+        ``n_lags * n_components`` aligned latents of each sample (one sample per trial:
+        the decoder still scores whole trials).
+    pca_on : {"samples", "averages"}, default="samples"
+        ``"averages"``: each day's PCA is fitted on its condition(-and-lag) averages
+        (the task subspace, as in Gallego et al. 2020's analyses of trial averages)
+        instead of its single samples; needs ``y`` on every day.
+    soft_norm : float, optional
+        Divide every unit by its standard deviation plus ``soft_norm`` (soft
+        normalisation: near-silent units are not blown up); default: by its standard
+        deviation (``standardize``).
     standardize : bool, default=True
     reference_day : hashable, optional
     random_state : int or None
@@ -174,11 +269,15 @@ class CCAAligner(_MatchedAverageAligner):
     """
 
     def __init__(self, *, n_components: int = 10, reg: float = 1e-3, min_count: int = 1,
+                 n_lags: int = 1, pca_on: str = "samples", soft_norm: float | None = None,
                  standardize: bool = True, reference_day: Hashable | None = None,
                  random_state: Any = None) -> None:
         self.n_components = n_components
         self.reg = reg
         self.min_count = min_count
+        self.n_lags = n_lags
+        self.pca_on = pca_on
+        self.soft_norm = soft_norm
         self.standardize = standardize
         self.reference_day = reference_day
         self.random_state = random_state
@@ -205,6 +304,21 @@ class ProcrustesAligner(_MatchedAverageAligner):
     scaling : bool, default=False
         Also fit one global scale factor (similarity Procrustes).
     min_count : int, default=1
+    n_lags : int, default=1
+        Lags per sample in ``X`` (features ``lag * n_units + unit``, e.g. Windows from
+        ``from_counts(..., pool=p)``). With ``n_lags > 1`` every lag is a time bin: the
+        PCA and the matched averages use bins, the keys are condition *and* lag (many
+        more matched points than conditions alone), and ``transform`` returns the
+        ``n_lags * n_components`` aligned latents of each sample (one sample per trial:
+        the decoder still scores whole trials).
+    pca_on : {"samples", "averages"}, default="samples"
+        ``"averages"``: each day's PCA is fitted on its condition(-and-lag) averages
+        (the task subspace, as in Gallego et al. 2020's analyses of trial averages)
+        instead of its single samples; needs ``y`` on every day.
+    soft_norm : float, optional
+        Divide every unit by its standard deviation plus ``soft_norm`` (soft
+        normalisation: near-silent units are not blown up); default: by its standard
+        deviation (``standardize``).
     standardize : bool, default=True
     reference_day : hashable, optional
     random_state : int or None
@@ -227,11 +341,15 @@ class ProcrustesAligner(_MatchedAverageAligner):
     """
 
     def __init__(self, *, n_components: int = 10, scaling: bool = False, min_count: int = 1,
+                 n_lags: int = 1, pca_on: str = "samples", soft_norm: float | None = None,
                  standardize: bool = True, reference_day: Hashable | None = None,
                  random_state: Any = None) -> None:
         self.n_components = n_components
         self.scaling = scaling
         self.min_count = min_count
+        self.n_lags = n_lags
+        self.pca_on = pca_on
+        self.soft_norm = soft_norm
         self.standardize = standardize
         self.reference_day = reference_day
         self.random_state = random_state

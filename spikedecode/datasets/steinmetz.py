@@ -25,7 +25,8 @@ STEINMETZ_BIN_SIZE = 0.01
 
 
 def read_steinmetz_npz(path: str | os.PathLike[str], *, per: str = "trial",
-                       pool: int | None = None, session: str | None = None,
+                       pool: int | None = None, smooth: float | None = None,
+                       session: str | None = None,
                        drop_equal: bool = False) -> xr.DataArray:
     """Read one ``session*.npz`` file as labelled Windows.
 
@@ -33,8 +34,8 @@ def read_steinmetz_npz(path: str | os.PathLike[str], *, per: str = "trial",
     ----------
     path : path-like
         A ``session<N>.npz`` file.
-    per, pool
-        Sample layout, passed to :func:`~spikedecode.preprocess.from_counts`.
+    per, pool, smooth
+        Sample layout and Gaussian smoothing (sd in s) of the counts, passed to :func:`~spikedecode.preprocess.from_counts`.
     session : str, optional
         Session name (default: the file's stem, e.g. ``"session1"``).
     drop_equal : bool, default=False
@@ -90,7 +91,7 @@ def read_steinmetz_npz(path: str | os.PathLike[str], *, per: str = "trial",
     keep = np.flatnonzero(label != "equal") if drop_equal else np.arange(len(label))
     w = from_counts(data["spks"][keep], label[keep], bin_size=STEINMETZ_BIN_SIZE, session=name,
                     trials=keep, coords={k: v[keep] for k, v in coords.items()}, per=per,
-                    pool=pool)
+                    pool=pool, smooth=smooth)
     if "brain_area" in data:
         w = w.assign_coords(brain_area=("unit", np.asarray(data["brain_area"]).astype(str)))
     for key in ("mouse_name", "date_exp"):

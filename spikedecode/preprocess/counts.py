@@ -66,6 +66,7 @@ def from_counts(
     coords: Mapping[str, ArrayLike] | None = None,
     per: str = "trial",
     pool: int | None = None,
+    smooth: float | None = None,
     day: Any = None,
 ) -> xr.DataArray:
     """Trials x units x bins counts and per-trial labels -> labelled Windows.
@@ -99,6 +100,15 @@ def from_counts(
         Bins summed into one lag (``per="trial"``) or one sample (``per="bin"``); must
         divide ``n_bins``. Default: all bins for ``per="trial"`` (one whole-window
         count per unit), 1 for ``per="bin"``.
+    smooth : float, optional
+        Standard deviation (s) of a Gaussian kernel that smooths every unit's counts
+        over the bins of each trial *before* pooling (20-50 ms is the usual range for
+        population trajectories). The trial's edges are reflected
+        (``scipy.ndimage.gaussian_filter1d(mode="reflect")``, kernel truncated at 4 sd),
+        so each unit's total count per trial is conserved (up to float rounding) as long
+        as the kernel's radius stays under the trial's length; the counts become floats.
+        Whole-window samples (``pool=None``) are therefore unchanged by it. Default: no
+        smoothing. Stored in ``attrs["smooth"]`` (0.0 when off).
     day : hashable, optional
         Stored in ``attrs["day"]`` (default: ``session``, else 0).
 
@@ -170,6 +180,20 @@ def from_counts(
             f"pool == {pool} does not divide the {n_bins} bins of a trial; choose a divisor "
             f"of {n_bins} (e.g. {max(d for d in range(1, pool + 1) if n_bins % d == 0)})."
         )
+
+    if smooth is not None:
+        smooth = float(check_param(smooth, "smooth", Interval(Real, 0, None, closed="neither")))
+        sd_bins = smooth / bin_size
+        if int(4.0 * sd_bins + 0.5) >= n_bins:
+            raise ConfigError(
+                f"smooth == {smooth} s is {sd_bins:.3g} bins of {bin_size} s; its kernel (4 sd) "
+                f"must be shorter than a trial's {n_bins} bins; choose smooth < "
+                f"{(n_bins - 0.5) * bin_size / 4:.3g} s."
+            )
+        from scipy.ndimage import gaussian_filter1d
+
+        arr = gaussian_filter1d(arr.astype(np.float64), sd_bins, axis=2, mode="reflect",
+                                truncate=4.0)
 
     lab = _per_trial(label, n_trials, "label")
     if lab.dtype.kind == "O" and any(v is None for v in lab.tolist()):
@@ -244,7 +268,7 @@ def from_counts(
         "session": "" if session is None else str(session),
         "day": day if day is not None else (session if session is not None else 0),
         "window_size": float(n_lags * lag_width), "per": per, "pool": int(pool),
-        "source": "counts",
+        "source": "counts", "smooth": 0.0 if smooth is None else float(smooth),
     }
     out = xr.DataArray(
         data, dims=("sample", "lag", "unit"),

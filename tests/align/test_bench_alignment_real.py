@@ -32,3 +32,23 @@ def test_quick_benchmark_prints_one_row_per_aligner_and_data_set(capsys):
         assert adapt_s < 10.0  # the budget per adapted day
     # cca transfers above the majority rate on every data set (measured 0.65-0.75)
     assert all(float(r[3]) > float(r[4]) for r in rows if r[0] == "cca")
+
+
+@pytest.mark.slow
+@pytest.mark.data
+@pytest.mark.skipif(not DATA or not (Path(DATA) / "steinmetz").is_dir(),
+                    reason="SPIKEDECODE_SHARED_DATA/steinmetz absent (shared real data)")
+def test_quick_benchmark_time_resolved_rows(capsys):
+    spec = importlib.util.spec_from_file_location(
+        "bench_alignment_real", ROOT / "benchmarks" / "bench_alignment_real.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.main(["--quick", "--aligners", "cca+time"]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()
+            if line.split() and line.split()[0] == "cca+time"]
+    # Steinmetz only: chewie has no trials, hence no lags to resolve
+    assert sorted(r[1] for r in rows) == ["Cori", "Forssmann"]
+    for r in rows:
+        # above the majority rate on both mice (measured 0.767 / 0.667 vs 0.581 / 0.517)
+        assert float(r[3]) > float(r[4]) + 0.05
+        assert float(r[7]) < 10.0  # seconds per adapted day

@@ -136,3 +136,40 @@ def test_steinmetz_reader_matches_the_file():
     np.testing.assert_array_equal(w.values[:, 0, :], spks[differ].sum(axis=2))
     assert (w["label"].values == np.where(cl[differ] > cr[differ], "left", "right")).all()
     assert w.attrs["mouse_name"] == "Cori" and w["unit"].values[0] == "session1:0"
+
+
+# -- smooth= (Gaussian smoothing over bins, issue 14) ---------------------------------------
+@pytest.mark.parametrize(("smooth", "per", "pool"), [(0.01, "trial", 1), (0.015, "trial", 2),
+                                                     (0.015, "bin", 1)])
+def test_smoothing_conserves_counts_per_unit_and_trial(counts, smooth, per, pool):
+    # reflected edges: the kernel's mass that leaves the trial comes back into it, so each
+    # unit's total per trial is kept (float rounding only: rtol 1e-9 on sums of ~16 values)
+    w = from_counts(counts, LABELS, bin_size=0.01, session="s", per=per, pool=pool,
+                    smooth=smooth)
+    validate(w, "windows")
+    assert w.dtype.kind == "f" and w.attrs["smooth"] == pytest.approx(smooth)
+    for t in range(counts.shape[0]):
+        got = w.values[w["trial"].values == t].sum(axis=(0, 1))
+        np.testing.assert_allclose(got, counts[t].sum(axis=1), rtol=1e-9)
+
+
+def test_smoothing_leaves_whole_window_counts_and_flattens_time_courses():
+    rng = np.random.default_rng(1)
+    c = rng.poisson(3.0, size=(4, 3, 40))
+    whole = from_counts(c, LABELS[:4], bin_size=0.01, session="s")
+    whole_s = from_counts(c, LABELS[:4], bin_size=0.01, session="s", smooth=0.03)
+    np.testing.assert_allclose(whole_s.values, whole.values, rtol=1e-9)  # float sums only
+    raw = from_counts(c, LABELS[:4], bin_size=0.01, session="s", pool=1)
+    sm = from_counts(c, LABELS[:4], bin_size=0.01, session="s", pool=1, smooth=0.03)
+    # a low-pass filter: the bin-to-bin variance of every time course drops (a 3-bin sd
+    # Gaussian removes most of white Poisson noise's variance; measured ~6x)
+    assert sm.values.var(axis=1).mean() < 0.5 * raw.values.var(axis=1).mean()
+    assert raw.attrs["smooth"] == 0.0
+
+
+@pytest.mark.parametrize(("smooth", "err"), [(0.1, ConfigError), (-0.01, ConfigError),
+                                             (0.0, ConfigError)])
+def test_bad_smooth_names_the_field(counts, smooth, err):
+    # 8 bins of 10 ms: a 100 ms sd kernel (4 sd = 40 bins) is longer than the trial
+    with pytest.raises(err, match="smooth"):
+        from_counts(counts, LABELS, bin_size=0.01, session="s", smooth=smooth)
