@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
 from spikedecode._validation import Interval, Options, check_param
 from spikedecode.errors import (
@@ -51,6 +51,71 @@ def _per_trial(values: Any, n_trials: int, name: str) -> np.ndarray:
             f"{name} must hold one value per trial ({n_trials}); got shape {arr.shape}. "
             "Pass a 1-D array aligned with the first axis of counts."
         )
+    return arr
+
+
+def _as_counts(counts: ArrayLike) -> NDArray[Any]:
+    """``counts`` as a numeric 3-D array, or a SpikeDecodeError naming the problem."""
+    try:
+        arr = np.asarray(counts)
+    except Exception as err:  # pragma: no cover - exotic array-likes
+        raise SpikeDecodeTypeError(f"counts must be an array; got {type(counts).__name__}.") from err
+    if arr.dtype.kind not in "iuf":
+        raise SpikeDecodeTypeError(
+            f"counts must be numeric (integer or float); got dtype {arr.dtype}."
+        )
+    if arr.ndim != 3:
+        raise SpikeDecodeValueError(
+            f"counts must be 3-D (n_trials, n_units, n_bins); got shape {arr.shape}. "
+            "Add a trial axis with counts[None] for a single trial, or transpose "
+            "(time, unit) data to (trial, unit, bin)."
+        )
+    if min(arr.shape) < 1:
+        raise NotEnoughDataError(f"counts has shape {arr.shape}; every axis needs >= 1 entry.")
+    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+        raise SpikeDecodeValueError("counts contains NaN or inf values; counts must be finite.")
+    if arr.dtype.kind in "if" and arr.size and arr.min() < 0:
+        raise SpikeDecodeValueError(
+            f"counts must be non-negative; the smallest value is {arr.min()}."
+        )
+    return arr
+
+
+def _unit_ids(units: Sequence[Any] | None, session: str | None, n_units: int) -> NDArray[Any]:
+    """One unique id per unit: ``units`` as given, else ``f"{session}:{i}"``."""
+    if units is None:
+        if session is None:
+            raise ConfigError(
+                "from_counts needs session= (unit ids become f'{session}:{i}') or units=; "
+                "units of different sessions must never be matched by position."
+            )
+        unit_ids = np.asarray([f"{session}:{i}" for i in range(n_units)])
+    else:
+        unit_ids = np.asarray(units)
+        if unit_ids.ndim != 1 or unit_ids.shape[0] != n_units:
+            raise SchemaError(
+                f"units must hold one id per unit ({n_units}, axis 1 of counts); got shape "
+                f"{unit_ids.shape}."
+            )
+        if len(np.unique(unit_ids)) != n_units:
+            raise ConfigError("units contains duplicate ids; unit ids must be unique.")
+    return unit_ids
+
+
+def _smooth(arr: NDArray[Any], smooth: float, bin_size: float) -> NDArray[np.float64]:
+    """Gaussian smoothing over bins (sd ``smooth`` seconds, reflected trial edges)."""
+    smooth = float(check_param(smooth, "smooth", Interval(Real, 0, None, closed="neither")))
+    sd_bins = smooth / bin_size
+    if int(4.0 * sd_bins + 0.5) >= arr.shape[2]:
+        raise ConfigError(
+            f"smooth == {smooth} s is {sd_bins:.3g} bins of {bin_size} s; its kernel (4 sd) "
+            f"must be shorter than a trial's {arr.shape[2]} bins; choose smooth < "
+            f"{(arr.shape[2] - 0.5) * bin_size / 4:.3g} s."
+        )
+    from scipy.ndimage import gaussian_filter1d
+
+    arr = gaussian_filter1d(arr.astype(np.float64), sd_bins, axis=2, mode="reflect",
+                            truncate=4.0)
     return arr
 
 
@@ -147,29 +212,8 @@ def from_counts(
     >>> b.shape, b["t_rel"].values.tolist(), b["trial"].values.tolist()
     ((4, 1, 3), [0.0, 0.02, 0.0, 0.02], [0, 0, 1, 1])
     """
-    try:
-        arr = np.asarray(counts)
-    except Exception as err:  # pragma: no cover - exotic array-likes
-        raise SpikeDecodeTypeError(f"counts must be an array; got {type(counts).__name__}.") from err
-    if arr.dtype.kind not in "iuf":
-        raise SpikeDecodeTypeError(
-            f"counts must be numeric (integer or float); got dtype {arr.dtype}."
-        )
-    if arr.ndim != 3:
-        raise SpikeDecodeValueError(
-            f"counts must be 3-D (n_trials, n_units, n_bins); got shape {arr.shape}. "
-            "Add a trial axis with counts[None] for a single trial, or transpose "
-            "(time, unit) data to (trial, unit, bin)."
-        )
+    arr = _as_counts(counts)
     n_trials, n_units, n_bins = arr.shape
-    if n_trials < 1 or n_units < 1 or n_bins < 1:
-        raise NotEnoughDataError(f"counts has shape {arr.shape}; every axis needs >= 1 entry.")
-    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
-        raise SpikeDecodeValueError("counts contains NaN or inf values; counts must be finite.")
-    if arr.dtype.kind in "if" and arr.size and arr.min() < 0:
-        raise SpikeDecodeValueError(
-            f"counts must be non-negative; the smallest value is {arr.min()}."
-        )
     bin_size = float(check_param(bin_size, "bin_size", Interval(Real, 0, None, closed="neither")))
     per = check_param(per, "per", Options("trial", "bin"))
     if pool is None:
@@ -182,18 +226,7 @@ def from_counts(
         )
 
     if smooth is not None:
-        smooth = float(check_param(smooth, "smooth", Interval(Real, 0, None, closed="neither")))
-        sd_bins = smooth / bin_size
-        if int(4.0 * sd_bins + 0.5) >= n_bins:
-            raise ConfigError(
-                f"smooth == {smooth} s is {sd_bins:.3g} bins of {bin_size} s; its kernel (4 sd) "
-                f"must be shorter than a trial's {n_bins} bins; choose smooth < "
-                f"{(n_bins - 0.5) * bin_size / 4:.3g} s."
-            )
-        from scipy.ndimage import gaussian_filter1d
-
-        arr = gaussian_filter1d(arr.astype(np.float64), sd_bins, axis=2, mode="reflect",
-                                truncate=4.0)
+        arr = _smooth(arr, smooth, bin_size)
 
     lab = _per_trial(label, n_trials, "label")
     if lab.dtype.kind == "O" and any(v is None for v in lab.tolist()):
@@ -202,22 +235,7 @@ def from_counts(
         raise LabelError("label contains NaN; every trial needs a label (drop those trials).")
     lab = lab.astype(str)
 
-    if units is None:
-        if session is None:
-            raise ConfigError(
-                "from_counts needs session= (unit ids become f'{session}:{i}') or units=; "
-                "units of different sessions must never be matched by position."
-            )
-        unit_ids = np.asarray([f"{session}:{i}" for i in range(n_units)])
-    else:
-        unit_ids = np.asarray(units)
-        if unit_ids.ndim != 1 or unit_ids.shape[0] != n_units:
-            raise SchemaError(
-                f"units must hold one id per unit ({n_units}, axis 1 of counts); got shape "
-                f"{unit_ids.shape}."
-            )
-        if len(np.unique(unit_ids)) != n_units:
-            raise ConfigError("units contains duplicate ids; unit ids must be unique.")
+    unit_ids = _unit_ids(units, session, n_units)
 
     trial_ids = (np.arange(n_trials, dtype=np.int64) if trials is None
                  else _per_trial(trials, n_trials, "trials"))
