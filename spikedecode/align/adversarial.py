@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import copy
 import warnings
-import zlib
 from collections.abc import Hashable
 from numbers import Integral, Real
 from typing import Any
@@ -57,7 +56,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from spikedecode._random import draw_seed, torch_seeded
+from spikedecode._random import day_seed, draw_seed, torch_seeded
 from spikedecode._validation import Interval, Options, check_params
 from spikedecode.align.base import AlignmentWarning, BaseDayAligner
 from spikedecode.errors import ConfigError, DataDroppedWarning, LabelError
@@ -385,7 +384,7 @@ class AdversarialAligner(BaseDayAligner):
     # -- helpers ------------------------------------------------------------------
     def _day_seed(self, day: Hashable) -> int:
         """Seed of one day, from the aligner's seed and the day's key only."""
-        return (self._seed + zlib.crc32(str(day).encode())) % (2**31 - 1)
+        return day_seed(self._seed, day)
 
     def _reduce_input(self, X: NDArray, day: Hashable, fit: bool) -> NDArray:
         """Per-day PCA of the z-scored units to ``input_pca`` dims (None: the units)."""

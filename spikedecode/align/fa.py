@@ -17,7 +17,6 @@ needs condition keys ``y``.
 from __future__ import annotations
 
 import warnings
-import zlib
 from collections.abc import Hashable, Mapping, Sequence
 from numbers import Real
 from typing import Any
@@ -26,7 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 from sklearn.decomposition import FactorAnalysis
 
-from spikedecode._random import draw_seed
+from spikedecode._random import day_seed, draw_seed
 from spikedecode._validation import Interval, check_param
 from spikedecode.align.base import AlignmentWarning, BaseDayAligner, matched_averages, procrustes
 from spikedecode.errors import ConfigError, NotEnoughDataError, SpikeDecodeValueError
@@ -161,7 +160,7 @@ class FactorAnalysisStabilizer(BaseDayAligner):
         scale = np.where(scale > 1e-12, scale, 1.0)
         # a per-day seed derived from the aligner's seed and the day: adapting days in
         # another order gives every day the same factor analysis
-        seed = (self._seed + zlib.crc32(str(day).encode())) % (2**31 - 1)
+        seed = day_seed(self._seed, day)
         fa = FactorAnalysis(n_components=k, max_iter=int(self.max_iter), random_state=seed)
         fa.fit((X - mean) / scale)
         L = fa.components_.T  # (p, k)

@@ -590,7 +590,7 @@ def permutation_chance(
     for i in range(n_permutations):
         y_perm = permute(rng)
         pred = cross_val_predictions(decoder, X, y_perm, groups_arr, n_splits=n_splits,
-                                     sampler=sampler, random_state=int(rng.integers(2**31 - 1)))
+                                     sampler=sampler, random_state=draw_seed(rng))
         null[i] = fn(y_perm, pred)
     out = {"chance": float(null.mean()),
            "chance_ci": tuple(float(q) for q in np.quantile(null, [0.025, 0.975])),
