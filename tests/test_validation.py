@@ -180,7 +180,7 @@ def test_unknown_option(owner):
     params, message = ({"bootstrap": "bogus"},
                        "bootstrap == 'bogus', must be False, True, 'largest' or 'fold'.") \
         if owner == "TorchClassifier" else (
-        {"init": "bogus"}, "init == 'bogus', must be 'auto', 'pca' or 'matched'.")
+        {"init": "bogus"}, "init == 'bogus', must be 'auto', 'pca', 'matched', 'ot' or 'cca'.")
     with pytest.raises(ConfigError, match=f"^{re.escape(message)}$"):
         FITTERS[owner](**params)
 
