@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import importlib.util
-import os
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-DATA = os.environ.get("SPIKEDECODE_SHARED_DATA")
+from tests.conftest import REPO as ROOT
+from tests.conftest import SHARED_DATA
 
 
 @pytest.mark.slow
 @pytest.mark.data
-@pytest.mark.skipif(not DATA or not (Path(DATA) / "steinmetz").is_dir(),
-                    reason="SPIKEDECODE_SHARED_DATA/steinmetz absent (shared real data)")
+@pytest.mark.skipif(not (SHARED_DATA / "steinmetz").is_dir(),
+                    reason=f"{SHARED_DATA}/steinmetz absent (shared real data)")
 def test_quick_benchmark_prints_one_row_per_aligner_and_data_set(capsys):
     spec = importlib.util.spec_from_file_location(
         "bench_alignment_real", ROOT / "benchmarks" / "bench_alignment_real.py")
@@ -36,8 +34,8 @@ def test_quick_benchmark_prints_one_row_per_aligner_and_data_set(capsys):
 
 @pytest.mark.slow
 @pytest.mark.data
-@pytest.mark.skipif(not DATA or not (Path(DATA) / "steinmetz").is_dir(),
-                    reason="SPIKEDECODE_SHARED_DATA/steinmetz absent (shared real data)")
+@pytest.mark.skipif(not (SHARED_DATA / "steinmetz").is_dir(),
+                    reason=f"{SHARED_DATA}/steinmetz absent (shared real data)")
 def test_quick_benchmark_time_resolved_rows(capsys):
     spec = importlib.util.spec_from_file_location(
         "bench_alignment_real", ROOT / "benchmarks" / "bench_alignment_real.py")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +16,7 @@ from spikedecode.errors import (
 )
 from spikedecode.preprocess import from_counts, to_xy
 from spikedecode.schema import validate
+from tests.conftest import SHARED_DATA
 
 
 @pytest.fixture
@@ -116,14 +116,13 @@ def test_bad_input_names_the_field(counts, kw, err, match):
 
 
 def _steinmetz_root() -> Path | None:
-    root = os.environ.get("SPIKEDECODE_SHARED_DATA")
-    path = Path(root) / "steinmetz" if root else None
-    return path if path is not None and (path / "session1.npz").is_file() else None
+    path = SHARED_DATA / "steinmetz"
+    return path if (path / "session1.npz").is_file() else None
 
 
 @pytest.mark.data
 @pytest.mark.skipif(_steinmetz_root() is None,
-                    reason="SPIKEDECODE_SHARED_DATA/steinmetz absent (shared real data)")
+                    reason=f"{SHARED_DATA}/steinmetz absent (shared real data)")
 def test_steinmetz_reader_matches_the_file():
     from spikedecode.datasets import read_steinmetz_npz
 
