@@ -72,6 +72,9 @@ CONFIGS: dict[str, dict[str, Any]] = {
                         "smooth": 0.03},
 }
 
+#: the issue's peer: the same analysis in plain numpy/scipy/scikit-learn
+PEER = "sklearn-peer"
+
 
 def _root() -> Path:
     env = os.environ.get("SPIKEDECODE_SHARED_DATA")
@@ -166,11 +169,95 @@ def evaluate(days: dict[str, Any], name: str, cfg: dict[str, Any], seed: int) ->
             "adapt_s": secs, "total_s": time.perf_counter() - t, "pairs": int(off.sum())}
 
 
+def _peer_latents(z: np.ndarray, y: np.ndarray, fit: np.ndarray, k: int) -> np.ndarray:
+    """(trial, time, k) PCA latents; the PCA is fitted on the condition x time averages of
+    the ``fit`` trials only (the peer's "session PCA on smoothed condition averages")."""
+    from sklearn.decomposition import PCA
+
+    avg = np.concatenate([z[fit][y[fit] == c].mean(axis=0).T for c in np.unique(y[fit])])
+    pca = PCA(n_components=k, random_state=0).fit(avg)  # avg: (conditions*time, units)
+    n, units, n_t = z.shape
+    return pca.transform(z.transpose(0, 2, 1).reshape(-1, units)).reshape(n, n_t, k)
+
+
+def _peer_decoder() -> Any:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000))
+
+
+def sklearn_peer(root: Path, *, quick: bool, seed: int, k: int = 10) -> dict[str, dict[str, float]]:
+    """The issue's peer, written with numpy/scipy/scikit-learn only (no spikedecode).
+
+    Per session: counts smoothed by a 30 ms Gaussian, pooled to 20 bins of 20 ms, units
+    soft-normalised (sd + 1); PCA on the condition x time averages. For each ordered pair
+    of one mouse's sessions, the test session's trials are split in two stratified halves:
+    ``sklearn.cross_decomposition.CCA`` is fitted between the training session's and the
+    adapt half's condition x time latent averages, a logistic regression on the training
+    session's canonical trial trajectories scores the other half (then the halves swap).
+    Ceiling: 5-fold CV within each session, PCA refitted inside each fold.
+    """
+    from scipy.ndimage import gaussian_filter1d
+    from sklearn.cross_decomposition import CCA
+    from sklearn.model_selection import StratifiedKFold
+
+    sessions: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
+    for path in sorted((root / "steinmetz").glob("session*.npz")):
+        f = np.load(path, allow_pickle=False)
+        keep = f["contrast_left"] != f["contrast_right"]
+        y = (f["contrast_left"] > f["contrast_right"])[keep].astype(int)
+        z = gaussian_filter1d(f["spks"][keep].astype(float), 3.0, axis=2, mode="reflect")
+        z = z.reshape(*z.shape[:2], 20, 2).sum(axis=3)
+        z = (z - z.mean(axis=(0, 2), keepdims=True)) / (z.std(axis=(0, 2), keepdims=True) + 1)
+        mouse = "Cori" if str(f["mouse_name"]) == "Cori" else "Forssmann"
+        sessions.setdefault(mouse, {})[path.stem] = (z, y)
+    if quick:
+        sessions = {m: dict(list(s.items())[:2]) for m, s in sessions.items()}
+    out = {}
+    for mouse, days in sessions.items():
+        t0 = time.perf_counter()
+        ceil = []
+        for z, y in days.values():
+            folds = StratifiedKFold(5, shuffle=True, random_state=seed).split(y, y)
+            ceil.append(np.mean([
+                _peer_decoder().fit(_peer_latents(z, y, tr, k)[tr].reshape(len(tr), -1), y[tr])
+                .score(_peer_latents(z, y, tr, k)[te].reshape(len(te), -1), y[te])
+                for tr, te in folds]))
+        accs, majs = [], []
+        for a, (za, ya) in days.items():
+            la = _peer_latents(za, ya, np.arange(len(ya)), k)
+            avg_a = np.concatenate([la[ya == c].mean(axis=0) for c in (0, 1)])
+            dec = _peer_decoder()
+            for b, (zb, yb) in days.items():
+                if a == b:
+                    continue
+                halves = list(StratifiedKFold(2, shuffle=True, random_state=seed).split(yb, yb))
+                for adapt, score in halves:
+                    lb = _peer_latents(zb, yb, adapt, k)
+                    avg_b = np.concatenate([lb[adapt][yb[adapt] == c].mean(axis=0)
+                                            for c in (0, 1)])
+                    cca = CCA(n_components=k, max_iter=2000).fit(avg_a, avg_b)
+                    xa = cca.transform(la.reshape(-1, k)).reshape(len(ya), -1)
+                    _, xb = cca.transform(np.zeros((lb[score].size // k, k)),
+                                          lb[score].reshape(-1, k))
+                    dec.fit(xa, ya)
+                    accs.append(dec.score(xb.reshape(len(score), -1), yb[score]))
+                    majs.append(max(np.mean(yb), 1 - np.mean(yb)))
+        acc, majority, ceiling = float(np.mean(accs)), float(np.mean(majs)), float(np.mean(ceil))
+        out[mouse] = {"acc": acc, "majority": majority, "ceiling": ceiling,
+                      "share": (acc - majority) / (ceiling - majority), "adapt_s": float("nan"),
+                      "total_s": time.perf_counter() - t0,
+                      "pairs": len(days) * (len(days) - 1)}
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="two sessions per mouse, short chewie")
-    p.add_argument("--aligners", default=",".join(CONFIGS),
-                   help=f"comma-separated subset of {list(CONFIGS)}")
+    p.add_argument("--aligners", default=",".join([*CONFIGS, PEER]),
+                   help=f"comma-separated subset of {[*CONFIGS, PEER]}")
     p.add_argument("--no-chewie", action="store_true")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
@@ -179,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"skipped: no shared data at {root} (set SPIKEDECODE_SHARED_DATA)")
         return 0
     names = [a for a in args.aligners.split(",") if a]
-    unknown = sorted(set(names) - set(CONFIGS))
+    unknown = sorted(set(names) - set(CONFIGS) - {PEER})
     if unknown:
         p.error(f"unknown aligners {unknown}; choose from {list(CONFIGS)}")
     cache: dict[Any, Any] = {}
@@ -188,6 +275,12 @@ def main(argv: list[str] | None = None) -> int:
     print(header)
     print("-" * len(header))
     for name in names:
+        if name == PEER:
+            for mouse, r in sklearn_peer(root, quick=args.quick, seed=args.seed).items():
+                print(f"{name:18s} {mouse:10s} {r['pairs']:5d} {r['acc']:6.3f} "
+                      f"{r['majority']:6.3f} {r['ceiling']:7.3f} {r['share']:6.2f} "
+                      f"{'-':>7s} {r['total_s']:7.1f}", flush=True)
+            continue
         cfg = CONFIGS[name]
         pool, smooth = cfg.get("pool"), cfg.get("smooth")
         if (pool, smooth) not in cache:
