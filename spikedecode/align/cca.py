@@ -99,11 +99,21 @@ class _MatchedAverageAligner(PerDayPCA):
     by its standard deviation plus ``soft_norm`` instead of its standard deviation).
     """
 
-    uses_labels = True
     uses_time = True
+
+    @property
+    def uses_labels(self) -> bool:  # type: ignore[override]
+        """Whether ``fit``/``adapt`` need condition keys (False with ``match="time"``)."""
+        return getattr(self, "match", "labels") != "time"
 
     def _check_params(self) -> None:
         super()._check_params()
+        check_param(self.match, "match", Options("labels", "time"))
+        if self.match == "time" and int(self.n_lags) < 2:
+            raise ConfigError(
+                f"match == 'time' needs n_lags >= 2 (got n_lags == {self.n_lags}): without "
+                "labels the days are matched on their lag-by-lag average trajectory; lay "
+                "each trial out as lags (e.g. from_counts(..., pool=2)) and set n_lags.")
         check_param(self.min_count, "min_count", Interval(Integral, 1, None))
         check_param(self.n_lags, "n_lags", Interval(Integral, 1, None))
         check_param(self.pca_on, "pca_on", Options("samples", "averages"))
@@ -164,15 +174,22 @@ class _MatchedAverageAligner(PerDayPCA):
         self.explained_variance_[day] = var
         self.explained_variance_ratio_[day] = var / (var.sum() if var.sum() > 0 else 1.0)
 
+    def _day_keys(self, y: NDArray | None, n: int) -> NDArray:
+        """Condition keys of the samples (all equal with ``match="time"``: lag only)."""
+        if self.match == "time":
+            return np.full(n, "t")
+        return np.asarray(y)
+
     def _bin_latent(self, X: NDArray, day: Hashable) -> NDArray:
         """Latents of every bin, ``(n_samples * n_lags, n_components)``."""
         return self._latent(self._bins(X, day), day)
 
     def _fit_reference(self, X: NDArray, y: NDArray | None, day: Hashable, **kw: Any) -> None:
         self.n_components_ = int(self.n_components)
+        y = self._day_keys(y, len(X))
         self._fit_day_keys(X, y, day)
         self.ref_latent_ = self._bin_latent(X, day)
-        self.ref_keys_ = _lag_keys(np.asarray(y), int(self.n_lags))
+        self.ref_keys_ = _lag_keys(y, int(self.n_lags))
         self.maps_: dict[Hashable, NDArray] = {day: np.eye(self.n_components_)}
         self.offsets_: dict[Hashable, tuple[NDArray, NDArray]] = {
             day: (np.zeros(self.n_components_), np.zeros(self.n_components_))}
@@ -180,10 +197,11 @@ class _MatchedAverageAligner(PerDayPCA):
 
     def _adapt_day(self, X: NDArray, y: NDArray | None, day: Hashable, *, stacklevel: int,
                    **kw: Any) -> None:
+        y = self._day_keys(y, len(X))
         self._fit_day_keys(X, y, day)
         L = self._bin_latent(X, day)
         A, B, shared = matched_averages(self.ref_latent_, self.ref_keys_, L,
-                                        _lag_keys(np.asarray(y), int(self.n_lags)),
+                                        _lag_keys(y, int(self.n_lags)),
                                         min_count=self.min_count)
         if len(shared) < 2:
             raise NotEnoughDataError(
@@ -238,6 +256,11 @@ class CCAAligner(_MatchedAverageAligner):
         Divide every unit by its standard deviation plus ``soft_norm`` (soft
         normalisation: near-silent units are not blown up); default: by its standard
         deviation (``standardize``).
+    match : {"labels", "time"}, default="labels"
+        What the matched averages are keyed on. ``"labels"``: condition (and lag) keys
+        ``y``. ``"time"``: the lag only (needs ``n_lags >= 2``): each day's lag-by-lag
+        average trajectory over all its trials is matched, **no label is used**
+        (``uses_labels`` is False; ``y`` is ignored), for days with no labelled trial.
     standardize : bool, default=True
     reference_day : hashable, optional
     random_state : int or None
@@ -270,7 +293,7 @@ class CCAAligner(_MatchedAverageAligner):
 
     def __init__(self, *, n_components: int = 10, reg: float = 1e-3, min_count: int = 1,
                  n_lags: int = 1, pca_on: str = "samples", soft_norm: float | None = None,
-                 standardize: bool = True, reference_day: Hashable | None = None,
+                 match: str = "labels", standardize: bool = True, reference_day: Hashable | None = None,
                  random_state: Any = None) -> None:
         self.n_components = n_components
         self.reg = reg
@@ -278,6 +301,7 @@ class CCAAligner(_MatchedAverageAligner):
         self.n_lags = n_lags
         self.pca_on = pca_on
         self.soft_norm = soft_norm
+        self.match = match
         self.standardize = standardize
         self.reference_day = reference_day
         self.random_state = random_state
@@ -319,6 +343,11 @@ class ProcrustesAligner(_MatchedAverageAligner):
         Divide every unit by its standard deviation plus ``soft_norm`` (soft
         normalisation: near-silent units are not blown up); default: by its standard
         deviation (``standardize``).
+    match : {"labels", "time"}, default="labels"
+        What the matched averages are keyed on. ``"labels"``: condition (and lag) keys
+        ``y``. ``"time"``: the lag only (needs ``n_lags >= 2``): each day's lag-by-lag
+        average trajectory over all its trials is matched, **no label is used**
+        (``uses_labels`` is False; ``y`` is ignored), for days with no labelled trial.
     standardize : bool, default=True
     reference_day : hashable, optional
     random_state : int or None
@@ -342,7 +371,7 @@ class ProcrustesAligner(_MatchedAverageAligner):
 
     def __init__(self, *, n_components: int = 10, scaling: bool = False, min_count: int = 1,
                  n_lags: int = 1, pca_on: str = "samples", soft_norm: float | None = None,
-                 standardize: bool = True, reference_day: Hashable | None = None,
+                 match: str = "labels", standardize: bool = True, reference_day: Hashable | None = None,
                  random_state: Any = None) -> None:
         self.n_components = n_components
         self.scaling = scaling
@@ -350,6 +379,7 @@ class ProcrustesAligner(_MatchedAverageAligner):
         self.n_lags = n_lags
         self.pca_on = pca_on
         self.soft_norm = soft_norm
+        self.match = match
         self.standardize = standardize
         self.reference_day = reference_day
         self.random_state = random_state

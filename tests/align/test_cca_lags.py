@@ -91,3 +91,50 @@ def test_lag_errors_name_the_field():
     # 2 condition averages (n_lags=1) cannot give 3 averaged PCs
     with pytest.raises(NotEnoughDataError, match="n_components"):
         CCAAligner(n_components=3, pca_on="averages").fit({0: X0}, {0: y0})
+
+
+def _unlabelled_day(rng, n_trials, n_units, noise=0.05):
+    """Like ``_day``, but the two conditions' mean trajectory spans all 3 latent dims
+    (what ``match="time"`` needs), and per-trial gains spread the trials."""
+    t = np.linspace(0, 1, L)
+    traj = {"a": np.stack([np.sin(3 * t), t, np.cos(2 * t)], 1),
+            "b": np.stack([np.cos(3 * t), t ** 2 - 1, np.sin(2 * t) + 0.5], 1)}
+    y = np.array(["a", "b"] * (n_trials // 2))
+    Z = np.stack([traj[c] for c in y]) * (1 + 0.1 * rng.normal(size=(n_trials, 1, 1)))
+    X = Z @ rng.normal(size=(K, n_units)) + noise * rng.normal(size=(n_trials, L, n_units))
+    return X.reshape(n_trials, L * n_units), y, Z
+
+
+@pytest.mark.parametrize("cls", [CCAAligner, ProcrustesAligner])
+def test_match_time_aligns_without_labels(cls):
+    rng = np.random.default_rng(5)
+    X0, y0, Z0 = _unlabelled_day(rng, 60, 20)
+    X1, y1, Z1 = _unlabelled_day(rng, 60, 30)
+    al = cls(n_components=K, n_lags=L, pca_on="averages", match="time")
+    assert al.uses_labels is False and cls(n_components=K).uses_labels is True
+    al.fit({0: X0, 1: X1})  # no y at all
+    assert al.n_matched_[1] == L  # one key per lag
+    A0 = al.transform(X0, day=0).reshape(60, L, K)
+    A1 = al.transform(X1, day=1).reshape(60, L, K)
+    # the mean trajectories coincide once aligned: relative error 0.005 (CCA) and 0.18
+    # (Procrustes: a rotation cannot undo the days' different latent scales) measured
+    err = np.linalg.norm(A1.mean(0) - A0.mean(0)) / np.linalg.norm(A0.mean(0) - A0.mean((0, 1)))
+    assert err < (0.05 if cls is CCAAligner else 0.3)
+    # the classes, never seen by the aligner, are told apart across days: nearest
+    # reference-day class average of each day-1 trial (chance 0.5)
+    cents = np.stack([A0[y0 == c].reshape(-1, L * K).mean(0) for c in ("a", "b")])
+    d = ((A1.reshape(60, 1, -1) - cents[None]) ** 2).sum(-1)
+    assert np.mean(np.array(["a", "b"])[d.argmin(1)] == y1) > 0.9
+    # labels passed anyway are ignored: same maps
+    al_y = cls(n_components=K, n_lags=L, pca_on="averages", match="time").fit(
+        {0: X0, 1: X1}, {0: y0, 1: y1[::-1].copy()})
+    np.testing.assert_allclose(al_y.maps_[1], al.maps_[1])
+
+
+def test_match_time_needs_lags():
+    rng = np.random.default_rng(6)
+    X0, _, _ = _unlabelled_day(rng, 10, 5)
+    with pytest.raises(ConfigError, match="n_lags"):
+        CCAAligner(n_components=2, match="time").fit({0: X0})
+    with pytest.raises(ConfigError, match="match"):
+        CCAAligner(match="labelz").fit({0: X0})
