@@ -271,7 +271,9 @@ class AdversarialAligner(BaseDayAligner):
         reference by Procrustes on matched condition averages ("matched", conditional
         aligner only), by Wasserstein-Procrustes onto the reference codes ("ot",
         label-free), or CCA's solution on matched averages mapped into the reference
-        codes ("cca", conditional only). "auto": "matched" when conditional, else "pca".
+        codes ("cca": conditional, or label-free with ``n_lags > 1`` where CCA matches
+        the lag averages). "auto": "cca" with the time-resolved reduction (``n_lags``,
+        ``pca_on``, ``soft_norm``), else "matched" when conditional, else "pca".
     anchor_penalty : float, default=0.0
         Weight of a penalty on the distance of a new day's linear encoder from its start
         (relative squared distance): with few trials, keeps training from pulling an
@@ -280,6 +282,22 @@ class AdversarialAligner(BaseDayAligner):
         Reduce every day to this many principal components of its z-scored units (fitted
         on that day's own samples) before its encoder: far fewer parameters when a day
         has hundreds of units and few trials. None: the encoder reads the units.
+    n_lags : int, default=1
+        Lags per sample in ``X`` (features ``lag * n_units + unit``, e.g. Windows from
+        ``from_counts(..., pool=p)``). With ``n_lags > 1`` every lag is a time bin: the
+        encoders and the discriminator see bins, the discriminator is conditioned on the
+        lag (label-free) or on condition *and* lag (conditional), and ``transform``
+        returns the ``n_lags * n_components`` codes of each sample (one row per trial).
+    pca_on : {"samples", "averages"}, default="samples"
+        With ``"averages"`` (or ``n_lags > 1``, or ``soft_norm``) every day is first
+        reduced to ``input_pca`` (default ``n_components``) dims exactly as
+        :class:`~spikedecode.align.CCAAligner` does with the same ``n_lags``, ``pca_on``
+        and ``soft_norm`` (PCA of the day's condition-and-lag averages; label-free: of
+        its lag averages), and that aligner's map is the encoders' start
+        (``init="auto"``): the adversarial game refines a time-resolved CCA (labels and
+        lags; label-free: lags only, ``match="time"``).
+    soft_norm : float, optional
+        Each unit divided by its standard deviation plus ``soft_norm`` in that reduction.
     reference_day : hashable, optional
     device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
         Where the networks train ("auto": CUDA when available). Fitted modules are kept
@@ -324,6 +342,7 @@ class AdversarialAligner(BaseDayAligner):
                  validation_fraction: float = 0.2, bank_size: int = 4096,
                  schedule: str | None = "cosine", grad_clip: float | None = 5.0,
                  init: str = "auto", input_pca: int | None = None, anchor_penalty: float = 0.0,
+                 n_lags: int = 1, pca_on: str = "samples", soft_norm: float | None = None,
                  reference_day: Hashable | None = None, device: Any = "auto",
                  random_state: Any = None) -> None:
         self.n_components = n_components
@@ -349,6 +368,9 @@ class AdversarialAligner(BaseDayAligner):
         self.init = init
         self.input_pca = input_pca
         self.anchor_penalty = anchor_penalty
+        self.n_lags = n_lags
+        self.pca_on = pca_on
+        self.soft_norm = soft_norm
         self.reference_day = reference_day
         self.device = device
         self.random_state = random_state
@@ -376,7 +398,16 @@ class AdversarialAligner(BaseDayAligner):
             "hidden_size": positive_int,
         })
         check_params(self, {"input_pca": [positive_int, None],
-                            "anchor_penalty": Interval(Real, 0, None)})
+                            "anchor_penalty": Interval(Real, 0, None),
+                            "n_lags": positive_int,
+                            "pca_on": Options("samples", "averages"),
+                            "soft_norm": [Interval(Real, 0, None), None]})
+        if not self._conditional and int(self.n_lags) < 2 and (
+                self.pca_on == "averages" or self.init == "cca"):
+            raise ConfigError(
+                f"{type(self).__name__} is label-free: pca_on='averages' and init='cca' "
+                "match each day's lag averages and need n_lags >= 2 (got n_lags == "
+                f"{self.n_lags}); lay each trial out as lags, or use the conditional aligner.")
 
     def _needs_labels(self) -> bool:
         return self._conditional
@@ -385,6 +416,39 @@ class AdversarialAligner(BaseDayAligner):
     def _day_seed(self, day: Hashable) -> int:
         """Seed of one day, from the aligner's seed and the day's key only."""
         return day_seed(self._seed, day)
+
+    def _time_resolved(self) -> bool:
+        """Whether days go through the matched-average (CCA) reduction first."""
+        return int(self.n_lags) > 1 or self.pca_on == "averages" or self.soft_norm is not None
+
+    def _inputs(self, X: NDArray, y: NDArray | None, day: Hashable, fit: bool
+                ) -> tuple[NDArray, NDArray | None]:
+        """The encoder's input of a day (one row per bin) and its condition keys.
+
+        Time-resolved reduction: the day is fitted into (or adapted to) the front-end
+        :class:`~spikedecode.align.CCAAligner`, whose per-day PCA gives the input; the keys
+        become ``"{key}|{lag}"`` (label-free: the lag only). Otherwise: ``input_pca`` or
+        the units, keys unchanged.
+        """
+        if not self._time_resolved():
+            return self._reduce_input(X, day, fit), y
+        from spikedecode.align.cca import CCAAligner, _lag_keys
+
+        L = int(self.n_lags)
+        if fit:
+            if not hasattr(self, "_front"):
+                self._front = CCAAligner(
+                    n_components=int(self.input_pca or self.n_components), n_lags=L,
+                    pca_on=self.pca_on, soft_norm=self.soft_norm,
+                    match="labels" if self._conditional else "time")
+                self._front.fit({day: X}, None if y is None else {day: y})
+            else:
+                self._front.adapt(X, y, day=day)
+        if not self._conditional:
+            keys = _lag_keys(np.full(len(X), "t"), L) if L > 1 else None
+        else:
+            keys = None if y is None else _lag_keys(np.asarray(y), L)
+        return self._front._bin_latent(X, day), keys
 
     def _reduce_input(self, X: NDArray, day: Hashable, fit: bool) -> NDArray:
         """Per-day PCA of the z-scored units to ``input_pca`` dims (None: the units)."""
@@ -406,7 +470,7 @@ class AdversarialAligner(BaseDayAligner):
 
     def _label_index(self, y: NDArray | None, n: int, day: Hashable) -> NDArray:
         """Class index of every sample; -1 for a key the reference day does not have."""
-        if not self._conditional:
+        if not self._keyed_:
             return np.zeros(n, dtype=np.int64)
         return np.array([self._class_pos.get(k, -1) for k in y.tolist()], dtype=np.int64)
 
@@ -484,7 +548,11 @@ class AdversarialAligner(BaseDayAligner):
         from spikedecode.align.pca import day_pca
 
         self._seed = draw_seed(self.random_state)
-        X = self._reduce_input(X, day, fit=True)
+        if hasattr(self, "_front"):
+            del self._front  # a refit starts a new front end
+        X, y = self._inputs(X, y, day, fit=True)
+        # the discriminator is conditioned on keys: labels (conditional) or lags
+        self._keyed_ = self._conditional or (self._time_resolved() and int(self.n_lags) > 1)
         self.n_components_ = k = int(self.n_components)
         if k > X.shape[1]:
             raise ConfigError(f"n_components == {k} exceeds the reference day's {X.shape[1]} "
@@ -492,7 +560,7 @@ class AdversarialAligner(BaseDayAligner):
         self.mean_ = {day: X.mean(0)}
         sc = X.std(0)
         self.scale_ = {day: np.where(sc > 1e-12, sc, 1.0)}
-        if self._conditional:
+        if self._keyed_:
             self.classes_ = np.unique(y)
             self._class_pos = {c: i for i, c in enumerate(self.classes_.tolist())}
         lab = self._label_index(y, len(X), day)
@@ -502,7 +570,7 @@ class AdversarialAligner(BaseDayAligner):
             init = day_pca(X, k, day=day)["components"] if self.encoder == "linear" else None
             ae = AutoEncoder(build_encoder(self.encoder, X.shape[1], k, self.hidden_size, init),
                              build_decoder(k, X.shape[1], self.hidden_size))
-            self.discriminator_ = Discriminator(k, len(self.classes_) if self._conditional
+            self.discriminator_ = Discriminator(k, len(self.classes_) if self._keyed_
                                                 else 0, self.hidden_size,
                                                 bool(self.spectral_norm))
         xt = torch.as_tensor(Xs)
@@ -523,13 +591,17 @@ class AdversarialAligner(BaseDayAligner):
         self._bank_lab: list[Any] = []
         self._bank_seen = 0
         self._update_bank(codes, lab, np.random.default_rng(seed))
-        if self._conditional and self.init == "cca":
+        if self._init_kind() == "cca":
             from spikedecode.align.cca import CCAAligner
 
-            # anchor: a CCA fitted on the reference day, and the affine map from its
-            # space to the reference codes (new days start at CCA's solution)
-            self._cca_ref = CCAAligner(n_components=k).fit({day: X}, {day: y})
-            Zr = self._cca_ref.transform(X, day=day)
+            # anchor: a CCA fitted on the reference day (the front end when time-resolved),
+            # and the affine map from its space to the reference codes (new days start at
+            # CCA's solution)
+            if self._time_resolved():
+                Zr = X  # the front end's reference latents are its aligned space
+            else:
+                self._cca_ref = CCAAligner(n_components=k).fit({day: X}, {day: y})
+                Zr = self._cca_ref.transform(X, day=day)
             self._cca_map = np.linalg.lstsq(np.c_[Zr, np.ones(len(Zr))], codes, rcond=None)[0]
         recon = float(np.mean((ae.decoder(torch.as_tensor(codes, dtype=torch.float32)).numpy()
                                - Xs) ** 2))
@@ -543,7 +615,7 @@ class AdversarialAligner(BaseDayAligner):
         from spikedecode.align._nets import AutoEncoder, DayNet, build_decoder, build_encoder
 
         k = self.n_components_
-        X = self._reduce_input(X, day, fit=True)
+        X, y = self._inputs(X, y, day, fit=True)
         if k > X.shape[1]:
             raise ConfigError(f"n_components == {k} exceeds day {day!r}'s {X.shape[1]} "
                               "features.")
@@ -633,7 +705,7 @@ class AdversarialAligner(BaseDayAligner):
         k = self.n_components_
         comp = day_pca(X, k, day=day)["components"]
         L = Xs.astype(np.float64) @ comp.T
-        init = self.init if self.init != "auto" else ("matched" if self._conditional else "pca")
+        init = self._init_kind()
         if init == "ot":
             from spikedecode.align.distribution import sign_flip_starts, wasserstein_procrustes
 
@@ -647,6 +719,12 @@ class AdversarialAligner(BaseDayAligner):
             _, R = wasserstein_procrustes(src, tgt, sign_flip_starts(k, 64, rng))
             W = comp.T @ R * sc
             return W.T, mu_a - sc * (L.mean(0) @ R)
+        if init == "cca" and self._time_resolved():
+            mu_b, mu_a = self._front.offsets_[day]
+            target = np.c_[(X - mu_b) @ self._front.maps_[day] + mu_a,
+                           np.ones(len(X))] @ self._cca_map
+            A = np.linalg.lstsq(np.c_[L, np.ones(len(L))], target, rcond=None)[0]
+            return (comp.T @ A[:k]).T, A[k]
         if init == "cca" and self._conditional:
             cca = copy.deepcopy(self._cca_ref)
             keys = self.classes_[lab]
@@ -655,7 +733,7 @@ class AdversarialAligner(BaseDayAligner):
             target = np.c_[Zc, np.ones(len(Zc))] @ self._cca_map
             A = np.linalg.lstsq(np.c_[L, np.ones(len(L))], target, rcond=None)[0]
             return (comp.T @ A[:k]).T, A[k]
-        if init == "matched" and self._conditional:
+        if init == "matched" and self._keyed_:
             ref = self._bank_ref.numpy().astype(np.float64)
             ref_lab = self._lab_ref.numpy()
             shared = np.intersect1d(np.unique(ref_lab), np.unique(lab))
@@ -671,8 +749,16 @@ class AdversarialAligner(BaseDayAligner):
         lat_sd = float(L.std()) or 1.0
         return comp * (self._code_scale / lat_sd), np.zeros(k)
 
+    def _init_kind(self) -> str:
+        if self.init != "auto":
+            return str(self.init)
+        if self._time_resolved():
+            return "cca"
+        return "matched" if self._conditional else "pca"
+
     def _transform_day(self, X: NDArray, day: Hashable) -> NDArray:
-        return self._encode(day, self._standardize(self._reduce_input(X, day, fit=False), day))
+        Xin, _ = self._inputs(X, None, day, fit=False)
+        return self._encode(day, self._standardize(Xin, day)).reshape(X.shape[0], -1)
 
 
 class ConditionalAdversarialAligner(AdversarialAligner):
