@@ -294,8 +294,9 @@ class AdversarialAligner(BaseDayAligner):
         :class:`~spikedecode.align.CCAAligner` does with the same ``n_lags``, ``pca_on``
         and ``soft_norm`` (PCA of the day's condition-and-lag averages; label-free: of
         its lag averages), and that aligner's map is the encoders' start
-        (``init="auto"``): the adversarial game refines a time-resolved CCA (labels and
-        lags; label-free: lags only, ``match="time"``).
+        (``init="auto"``): the adversarial game refines a time-resolved CCA on condition
+        and lag (label-free: a :class:`~spikedecode.align.ProcrustesAligner` with
+        ``scaling=True`` on the lag averages only, ``match="time"``).
     soft_norm : float, optional
         Each unit divided by its standard deviation plus ``soft_norm`` in that reduction.
     reference_day : hashable, optional
@@ -432,15 +433,18 @@ class AdversarialAligner(BaseDayAligner):
         """
         if not self._time_resolved():
             return self._reduce_input(X, day, fit), y
-        from spikedecode.align.cca import CCAAligner, _lag_keys
+        from spikedecode.align.cca import CCAAligner, ProcrustesAligner, _lag_keys
 
         L = int(self.n_lags)
         if fit:
             if not hasattr(self, "_front"):
-                self._front = CCAAligner(
-                    n_components=int(self.input_pca or self.n_components), n_lags=L,
-                    pca_on=self.pca_on, soft_norm=self.soft_norm,
-                    match="labels" if self._conditional else "time")
+                common = dict(n_components=int(self.input_pca or self.n_components),
+                              n_lags=L, pca_on=self.pca_on, soft_norm=self.soft_norm)
+                # label-free: 2 x n_lags averages are too few for CCA's per-axis
+                # rescaling; a similarity transform (rotation + one scale) is matched
+                # on the lag averages, as label-free alignment usually is (DAD)
+                self._front = (CCAAligner(**common, match="labels") if self._conditional
+                               else ProcrustesAligner(**common, scaling=True, match="time"))
                 self._front.fit({day: X}, None if y is None else {day: y})
             else:
                 self._front.adapt(X, y, day=day)
