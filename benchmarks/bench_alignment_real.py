@@ -16,9 +16,11 @@ sessions of one mouse the aligner is fitted on the training session, the decoder
 adapted on one half of its trials and scored on the other half (then swapped); the
 diagonal is a grouped 5-fold CV with the aligner fitted inside each fold.
 
-Rows ``cca+time`` / ``procrustes+time``: the counts smoothed by a 30 ms Gaussian
+Rows ``...+time``: the counts smoothed by a 30 ms Gaussian
 (``read_steinmetz_npz(..., smooth=0.03)``), 20 lags of 20 ms per trial, aligned per
 condition *and* lag (``n_lags=20, pca_on="averages", soft_norm=1.0``); Steinmetz only.
+Rows ``...+time-free`` and ``adversarial+time`` use no label of any day: each day's lag
+averages over all its trials are matched (``match="time"``).
 
 Printed per aligner and mouse: mean off-diagonal accuracy, the majority rate of the test
 sessions, the within-session ceiling (diagonal of the same matrix, aligner space), the
@@ -70,6 +72,21 @@ CONFIGS: dict[str, dict[str, Any]] = {
                  "smooth": 0.03},
     "procrustes+time": {"name": "procrustes", "kw": {"n_components": 10, **_TIME}, "pool": 2,
                         "smooth": 0.03},
+    # label-free (no label of any day): the same layout, matched on the lag averages of
+    # all trials only (match="time")
+    "cca+time-free": {"name": "cca", "kw": {"n_components": 10, **_TIME, "match": "time"},
+                      "pool": 2, "smooth": 0.03},
+    "procrustes+time-free": {"name": "procrustes",
+                             "kw": {"n_components": 10, **_TIME, "match": "time"},
+                             "pool": 2, "smooth": 0.03},
+    # the adversarial aligners in the same layout: the front end above (CCA on condition
+    # and lag; label-free: Procrustes on lags), refined by the adversarial game
+    "adversarial+time": {"name": "adversarial",
+                         "kw": {"n_components": 10, **_TIME, "random_state": 0},
+                         "pool": 2, "smooth": 0.03},
+    "adversarial-cond+time": {"name": "adversarial-cond",
+                              "kw": {"n_components": 10, **_TIME, "random_state": 0},
+                              "pool": 2, "smooth": 0.03},
 }
 
 #: the issue's peer: the same analysis in plain numpy/scipy/scikit-learn

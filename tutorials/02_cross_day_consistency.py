@@ -245,7 +245,11 @@ if not QUICK and not args.skip_fa_units:
 # only an aligner can carry a decoder across days. The sessions come as trials x
 # neurons x bins counts; ``preprocess.from_counts`` (through
 # ``datasets.read_steinmetz_npz``) turns them into Windows, and the same
-# ``cross_day_matrix`` runs the aligners under the honest protocol. The table prints the
+# ``cross_day_matrix`` runs the aligners under the honest protocol: whole-trial counts
+# (``cca``), the time course of each trial (``+time``: 30 ms smoothing, 20 lags, matched
+# on condition and lag), the same without any label (``procrustes+time-free``: each
+# day's average trajectory over all trials is matched, ``match="time"``) and the
+# conditional adversarial aligner refining the time-resolved CCA. The table prints the
 # share of the within-session ceiling that each aligner recovers
 # (``benchmarks/bench_alignment_real.py`` runs every aligner on both mice; the results
 # and what was tried are in ``docs/alignment.md``). Skipped, with a reason, when the

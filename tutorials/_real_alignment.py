@@ -25,18 +25,20 @@ from typing import Any
 
 import numpy as np
 
+_TIME: dict[str, Any] = {"n_components": 10, "n_lags": 20, "pca_on": "averages",
+                         "soft_norm": 1.0}
+
 #: row -> (parameters, bins pooled per lag, Gaussian smoothing sd in s); the registered
 #: aligner is the row name up to "+"
 _ALIGNERS: dict[str, tuple[dict[str, Any], int | None, float | None]] = {
     "cca": ({"n_components": 10}, None, None),
     # time-resolved: counts smoothed by a 30 ms Gaussian, 20 lags of 20 ms per trial, PCA
     # of each day's condition-and-lag averages, CCA on the 2 x 20 matched averages
-    "cca+time": ({"n_components": 10, "n_lags": 20, "pca_on": "averages", "soft_norm": 1.0},
-                 2, 0.03),
-    # anchor_penalty: keeps each new day's encoder near its aligned start (few trials)
-    "adversarial-cond": ({"n_components": 10, "random_state": 0, "anchor_penalty": 10.0},
-                         None, None),
-    "distribution": ({"n_components": 6, "n_lags": 5, "random_state": 0}, 8, None),
+    "cca+time": (_TIME, 2, 0.03),
+    # label-free: the same layout, a rotation matched on the lag averages of all trials
+    "procrustes+time-free": ({**_TIME, "match": "time"}, 2, 0.03),
+    # the conditional adversarial aligner refining the time-resolved CCA (full mode only)
+    "adversarial-cond+time": ({**_TIME, "random_state": 0}, 2, 0.03),
 }
 
 
@@ -80,6 +82,9 @@ def real_recordings_section(out_dir: str | os.PathLike[str], quick: bool = False
     results: dict[str, dict[str, float]] = {}
     cache: dict[Any, dict[str, Any]] = {}
     for name, (kw, pool, smooth) in _ALIGNERS.items():
+        if quick and name.startswith("adversarial"):
+            print(f"{name}: full mode only (about a minute per session pair on 2 cores)")
+            continue
         if (pool, smooth) not in cache:
             days = {}
             for f in files:

@@ -41,12 +41,15 @@ def test_quick_benchmark_time_resolved_rows(capsys):
         "bench_alignment_real", ROOT / "benchmarks" / "bench_alignment_real.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    assert bench.main(["--quick", "--aligners", "cca+time"]) == 0
+    names = ("cca+time", "procrustes+time-free")
+    assert bench.main(["--quick", "--aligners", ",".join(names)]) == 0
     rows = [line.split() for line in capsys.readouterr().out.splitlines()
-            if line.split() and line.split()[0] == "cca+time"]
+            if line.split() and line.split()[0] in names]
     # Steinmetz only: chewie has no trials, hence no lags to resolve
-    assert sorted(r[1] for r in rows) == ["Cori", "Forssmann"]
+    assert sorted((r[0], r[1]) for r in rows) == sorted(
+        (n, m) for n in names for m in ("Cori", "Forssmann"))
     for r in rows:
-        # above the majority rate on both mice (measured 0.767 / 0.667 vs 0.581 / 0.517)
+        # above the majority rate on both mice, with labels and without (measured
+        # 0.767 / 0.667 and 0.721 / 0.713 vs a majority of 0.581 / 0.517)
         assert float(r[3]) > float(r[4]) + 0.05
         assert float(r[7]) < 10.0  # seconds per adapted day
