@@ -140,3 +140,10 @@ def test_time_resolved_label_free_refuses_averages_without_lags():
     X0, _ = _trials(rng, 20, 8)
     with pytest.raises(ConfigError, match="n_lags >= 2"):
         AdversarialAligner(**TINY, pca_on="averages").fit({0: X0})
+
+
+def test_anchor_penalty_default_is_on_in_the_time_resolved_layout_only():
+    lagged = AdversarialAligner(n_lags=4)
+    assert lagged._anchor_penalty() == 10.0
+    assert AdversarialAligner()._anchor_penalty() == 0.0  # whole-sample results unchanged
+    assert AdversarialAligner(n_lags=4, anchor_penalty=0.0)._anchor_penalty() == 0.0
