@@ -12,6 +12,27 @@ from spikedecode.evaluation import condition_keys
 LABELS = ("touch/LUM", "touch/LBR", "airpuff")
 
 
+def lagged_trials(rng, n_trials, n_units, *, n_lags=8, noise=0.05, spanning=False,
+                  gain_sd=0.0):
+    """Trials of two conditions ("a", "b") whose 3-d latent trajectory depends on
+    condition and lag, read by the day through its own random units (no unit shared
+    between days): ``X`` (trials, n_lags * units, lag-major), labels, latents.
+
+    ``spanning``: the two conditions' *mean* trajectory spans all 3 latent dims (what
+    label-free matching on the lag averages needs); ``gain_sd``: per-trial gain spread.
+    """
+    t = np.linspace(0, 1, n_lags)
+    traj = {"a": np.stack([np.sin(3 * t), t, np.cos(2 * t)], 1),
+            "b": np.stack([np.cos(3 * t), t ** 2 - 1 if spanning else -t,
+                           np.sin(2 * t) + 0.5], 1)}
+    y = np.array(["a", "b"] * (n_trials // 2))
+    Z = np.stack([traj[c] for c in y])
+    if gain_sd:
+        Z = Z * (1 + gain_sd * rng.normal(size=(n_trials, 1, 1)))
+    X = Z @ rng.normal(size=(3, n_units)) + noise * rng.normal(size=(n_trials, n_lags, n_units))
+    return X.reshape(n_trials, n_lags * n_units), y, Z
+
+
 @dataclass
 class Day:
     """One synthetic day for the aligner tests (a test helper, not a library container).

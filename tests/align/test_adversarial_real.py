@@ -11,6 +11,7 @@ import pytest
 from spikedecode.align import AdversarialAligner, ConditionalAdversarialAligner
 from spikedecode.align.base import AlignmentWarning
 from spikedecode.errors import ConfigError, DataDroppedWarning, LabelError
+from tests.align.conftest import lagged_trials
 
 TINY = dict(n_components=2, hidden_size=16, max_epochs=6, ref_epochs=8, min_epochs=2,
             patience=2, batch_size=64, random_state=0)
@@ -96,15 +97,9 @@ _L, _K = 6, 3
 
 
 def _trials(rng, n_trials, n_units, noise=0.05):
-    """Two conditions with distinct 3-d latent trajectories over ``_L`` lags, read by each
-    day through its own random units; the mean trajectory spans all 3 dims."""
-    t = np.linspace(0, 1, _L)
-    traj = {"a": np.stack([np.sin(3 * t), t, np.cos(2 * t)], 1),
-            "b": np.stack([np.cos(3 * t), t ** 2 - 1, np.sin(2 * t) + 0.5], 1)}
-    y = np.array(["a", "b"] * (n_trials // 2))
-    Z = np.stack([traj[c] for c in y]) * (1 + 0.1 * rng.normal(size=(n_trials, 1, 1)))
-    X = Z @ rng.normal(size=(_K, n_units)) + noise * rng.normal(size=(n_trials, _L, n_units))
-    return X.reshape(n_trials, -1), y
+    X, y, _ = lagged_trials(rng, n_trials, n_units, n_lags=_L, noise=noise, spanning=True,
+                            gain_sd=0.1)
+    return X, y
 
 
 def _cross_day_accuracy(al, X0, y0, X1, y1):

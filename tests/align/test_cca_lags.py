@@ -7,21 +7,19 @@ import pytest
 
 from spikedecode.align import CCAAligner, ProcrustesAligner
 from spikedecode.errors import ConfigError, NotEnoughDataError
+from tests.align.conftest import lagged_trials
 
 L, K = 8, 3  # lags per trial, latent dimensions
 
 
 def _day(rng, n_trials, n_units, noise=0.05):
-    """Trials of two conditions whose 3-d latent trajectory depends on condition and time;
-    each day reads it through its own random units (no unit shared between days)."""
-    t = np.linspace(0, 1, L)
-    traj = {"a": np.stack([np.sin(3 * t), t, np.cos(2 * t)], 1),
-            "b": np.stack([np.cos(3 * t), -t, np.sin(2 * t) + 0.5], 1)}
-    y = np.array(["a", "b"] * (n_trials // 2))
-    Z = np.stack([traj[c] for c in y])  # (n, L, K)
-    M = rng.normal(size=(K, n_units))
-    X = Z @ M + noise * rng.normal(size=(n_trials, L, n_units))
-    return X.reshape(n_trials, L * n_units), y, Z
+    return lagged_trials(rng, n_trials, n_units, n_lags=L, noise=noise)
+
+
+def _unlabelled_day(rng, n_trials, n_units, noise=0.05):
+    """The two conditions' mean trajectory spans all 3 latent dims (``match="time"``)."""
+    return lagged_trials(rng, n_trials, n_units, n_lags=L, noise=noise, spanning=True,
+                         gain_sd=0.1)
 
 
 @pytest.mark.parametrize("cls", [CCAAligner, ProcrustesAligner])
@@ -91,18 +89,6 @@ def test_lag_errors_name_the_field():
     # 2 condition averages (n_lags=1) cannot give 3 averaged PCs
     with pytest.raises(NotEnoughDataError, match="n_components"):
         CCAAligner(n_components=3, pca_on="averages").fit({0: X0}, {0: y0})
-
-
-def _unlabelled_day(rng, n_trials, n_units, noise=0.05):
-    """Like ``_day``, but the two conditions' mean trajectory spans all 3 latent dims
-    (what ``match="time"`` needs), and per-trial gains spread the trials."""
-    t = np.linspace(0, 1, L)
-    traj = {"a": np.stack([np.sin(3 * t), t, np.cos(2 * t)], 1),
-            "b": np.stack([np.cos(3 * t), t ** 2 - 1, np.sin(2 * t) + 0.5], 1)}
-    y = np.array(["a", "b"] * (n_trials // 2))
-    Z = np.stack([traj[c] for c in y]) * (1 + 0.1 * rng.normal(size=(n_trials, 1, 1)))
-    X = Z @ rng.normal(size=(K, n_units)) + noise * rng.normal(size=(n_trials, L, n_units))
-    return X.reshape(n_trials, L * n_units), y, Z
 
 
 @pytest.mark.parametrize("cls", [CCAAligner, ProcrustesAligner])
