@@ -408,11 +408,12 @@ class AdversarialAligner(BaseDayAligner):
                             "pca_on": Options("samples", "averages"),
                             "soft_norm": [Interval(Real, 0, None), None]})
         if not self._conditional and int(self.n_lags) < 2 and (
-                self.pca_on == "averages" or self.init == "cca"):
+                self._time_resolved() or self.init == "cca"):
             raise ConfigError(
-                f"{type(self).__name__} is label-free: pca_on='averages' and init='cca' "
-                "match each day's lag averages and need n_lags >= 2 (got n_lags == "
-                f"{self.n_lags}); lay each trial out as lags, or use the conditional aligner.")
+                f"{type(self).__name__} is label-free: pca_on='averages', soft_norm and "
+                "init='cca' match each day's lag averages and need n_lags >= 2 (got n_lags "
+                f"== {self.n_lags}); lay each trial out as lags, or use the conditional "
+                "aligner.")
 
     def _needs_labels(self) -> bool:
         return self._conditional

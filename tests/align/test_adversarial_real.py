@@ -133,8 +133,9 @@ def test_time_resolved_layout_starts_from_the_cca_front_end(cls):
 def test_time_resolved_label_free_refuses_averages_without_lags():
     rng = np.random.default_rng(1)
     X0, _ = _trials(rng, 20, 8)
-    with pytest.raises(ConfigError, match="n_lags >= 2"):
-        AdversarialAligner(**TINY, pca_on="averages").fit({0: X0})
+    for kw in ({"pca_on": "averages"}, {"soft_norm": 1.0}, {"init": "cca"}):
+        with pytest.raises(ConfigError, match="n_lags >= 2"):
+            AdversarialAligner(**TINY, **kw).fit({0: X0})
 
 
 def test_anchor_penalty_default_is_on_in_the_time_resolved_layout_only():
