@@ -26,6 +26,8 @@ Printed per aligner and mouse: mean off-diagonal accuracy, the majority rate of 
 sessions, the within-session ceiling (diagonal of the same matrix, aligner space), the
 share of the ceiling recovered ``(acc - majority) / (ceiling - majority)`` and the
 seconds to adapt one new day (one half of a test session).
+When ``cca+time`` and ``sklearn-peer`` both run, a last line per mouse prints their
+ratios (share, accuracy, total time).
 
 Run::
 
@@ -291,9 +293,11 @@ def main(argv: list[str] | None = None) -> int:
               f"{'ceiling':>7s} {'share':>6s} {'adapt s':>7s} {'total s':>7s}")
     print(header)
     print("-" * len(header))
+    done: dict[tuple[str, str], dict[str, float]] = {}
     for name in names:
         if name == PEER:
             for mouse, r in sklearn_peer(root, quick=args.quick, seed=args.seed).items():
+                done[name, mouse] = r
                 print(f"{name:18s} {mouse:10s} {r['pairs']:5d} {r['acc']:6.3f} "
                       f"{r['majority']:6.3f} {r['ceiling']:7.3f} {r['share']:6.2f} "
                       f"{'-':>7s} {r['total_s']:7.1f}", flush=True)
@@ -317,10 +321,25 @@ def main(argv: list[str] | None = None) -> int:
                 # one bin per sample (no trials); fewer starts keep the adapt under 10 s
                 c = {**cfg, "kw": {**cfg["kw"], "n_lags": 1, "max_starts": 16}}
             r = evaluate(days, name, c, args.seed)
+            done[name, data_name] = r
             print(f"{name:18s} {data_name:10s} {r['pairs']:5d} {r['acc']:6.3f} "
                   f"{r['majority']:6.3f} {r['ceiling']:7.3f} {r['share']:6.2f} "
                   f"{r['adapt_s']:7.2f} {r['total_s']:7.1f}", flush=True)
+    print_peer_ratios(done)
     return 0
+
+
+def print_peer_ratios(done: dict[tuple[str, str], dict[str, float]],
+                      ours: str = "cca+time") -> None:
+    """``ours`` against the peer, per mouse: share, accuracy and total-time ratios."""
+    for (name, mouse), peer in done.items():
+        r = done.get((ours, mouse))
+        if name != PEER or r is None:
+            continue
+        print(f"ratio {ours} / {PEER} {mouse}: share {r['share'] / peer['share']:.2f}, "
+              f"accuracy {r['acc'] / peer['acc']:.3f}, total time "
+              f"{r['total_s'] / peer['total_s']:.1f}x (ours also fits the aligner in "
+              "every diagonal fold)")
 
 
 if __name__ == "__main__":
