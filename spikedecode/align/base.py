@@ -129,6 +129,26 @@ def _check_keys(y: Any, n: int, *, day: Hashable) -> NDArray[Any]:
     return keys
 
 
+def split_lags(X: NDArray, n_lags: int, *, day: Hashable) -> NDArray:
+    """``(n_samples, n_lags * n_units)`` -> ``(n_samples, n_lags, n_units)``.
+
+    Features are laid out ``lag * n_units + unit``, as
+    :func:`~spikedecode.preprocess.to_xy` and ``from_counts(..., pool=p)`` give them.
+
+    Examples
+    --------
+    >>> split_lags(np.arange(12.0).reshape(2, 6), 3, day=0)[1, 2].tolist()
+    [10.0, 11.0]
+    """
+    L = int(n_lags)
+    if X.shape[1] % L:
+        raise ConfigError(
+            f"day {day!r} has {X.shape[1]} features, not a multiple of n_lags == {L}; "
+            "set n_lags to the Windows' lag count (features are lag * n_units + unit)."
+        )
+    return X.reshape(X.shape[0], L, X.shape[1] // L)
+
+
 def matched_averages(
     Z_ref: ArrayLike, keys_ref: ArrayLike, Z_new: ArrayLike, keys_new: ArrayLike, *,
     min_count: int = 1,

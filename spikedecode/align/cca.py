@@ -16,13 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 from numbers import Integral, Real
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
 from spikedecode._validation import Interval, Options, check_param
-from spikedecode.align.base import matched_averages, procrustes
+from spikedecode.align.base import matched_averages, procrustes, split_lags
 from spikedecode.align.pca import PerDayPCA
 from spikedecode.errors import ConfigError, NotEnoughDataError
 
@@ -88,6 +88,40 @@ def _lag_keys(keys: NDArray, n_lags: int) -> NDArray:
     return np.array([f"{k}|{lag}" for k in np.asarray(keys).tolist() for lag in range(n_lags)])
 
 
+_C = TypeVar("_C", bound=type)
+
+#: parameter docs shared by CCAAligner and ProcrustesAligner (inserted at the marker
+#: line of each class docstring by ``_layout_doc``)
+_LAYOUT_PARAMS = """\
+    n_lags : int, default=1
+        Lags per sample in ``X`` (features ``lag * n_units + unit``, e.g. Windows from
+        ``from_counts(..., pool=p)``). With ``n_lags > 1`` every lag is a time bin: the
+        PCA and the matched averages use bins, the keys are condition *and* lag (many
+        more matched points than conditions alone), and ``transform`` returns the
+        ``n_lags * n_components`` aligned latents of each sample (one sample per trial:
+        the decoder still scores whole trials).
+    pca_on : {"samples", "averages"}, default="samples"
+        ``"averages"``: each day's PCA is fitted on its condition(-and-lag) averages
+        (the task subspace, as in Gallego et al. 2020's analyses of trial averages)
+        instead of its single samples; needs ``y`` on every day.
+    soft_norm : float, optional
+        Divide every unit by its standard deviation plus ``soft_norm`` (soft
+        normalisation: near-silent units are not blown up); default: by its standard
+        deviation (``standardize``).
+    match : {"labels", "time"}, default="labels"
+        What the matched averages are keyed on. ``"labels"``: condition (and lag) keys
+        ``y``. ``"time"``: the lag only (needs ``n_lags >= 2``): each day's lag-by-lag
+        average trajectory over all its trials is matched, **no label is used**
+        (``uses_labels`` is False; ``y`` is ignored), for days with no labelled trial.
+"""
+
+
+def _layout_doc(cls: _C) -> _C:
+    """Insert the shared time-resolved layout parameters into ``cls.__doc__``."""
+    cls.__doc__ = (cls.__doc__ or "").replace('    <time-resolved layout parameters>\n', _LAYOUT_PARAMS)
+    return cls
+
+
 class _MatchedAverageAligner(PerDayPCA):
     """Per-day PCA + a map of each day's latents to the reference's, on matched averages.
 
@@ -121,13 +155,8 @@ class _MatchedAverageAligner(PerDayPCA):
 
     def _bins(self, X: NDArray, day: Hashable) -> NDArray:
         """``(n_samples, n_lags * n_units)`` -> ``(n_samples * n_lags, n_units)``."""
-        L = int(self.n_lags)
-        if X.shape[1] % L:
-            raise ConfigError(
-                f"day {day!r} has {X.shape[1]} features, not a multiple of n_lags == {L}; "
-                "set n_lags to the Windows' lag count (features are lag * n_units + unit)."
-            )
-        return X.reshape(X.shape[0] * L, X.shape[1] // L)
+        X3 = split_lags(X, int(self.n_lags), day=day)
+        return X3.reshape(-1, X3.shape[2])
 
     def _fit_day_keys(self, X: NDArray, keys: NDArray | None, day: Hashable) -> None:
         """Per-day reduction on the bins of ``X`` (PCA of samples or of key averages)."""
@@ -230,6 +259,7 @@ class _MatchedAverageAligner(PerDayPCA):
         return Z.reshape(X.shape[0], -1)
 
 
+@_layout_doc
 class CCAAligner(_MatchedAverageAligner):
     """Per-day PCA, then CCA of each day's latents to the reference day's (Gallego 2020).
 
@@ -241,26 +271,7 @@ class CCAAligner(_MatchedAverageAligner):
         Relative ridge on the covariances of the matched averages.
     min_count : int, default=1
         Condition keys with fewer samples on either day are ignored.
-    n_lags : int, default=1
-        Lags per sample in ``X`` (features ``lag * n_units + unit``, e.g. Windows from
-        ``from_counts(..., pool=p)``). With ``n_lags > 1`` every lag is a time bin: the
-        PCA and the matched averages use bins, the keys are condition *and* lag (many
-        more matched points than conditions alone), and ``transform`` returns the
-        ``n_lags * n_components`` aligned latents of each sample (one sample per trial:
-        the decoder still scores whole trials).
-    pca_on : {"samples", "averages"}, default="samples"
-        ``"averages"``: each day's PCA is fitted on its condition(-and-lag) averages
-        (the task subspace, as in Gallego et al. 2020's analyses of trial averages)
-        instead of its single samples; needs ``y`` on every day.
-    soft_norm : float, optional
-        Divide every unit by its standard deviation plus ``soft_norm`` (soft
-        normalisation: near-silent units are not blown up); default: by its standard
-        deviation (``standardize``).
-    match : {"labels", "time"}, default="labels"
-        What the matched averages are keyed on. ``"labels"``: condition (and lag) keys
-        ``y``. ``"time"``: the lag only (needs ``n_lags >= 2``): each day's lag-by-lag
-        average trajectory over all its trials is matched, **no label is used**
-        (``uses_labels`` is False; ``y`` is ignored), for days with no labelled trial.
+    <time-resolved layout parameters>
     standardize : bool, default=True
     reference_day : hashable, optional
     random_state : int or None
@@ -319,6 +330,7 @@ class CCAAligner(_MatchedAverageAligner):
         return W, {"canonical_correlations_": corr}
 
 
+@_layout_doc
 class ProcrustesAligner(_MatchedAverageAligner):
     """Per-day PCA, then an orthogonal map to the reference on matched averages.
 
@@ -328,26 +340,7 @@ class ProcrustesAligner(_MatchedAverageAligner):
     scaling : bool, default=False
         Also fit one global scale factor (similarity Procrustes).
     min_count : int, default=1
-    n_lags : int, default=1
-        Lags per sample in ``X`` (features ``lag * n_units + unit``, e.g. Windows from
-        ``from_counts(..., pool=p)``). With ``n_lags > 1`` every lag is a time bin: the
-        PCA and the matched averages use bins, the keys are condition *and* lag (many
-        more matched points than conditions alone), and ``transform`` returns the
-        ``n_lags * n_components`` aligned latents of each sample (one sample per trial:
-        the decoder still scores whole trials).
-    pca_on : {"samples", "averages"}, default="samples"
-        ``"averages"``: each day's PCA is fitted on its condition(-and-lag) averages
-        (the task subspace, as in Gallego et al. 2020's analyses of trial averages)
-        instead of its single samples; needs ``y`` on every day.
-    soft_norm : float, optional
-        Divide every unit by its standard deviation plus ``soft_norm`` (soft
-        normalisation: near-silent units are not blown up); default: by its standard
-        deviation (``standardize``).
-    match : {"labels", "time"}, default="labels"
-        What the matched averages are keyed on. ``"labels"``: condition (and lag) keys
-        ``y``. ``"time"``: the lag only (needs ``n_lags >= 2``): each day's lag-by-lag
-        average trajectory over all its trials is matched, **no label is used**
-        (``uses_labels`` is False; ``y`` is ignored), for days with no labelled trial.
+    <time-resolved layout parameters>
     standardize : bool, default=True
     reference_day : hashable, optional
     random_state : int or None

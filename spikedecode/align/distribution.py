@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 
 from spikedecode._random import draw_seed
 from spikedecode._validation import Interval, Options, check_params
-from spikedecode.align.base import AlignmentWarning, BaseDayAligner, procrustes
+from spikedecode.align.base import AlignmentWarning, BaseDayAligner, procrustes, split_lags
 from spikedecode.errors import ConfigError
 
 __all__ = ["DistributionAligner"]
@@ -223,13 +223,7 @@ class DistributionAligner(BaseDayAligner):
 
     # -- per-day reduction --------------------------------------------------------------
     def _lags(self, X: NDArray, day: Hashable) -> NDArray:
-        L = int(self.n_lags)
-        if X.shape[1] % L:
-            raise ConfigError(
-                f"day {day!r} has {X.shape[1]} features, not a multiple of n_lags == {L}; "
-                "set n_lags to the Windows' lag count."
-            )
-        X3 = X.reshape(X.shape[0], L, X.shape[1] // L)
+        X3 = split_lags(X, int(self.n_lags), day=day)
         return np.sqrt(np.maximum(X3, 0.0)) if self.sqrt else X3
 
     def _reduce_fit(self, X: NDArray, day: Hashable) -> dict[str, Any]:

@@ -9,16 +9,23 @@ import pytest
 from tests.conftest import REPO as ROOT
 from tests.conftest import SHARED_DATA
 
+_real_data = pytest.mark.skipif(not (SHARED_DATA / "steinmetz").is_dir(),
+                                reason=f"{SHARED_DATA}/steinmetz absent (shared real data)")
 
-@pytest.mark.slow
-@pytest.mark.data
-@pytest.mark.skipif(not (SHARED_DATA / "steinmetz").is_dir(),
-                    reason=f"{SHARED_DATA}/steinmetz absent (shared real data)")
-def test_quick_benchmark_prints_one_row_per_aligner_and_data_set(capsys):
+
+def _load_bench():
     spec = importlib.util.spec_from_file_location(
         "bench_alignment_real", ROOT / "benchmarks" / "bench_alignment_real.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
+    return bench
+
+
+@pytest.mark.slow
+@pytest.mark.data
+@_real_data
+def test_quick_benchmark_prints_one_row_per_aligner_and_data_set(capsys):
+    bench = _load_bench()
     assert bench.main(["--quick", "--aligners", "cca,distribution"]) == 0
     rows = [line.split() for line in capsys.readouterr().out.splitlines()
             if line.split() and line.split()[0] in ("cca", "distribution")]
@@ -34,13 +41,9 @@ def test_quick_benchmark_prints_one_row_per_aligner_and_data_set(capsys):
 
 @pytest.mark.slow
 @pytest.mark.data
-@pytest.mark.skipif(not (SHARED_DATA / "steinmetz").is_dir(),
-                    reason=f"{SHARED_DATA}/steinmetz absent (shared real data)")
+@_real_data
 def test_quick_benchmark_time_resolved_rows(capsys):
-    spec = importlib.util.spec_from_file_location(
-        "bench_alignment_real", ROOT / "benchmarks" / "bench_alignment_real.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = _load_bench()
     names = ("cca+time", "procrustes+time-free")
     assert bench.main(["--quick", "--aligners", ",".join(names)]) == 0
     rows = [line.split() for line in capsys.readouterr().out.splitlines()
@@ -53,3 +56,14 @@ def test_quick_benchmark_time_resolved_rows(capsys):
         # 0.767 / 0.667 and 0.721 / 0.713 vs a majority of 0.581 / 0.517)
         assert float(r[3]) > float(r[4]) + 0.05
         assert float(r[7]) < 10.0  # seconds per adapted day
+
+
+def test_peer_ratios_are_ours_over_the_peer_per_mouse(capsys):
+    bench = _load_bench()
+    r = {"share": 0.8, "acc": 0.81, "total_s": 4.0}
+    peer = {"share": 0.4, "acc": 0.75, "total_s": 2.0}
+    bench.print_peer_ratios({("cca+time", "Cori"): r, (bench.PEER, "Cori"): peer,
+                             (bench.PEER, "Forssmann"): peer})  # no ours: no line
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 1 and "Cori" in out[0]
+    assert "share 2.00" in out[0] and "accuracy 1.080" in out[0] and "2.0x" in out[0]
