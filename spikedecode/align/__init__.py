@@ -16,6 +16,7 @@ from spikedecode.align.base import (
     BaseDayAligner,
     DayAligner,
     NoAlignment,
+    determined_rank,
     matched_averages,
     procrustes,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "NoAlignment",
     "PerDayPCA",
     "ProcrustesAligner",
+    "determined_rank",
     "get_aligner",
     "matched_averages",
     "procrustes",

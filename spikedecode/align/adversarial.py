@@ -750,7 +750,9 @@ class AdversarialAligner(BaseDayAligner):
                 A = np.stack([ref[ref_lab == c].mean(0) for c in shared])
                 B = np.stack([L[lab == c].mean(0) for c in shared])
                 mu_a, mu_b = A.mean(0), B.mean(0)
-                R = procrustes(B - mu_b, A - mu_a)
+                # a start must keep every direction: the undetermined ones (2 classes
+                # determine 1) are completed to the rotation nearest the identity
+                R = procrustes(B - mu_b, A - mu_a, rank=shared.size - 1, complete="identity")
                 den = float(np.sum((B - mu_b) ** 2))
                 sc = float(np.sum(((B - mu_b) @ R) * (A - mu_a))) / den if den > 0 else 1.0
                 W = comp.T @ R * sc  # (p, k)

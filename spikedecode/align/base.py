@@ -45,6 +45,7 @@ __all__ = [
     "AlignmentWarning",
     "matched_averages",
     "procrustes",
+    "determined_rank",
 ]
 
 
@@ -199,8 +200,54 @@ def matched_averages(
     return A, B, shared
 
 
-def procrustes(A: ArrayLike, B: ArrayLike) -> NDArray[np.float64]:
+def determined_rank(s: ArrayLike, *, rank: int | None = None, rtol: float = 1e-8) -> int:
+    """How many singular directions of a cross-covariance the data determine.
+
+    A map fitted on matched averages is only determined along the singular directions
+    whose singular value is not zero: ``n_keys`` centred averages span at most
+    ``n_keys - 1`` directions, and the singular vectors of a zero singular value are
+    arbitrary (any rotation of them is as good, and which one LAPACK returns depends on
+    rounding, hence on the BLAS thread count). The count is the number of singular values
+    above ``rtol`` times the largest, capped at ``rank`` when given (e.g. ``n_keys - 1``,
+    which also discards directions that only rounding noise makes non-zero).
+
+    Parameters
+    ----------
+    s : array-like, shape (n,)
+        Singular values, in descending order.
+    rank : int, optional
+        Upper bound known from the structure of the problem.
+    rtol : float, default=1e-8
+        Relative tolerance below which a singular value counts as zero.
+
+    Returns
+    -------
+    int
+        The number of determined directions, ``0 <= r <= len(s)``.
+
+    Examples
+    --------
+    >>> determined_rank([3.0, 1.0, 1e-14])
+    2
+    >>> determined_rank([3.0, 1.0, 0.5], rank=1)
+    1
+    """
+    s = np.asarray(s, dtype=np.float64)
+    if s.size == 0 or not s[0] > 0:
+        return 0
+    r = int(np.sum(s > rtol * s[0]))
+    return r if rank is None else max(0, min(r, int(rank)))
+
+
+def procrustes(A: ArrayLike, B: ArrayLike, *, rank: int | None = None,
+               complete: str = "zero") -> NDArray[np.float64]:
     """Orthogonal ``R`` minimising ``||A @ R - B||_F`` (both already centred).
+
+    When ``A.T @ B`` is rank-deficient (fewer centred points than dimensions plus one, as
+    with two matched class averages in 10 dimensions) only ``r`` directions of ``R`` are
+    determined by the data; the rest are arbitrary. ``R`` is then fitted on the ``r``
+    determined directions only (an isometry there) and the undetermined ones are set by
+    ``complete``, so that the result does not depend on rounding.
 
     Parameters
     ----------
@@ -208,11 +255,21 @@ def procrustes(A: ArrayLike, B: ArrayLike) -> NDArray[np.float64]:
         Points to rotate.
     B : array-like, shape (n_points, n_dims)
         Target points, row-matched to ``A``.
+    rank : int, optional
+        Most directions the points can determine (e.g. ``n_points - 1`` for centred
+        averages); default: the numerical rank of ``A.T @ B`` (see
+        :func:`determined_rank`).
+    complete : {"zero", "identity"}, default="zero"
+        The undetermined directions: ``"zero"`` maps them to zero (a partial isometry);
+        ``"identity"`` completes ``R`` to the orthogonal matrix nearest the identity
+        among those that fit the determined directions (the polar factor of the product
+        of the two complements' projectors; independent of the basis LAPACK picks).
 
     Returns
     -------
     ndarray, shape (n_dims, n_dims)
-        The orthogonal matrix ``R`` (``R @ R.T`` is the identity).
+        The orthogonal matrix ``R`` (``R @ R.T`` is the identity) when ``A.T @ B`` has full
+        rank or ``complete="identity"``; otherwise zero on the undetermined directions.
 
     Examples
     --------
@@ -221,11 +278,29 @@ def procrustes(A: ArrayLike, B: ArrayLike) -> NDArray[np.float64]:
     >>> R = procrustes(A, A @ rot)
     >>> np.allclose(R, rot), np.allclose(R @ R.T, np.eye(2))
     (True, True)
+
+    Two centred points determine one direction only:
+
+    >>> R1 = procrustes(A[:2] - A[:2].mean(0), (A[:2] - A[:2].mean(0)) @ rot)
+    >>> int(np.linalg.matrix_rank(R1))
+    1
+    >>> R2 = procrustes(A[:2] - A[:2].mean(0), (A[:2] - A[:2].mean(0)) @ rot, complete="identity")
+    >>> np.allclose(R2 @ R2.T, np.eye(2))
+    True
     """
+    if complete not in ("zero", "identity"):
+        raise ConfigError(f"complete == {complete!r}, must be 'zero' or 'identity'.")
     A = np.asarray(A, dtype=np.float64)
     B = np.asarray(B, dtype=np.float64)
-    U, _, Vt = np.linalg.svd(A.T @ B, full_matrices=False)
-    return U @ Vt
+    U, s, Vt = np.linalg.svd(A.T @ B, full_matrices=False)
+    r = determined_rank(s, rank=rank)
+    R = U[:, :r] @ Vt[:r]
+    k = R.shape[0]
+    if complete == "identity" and r < k and R.shape[0] == R.shape[1]:
+        eye = np.eye(k)
+        X, _, Yt = np.linalg.svd((eye - U[:, :r] @ U[:, :r].T) @ (eye - Vt[:r].T @ Vt[:r]))
+        R = R + X[:, :k - r] @ Yt[:k - r]
+    return R
 
 
 class BaseDayAligner(TransformerMixin, BaseEstimator):

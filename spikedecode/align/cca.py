@@ -14,6 +14,7 @@ the number of days fitted before, and leaves them untouched.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Hashable
 from numbers import Integral, Real
 from typing import Any, TypeVar
@@ -22,7 +23,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from spikedecode._validation import Interval, Options, check_param
-from spikedecode.align.base import matched_averages, procrustes, split_lags
+from spikedecode.align.base import (
+    AlignmentWarning,
+    determined_rank,
+    matched_averages,
+    procrustes,
+    split_lags,
+)
 from spikedecode.align.pca import PerDayPCA
 from spikedecode.errors import ConfigError, NotEnoughDataError
 
@@ -35,8 +42,8 @@ def _inv_sqrt(C: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.f
     return (V / np.sqrt(w)) @ V.T, (V * np.sqrt(w)) @ V.T
 
 
-def cca_map(A: NDArray[np.float64], B: NDArray[np.float64], *, reg: float = 1e-3
-            ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+def cca_map(A: NDArray[np.float64], B: NDArray[np.float64], *, reg: float = 1e-3,
+            rank: int | None = None) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Linear map ``W`` sending centred ``B`` onto centred ``A`` through their canonical axes.
 
     With ``M_a, M_b`` the canonical weights (``A @ M_a`` and ``B @ M_b`` maximally
@@ -50,10 +57,17 @@ def cca_map(A: NDArray[np.float64], B: NDArray[np.float64], *, reg: float = 1e-3
     reg : float, default=1e-3
         Ridge added to each covariance, relative to its mean eigenvalue (keeps CCA defined
         when there are few keys or a rank-deficient set of averages).
+    rank : int, optional
+        Most canonical pairs the averages can determine; default ``n_keys - 1`` (centred
+        averages span no more). Only the determined pairs (see
+        :func:`~spikedecode.align.base.determined_rank`) enter ``W``: the directions of
+        ``B`` the averages do not determine are mapped to zero (the reference's average
+        once the offsets are added back), instead of to arbitrary singular vectors.
 
     Returns
     -------
     W : ndarray (k, k)
+        Of rank ``r``, the number of determined canonical pairs.
     corr : ndarray (k,)
         Canonical correlations, descending.
 
@@ -65,6 +79,12 @@ def cca_map(A: NDArray[np.float64], B: NDArray[np.float64], *, reg: float = 1e-3
     >>> W, corr = cca_map(A, A @ M, reg=1e-9)
     >>> bool(np.allclose((A @ M) @ W, A, atol=1e-5)), bool(corr[0] > 0.999)
     (True, True)
+
+    Two averages (a binary label) determine one pair only:
+
+    >>> W2, _ = cca_map(A[:2] - A[:2].mean(0), (A[:2] - A[:2].mean(0)) @ M)
+    >>> int(np.linalg.matrix_rank(W2))
+    1
     """
     m = A.shape[0]
     Caa = A.T @ A / m
@@ -76,8 +96,9 @@ def cca_map(A: NDArray[np.float64], B: NDArray[np.float64], *, reg: float = 1e-3
     Wa, Sa = _inv_sqrt(Caa)
     Wb, _ = _inv_sqrt(Cbb)
     U, s, Vt = np.linalg.svd(Wa @ Cab @ Wb)
-    # M_a = Wa U, M_b = Wb V  ->  inv(M_a) = U^T Caa^{1/2}
-    W = Wb @ Vt.T @ U.T @ Sa
+    r = determined_rank(s, rank=m - 1 if rank is None else rank)
+    # M_a = Wa U, M_b = Wb V  ->  inv(M_a) = U^T Caa^{1/2}; only the r determined pairs
+    W = Wb @ Vt[:r].T @ U[:, :r].T @ Sa
     return W, s
 
 
@@ -223,6 +244,7 @@ class _MatchedAverageAligner(PerDayPCA):
         self.offsets_: dict[Hashable, tuple[NDArray, NDArray]] = {
             day: (np.zeros(self.n_components_), np.zeros(self.n_components_))}
         self.n_matched_: dict[Hashable, int] = {day: int(np.unique(self.ref_keys_).size)}
+        self.map_rank_: dict[Hashable, int] = {day: self.n_components_}
 
     def _adapt_day(self, X: NDArray, y: NDArray | None, day: Hashable, *, stacklevel: int,
                    **kw: Any) -> None:
@@ -238,6 +260,17 @@ class _MatchedAverageAligner(PerDayPCA):
                 f"{self.reference_day_!r}; need >= 2 (>= n_components={self.n_components_} "
                 "recommended). Check that y uses the same labels (and time bins) on both days."
             )
+        k = self.n_components_
+        rank = min(len(shared) - 1, k)
+        if rank < k:
+            warnings.warn(
+                f"{type(self).__name__}: day {day!r} shares {len(shared)} condition key(s) "
+                f"with the reference, which determine only {rank} of the {k} directions of "
+                f"the map (keys - 1 < n_components); the map is fitted on those {rank} and "
+                f"sends the other {k - rank} to the reference's average. Give more keys "
+                "(time bins: n_lags > 1, or finer conditions=) or n_components <= "
+                f"{rank}.", AlignmentWarning, stacklevel=stacklevel)
+        self.map_rank_[day] = rank
         mu_a, mu_b = A.mean(axis=0), B.mean(axis=0)
         self.maps_[day], extras = self._fit_map(A - mu_a, B - mu_b)
         for attr, value in extras.items():  # per-day fitted attributes, e.g. correlations
@@ -250,6 +283,8 @@ class _MatchedAverageAligner(PerDayPCA):
         """The map ``W`` (k, k) of centred ``B`` onto centred ``A``, and per-day extras.
 
         ``extras`` maps the name of a dict-valued fitted attribute to this day's value.
+        Only the directions the ``n_keys`` averages determine (at most ``n_keys - 1``)
+        are fitted; the others are mapped to zero.
         """
         raise NotImplementedError
 
@@ -284,6 +319,12 @@ class CCAAligner(_MatchedAverageAligner):
     canonical_correlations_ : dict day -> ndarray (k,)
     n_matched_ : dict day -> int
         Matched condition keys used for the day.
+    map_rank_ : dict day -> int
+        Directions of the map the matched averages determine, ``min(n_keys - 1,
+        n_components)``. When it is below ``n_components`` (e.g. a binary label, one
+        sample per trial: 2 keys, 1 direction) the map is fitted on those directions
+        only, the others are sent to the reference's average, and an
+        :class:`~spikedecode.align.AlignmentWarning` is issued.
 
     References
     ----------
@@ -326,7 +367,7 @@ class CCAAligner(_MatchedAverageAligner):
         self.canonical_correlations_: dict[Hashable, NDArray] = {}
 
     def _fit_map(self, A: NDArray, B: NDArray) -> tuple[NDArray, dict[str, Any]]:
-        W, corr = cca_map(A, B, reg=float(self.reg))
+        W, corr = cca_map(A, B, reg=float(self.reg), rank=A.shape[0] - 1)
         return W, {"canonical_correlations_": corr}
 
 
@@ -349,7 +390,11 @@ class ProcrustesAligner(_MatchedAverageAligner):
     Attributes
     ----------
     maps_ : dict day -> ndarray (k, k)
-        Orthogonal (times a scale when ``scaling``) map to the reference's PCA space.
+        Orthogonal (times a scale when ``scaling``) map to the reference's PCA space;
+        zero on the directions the matched averages do not determine.
+    map_rank_ : dict day -> int
+        Directions the matched averages determine, ``min(n_keys - 1, n_components)``
+        (see :class:`CCAAligner`).
 
     Examples
     --------
@@ -378,7 +423,7 @@ class ProcrustesAligner(_MatchedAverageAligner):
         self.random_state = random_state
 
     def _fit_map(self, A: NDArray, B: NDArray) -> tuple[NDArray, dict[str, Any]]:
-        R = procrustes(B, A)
+        R = procrustes(B, A, rank=A.shape[0] - 1)
         if self.scaling:
             denom = float(np.sum(B * B))
             R = R * (float(np.sum((B @ R) * A)) / denom if denom > 0 else 1.0)

@@ -239,7 +239,8 @@ class FactorAnalysisStabilizer(BaseDayAligner):
             raise NotEnoughDataError(
                 f"day {day!r} shares {len(shared)} condition key(s) with the reference day; "
                 "need >= 2 for the matched-average fallback.")
-        self.rotations_[day] = procrustes(B - B.mean(0), A - A.mean(0))
+        # n keys determine at most n - 1 directions; the rest go to zero (well-posed)
+        self.rotations_[day] = procrustes(B - B.mean(0), A - A.mean(0), rank=len(shared) - 1)
         self.anchor_day_[day] = None
         self.method_[day] = "matched_averages"
         self.n_shared_[day] = n_sh

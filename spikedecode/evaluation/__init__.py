@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from spikedecode.evaluation.consistency import (
+    BelowMajorityWarning,
     LeakageError,
     LeakageWarning,
     check_disjoint,
@@ -26,6 +27,7 @@ from spikedecode.evaluation.metrics import (
 
 __all__ = [
     "METRICS",
+    "BelowMajorityWarning",
     "LeakageError",
     "LeakageWarning",
     "check_disjoint",

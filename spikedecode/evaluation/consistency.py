@@ -81,6 +81,7 @@ __all__ = [
     "check_disjoint",
     "LeakageError",
     "LeakageWarning",
+    "BelowMajorityWarning",
     "run_tasks",
 ]
 
@@ -117,6 +118,19 @@ class LeakageWarning(SpikeDecodeWarning):
     ...     warnings.warn("leaky protocol", LeakageWarning)
     >>> caught[0].category is LeakageWarning, issubclass(LeakageWarning, UserWarning)
     (True, True)
+    """
+
+
+class BelowMajorityWarning(SpikeDecodeWarning):
+    """A cross-day pair scores below its test day's majority rate (or its classes swap).
+
+    Issued once per :func:`cross_day_matrix` call; the flagged pairs are in the result's
+    ``below_majority`` and ``inverted`` coordinates.
+
+    Examples
+    --------
+    >>> issubclass(BelowMajorityWarning, UserWarning)
+    True
     """
 
 
@@ -453,6 +467,7 @@ def _row_task(train_day: Hashable, data: Mapping[Hashable, dict[str, Any]], deco
     score = _metric(metric)
     v = data[train_day]
     row: dict[Hashable, float] = {}
+    extras: dict[Hashable, float] = {}
     est = al = None
     for j in test_days:
         if j == train_day:
@@ -472,7 +487,80 @@ def _row_task(train_day: Hashable, data: Mapping[Hashable, dict[str, Any]], deco
         else:
             pred = _predict_adapted(al, est, w, j, seed + 7, adapt_folds)
         row[j] = float(score(w["y"], pred))
+        extras[j] = _relabelled_score(score, w["y"], pred)
+    row[_EXTRAS] = extras  # type: ignore[assignment]
     return row
+
+
+#: key of a row's per-pair extras (popped by cross_day_matrix before the matrix is built)
+_EXTRAS = "__pair_extras__"
+
+
+def _relabelled_score(score: Callable, y: NDArray, pred: NDArray) -> float:
+    """The score after the best one-to-one relabelling of the predicted classes.
+
+    Far above the score itself when the classes come out swapped (a map that inverts
+    the class structure); equal to it when the identity is the best relabelling.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    if np.asarray(y).dtype.kind == "f":  # a continuous target: no classes to relabel
+        return float("nan")
+    classes = np.unique(np.concatenate([np.asarray(y), np.asarray(pred)]).astype(str))
+    if classes.size < 2:
+        return float(score(y, pred))
+    ys, ps = np.asarray(y).astype(str), np.asarray(pred).astype(str)
+    idx = {c: i for i, c in enumerate(classes.tolist())}
+    counts = np.zeros((classes.size, classes.size))
+    np.add.at(counts, ([idx[c] for c in ys.tolist()], [idx[c] for c in ps.tolist()]), 1)
+    true_of, pred_of = linear_sum_assignment(-counts)  # predicted class -> true class
+    relabel = {classes[p]: classes[t] for t, p in zip(true_of, pred_of)}
+    return float(score(ys, np.array([relabel[c] for c in ps.tolist()])))
+
+
+def _majority_score(score: Callable, y: NDArray) -> float:
+    """The score of always predicting the day's commonest class."""
+    vals, counts = np.unique(np.asarray(y), return_counts=True)
+    return float(score(y, np.full(len(y), vals[np.argmax(counts)], dtype=np.asarray(y).dtype)))
+
+
+def _flag_pairs(result: xr.DataArray, rows: Sequence[Mapping[Any, Any]],
+                data: Mapping[Hashable, dict[str, Any]], metric: str) -> None:
+    """Add the per-pair table to ``result`` (coords) and warn once about failed pairs.
+
+    ``majority`` (test_day): the score of always predicting the test day's commonest
+    class; ``relabelled`` (pairs): the score after the best relabelling of the predicted
+    classes; ``below_majority``: an off-diagonal pair scoring below ``majority``;
+    ``inverted``: one that does so while a relabelling of its classes scores above it
+    (the classes came out swapped).
+    """
+    names = list(data)
+    if any(np.asarray(v["y"]).dtype.kind == "f" for v in data.values()):
+        return  # a continuous target: no majority rate, no classes
+    score = _metric(metric)
+    maj = np.array([_majority_score(score, data[j]["y"]) for j in names])
+    relab = np.array([[row[_EXTRAS].get(j, np.nan) for j in names] for row in rows], float)
+    vals = result.values
+    off = ~np.eye(len(names), dtype=bool)
+    below = off & (vals < maj[None, :])
+    inverted = below & (relab > maj[None, :])
+    result.coords["majority"] = ("test_day", maj)
+    result.coords["relabelled"] = (("train_day", "test_day"), relab)
+    result.coords["below_majority"] = (("train_day", "test_day"), below)
+    result.coords["inverted"] = (("train_day", "test_day"), inverted)
+    result.attrs["n_below_majority"] = int(below.sum())
+    result.attrs["n_inverted"] = int(inverted.sum())
+    if below.any():
+        cells = [f"{names[i]!r}->{names[j]!r} {vals[i, j]:.3f} < {maj[j]:.3f}"
+                 + (f" (relabelled {relab[i, j]:.3f}: classes swapped)" if inverted[i, j]
+                    else "") for i, j in zip(*np.nonzero(below))]
+        warnings.warn(
+            f"cross_day_matrix: {int(below.sum())} of {int(off.sum())} day pair(s) score "
+            f"below the test day's majority rate (always guessing the commonest class), "
+            f"{int(inverted.sum())} of them with their classes swapped: "
+            + "; ".join(cells[:6]) + ("; ..." if len(cells) > 6 else "")
+            + ". See the result's below_majority / inverted coordinates.",
+            BelowMajorityWarning, stacklevel=3)
 
 
 @_one_thread()
@@ -674,7 +762,19 @@ def cross_day_matrix(
     xarray.DataArray
         dims (``train_day``, ``test_day``); attrs ``metric``, ``aligner``, ``decoder``,
         ``protocol`` ("honest"), ``leaky`` (False), ``uses_labels``, ``adapt_folds``,
-        ``diagonal``, ``n_units`` (shared units, or -1 with an aligner).
+        ``diagonal``, ``n_units`` (shared units, or -1 with an aligner),
+        ``n_below_majority``, ``n_inverted``. The per-pair table is in its coordinates:
+        ``majority`` (``test_day``: the score of always guessing the test day's commonest
+        class), ``relabelled`` (the score after the best one-to-one relabelling of the
+        predicted classes; NaN on the diagonal), ``below_majority`` (an off-diagonal pair
+        below its ``majority``) and ``inverted`` (below it while a relabelling scores
+        above it: the classes came out swapped). ``result.to_dataframe()`` lists them
+        pair by pair.
+
+    Warns
+    -----
+    BelowMajorityWarning
+        Once, when any pair is ``below_majority`` (naming the pairs).
 
     Examples
     --------
@@ -685,6 +785,8 @@ def cross_day_matrix(
     >>> m = cross_day_matrix(days, make_decoder("logistic"), scheduler="sync", random_state=0)
     >>> m.dims, bool((m > 0.6).all())
     (('train_day', 'test_day'), True)
+    >>> m["majority"].values.tolist(), int(m["below_majority"].sum())
+    ([0.5, 0.5], 0)
     """
     _check(decoder, metric, adapt_folds)
     data = prepare_days(days, shared_units=aligner is None, conditions=conditions)
@@ -699,9 +801,11 @@ def cross_day_matrix(
     values = np.array([[row[j] for j in names] for row in rows], dtype=float)
     attrs = _attrs(aligner, decoder, metric, adapt_folds, "honest", data)
     attrs["diagonal"] = f"grouped {n_splits}-fold CV"
-    return xr.DataArray(values, dims=("train_day", "test_day"),
-                        coords={"train_day": names, "test_day": names}, name=metric,
-                        attrs=attrs)
+    result = xr.DataArray(values, dims=("train_day", "test_day"),
+                          coords={"train_day": names, "test_day": names}, name=metric,
+                          attrs=attrs)
+    _flag_pairs(result, rows, data, metric)
+    return result
 
 
 def leave_one_day_out(

@@ -87,8 +87,11 @@ def test_goes_straight_into_cross_day_matrix_with_an_aligner():
                                 frac_nuisance=0.1, response_gain=3.0, random_state=0)
     days = {f"d{d}": from_counts(v["counts"], v["label"], bin_size=sim.bin_size,
                                  session=f"d{d}") for d, v in sim.days.items()}
-    m = cross_day_matrix(days, make_decoder("logistic"), aligner=get_aligner("cca", n_components=3),
-                         random_state=0)
+    from spikedecode.align import AlignmentWarning
+
+    with pytest.warns(AlignmentWarning, match="determine only 1 of the 3"):  # 2 classes
+        m = cross_day_matrix(days, make_decoder("logistic"),
+                             aligner=get_aligner("cca", n_components=3), random_state=0)
     # a strong, shared class signal: every cell well above the 0.5 chance of two classes
     assert m.shape == (2, 2) and float(m.min()) > 0.7
 
