@@ -1,4 +1,4 @@
-"""Every registered aligner on real recordings, with the honest held-out protocol.
+"""Every registered aligner on real recordings: one reporting protocol (issue 20).
 
 Data (read from ``$SPIKEDECODE_SHARED_DATA``, default ``../shared/data``):
 
@@ -6,34 +6,46 @@ Data (read from ``$SPIKEDECODE_SHARED_DATA``, default ``../shared/data``):
   whose ``mouse_name`` is Cori; Forssmann: the others). No neuron is shared between
   sessions. Target: ``contrast_left > contrast_right`` on the trials where the two
   differ (labels "left"/"right").
-* ``dad/chewie_demo.mat``: monkey M1 reaching (Dyer et al. 2017); ``Ytr``/``Ttr`` and
-  ``Yte``/``Tte`` are two "days" (train and test matrices), the target is the reach
-  target per bin, and runs of constant target are the groups (no trial ids).
+* ``dad/chewie_demo.mat`` (``--chewie``): monkey M1 reaching (Dyer et al. 2017); ``Ytr``/
+  ``Ttr`` and ``Yte``/``Tte`` are two "days", the target is the reach target per bin,
+  runs of constant target are the groups (no trials, so no ``+time`` rows).
 
-Protocol: :func:`spikedecode.evaluation.cross_day_matrix`. For every ordered pair of
-sessions of one mouse the aligner is fitted on the training session, the decoder
-(``make_decoder("logistic")``) is trained in the aligned space, and the test session is
-adapted on one half of its trials and scored on the other half (then swapped); the
-diagonal is a grouped 5-fold CV with the aligner fitted inside each fold.
+Protocol, the same for every row (:func:`spikedecode.evaluation.cross_day_matrix`): for
+every ordered pair of one mouse's sessions the aligner is fitted on the training
+session, the decoder (``make_decoder("logistic")``, λ by grouped CV) is trained in the
+aligned space, and the test session is adapted on one half of its trials and scored on
+the other half (then swapped). Repeated for every split seed (``--seeds``, default
+0-4: the halves and the folds change with the seed).
 
-Rows ``...+time``: the counts smoothed by a 30 ms Gaussian
-(``read_steinmetz_npz(..., smooth=0.03)``), 20 lags of 20 ms per trial, aligned per
-condition *and* lag (``n_lags=20, pca_on="averages", soft_norm=1.0``); Steinmetz only.
-Rows ``...+time-free`` and ``adversarial+time`` use no label of any day: each day's lag
-averages over all its trials are matched (``match="time"``).
+* **fixed ceiling** of a session: its raw-unit, whole-window within-session accuracy
+  (``within_day_scores(make_decoder("logistic"), ...)``, grouped 5-fold CV, averaged
+  over the split seeds): ONE number per session, the same for every row.
+* **share** = ``(acc - majority) / (fixed ceiling - majority)`` over the pairs (the
+  pairs' means; ceiling and majority rate of each pair's test session).
+* **own share**: the same against the row's own diagonal (the within-session accuracy
+  in that aligner's space; a second column only: it differs by row).
+* every figure is mean ± sd over the seeds; the per-seed values go to the JSON.
+* ``below``: pairs scoring below their test session's majority rate (summed over seeds;
+  ``cross_day_matrix`` flags them).
 
-Printed per aligner and mouse: mean off-diagonal accuracy, the majority rate of the test
-sessions, the within-session ceiling (diagonal of the same matrix, aligner space), the
-share of the ceiling recovered ``(acc - majority) / (ceiling - majority)`` and the
-seconds to adapt one new day (one half of a test session).
-When ``cca+time`` and ``sklearn-peer`` both run, a last line per mouse prints their
-ratios (share, accuracy, total time).
+Rows ``...+time``: the counts smoothed by a 30 ms Gaussian, 20 lags of 20 ms per trial,
+aligned per condition *and* lag (``n_lags=20, pca_on="averages", soft_norm=1.0``).
+Rows ``...+time-free`` and ``adversarial+time`` use no label of any day (``match="time"``).
+
+``sklearn-peer``: the same analysis written with numpy/scipy/scikit-learn only, on the
+SAME halves (the seeds ``cross_day_matrix`` uses), with a tuned decoder
+(``LogisticRegressionCV``) and scored against the same fixed ceilings; the last lines
+print ``cca+time`` / peer ratios (share and accuracy) as mean ± sd over the seeds.
+
+The adversarial rows are slow (minutes per seed and mouse on 2 cores): they run only
+with ``--adversarial``, at ``--slow-seeds`` seeds (default 2), and say so in the output.
 
 Run::
 
-    PYTHONPATH=. OMP_NUM_THREADS=1 python benchmarks/bench_alignment_real.py [--quick]
+    PYTHONPATH=. OMP_NUM_THREADS=1 python benchmarks/bench_alignment_real.py \
+        [--quick] [--adversarial] [--json out/bench_alignment_real.json]
 
-``--quick``: two sessions per mouse, the first 600 bins of each chewie matrix.
+``--quick``: two sessions per mouse and seeds 0, 1.
 """
 
 from __future__ import annotations
@@ -133,15 +145,65 @@ def chewie_days(root: Path, *, quick: bool) -> dict[str, tuple[Any, Any, Any]]:
     return days
 
 
+#: rows run by default, at every split seed (fast: seconds to a minute per seed and mouse)
+FAST = ("pca", "cca", "procrustes", "fa", "cca+time", "procrustes+time-free", PEER)
+#: the slow rows (minutes per seed and mouse): only with --adversarial, at --slow-seeds seeds
+SLOW = ("adversarial+time", "adversarial-cond+time")
+
+
 def _labels_of(day: Any) -> np.ndarray:
     return np.asarray(day[1]) if isinstance(day, tuple) else day["label"].values
+
+
+def majority_rate(y: Any) -> float:
+    """Accuracy of always guessing the commonest class."""
+    _, counts = np.unique(np.asarray(y), return_counts=True)
+    return float(counts.max() / counts.sum())
+
+
+def fixed_ceilings(days: dict[str, Any], seeds: list[int]) -> dict[str, float]:
+    """ONE ceiling per session: raw-unit whole-window within-session accuracy.
+
+    ``within_day_scores(make_decoder("logistic"), X, y, trials)`` (grouped 5-fold CV) on
+    the session's own units, averaged over the split seeds.
+    """
+    from spikedecode.decoders import make_decoder
+    from spikedecode.evaluation import prepare_days, within_day_scores
+
+    data = prepare_days(days, shared_units=False)
+    out = {}
+    for d, v in data.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out[d] = float(np.mean([
+                within_day_scores(make_decoder("logistic"), v["X"], v["y"], v["groups"],
+                                  n_boot=20, random_state=s)["accuracy"] for s in seeds]))
+    return out
+
+
+def cross_day_halves(data: dict[str, dict[str, Any]], seed: int
+                     ) -> dict[tuple[str, str], list[tuple[np.ndarray, np.ndarray]]]:
+    """The adapt/score halves ``cross_day_matrix(..., random_state=seed)`` uses, per pair.
+
+    Row ``i`` (training day) draws its seed as ``draw_seed(seed) + 101 * i``, and every
+    test day of that row is split with ``group_splits(y, trials, 2, row_seed + 7)``; a
+    test (``tests/align/test_bench_alignment_real.py``) checks this against the halves
+    ``cross_day_matrix`` really adapts on.
+    """
+    from spikedecode._random import draw_seed
+    from spikedecode.preprocess.resample import group_splits
+
+    names = list(data)
+    base = draw_seed(seed)
+    return {(a, b): group_splits(data[b]["y"], data[b]["groups"], 2, base + 101 * i + 7)
+            for i, a in enumerate(names) for b in names if b != a}
 
 
 def adapt_seconds(aligner: Any, days: dict[str, Any]) -> float:
     """Seconds to adapt one half of a second day to an aligner fitted on the first."""
     from sklearn.base import clone
 
-    from spikedecode.evaluation import prepare_days
+    from spikedecode.evaluation import condition_keys, prepare_days
 
     data = prepare_days(days, shared_units=False)
     names = list(data)
@@ -150,42 +212,60 @@ def adapt_seconds(aligner: Any, days: dict[str, Any]) -> float:
     def keys(al: Any, v: dict[str, Any], idx: Any) -> Any:
         if not getattr(al, "uses_labels", True):
             return None
-        y = v["y"][idx]
-        if getattr(al, "uses_time", False):
-            return np.asarray([f"{a}@{t:.3f}" for a, t in zip(y, v["t_rel"][idx])])
-        return y
+        return condition_keys(v["y"][idx], v["t_rel"][idx] if getattr(al, "uses_time", False)
+                              else None)
 
     al = clone(aligner)
     all_ref = np.arange(len(ref["y"]))
-    al.fit({names[0]: ref["X"]}, y=None if keys(al, ref, all_ref) is None
-           else {names[0]: keys(al, ref, all_ref)})
-    half = np.arange(len(new["y"]) // 2)
-    al_d = copy.deepcopy(al)
-    t = time.perf_counter()
-    al_d.adapt(new["X"][half], y=keys(al_d, new, half), day=names[1])
-    return time.perf_counter() - t
+    y_ref = keys(al, ref, all_ref)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        al.fit({names[0]: ref["X"]}, y=None if y_ref is None else {names[0]: y_ref})
+        half = np.arange(len(new["y"]) // 2)
+        al_d = copy.deepcopy(al)
+        t = time.perf_counter()
+        al_d.adapt(new["X"][half], y=keys(al_d, new, half), day=names[1])
+        return time.perf_counter() - t
 
 
-def evaluate(days: dict[str, Any], name: str, cfg: dict[str, Any], seed: int) -> dict[str, float]:
+def _summary(per_seed: list[dict[str, float]], **extra: Any) -> dict[str, Any]:
+    """Per-seed values (lists) plus the seed-independent fields."""
+    keys = per_seed[0].keys()
+    return {**{k: [r[k] for r in per_seed] for k in keys}, **extra}
+
+
+def evaluate(days: dict[str, Any], name: str, cfg: dict[str, Any], seeds: list[int],
+             ceilings: dict[str, float]) -> dict[str, Any]:
+    """One row on one data set, every seed: accuracy, fixed and own shares, flags."""
     from spikedecode.align import get_aligner
     from spikedecode.decoders import make_decoder
     from spikedecode.evaluation import cross_day_matrix
 
     aligner = get_aligner(cfg.get("name", name), **cfg["kw"])
-    t = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        m = cross_day_matrix(days, make_decoder("logistic"), aligner=aligner, random_state=seed)
-        secs = adapt_seconds(aligner, days)
-    v = m.values
-    off = ~np.eye(len(v), dtype=bool)
     names = list(days)
-    maj = np.array([[max(np.unique(_labels_of(days[j]), return_counts=True)[1])
-                     / len(_labels_of(days[j])) for j in names] for _ in names])
-    acc, majority, ceiling = float(v[off].mean()), float(maj[off].mean()), float(np.diag(v).mean())
-    share = (acc - majority) / (ceiling - majority) if ceiling > majority else float("nan")
-    return {"acc": acc, "majority": majority, "ceiling": ceiling, "share": share,
-            "adapt_s": secs, "total_s": time.perf_counter() - t, "pairs": int(off.sum())}
+    off = ~np.eye(len(names), dtype=bool)
+    ceil = np.array([[ceilings[j] for j in names] for _ in names])[off]
+    t = time.perf_counter()
+    per_seed = []
+    per_pair: dict[str, list[float]] = {f"{a}->{b}": [] for a in names for b in names if a != b}
+    for seed in seeds:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            m = cross_day_matrix(days, make_decoder("logistic"), aligner=aligner,
+                                 random_state=seed)
+        v = m.values
+        maj = np.broadcast_to(m["majority"].values[None, :], v.shape)[off]
+        acc, majority, fixed = float(v[off].mean()), float(maj.mean()), float(ceil.mean())
+        own = float(np.diag(v).mean())
+        per_seed.append({"acc": acc, "share": (acc - majority) / (fixed - majority),
+                         "own_ceiling": own, "own_share": (acc - majority) / (own - majority),
+                         "below": int(m.attrs["n_below_majority"])})
+        for (i, j) in zip(*np.nonzero(off)):
+            per_pair[f"{names[i]}->{names[j]}"].append(float(v[i, j]))
+    total = time.perf_counter() - t
+    return _summary(per_seed, seeds=list(seeds), majority=majority, ceiling=fixed,
+                    pairs=int(off.sum()), adapt_s=adapt_seconds(aligner, days),
+                    total_s=total, per_pair=per_pair)
 
 
 def _peer_latents(z: np.ndarray, y: np.ndarray, fit: np.ndarray, k: int) -> np.ndarray:
@@ -200,27 +280,22 @@ def _peer_latents(z: np.ndarray, y: np.ndarray, fit: np.ndarray, k: int) -> np.n
 
 
 def _peer_decoder() -> Any:
-    from sklearn.linear_model import LogisticRegression
+    """A tuned decoder: L2 logistic regression, C chosen by 5-fold CV over 7 decades."""
+    from sklearn.linear_model import LogisticRegressionCV
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    return make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000))
+    return make_pipeline(StandardScaler(), LogisticRegressionCV(
+        Cs=np.logspace(-3, 3, 7), cv=5, scoring="accuracy", max_iter=2000))
 
 
-def sklearn_peer(root: Path, *, quick: bool, seed: int, k: int = 10) -> dict[str, dict[str, float]]:
-    """The issue's peer, written with numpy/scipy/scikit-learn only (no spikedecode).
+def peer_sessions(root: Path, *, quick: bool) -> dict[str, dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """``{mouse: {session: (z, y)}}`` read with numpy/scipy only (the peer's own reader).
 
-    Per session: counts smoothed by a 30 ms Gaussian, pooled to 20 bins of 20 ms, units
-    soft-normalised (sd + 1); PCA on the condition x time averages. For each ordered pair
-    of one mouse's sessions, the test session's trials are split in two stratified halves:
-    ``sklearn.cross_decomposition.CCA`` is fitted between the training session's and the
-    adapt half's condition x time latent averages, a logistic regression on the training
-    session's canonical trial trajectories scores the other half (then the halves swap).
-    Ceiling: 5-fold CV within each session, PCA refitted inside each fold.
+    Counts smoothed by a 30 ms Gaussian, pooled to 20 bins of 20 ms, units
+    soft-normalised (sd + 1); trials with equal contrasts dropped; y = left > right.
     """
     from scipy.ndimage import gaussian_filter1d
-    from sklearn.cross_decomposition import CCA
-    from sklearn.model_selection import StratifiedKFold
 
     sessions: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
     for path in sorted((root / "steinmetz").glob("session*.npz")):
@@ -234,26 +309,47 @@ def sklearn_peer(root: Path, *, quick: bool, seed: int, k: int = 10) -> dict[str
         sessions.setdefault(mouse, {})[path.stem] = (z, y)
     if quick:
         sessions = {m: dict(list(s.items())[:2]) for m, s in sessions.items()}
-    out = {}
-    for mouse, days in sessions.items():
-        t0 = time.perf_counter()
-        ceil = []
+    return sessions
+
+
+def sklearn_peer(days: dict[str, tuple[np.ndarray, np.ndarray]],
+                 halves: dict[int, dict[tuple[str, str], list[tuple[np.ndarray, np.ndarray]]]],
+                 ceilings: dict[str, float], *, k: int = 10) -> dict[str, Any]:
+    """The fair peer, written with numpy/scipy/scikit-learn only (no spikedecode).
+
+    Per ordered pair of sessions and per half (``halves[seed][pair]``: the halves
+    ``cross_day_matrix`` uses with that seed): PCA of the training session's and of the
+    adapt half's condition x time averages, ``sklearn.cross_decomposition.CCA`` between
+    the two sets of averages, a tuned logistic regression (``LogisticRegressionCV``) on
+    the training session's canonical trial trajectories, scored on the other half.
+    Share against the same fixed ceilings as every other row; own ceiling: 5-fold CV
+    within each session in the peer's space (PCA refitted inside each fold).
+    """
+    from sklearn.cross_decomposition import CCA
+    from sklearn.model_selection import StratifiedKFold
+
+    names = list(days)
+    t0 = time.perf_counter()
+    per_seed = []
+    for seed, pair_halves in halves.items():
+        own = []
         for z, y in days.values():
             folds = StratifiedKFold(5, shuffle=True, random_state=seed).split(y, y)
-            ceil.append(np.mean([
+            own.append(np.mean([
                 _peer_decoder().fit(_peer_latents(z, y, tr, k)[tr].reshape(len(tr), -1), y[tr])
                 .score(_peer_latents(z, y, tr, k)[te].reshape(len(te), -1), y[te])
                 for tr, te in folds]))
-        accs, majs = [], []
-        for a, (za, ya) in days.items():
+        accs, majs, ceils = [], [], []
+        for a in names:
+            za, ya = days[a]
             la = _peer_latents(za, ya, np.arange(len(ya)), k)
             avg_a = np.concatenate([la[ya == c].mean(axis=0) for c in (0, 1)])
-            dec = _peer_decoder()
-            for b, (zb, yb) in days.items():
+            for b in names:
                 if a == b:
                     continue
-                halves = list(StratifiedKFold(2, shuffle=True, random_state=seed).split(yb, yb))
-                for adapt, score in halves:
+                zb, yb = days[b]
+                pair = []
+                for adapt, score in pair_halves[a, b]:
                     lb = _peer_latents(zb, yb, adapt, k)
                     avg_b = np.concatenate([lb[adapt][yb[adapt] == c].mean(axis=0)
                                             for c in (0, 1)])
@@ -261,85 +357,153 @@ def sklearn_peer(root: Path, *, quick: bool, seed: int, k: int = 10) -> dict[str
                     xa = cca.transform(la.reshape(-1, k)).reshape(len(ya), -1)
                     _, xb = cca.transform(np.zeros((lb[score].size // k, k)),
                                           lb[score].reshape(-1, k))
-                    dec.fit(xa, ya)
-                    accs.append(dec.score(xb.reshape(len(score), -1), yb[score]))
-                    majs.append(max(np.mean(yb), 1 - np.mean(yb)))
-        acc, majority, ceiling = float(np.mean(accs)), float(np.mean(majs)), float(np.mean(ceil))
-        out[mouse] = {"acc": acc, "majority": majority, "ceiling": ceiling,
-                      "share": (acc - majority) / (ceiling - majority), "adapt_s": float("nan"),
-                      "total_s": time.perf_counter() - t0,
-                      "pairs": len(days) * (len(days) - 1)}
-    return out
+                    dec = _peer_decoder().fit(xa, ya)
+                    pair.append(dec.predict(xb.reshape(len(score), -1)) == yb[score])
+                accs.append(float(np.mean(np.concatenate(pair))))  # pooled, as ours
+                majs.append(majority_rate(yb))
+                ceils.append(ceilings[b])
+        acc, majority, fixed = float(np.mean(accs)), float(np.mean(majs)), float(np.mean(ceils))
+        own_c = float(np.mean(own))
+        per_seed.append({"acc": acc, "share": (acc - majority) / (fixed - majority),
+                         "own_ceiling": own_c, "own_share": (acc - majority) / (own_c - majority),
+                         "below": int(np.sum(np.array(accs) < np.array(majs)))})
+    return _summary(per_seed, seeds=list(halves), majority=majority, ceiling=fixed,
+                    pairs=len(names) * (len(names) - 1), adapt_s=float("nan"),
+                    total_s=time.perf_counter() - t0)
+
+
+def _ms(values: list[float], fmt: str) -> str:
+    """``mean±sd`` of the per-seed values (sd with ddof=1; 0 for one seed)."""
+    v = np.asarray(values, float)
+    sd = float(v.std(ddof=1)) if v.size > 1 else 0.0
+    return f"{format(float(v.mean()), fmt)}±{format(sd, fmt)}"
+
+
+HEADER = (f"{'aligner':22s} {'data':10s} {'pairs':>5s} {'acc (mean±sd)':>13s} {'major.':>6s} "
+          f"{'ceiling':>7s} {'share':>11s} {'own share':>11s} {'below':>5s} {'adapt s':>7s} "
+          f"{'seeds':>5s}")
+
+
+def format_row(name: str, data_name: str, r: dict[str, Any]) -> str:
+    """One printed row: per-seed lists summarised as mean±sd."""
+    adapt = "-" if not np.isfinite(r["adapt_s"]) else f"{r['adapt_s']:.2f}"
+    return (f"{name:22s} {data_name:10s} {r['pairs']:5d} {_ms(r['acc'], '.3f'):>13s} "
+            f"{r['majority']:6.3f} {r['ceiling']:7.3f} {_ms(r['share'], '.2f'):>11s} "
+            f"{_ms(r['own_share'], '.2f'):>11s} {sum(r['below']):5d} {adapt:>7s} "
+            f"{len(r['seeds']):5d}")
 
 
 def main(argv: list[str] | None = None) -> int:
+    import json
+
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="two sessions per mouse, short chewie")
-    p.add_argument("--aligners", default=",".join([*CONFIGS, PEER]),
-                   help=f"comma-separated subset of {[*CONFIGS, PEER]}")
-    p.add_argument("--no-chewie", action="store_true")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quick", action="store_true", help="two sessions per mouse, seeds 0, 1")
+    p.add_argument("--aligners", default=",".join(FAST),
+                   help=f"comma-separated rows, default {','.join(FAST)}; any of "
+                        f"{[*CONFIGS, PEER]}")
+    p.add_argument("--adversarial", action="store_true",
+                   help=f"also run the slow rows {SLOW} (at --slow-seeds seeds)")
+    p.add_argument("--seeds", default=None, help="split seeds, default 0,1,2,3,4")
+    p.add_argument("--slow-seeds", type=int, default=2,
+                   help="how many of the seeds the adversarial rows run (default 2)")
+    p.add_argument("--chewie", action="store_true", help="also the monkey data (no +time rows)")
+    p.add_argument("--json", default="out/bench_alignment_real.json",
+                   help="where to write every per-seed value ('' to skip)")
     args = p.parse_args(argv)
     root = _root()
     if not (root / "steinmetz").is_dir():
         print(f"skipped: no shared data at {root} (set SPIKEDECODE_SHARED_DATA)")
         return 0
     names = [a for a in args.aligners.split(",") if a]
+    if args.adversarial:
+        names += [a for a in SLOW if a not in names]
     unknown = sorted(set(names) - set(CONFIGS) - {PEER})
     if unknown:
-        p.error(f"unknown aligners {unknown}; choose from {list(CONFIGS)}")
+        p.error(f"unknown aligners {unknown}; choose from {[*CONFIGS, PEER]}")
+    seeds = ([int(s) for s in args.seeds.split(",")] if args.seeds
+             else ([0, 1] if args.quick else [0, 1, 2, 3, 4]))
     cache: dict[Any, Any] = {}
-    header = (f"{'aligner':18s} {'data':10s} {'pairs':>5s} {'acc':>6s} {'major.':>6s} "
-              f"{'ceiling':>7s} {'share':>6s} {'adapt s':>7s} {'total s':>7s}")
-    print(header)
-    print("-" * len(header))
-    done: dict[tuple[str, str], dict[str, float]] = {}
-    for name in names:
-        if name == PEER:
-            for mouse, r in sklearn_peer(root, quick=args.quick, seed=args.seed).items():
-                done[name, mouse] = r
-                print(f"{name:18s} {mouse:10s} {r['pairs']:5d} {r['acc']:6.3f} "
-                      f"{r['majority']:6.3f} {r['ceiling']:7.3f} {r['share']:6.2f} "
-                      f"{'-':>7s} {r['total_s']:7.1f}", flush=True)
-            continue
-        cfg = CONFIGS[name]
-        pool, smooth = cfg.get("pool"), cfg.get("smooth")
+
+    def data_sets(pool: Any, smooth: Any) -> dict[str, Any]:
         if (pool, smooth) not in cache:
             cache[pool, smooth] = steinmetz_by_mouse(root, pool=pool, quick=args.quick,
                                                      smooth=smooth)
         sets = dict(cache[pool, smooth])
-        if not args.no_chewie and (root / "dad" / "chewie_demo.mat").is_file():
+        if args.chewie and (root / "dad" / "chewie_demo.mat").is_file():
             if "chewie" not in cache:
                 cache["chewie"] = chewie_days(root, quick=args.quick)
             sets["chewie"] = cache["chewie"]
-        for data_name, days in sets.items():
+        return sets
+
+    t_all = time.perf_counter()
+    raw = data_sets(None, None)
+    ceilings = {m: fixed_ceilings(days, seeds) for m, days in raw.items()}
+    print(f"split seeds {seeds}; fixed ceiling per session (raw units, whole window, "
+          "logistic, within-session grouped 5-fold CV, mean over the seeds):")
+    for m, c in ceilings.items():
+        print(f"  {m}: " + ", ".join(f"{d} {v:.3f}" for d, v in c.items())
+              + f" (majority {np.mean([majority_rate(_labels_of(raw[m][d])) for d in c]):.3f})")
+    if args.adversarial:
+        print(f"adversarial rows {SLOW}: seeds {seeds[:args.slow_seeds]} only (slow)")
+    print(HEADER)
+    print("-" * len(HEADER))
+    done: dict[str, dict[str, Any]] = {}
+    for name in names:
+        row_seeds = seeds[:args.slow_seeds] if name in SLOW else seeds
+        if name == PEER:
+            ours = data_sets(2, 0.03)
+            for mouse, days in peer_sessions(root, quick=args.quick).items():
+                data = _prepared(ours[mouse])
+                for d, (_, y) in days.items():  # the same trials, in the same order
+                    if not np.array_equal(np.where(y == 1, "left", "right"), data[d]["y"]):
+                        raise RuntimeError(f"peer and spikedecode disagree on {d}'s trials")
+                halves = {s: cross_day_halves(data, s) for s in row_seeds}
+                with warnings.catch_warnings():  # LogisticRegressionCV's API transition
+                    warnings.simplefilter("ignore", FutureWarning)
+                    r = sklearn_peer(days, halves, ceilings[mouse])
+                done[f"{name}/{mouse}"] = r
+                print(format_row(name, mouse, r), flush=True)
+            continue
+        cfg = CONFIGS[name]
+        for data_name, days in data_sets(cfg.get("pool"), cfg.get("smooth")).items():
             c = cfg
             if data_name == "chewie" and cfg["kw"].get("n_lags", 1) > 1 and \
                     cfg.get("name", name) != "distribution":
                 continue  # no trials in chewie: no lags to resolve
             if data_name == "chewie" and "n_lags" in cfg["kw"]:
-                # one bin per sample (no trials); fewer starts keep the adapt under 10 s
                 c = {**cfg, "kw": {**cfg["kw"], "n_lags": 1, "max_starts": 16}}
-            r = evaluate(days, name, c, args.seed)
-            done[name, data_name] = r
-            print(f"{name:18s} {data_name:10s} {r['pairs']:5d} {r['acc']:6.3f} "
-                  f"{r['majority']:6.3f} {r['ceiling']:7.3f} {r['share']:6.2f} "
-                  f"{r['adapt_s']:7.2f} {r['total_s']:7.1f}", flush=True)
+            r = evaluate(days, name, c, row_seeds, ceilings[data_name])
+            done[f"{name}/{data_name}"] = r
+            print(format_row(name, data_name, r), flush=True)
     print_peer_ratios(done)
+    print(f"total {time.perf_counter() - t_all:.0f} s")
+    if args.json:
+        out = Path(args.json)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps({"seeds": seeds, "ceilings": ceilings, "rows": done},
+                                  indent=1))
+        print(f"wrote {out}")
     return 0
 
 
-def print_peer_ratios(done: dict[tuple[str, str], dict[str, float]],
-                      ours: str = "cca+time") -> None:
-    """``ours`` against the peer, per mouse: share, accuracy and total-time ratios."""
-    for (name, mouse), peer in done.items():
-        r = done.get((ours, mouse))
+def _prepared(days: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    from spikedecode.evaluation import prepare_days
+
+    return prepare_days(days, shared_units=False)
+
+
+def print_peer_ratios(done: dict[str, dict[str, Any]], ours: str = "cca+time") -> None:
+    """``ours`` / the peer per mouse, seed by seed (same halves): mean ± sd of the ratios."""
+    for key, peer in done.items():
+        name, mouse = key.split("/", 1)
+        r = done.get(f"{ours}/{mouse}")
         if name != PEER or r is None:
             continue
-        print(f"ratio {ours} / {PEER} {mouse}: share {r['share'] / peer['share']:.2f}, "
-              f"accuracy {r['acc'] / peer['acc']:.3f}, total time "
-              f"{r['total_s'] / peer['total_s']:.1f}x (ours also fits the aligner in "
-              "every diagonal fold)")
+        n = min(len(r["share"]), len(peer["share"]))
+        share = [r["share"][i] / peer["share"][i] for i in range(n)]
+        acc = [r["acc"][i] / peer["acc"][i] for i in range(n)]
+        print(f"ratio {ours} / {PEER} {mouse} ({n} seeds, same halves): share "
+              f"{_ms(share, '.2f')}, accuracy {_ms(acc, '.3f')}")
 
 
 if __name__ == "__main__":

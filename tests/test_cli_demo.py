@@ -39,6 +39,7 @@ def test_demo_report(demo_report):
         assert (out / "raster_day0.png").exists()
 
 
+@pytest.mark.filterwarnings("ignore::spikedecode.evaluation.BelowMajorityWarning")
 def test_decode_and_consistency_commands(tmp_path, capsys, tiny_experiment):
     from spikedecode.io import write
 

@@ -263,7 +263,8 @@ def procrustes(A: ArrayLike, B: ArrayLike, *, rank: int | None = None,
         The undetermined directions: ``"zero"`` maps them to zero (a partial isometry);
         ``"identity"`` completes ``R`` to the orthogonal matrix nearest the identity
         among those that fit the determined directions (the polar factor of the product
-        of the two complements' projectors; independent of the basis LAPACK picks).
+        of the two complements' projectors; independent of the basis LAPACK picks, and
+        unique unless the two complements have orthogonal directions).
 
     Returns
     -------
@@ -284,8 +285,8 @@ def procrustes(A: ArrayLike, B: ArrayLike, *, rank: int | None = None,
     >>> R1 = procrustes(A[:2] - A[:2].mean(0), (A[:2] - A[:2].mean(0)) @ rot)
     >>> int(np.linalg.matrix_rank(R1))
     1
-    >>> R2 = procrustes(A[:2] - A[:2].mean(0), (A[:2] - A[:2].mean(0)) @ rot, complete="identity")
-    >>> np.allclose(R2 @ R2.T, np.eye(2))
+    >>> C = A[:2] - A[:2].mean(0)
+    >>> np.allclose(procrustes(C, C, complete="identity"), np.eye(2))  # nearest the identity
     True
     """
     if complete not in ("zero", "identity"):
