@@ -29,9 +29,14 @@ def _check_real_recordings(real: dict | None) -> None:
     if real is None:  # the shared Steinmetz sessions are absent: the section said why
         return
     # quick mode: the adversarial row runs in full mode only
+    ceilings = real.pop("ceilings")
     assert set(real) == {"cca", "cca+time", "procrustes+time-free"}
     for r in real.values():
         assert 0 <= r["majority"] <= 1 and 0 <= r["acc"] <= 1
+        # ONE fixed ceiling (raw units, whole window) for every row; shares against it
+        assert abs(r["ceiling"] - sum(ceilings.values()) / len(ceilings)) < 1e-12
+        assert abs(r["share"] - (r["acc"] - r["majority"]) / (r["ceiling"] - r["majority"])) \
+            < 1e-9
     # with labels and without, the time-resolved aligners transfer above the majority rate
     # (quick, 2 sessions of mouse Cori: measured 0.77 and 0.72 against 0.58)
     for name in ("cca+time", "procrustes+time-free"):
