@@ -102,6 +102,11 @@ CONFIGS: dict[str, dict[str, Any]] = {
     # session of the mouse (leave_one_day_out), the held-out one adapted on half its trials
     "cca+time-lodo": {"name": "cca", "kw": {"n_components": 10, **_TIME}, "pool": 2,
                       "smooth": 0.03, "lodo": True},
+    # item 6 candidate: the same with the label-free aligner (no label of the held-out day;
+    # the decoder is trained on every other session, mapped label-free to the reference)
+    "procrustes+time-free-lodo": {"name": "procrustes",
+                                  "kw": {"n_components": 10, **_TIME, "match": "time"},
+                                  "pool": 2, "smooth": 0.03, "lodo": True},
     "adversarial-cond+time": {"name": "adversarial-cond",
                               "kw": {"n_components": 10, **_TIME, "random_state": 0},
                               "pool": 2, "smooth": 0.03},

@@ -249,11 +249,14 @@ if not QUICK and not args.skip_fa_units:
 # (``cca``), the time course of each trial (``+time``: 30 ms smoothing, 20 lags, matched
 # on condition and lag), the same without any label (``procrustes+time-free``: each
 # day's average trajectory over all trials is matched, ``match="time"``) and the
-# conditional adversarial aligner refining the time-resolved CCA. The table prints the
-# share of the within-session ceiling that each aligner recovers
-# (``benchmarks/bench_alignment_real.py`` runs every aligner on both mice; the results
-# and what was tried are in ``docs/alignment.md``). Skipped, with a reason, when the
-# shared data are absent.
+# conditional adversarial aligner refining the time-resolved CCA (full mode only, one
+# split seed: it is slow). Every figure follows one reporting protocol: the share of ONE
+# fixed ceiling per session (its raw-unit, whole-window within-session accuracy from
+# ``within_day_scores``, the same for every row), as the mean ± sd over split seeds (five
+# in full mode, one in quick mode), and only second the share of the row's own diagonal.
+# ``benchmarks/bench_alignment_real.py`` runs every aligner on both mice with the same
+# protocol (and a scikit-learn peer on the same halves); the results and what was tried
+# are in ``docs/alignment.md``. Skipped, with a reason, when the shared data are absent.
 
 # %%
 if not args.skip_real:
