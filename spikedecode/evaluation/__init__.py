@@ -23,6 +23,11 @@ from spikedecode.evaluation.metrics import (
     set_seed,
     within_day_scores,
 )
+from spikedecode.evaluation.temporal import (
+    cluster_test,
+    temporal_generalization,
+    time_resolved_scores,
+)
 
 __all__ = [
     "METRICS",
@@ -42,4 +47,7 @@ __all__ = [
     "run_tasks",
     "set_seed",
     "within_day_scores",
+    "time_resolved_scores",
+    "temporal_generalization",
+    "cluster_test",
 ]
