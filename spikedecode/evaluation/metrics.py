@@ -614,6 +614,10 @@ class _LabelPermuter:
       as a whole to another group with the same number of samples, so every permuted data
       set keeps the observed trials' label patterns and within-trial correlation. Groups
       whose length no other group shares keep their labels.
+    * every group holds each label exactly once and all carry the same label sequence (a
+      paired design: a stimulus window and the baseline window of the same trial): the
+      labels are shuffled within each group (under the null the windows of one trial are
+      exchangeable), as a paired sign-flip test does.
 
     A window-level shuffle in the last case would break the within-trial correlation that
     the grouped CV keeps in the observed score: the null comes out too narrow and the test
@@ -624,6 +628,7 @@ class _LabelPermuter:
         self.y = y
         self.groups = groups
         self.blocks: list[NDArray[np.intp]] = []  # (n_groups_of_length_L, L) sample indices
+        self.paired: list[NDArray[np.intp]] | None = None
         if groups is None:
             return
         if len(groups) != len(y):
@@ -642,6 +647,14 @@ class _LabelPermuter:
             # a block whose groups all carry the same label sequence cannot change y
             if len(idx) > 1 and len(np.unique(y[block], axis=0)) > 1:
                 self.blocks.append(block)
+        if not self.blocks and all(
+                len(m) == len(np.unique(y[m])) == n_labels
+                for m, n_labels in zip(members, [len(np.unique(y))] * len(members))):
+            # a paired design (each trial holds every label once, e.g. a stimulus window
+            # and its own baseline): under the null the windows of a trial are
+            # exchangeable, so labels are shuffled within each trial
+            self.paired = members
+            return
         if not self.blocks:
             raise LabelError(
                 f"groups: {len(members)} groups (trials) hold more than one label, and no two "
@@ -659,6 +672,10 @@ class _LabelPermuter:
         if self.constant:  # permute the label of whole trials: keeps the trial structure
             return y[self.first][rng.permutation(len(self.first))][self.inv]
         out = y.copy()
+        if self.paired is not None:
+            for m in self.paired:
+                out[m] = y[m[rng.permutation(len(m))]]
+            return out
         for block in self.blocks:
             out[block] = y[block[rng.permutation(len(block))]]
         return out
@@ -687,6 +704,10 @@ def permutation_chance(
       trial's label *sequence* moves as a whole to another trial with the same number of
       windows (a restricted permutation that keeps every trial's label pattern); trials
       whose length no other trial shares keep their labels;
+    * every trial holds each label once, in the same order (a paired design, e.g. the
+      event window and the baseline window of each trial from
+      :func:`spikedecode.preprocess.event_windows`): labels are shuffled within each
+      trial;
     * no ``groups``: windows are treated as exchangeable and shuffled one by one.
 
     Parameters

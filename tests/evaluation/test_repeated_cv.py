@@ -81,3 +81,24 @@ def test_target_vs_foil_on_the_real_file_is_chance_and_its_ci_says_so():
         assert r["n_repeats"] == AUTO_REPEATS
         lo, hi = r["balanced_accuracy_ci"]
         assert lo < 0.5 < hi, (seed, r["balanced_accuracy"], lo, hi)
+
+
+def test_paired_baseline_design_permutes_within_each_trial():
+    from spikedecode.evaluation.metrics import _LabelPermuter
+
+    y = np.array(["event"] * 20 + ["baseline"] * 20)
+    g = np.r_[np.arange(20), np.arange(20)]
+    perm = _LabelPermuter(y, g)
+    rng = np.random.default_rng(0)
+    flips = []
+    for _ in range(50):
+        p = perm(rng)
+        # every trial still holds one window of each class
+        for t in range(20):
+            assert sorted(p[g == t].tolist()) == ["baseline", "event"]
+        flips.append(np.mean(p[:20] == "baseline"))
+    assert 0.3 < np.mean(flips) < 0.7  # about half the trials swap
+    X = np.random.default_rng(1).normal(size=(40, 2))
+    r = within_day_scores(LogisticRegression(), X, y, g, n_boot=50, n_permutations=9,
+                          random_state=0)
+    assert 0.3 < r["balanced_chance_perm"] < 0.7
