@@ -189,7 +189,8 @@ def decode_events(
         "label_column": label, "classes": [(str(a), int(b)) for a, b in zip(labels, counts)],
         "n_units": int(w.sizes["unit"]), "n_dropped_missing": w.attrs["n_dropped_missing"],
         "transform": "log1p"}
-    X3, y, g = to_sequences(w)
+    X3, y_opt, g = to_sequences(w)
+    y = np.asarray(y_opt)
     X = np.log1p(X3.reshape(len(X3), -1))  # counts -> log1p, then each decoder standardises
     results: dict[str, dict[str, Any]] = {}
     for kind in kinds:
