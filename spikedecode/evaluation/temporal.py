@@ -95,10 +95,24 @@ def _oof(decoder: Any, X: NDArray, y: NDArray, groups: NDArray | None, n_splits:
 
 
 def _scores(y: NDArray, pred: NDArray, metric: str) -> NDArray[np.float64]:
-    """``metric`` at every lag (cell) of ``pred`` (n_samples, ...)."""
-    fn = _metric(metric)
+    """``metric`` at every lag (cell) of ``pred`` (n_samples, ...), from confusion counts.
+
+    The same numbers as sklearn's ``accuracy_score`` / ``balanced_accuracy_score`` at
+    each cell (both come from the confusion matrix), without one call per cell.
+    """
+    from spikedecode.evaluation.metrics import _scores_from_confusions
+
+    _metric(metric)
     flat = pred.reshape(len(y), -1)
-    return np.array([fn(y, flat[:, j]) for j in range(flat.shape[1])]).reshape(pred.shape[1:])
+    classes, codes = np.unique(np.concatenate([y, flat.ravel()]), return_inverse=True)
+    codes = codes.reshape(-1)
+    k = len(classes)
+    t = codes[: len(y)]
+    p = codes[len(y):].reshape(flat.shape)
+    cells = flat.shape[1]
+    pair = (np.arange(cells)[None, :] * k * k + t[:, None] * k + p).ravel()
+    conf = np.bincount(pair, minlength=cells * k * k).reshape(cells, k, k)
+    return _scores_from_confusions(conf, metric).reshape(pred.shape[1:])
 
 
 def _clusters(stat: NDArray, above: NDArray[np.bool_]) -> tuple[NDArray[np.intp], NDArray]:
@@ -125,7 +139,10 @@ def cluster_test(
         Scores on permuted labels (the same CV).
     cluster_alpha : float, default=0.05
         Cluster-forming threshold: a point joins a cluster when its score exceeds the
-        ``1 - cluster_alpha`` quantile of the null at that point.
+        ``1 - cluster_alpha`` quantile, at that point, of the observed and permuted
+        scores together (all ``n_permutations + 1`` data sets are treated alike, so the
+        test is exact: under the null a cluster has ``p_value <= alpha`` in at most a
+        fraction ``alpha`` of data sets).
 
     Returns
     -------
@@ -164,7 +181,9 @@ def cluster_test(
     if not 0 < cluster_alpha < 1:
         raise ConfigError(f"cluster_alpha == {cluster_alpha}, must be in (0, 1).")
     chance = nul.mean(axis=0)
-    threshold = np.quantile(nul, 1 - cluster_alpha, axis=0)
+    # the threshold comes from the observed and the permuted data sets together, so all
+    # n + 1 are treated alike (exchangeable under the null): the test is exact
+    threshold = np.quantile(np.concatenate([obs[None], nul]), 1 - cluster_alpha, axis=0)
     labels, masses = _clusters(obs - chance, obs > threshold)
     null_max = np.zeros(nul.shape[0])
     for i in range(nul.shape[0]):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import xarray as xr
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import NearestCentroid
 
@@ -105,15 +106,32 @@ def test_figures(tmp_path):
     assert isinstance(time_resolved_scores(NearestCentroid(), X, y, **kw), xr.Dataset)
 
 
+class _NearestMean(ClassifierMixin, BaseEstimator):
+    """A bare nearest-class-mean classifier (no input validation: fast for the null test)."""
+
+    def fit(self, X, y):
+        self.classes_ = np.unique(y)
+        self.means_ = np.stack([X[y == c].mean(axis=0) for c in self.classes_])
+        return self
+
+    def predict(self, X):
+        d = ((X[:, None, :] - self.means_[None]) ** 2).sum(-1)
+        return self.classes_[d.argmin(axis=1)]
+
+
 @pytest.mark.slow
 def test_null_cluster_test_is_significant_in_at_most_5_percent_of_null_data_sets():
-    """Issue 21: shuffled labels -> no significant cluster in >= 95 of 100 data sets."""
+    """Issue 21: shuffled labels -> no significant cluster in >= 95 of 100 data sets.
+
+    With 49 permutations a cluster is significant (p <= 0.05) when at most one permuted
+    data set beats it: an exact test has a 2 / 50 = 4 % rate under the null.
+    """
     n_sig = 0
     for k in range(100):
         rng = np.random.default_rng(1000 + k)
-        X = rng.normal(size=(30, 6, 3))
-        y = rng.permutation(np.arange(30) % 2)
-        r = time_resolved_scores(NearestCentroid(), X, y, n_splits=3, n_repeats=1,
-                                 n_permutations=39, n_boot=0, random_state=k)
+        X = rng.normal(size=(24, 5, 2))
+        y = rng.permutation(np.arange(24) % 2)
+        r = time_resolved_scores(_NearestMean(), X, y, n_splits=3, n_repeats=1,
+                                 n_permutations=49, n_boot=0, random_state=k)
         n_sig += int(r.attrs["n_significant_clusters"] > 0)
     assert n_sig <= 5, n_sig
