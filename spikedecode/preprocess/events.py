@@ -209,7 +209,6 @@ def event_windows(
     coords: Sequence[str] = (),
     per: str = "trial",
     outside: str = "raise",
-    _min_classes: int = 2,
 ) -> xr.DataArray:
     """Windows aligned to the events of a table: one sample per event (trial).
 
@@ -301,6 +300,18 @@ def event_windows(
     >>> b["label"].values.tolist(), b["trial"].values.tolist()
     (['event', 'event', 'baseline', 'baseline'], [0, 1, 0, 1])
     """
+    return _event_windows(rec, events, align=align, window=window, bin_size=bin_size,
+                          label=label, labels=labels, baseline=baseline, coords=coords,
+                          per=per, outside=outside, min_classes=2)
+
+
+def _event_windows(
+    rec: xr.Dataset, events: Any, *, align: str, window: tuple[float, float],
+    bin_size: float | None, label: str | None, labels: Iterable[Any] | None,
+    baseline: tuple[float, float] | None, coords: Sequence[str], per: str, outside: str,
+    min_classes: int,
+) -> xr.DataArray:
+    """:func:`event_windows`, with the number of labels it requires (1 for epoch_bins)."""
     from spikedecode.errors import RecordingError
     from spikedecode.recording import check_recording
 
@@ -375,7 +386,7 @@ def event_windows(
         warnings.warn(
             f"event_windows dropped {n_missing} of {n_rows} row(s) ({'; '.join(what)}, e.g. "
             f"row {int(np.flatnonzero(bad_time | bad_label)[0])}).",
-            DataDroppedWarning, stacklevel=2,
+            DataDroppedWarning, stacklevel=3,
         )
     if not keep.any():
         raise NotEnoughDataError(
@@ -396,7 +407,7 @@ def event_windows(
                f"{times[i] + hi:g}) s")
         if outside == "raise":
             raise RecordingError(msg + "; narrow window/baseline or pass outside='drop'.")
-        warnings.warn(f"event_windows dropped {msg}.", DataDroppedWarning, stacklevel=2)
+        warnings.warn(f"event_windows dropped {msg}.", DataDroppedWarning, stacklevel=3)
         keep &= ~out_of
         if not keep.any():
             raise NotEnoughDataError("every event window leaves the recording.")
@@ -416,7 +427,7 @@ def event_windows(
         rel0 = np.full(rows.size, t0)
         row_of = rows
     classes = np.unique(lab)
-    if classes.size < _min_classes:
+    if classes.size < min_classes:
         raise LabelError(
             f"column {label!r} holds one label ({classes.tolist()}) in the {rows.size} kept "
             "rows; decoding needs two or more. Pick another column (spikedecode info FILE "

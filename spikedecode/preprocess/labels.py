@@ -595,7 +595,7 @@ def epoch_bins(
         raise ConfigError(f"t_window == {t_window!r} holds no bin of {bin_size} s; widen it "
                           "or use a smaller bin_size.")
     # a special case of the one event-aligned cutter: the epochs' onsets, per-bin samples
-    from spikedecode.preprocess.events import epochs_table, event_windows
+    from spikedecode.preprocess.events import _event_windows, epochs_table
 
     table = epochs_table(rec)
     if table["start_time"].size == 0:
@@ -608,9 +608,9 @@ def epoch_bins(
                 f"labels names {unknown}, which no epoch has; epoch labels are "
                 f"{sorted(set(table['label'].tolist()))}."
             )
-    w = event_windows(rec, table, align="start_time", window=(t0, t0 + n_bins * bin_size),
-                      bin_size=float(bin_size), label="label", labels=labels, per="bin",
-                      _min_classes=1)
+    w = _event_windows(rec, table, align="start_time", window=(t0, t0 + n_bins * bin_size),
+                       bin_size=float(bin_size), label="label", labels=labels, baseline=None,
+                       coords=(), per="bin", outside="raise", min_classes=1)
     day = w.attrs["day"]
     return xr.DataArray(
         w.values.astype(np.float64), dims=("sample", "lag", "unit"),
