@@ -319,7 +319,6 @@ def command(file: str, decoders: str, bin_size: str | None, n_bins: str, step: i
     if not isinstance(n_bins_int, int):
         raise click.UsageError(f"--window == {n_bins!r}: bins per window (an integer); "
                                "START:STOP windows need --intervals TABLE --align COLUMN.")
-    n_bins = n_bins_int  # type: ignore[assignment]
     if step is None:
         step = 1 if preset == "study" else n_bins_int
     bin_size = bin_size or "5ms"
@@ -328,11 +327,11 @@ def command(file: str, decoders: str, bin_size: str | None, n_bins: str, step: i
     kw: dict[str, Any] = {}
     if stimuli:
         kw["stimulus_labels"] = [s.strip() for s in stimuli.split(",")]
-    w = make_windows(rec, bin_size=parse_duration(bin_size), n_bins=n_bins, step=step,
+    w = make_windows(rec, bin_size=parse_duration(bin_size), n_bins=n_bins_int, step=step,
                      rule=rule, **kw)
     task, classes = describe_task(w)
     meta = {"file": str(file), "task": task, "classes": classes,
-            "bin_size": parse_duration(bin_size), "n_bins": n_bins, "step": step,
+            "bin_size": parse_duration(bin_size), "n_bins": n_bins_int, "step": step,
             "labels": rule, "balance": balance, "preset": preset,
             "n_units": int(w.sizes["unit"])}
     results = decode_windows(w, kinds, n_splits=n_splits, n_boot=n_boot,

@@ -25,6 +25,7 @@ from spikedecode.evaluation.metrics import (
 )
 from spikedecode.evaluation.temporal import (
     cluster_test,
+    cross_day_time_resolved,
     temporal_generalization,
     time_resolved_scores,
 )
@@ -50,4 +51,5 @@ __all__ = [
     "time_resolved_scores",
     "temporal_generalization",
     "cluster_test",
+    "cross_day_time_resolved",
 ]

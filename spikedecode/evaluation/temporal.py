@@ -40,7 +40,8 @@ from spikedecode.evaluation.metrics import (
     set_seed,
 )
 
-__all__ = ["time_resolved_scores", "temporal_generalization", "cluster_test"]
+__all__ = ["time_resolved_scores", "temporal_generalization", "cluster_test",
+           "cross_day_time_resolved"]
 
 
 def _inputs(windows: Any, y: ArrayLike | None, groups: ArrayLike | None,
@@ -414,3 +415,94 @@ def temporal_generalization(
                      n_splits=n_splits, n_repeats=n_repeats, metric=metric, n_boot=n_boot,
                      ci=ci, n_permutations=n_permutations, cluster_alpha=cluster_alpha,
                      alpha=alpha, random_state=random_state)
+
+
+def cross_day_time_resolved(
+    days: Any,
+    decoder: Any,
+    *,
+    aligner: Any = None,
+    times: ArrayLike | None = None,
+    metric: str = "balanced_accuracy",
+    n_splits: int = 5,
+    adapt_folds: int = 2,
+    random_state: RandomStateLike = None,
+) -> xr.DataArray:
+    """Train on one day, test on another, at every time point after the event.
+
+    At each lag, :func:`~spikedecode.evaluation.cross_day_matrix` on that lag's samples
+    of every day: the honest cross-day protocol (the aligner fitted on the training day
+    and adapted to each test day on folds of whole trials other than the tested one),
+    so the diagonal of each matrix is the within-day CV score at that lag and the
+    off-diagonal cells the transfer.
+
+    Parameters
+    ----------
+    days : mapping day -> Windows
+        Event-aligned Windows ``(sample, lag, unit)`` with the same number of lags on
+        every day (e.g. :func:`~spikedecode.preprocess.event_windows` with ``bin_size``,
+        or :func:`~spikedecode.preprocess.from_counts` with ``pool``).
+    decoder : scikit-learn classifier
+        Cloned for every fit.
+    aligner : DayAligner, optional
+        E.g. ``get_aligner("cca")``; None decodes in the units shared by all days.
+    times : array-like (n_lags,), optional
+        Time of each lag; default the first day's ``t_lag`` (else the lag index).
+    metric : {"balanced_accuracy", "accuracy"}, default="balanced_accuracy"
+        The score.
+    n_splits : int, default=5
+        Grouped folds of the within-day (diagonal) cells.
+    adapt_folds : int, default=2
+        Folds of a test day's trials for the honest adaptation.
+    random_state : int, Generator or None
+        The same seed at every lag.
+
+    Returns
+    -------
+    xarray.DataArray
+        Dims ``(time, train_day, test_day)``; attrs of the per-lag matrices.
+
+    Raises
+    ------
+    SpikeDecodeValueError
+        Days with different numbers of lags.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> def day(seed):
+    ...     rng = np.random.default_rng(seed); y = np.arange(40) % 2
+    ...     X = rng.normal(size=(40, 3, 4)); X[:, 1:, 0] += 3 * y[:, None]
+    ...     return xr.DataArray(X, dims=("sample", "lag", "unit"),
+    ...         coords={"unit": list("abcd"), "label": ("sample", y.astype(str)),
+    ...                 "trial": ("sample", np.arange(40))})
+    >>> m = cross_day_time_resolved({"d1": day(0), "d2": day(1)}, LogisticRegression(),
+    ...                             random_state=0)
+    >>> m.dims, bool(m.sel(train_day="d1", test_day="d2")[2] > 0.8)
+    (('time', 'train_day', 'test_day'), True)
+    """
+    from spikedecode.evaluation.consistency import cross_day_matrix
+
+    names = list(days)
+    n_lags = {d: int(days[d].sizes["lag"]) for d in names}
+    if len(set(n_lags.values())) != 1:
+        raise SpikeDecodeValueError(
+            f"days have different numbers of lags {n_lags}; cut every day's Windows with "
+            "the same window and bin_size.")
+    n = next(iter(n_lags.values()))
+    first = days[names[0]]
+    if times is None:
+        times = (first["t_lag"].values if "t_lag" in first.coords
+                 else np.arange(n, dtype=np.float64))
+    t = np.asarray(times, dtype=np.float64)
+    seed = draw_seed(random_state)
+    mats = [cross_day_matrix({d: days[d].isel(lag=[k]) for d in names}, decoder,
+                             aligner=None if aligner is None else clone(aligner),
+                             metric=metric, n_splits=n_splits, adapt_folds=adapt_folds,
+                             random_state=seed)
+            for k in range(n)]
+    out = xr.concat(mats, dim="time").assign_coords(time=t)
+    out.attrs = dict(mats[0].attrs)
+    out.name = "score"
+    return out

@@ -135,3 +135,23 @@ def test_null_cluster_test_is_significant_in_at_most_5_percent_of_null_data_sets
                                  n_permutations=49, n_boot=0, random_state=k)
         n_sig += int(r.attrs["n_significant_clusters"] > 0)
     assert n_sig <= 5, n_sig
+
+
+def test_cross_day_curve_transfers_where_both_days_carry_the_signal():
+    from spikedecode.evaluation import cross_day_time_resolved
+
+    def day(seed):
+        X, y = _bump(n=40, n_lags=4, onset=2, shift=3.0, seed=seed)
+        return xr.DataArray(X, dims=("sample", "lag", "unit"),
+                            coords={"unit": ["a", "b", "c"], "label": ("sample", y.astype(str)),
+                                    "trial": ("sample", np.arange(40)),
+                                    "t_lag": ("lag", [-0.1, 0.0, 0.1, 0.2])})
+    m = cross_day_time_resolved({"d1": day(0), "d2": day(1)}, LogisticRegression(),
+                                random_state=0)
+    assert m.dims == ("time", "train_day", "test_day")
+    np.testing.assert_allclose(m["time"].values, [-0.1, 0.0, 0.1, 0.2])
+    across = m.sel(train_day="d1", test_day="d2").values
+    assert across[2:].min() > 0.8 and across[:2].max() < 0.7
+    with pytest.raises(SpikeDecodeValueError, match="lags"):
+        cross_day_time_resolved({"d1": day(0), "d2": day(1).isel(lag=[0, 1])},
+                                LogisticRegression())
