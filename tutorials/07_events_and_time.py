@@ -21,7 +21,8 @@
 #    score at every 250 ms after the onset, with a cluster-based permutation test, and
 #    the temporal generalization matrix;
 # 2. the **Steinmetz sessions** (mouse, 0–400 ms after a grating): left vs right at
-#    every 50 ms, and how a decoder trained at one time generalises to the others.
+#    every 50 ms, how a decoder trained at one time generalises to the others, and how
+#    it transfers to another session (through an aligner: no neuron is shared).
 #
 # Run it as `python tutorials/07_events_and_time.py [--quick] [--out DIR]`. `--quick`
 # (used by the test suite and the docs) runs 2 CV repeats, 9 permutations and 500 ms

@@ -20,3 +20,9 @@ def test_tutorial_07_quick(tutorial, tmp_path):
         assert max(s[3:]) > 0.65 and min(s[:2]) < max(s[3:])  # rises after the grating
         assert res["steinmetz"]["diagonal_equals_curve"] is True
         assert_figures(tmp_path, "steinmetz_time_resolved", "steinmetz_generalization")
+    if "steinmetz_across" in res:
+        across = res["steinmetz_across"]
+        assert set(across) == {"session1->session1", "session1->session2",
+                               "session2->session1", "session2->session2"}
+        assert all(len(v) == 8 for v in across.values())
+        assert_figures(tmp_path, "steinmetz_across_sessions")
