@@ -105,3 +105,10 @@ def test_info_lists_time_columns_and_descriptions(events_file, capsys):
     out = capsys.readouterr().out
     assert "time columns (decode --align): start_time, stop_time, cue_time" in out
     assert "stimulus kind: a or b (ground truth)" in out
+
+
+def test_stimuli_keeps_those_label_values(events_file, tmp_path, capsys):
+    code, out, err = _run(capsys, events_file, "--intervals", "trials", "--align", "start_time",
+                          "--window", "0s:0.6s", "--label-column", "kind", "--stimuli", "a",
+                          "--out", tmp_path, "--json")
+    assert code == 2 and "one label" in err

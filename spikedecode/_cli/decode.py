@@ -235,7 +235,8 @@ def _echo_summary(report: dict[str, Any], results: dict[str, dict[str, Any]]) ->
               default="multiclass", show_default=True,
               help="multiclass: each stimulus vs latent; binary: stimulus vs latent.")
 @click.option("--stimuli", default=None,
-              help="Comma-separated epoch labels to decode (others excluded).")
+              help="Comma-separated epoch labels to decode (others excluded); with --align: "
+                   "values of --label-column to keep.")
 @click.option("--intervals", default=None,
               help="NWB: interval table(s) whose rows are the trials (see `spikedecode info`); "
                    "rows of the other tables are excluded, not latent.")
@@ -311,7 +312,7 @@ def command(file: str, decoders: str, bin_size: str | None, n_bins: str, step: i
             n_splits=n_splits, n_boot=n_boot, permutations=_auto_int(permutations, "auto"),
             repeats=_auto_int(repeats, "auto"), seed=seed, outdir=outdir,
             time_resolved=time_resolved, as_json=as_json, max_epochs=max_epochs,
-            preset=preset)
+            preset=preset, stimuli=stimuli, balance=balance)
         if as_json:
             echo_json(report)
         return

@@ -142,6 +142,7 @@ def decode_events(
     baseline: str | None, bin_size: str | None, kinds: list[str], n_splits: int,
     n_boot: int, permutations: Any, repeats: Any, seed: int, outdir: Path,
     time_resolved: bool, as_json: bool, max_epochs: int, preset: str,
+    stimuli: str | None = None, balance: str = "none",
 ) -> dict[str, Any]:
     """Run the event-aligned decode and write its results; returns the report.
 
@@ -152,7 +153,7 @@ def decode_events(
     """
     import numpy as np
 
-    from spikedecode._cli.decode import jsonable
+    from spikedecode._cli.decode import _sampler, jsonable
     from spikedecode.errors import ConfigError
     from spikedecode.evaluation import within_day_scores
     from spikedecode.io import read, read_interval_table, sniff
@@ -177,7 +178,12 @@ def decode_events(
         raise click.UsageError("give --label-column or --vs-baseline, not both.")
     rec = read(file, intervals=None)
     events = read_interval_table(file, table)
-    w = event_windows(rec, events, align=align, window=span, label=label, baseline=base)
+    keep = [v.strip() for v in stimuli.split(",")] if stimuli else None
+    if keep is not None and label is None:
+        raise click.UsageError("--stimuli filters trials by --label-column values; give "
+                               "--label-column too.")
+    w = event_windows(rec, events, align=align, window=span, label=label, baseline=base,
+                      labels=keep)
     what = (f"label {label}" if base is None
             else f"vs baseline {base[0]:g} to {base[1]:g} s (one sample per trial each)")
     task = (f"{table}: window {span[0]:g} to {span[1]:g} s after {align}, {what}; "
@@ -198,7 +204,8 @@ def decode_events(
         Xk = np.log1p(X3) if kind in ("mlp", "lstm") else X
         r = within_day_scores(est, Xk, y, g, n_splits=n_splits, n_boot=n_boot,
                               n_permutations=permutations if kind in ("logistic", "svm")
-                              else 0, n_repeats=repeats, random_state=seed)
+                              else 0, n_repeats=repeats, sampler=_sampler(balance, seed),
+                              random_state=seed)
         results[kind] = r
         save_json({**meta, "decoder": kind, **jsonable({kind: r})[kind]},
                   outdir / f"{kind}.json")
@@ -208,7 +215,7 @@ def decode_events(
 
         step = parse_duration(bin_size) if bin_size else min(0.1, (span[1] - span[0]) / 5)
         wt = event_windows(rec, events, align=align, window=span, label=label,
-                           baseline=base, bin_size=step)
+                           baseline=base, bin_size=step, labels=keep)
         Xt, yt, gt = to_sequences(wt)
         dec = event_decoder("logistic", random_state=seed)
         tr = time_resolved_scores(dec, np.log1p(Xt), yt, gt, times=wt["t_lag"].values,

@@ -339,7 +339,12 @@ def _event_windows(
                 "would sit in both classes. Choose a baseline that ends before the window "
                 "starts (e.g. (-1.0, 0.0) for window (0.2, 1.2))."
             )
-    elif label is None:
+    if labels is not None and label is None:
+        raise ConfigError(
+            "labels= filters the rows by their label, but label= is None; name the column "
+            "to filter on (with baseline=, it becomes the 'condition' coordinate)."
+        )
+    if baseline is None and label is None:
         raise ConfigError(
             "event_windows needs label= (the column that labels the trials, e.g. "
             "'stimuli_type') or baseline= (decode the event window against a pre-event "

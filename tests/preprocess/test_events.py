@@ -149,3 +149,11 @@ def test_real_nwb_recognition_table_aligns_to_onsets():
     wb = event_windows(rec, enc, align="boundary1_time", window=(0.0, 1.0),
                        label="stimCategory")
     np.testing.assert_allclose(wb["event_time"].values, enc["boundary1_time"].to_numpy())
+
+
+def test_labels_filter_needs_a_label_column(rec, table):
+    with pytest.raises(ConfigError, match="labels="):
+        event_windows(rec, table, window=(0.2, 1.2), baseline=(-1.0, 0.0), labels=["x"])
+    w = event_windows(rec, table, window=(0.2, 1.2), baseline=(-1.0, 0.0), label="kind",
+                      labels=["x"])
+    assert set(w["condition"].values.tolist()) == {"x"}
