@@ -21,8 +21,11 @@ neo 0.14's ``NWBIO`` fails on real files, so NWB is read here with pynwb directl
   and counts them in ``attrs["n_dropped_other_intervals"]``. Pass
   ``exclude_other_intervals=False`` to ignore those tables instead.
 * ``attrs["nwb_interval_tables"]`` describes every interval table as JSON (see
-  :func:`interval_tables`): name, rows, columns, the label column the reader uses, and
-  its role (``"epochs"``, ``"excluded"`` or ``"ignored"``); ``spikedecode info`` prints it.
+  :func:`interval_tables`): name, rows, columns, the label column the reader uses, its
+  role (``"epochs"``, ``"excluded"`` or ``"ignored"``), its time columns and each
+  column's description; ``spikedecode info`` prints it.
+* :func:`read_interval_table` reads one interval table whole (every column) as a
+  DataFrame: the events of :func:`spikedecode.preprocess.event_windows`.
 """
 
 from __future__ import annotations
@@ -134,8 +137,10 @@ def interval_tables(rec: xr.Dataset) -> list[dict[str, Any]]:
     -------
     list of dict
         One per table: ``table``, ``rows``, ``columns``, ``label_column`` (the column
-        the reader uses for labels, ``""`` when none) and ``role`` (``"epochs"``: read as
-        epochs; ``"excluded"``: its rows are excluded intervals; ``"ignored"``).
+        the reader uses for labels, ``""`` when none), ``role`` (``"epochs"``: read as
+        epochs; ``"excluded"``: its rows are excluded intervals; ``"ignored"``),
+        ``time_columns`` (the numeric ``*_time`` columns, what ``decode --align``
+        takes) and ``descriptions`` (column -> the file's own description).
 
     Examples
     --------
