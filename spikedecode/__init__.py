@@ -59,6 +59,7 @@ _LAZY = {
     "RandomOverSampler": "spikedecode.preprocess",
     "BootstrapSampler": "spikedecode.preprocess",
     "leakage_safe_cv": "spikedecode.preprocess",
+    "event_windows": "spikedecode.preprocess",
     # datasets
     "simulate_touch_experiment": "spikedecode.datasets",
     # decoders
@@ -66,6 +67,8 @@ _LAZY = {
     "TorchClassifier": "spikedecode.decoders",
     "MLPDecoder": "spikedecode.decoders",
     "LSTMDecoder": "spikedecode.decoders",
+    "SlidingEstimator": "spikedecode.decoders",
+    "GeneralizingEstimator": "spikedecode.decoders",
     # evaluation
     "within_day_scores": "spikedecode.evaluation",
     "cross_day_matrix": "spikedecode.evaluation",
@@ -73,6 +76,8 @@ _LAZY = {
     "consistency_score": "spikedecode.evaluation",
     "permutation_chance": "spikedecode.evaluation",
     "bootstrap_ci": "spikedecode.evaluation",
+    "time_resolved_scores": "spikedecode.evaluation",
+    "temporal_generalization": "spikedecode.evaluation",
     # align
     "get_aligner": "spikedecode.align",
     "PerDayPCA": "spikedecode.align",

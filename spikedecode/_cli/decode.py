@@ -57,6 +57,20 @@ def cli_decoder(kind: str, *, random_state: int = 0, max_epochs: int = 60,
     raise ConfigError(f"--decoder == {kind!r}, must be one of {', '.join(DECODERS)}.")
 
 
+def _auto_int(value: Any, default: Any) -> Any:
+    """An option that takes an integer or 'auto' (None: ``default``)."""
+    if value is None:
+        return default
+    if isinstance(value, int) or str(value).strip() == "auto":
+        return value if isinstance(value, int) else "auto"
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        if default is None:  # --window: the caller names the problem
+            return value
+        raise click.UsageError(f"{value!r} is not an integer or 'auto'.") from None
+
+
 def _sampler(balance: str, seed: int) -> Any:
     if balance == "none":
         return None
@@ -208,8 +222,12 @@ def _echo_summary(report: dict[str, Any], results: dict[str, dict[str, Any]]) ->
 @click.argument("file", type=click.Path(exists=True))
 @click.option("--decoder", "decoders", default="logistic",
               help="Comma-separated decoders: logistic, svm, mlp, lstm.")
-@click.option("--bin", "bin_size", default="5ms", show_default=True, help="Bin size.")
-@click.option("--window", "n_bins", default=5, show_default=True, help="Bins per window.")
+@click.option("--bin", "bin_size", default=None,
+              help="Bin size [default: 5ms; with --align: the whole window, and 100 ms bins "
+                   "for --time-resolved].")
+@click.option("--window", "n_bins", default="5", show_default=True,
+              help="Bins per window; with --align: START:STOP relative to the event, "
+                   "e.g. 0.2s:1.2s.")
 @click.option("--step", default=None, type=int,
               help="Window stride in bins [default: the window length (non-overlapping); "
                    "1 with --preset study].")
@@ -217,18 +235,33 @@ def _echo_summary(report: dict[str, Any], results: dict[str, dict[str, Any]]) ->
               default="multiclass", show_default=True,
               help="multiclass: each stimulus vs latent; binary: stimulus vs latent.")
 @click.option("--stimuli", default=None,
-              help="Comma-separated epoch labels to decode (others excluded).")
+              help="Comma-separated epoch labels to decode (others excluded); with --align: "
+                   "values of --label-column to keep.")
 @click.option("--intervals", default=None,
               help="NWB: interval table(s) whose rows are the trials (see `spikedecode info`); "
                    "rows of the other tables are excluded, not latent.")
 @click.option("--label-column", default=None,
-              help="NWB: column of those tables that labels the trials.")
+              help="NWB: column of those tables that labels the trials; TABLE:COL,TABLE2:COL2 "
+                   "gives each table its own column.")
+@click.option("--align", default=None,
+              help="NWB: decode one window per row of --intervals TABLE, aligned to this time "
+                   "column (start_time, stop_time, boundary1_time, ...; see `spikedecode info`).")
+@click.option("--vs-baseline", "vs_baseline", default=None,
+              help="With --align: decode the window against the pre-event window START:STOP "
+                   "of the same trial (e.g. -1s:0s) instead of --label-column.")
+@click.option("--repeats", default=None,
+              help="Re-seeded CV repeats folded into the CI ('auto': 10 below 300 trials) "
+                   "[default: 1; with --align: auto].")
+@click.option("--time-resolved", "time_resolved", is_flag=True,
+              help="With --align: also the score in every --bin after the event (band, "
+                   "permutation chance, cluster test) and the temporal generalization matrix.")
 @click.option("--balance", type=click.Choice(["none", "under", "over"]), default="none",
               show_default=True, help="Resample the training folds (never the test folds).")
 @click.option("--n-splits", default=5, show_default=True)
 @click.option("--n-boot", default=1000, show_default=True, help="Bootstrap replicates.")
-@click.option("--permutations", default=0, show_default=True,
-              help="Label permutations for chance (linear decoders).")
+@click.option("--permutations", default=None,
+              help="Label permutations for chance (linear decoders); 'auto': 100 below 300 "
+                   "trials [default: 0; with --align: auto].")
 @click.option("--preset", type=click.Choice(PRESETS), default="fast", show_default=True,
               help="fast: non-overlapping windows, LSTM batch 256, patience 5, at most 30 "
                    "epochs; study: the seed study's stride-1 windows, batch 128, patience 8, "
@@ -239,11 +272,13 @@ def _echo_summary(report: dict[str, Any], results: dict[str, dict[str, Any]]) ->
 @click.option("--out", default=None, type=click.Path(),
               help="Folder for the results [default: out/decode/<file name>].")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (no progress).")
-def command(file: str, decoders: str, bin_size: str, n_bins: int, step: int | None, rule: str,
-            stimuli: str | None, balance: str, n_splits: int, n_boot: int, permutations: int,
-            preset: str, max_epochs: int | None, seed: int, out: str | None,
-            as_json: bool, intervals: str | None = None,
-            label_column: str | None = None) -> None:
+def command(file: str, decoders: str, bin_size: str | None, n_bins: str, step: int | None,
+            rule: str, stimuli: str | None, balance: str, n_splits: int, n_boot: int,
+            permutations: str | None, preset: str, max_epochs: int | None, seed: int,
+            out: str | None, as_json: bool, intervals: str | None = None,
+            label_column: str | None = None, align: str | None = None,
+            vs_baseline: str | None = None, repeats: str | None = None,
+            time_resolved: bool = False) -> None:
     """Decode the stimulus from one recording FILE with leakage-safe grouped CV.
 
     Each decoder's result is written to the output folder (``<decoder>.json``) as soon
@@ -259,27 +294,49 @@ def command(file: str, decoders: str, bin_size: str, n_bins: int, step: int | No
         cli_decoder(k)  # validates the name
     from spikedecode._cli.info import nwb_read_kwargs
 
-    if step is None:
-        step = 1 if preset == "study" else n_bins
     if max_epochs is None:
         max_epochs = 60 if preset == "study" else 30
     outdir = Path(out) if out else default_out(file)
     outdir.mkdir(parents=True, exist_ok=True)
     if not as_json:
         click.echo(f"writing to {outdir}")
+    if align is not None or vs_baseline is not None or time_resolved:
+        from spikedecode._cli.events import decode_events
+
+        if align is None or intervals is None:
+            raise click.UsageError("--vs-baseline and --time-resolved need --intervals TABLE "
+                                   "--align COLUMN.")
+        report = decode_events(
+            file=file, table=intervals, align=align, window=str(n_bins),
+            label_column=label_column, baseline=vs_baseline, bin_size=bin_size, kinds=kinds,
+            n_splits=n_splits, n_boot=n_boot, permutations=_auto_int(permutations, "auto"),
+            repeats=_auto_int(repeats, "auto"), seed=seed, outdir=outdir,
+            time_resolved=time_resolved, as_json=as_json, max_epochs=max_epochs,
+            preset=preset, stimuli=stimuli, balance=balance)
+        if as_json:
+            echo_json(report)
+        return
+    n_bins_int = _auto_int(n_bins, None)
+    if not isinstance(n_bins_int, int):
+        raise click.UsageError(f"--window == {n_bins!r}: bins per window (an integer); "
+                               "START:STOP windows need --intervals TABLE --align COLUMN.")
+    if step is None:
+        step = 1 if preset == "study" else n_bins_int
+    bin_size = bin_size or "5ms"
+    n_perm = _auto_int(permutations, 0)
     rec = read(file, **nwb_read_kwargs(file, intervals, label_column))
     kw: dict[str, Any] = {}
     if stimuli:
         kw["stimulus_labels"] = [s.strip() for s in stimuli.split(",")]
-    w = make_windows(rec, bin_size=parse_duration(bin_size), n_bins=n_bins, step=step,
+    w = make_windows(rec, bin_size=parse_duration(bin_size), n_bins=n_bins_int, step=step,
                      rule=rule, **kw)
     task, classes = describe_task(w)
     meta = {"file": str(file), "task": task, "classes": classes,
-            "bin_size": parse_duration(bin_size), "n_bins": n_bins, "step": step,
+            "bin_size": parse_duration(bin_size), "n_bins": n_bins_int, "step": step,
             "labels": rule, "balance": balance, "preset": preset,
             "n_units": int(w.sizes["unit"])}
     results = decode_windows(w, kinds, n_splits=n_splits, n_boot=n_boot,
-                             n_permutations=permutations, balance=balance,
+                             n_permutations=n_perm, balance=balance,
                              random_state=seed, max_epochs=max_epochs, preset=preset,
                              progress=_show_progress(as_json),
                              on_result=lambda kind, r: _on_result(outdir, kind, r, meta,

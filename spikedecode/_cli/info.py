@@ -60,6 +60,20 @@ def info_dict(rec: Any) -> dict[str, Any]:
     return summary
 
 
+def _echo_columns(tables: list[dict[str, Any]]) -> None:
+    """Each table's time columns (for decode --align) and each column's description."""
+    for t in tables:
+        if not t.get("descriptions"):
+            continue
+        click.echo("")
+        times = t.get("time_columns") or []
+        click.echo(f"{t['table']}: time columns (decode --align): "
+                   f"{', '.join(times) or '-'}")
+        echo_table([{"column": c, "time": "yes" if c in times else "",
+                     "description": " ".join(str(d).split())[:100]}
+                    for c, d in t["descriptions"].items()], ["column", "time", "description"])
+
+
 @click.command("info")
 @click.argument("file", type=click.Path(exists=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
@@ -109,5 +123,6 @@ def command(
                      "label_column": t["label_column"] or "-"}
                     for t in info["interval_tables"]],
                    ["table", "rows", "role", "label_column", "columns"])
+        _echo_columns(info["interval_tables"])
     click.echo("")
     echo_table(info["units"], ["unit", "n_spikes", "rate_hz"])

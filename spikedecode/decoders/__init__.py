@@ -15,6 +15,7 @@ from spikedecode.decoders.linear import (
 )
 from spikedecode.decoders.lstm import LSTMDecoder
 from spikedecode.decoders.mlp import MLPDecoder
+from spikedecode.decoders.temporal import GeneralizingEstimator, SlidingEstimator
 from spikedecode.decoders.torch_estimator import TorchClassifier
 
 __all__ = [
@@ -25,4 +26,6 @@ __all__ = [
     "TorchClassifier",
     "groups_fit_params",
     "make_decoder",
+    "SlidingEstimator",
+    "GeneralizingEstimator",
 ]

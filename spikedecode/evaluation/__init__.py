@@ -24,6 +24,12 @@ from spikedecode.evaluation.metrics import (
     set_seed,
     within_day_scores,
 )
+from spikedecode.evaluation.temporal import (
+    cluster_test,
+    cross_day_time_resolved,
+    temporal_generalization,
+    time_resolved_scores,
+)
 
 __all__ = [
     "METRICS",
@@ -44,4 +50,8 @@ __all__ = [
     "run_tasks",
     "set_seed",
     "within_day_scores",
+    "time_resolved_scores",
+    "temporal_generalization",
+    "cluster_test",
+    "cross_day_time_resolved",
 ]

@@ -30,7 +30,18 @@ __all__ = [
     "permutation_chance",
     "resample_then_split_score",
     "set_seed",
+    "SMALL_N_TRIALS",
+    "AUTO_REPEATS",
+    "AUTO_PERMUTATIONS",
+    "resolve_auto",
 ]
+
+#: below this many trials, ``"auto"`` repeats the CV and tests against permuted labels
+SMALL_N_TRIALS = 300
+#: re-seeded CV repeats that ``n_repeats="auto"`` runs on small per-trial data
+AUTO_REPEATS = 10
+#: label permutations that ``n_permutations="auto"`` runs on small per-trial data
+AUTO_PERMUTATIONS = 100
 
 METRICS = {"accuracy": accuracy_score, "balanced_accuracy": balanced_accuracy_score}
 
@@ -386,6 +397,76 @@ def cross_val_predictions(
     return pred
 
 
+def resolve_auto(n_trials: int, n_repeats: int | str = "auto",
+                 n_permutations: int | str = "auto") -> tuple[int, int]:
+    """``"auto"`` CV repeats and label permutations for a data set of ``n_trials`` trials.
+
+    Small per-trial data sets (fewer than :data:`SMALL_N_TRIALS` trials) get
+    :data:`AUTO_REPEATS` re-seeded CV repeats (folded into the CI, so that it reflects
+    which trials land in which fold) and :data:`AUTO_PERMUTATIONS` label permutations
+    (chance and a p-value); larger ones one CV and no permutations. Integers pass
+    through.
+
+    Parameters
+    ----------
+    n_trials : int
+        Number of trials (groups).
+    n_repeats, n_permutations : int or "auto"
+        The settings to resolve.
+
+    Returns
+    -------
+    (int, int)
+        ``(n_repeats, n_permutations)``.
+
+    Examples
+    --------
+    >>> resolve_auto(180), resolve_auto(5000), resolve_auto(180, 3, 0)
+    ((10, 100), (1, 0), (3, 0))
+    """
+    small = int(n_trials) < SMALL_N_TRIALS
+    if isinstance(n_repeats, str):
+        if n_repeats != "auto":
+            raise ConfigError(f"n_repeats == {n_repeats!r}, must be an integer >= 1 or 'auto'.")
+        n_repeats = AUTO_REPEATS if small else 1
+    if isinstance(n_permutations, str):
+        if n_permutations != "auto":
+            raise ConfigError(
+                f"n_permutations == {n_permutations!r}, must be an integer >= 0 or 'auto'.")
+        n_permutations = AUTO_PERMUTATIONS if small else 0
+    if int(n_repeats) < 1:
+        raise ConfigError(f"n_repeats == {n_repeats}, must be an integer >= 1 or 'auto'.")
+    if int(n_permutations) < 0:
+        raise ConfigError(f"n_permutations == {n_permutations}, must be >= 0 or 'auto'.")
+    return int(n_repeats), int(n_permutations)
+
+
+def _repeated_bootstrap(y: NDArray, preds: Sequence[NDArray], groups: ArrayLike | None,
+                        n_boot: int, seed: int) -> dict[str, tuple[float, NDArray[np.float64]]]:
+    """Mean score over CV repeats, and bootstrap replicates mixed over the repeats.
+
+    Replicate ``b`` scores repeat ``b % n_repeats`` on its own cluster-bootstrap draw,
+    so the spread of the replicates holds both the trial sampling and the fold
+    assignment (which trials happened to share a fold).
+    """
+    n_rep = len(preds)
+    per = -(-int(n_boot) // n_rep) if n_boot >= 1 else 0
+    values: dict[str, list[float]] = {"accuracy": [], "balanced_accuracy": []}
+    reps: dict[str, list[NDArray]] = {"accuracy": [], "balanced_accuracy": []}
+    for r, p in enumerate(preds):
+        b = _bootstrap_scores(y, p, metrics=("accuracy", "balanced_accuracy"), groups=groups,
+                              n_boot=per, random_state=seed + r)
+        for m, (v, stats) in b.items():
+            values[m].append(v)
+            reps[m].append(stats)
+    out = {}
+    for m in values:
+        mixed = np.stack(reps[m], axis=1).reshape(-1)[: int(max(n_boot, 0))] if per else \
+            np.zeros(0)
+        out[m] = (float(np.mean(values[m])), mixed)
+    return out
+
+
 def within_day_scores(
     decoder: Any,
     X: ArrayLike,
@@ -396,7 +477,8 @@ def within_day_scores(
     sampler: Any = None,
     n_boot: int = 1000,
     ci: float = 0.95,
-    n_permutations: int = 0,
+    n_permutations: int | str = 0,
+    n_repeats: int | str = 1,
     random_state: RandomStateLike = None,
     progress: bool | str = False,
 ) -> dict[str, Any]:
@@ -409,9 +491,16 @@ def within_day_scores(
     n_boot : int, default=1000
         Cluster-bootstrap replicates (over trials when groups are given).
     ci : float, default=0.95
-    n_permutations : int, default=0
+    n_permutations : int or "auto", default=0
         When > 0, also estimate chance with :func:`permutation_chance` (refits the
-        decoder ``n_permutations`` times per fold).
+        decoder ``n_permutations`` times per fold). ``"auto"``: :data:`AUTO_PERMUTATIONS`
+        below :data:`SMALL_N_TRIALS` trials, else 0 (:func:`resolve_auto`).
+    n_repeats : int or "auto", default=1
+        Re-seeded CV repeats (new folds each time). The scores are the mean over the
+        repeats and the CI mixes the bootstrap replicates of every repeat, so that it
+        holds the fold-assignment variance too: on small per-trial data one CV's folds
+        alone can move the score by several points (and its CI off chance). ``"auto"``:
+        :data:`AUTO_REPEATS` below :data:`SMALL_N_TRIALS` trials, else 1.
     progress : bool or str, default=False
         Show a bar over the cross-validation folds on stderr (a string labels it). The
         bootstrap needs no bar: it costs one matrix product per chunk of replicates.
@@ -422,8 +511,10 @@ def within_day_scores(
         ``accuracy``, ``accuracy_ci`` (low, high), ``balanced_accuracy``,
         ``balanced_accuracy_ci``, ``majority_chance`` (accuracy of always
         guessing the largest class), ``balanced_chance`` (1 / n_classes), ``n_samples``, ``n_trials``,
-        ``confusion`` (DataArray), ``y_pred``; with permutations also ``chance``,
-        ``chance_ci`` and ``p_value``.
+        ``n_repeats``, ``confusion`` (DataArray, summed over the repeats), ``y_pred``
+        (of the first repeat); with permutations also ``chance``, ``chance_ci`` and
+        ``p_value`` (of accuracy) and ``balanced_chance_perm``, ``balanced_chance_perm_ci``
+        and ``balanced_p_value`` (of balanced accuracy, from the same permutations).
 
     Examples
     --------
@@ -437,13 +528,23 @@ def within_day_scores(
     if not 0 < ci < 1:
         raise ConfigError(f"ci == {ci}, must be in (0, 1).")
     y = np.asarray(y)
+    n_trials = int(len(np.unique(groups))) if groups is not None else int(len(y))
+    n_repeats, n_permutations = resolve_auto(n_trials, n_repeats, n_permutations)
     seed = draw_seed(random_state)
     pred = cross_val_predictions(decoder, X, y, groups, n_splits=n_splits, sampler=sampler,
                                  random_state=seed, progress=progress)
     out: dict[str, Any] = {}
-    # one resampling for both metrics (as two bootstrap_ci calls with seed + 1 would draw)
-    boot = _bootstrap_scores(y, pred, metrics=("accuracy", "balanced_accuracy"), groups=groups,
-                            n_boot=n_boot, random_state=seed + 1)
+    if n_repeats == 1:
+        # one resampling for both metrics (as two bootstrap_ci calls with seed + 1 would draw)
+        boot = _bootstrap_scores(y, pred, metrics=("accuracy", "balanced_accuracy"),
+                                 groups=groups, n_boot=n_boot, random_state=seed + 1)
+        preds = [pred]
+    else:
+        preds = [pred] + [
+            cross_val_predictions(decoder, X, y, groups, n_splits=n_splits, sampler=sampler,
+                                  random_state=seed + 7919 * r, progress=progress)
+            for r in range(1, n_repeats)]
+        boot = _repeated_bootstrap(y, preds, groups, n_boot, seed + 1)
     for m, (v, stats) in boot.items():
         out[m], out[f"{m}_ci"] = v, _percentile_ci(stats, ci)
     _, counts = np.unique(y, return_counts=True)
@@ -451,14 +552,56 @@ def within_day_scores(
     # balanced accuracy of any label-blind guess is 1 / n_classes
     out["balanced_chance"] = float(1.0 / len(counts))
     out["n_samples"] = int(len(y))
-    out["n_trials"] = int(len(np.unique(groups))) if groups is not None else int(len(y))
+    out["n_trials"] = n_trials
+    out["n_repeats"] = n_repeats
     out["confusion"] = confusion(y, pred)
+    if n_repeats > 1:
+        labels = out["confusion"]["true"].values
+        total = confusion(y, preds[0], labels=labels)
+        for p in preds[1:]:
+            total = total + confusion(y, p, labels=labels)
+        total.attrs["n_repeats"] = n_repeats
+        out["confusion"] = total.rename("confusion")
     out["y_pred"] = pred
     if n_permutations > 0:
-        perm = permutation_chance(decoder, X, y, groups, n_permutations=n_permutations,
-                                  n_splits=n_splits, sampler=sampler, random_state=seed + 2,
-                                  observed=out["accuracy"])
-        out.update(chance=perm["chance"], chance_ci=perm["chance_ci"], p_value=perm["p_value"])
+        nulls = _permutation_nulls(decoder, X, y, groups, n_permutations=n_permutations,
+                                   n_splits=n_splits, sampler=sampler,
+                                   metrics=("accuracy", "balanced_accuracy"),
+                                   random_state=seed + 2)
+        acc = _null_summary(nulls["accuracy"], out["accuracy"])
+        bal = _null_summary(nulls["balanced_accuracy"], out["balanced_accuracy"])
+        out.update(chance=acc["chance"], chance_ci=acc["chance_ci"], p_value=acc["p_value"],
+                   balanced_chance_perm=bal["chance"], balanced_chance_perm_ci=bal["chance_ci"],
+                   balanced_p_value=bal["p_value"], n_permutations=n_permutations)
+    return out
+
+
+def _permutation_nulls(decoder: Any, X: ArrayLike, y: NDArray, groups: ArrayLike | None, *,
+                       n_permutations: int, n_splits: int, sampler: Any,
+                       metrics: Sequence[str], random_state: RandomStateLike
+                       ) -> dict[str, NDArray[np.float64]]:
+    """Null scores of each metric over ``n_permutations`` trial-respecting permutations."""
+    fns = {m: _metric(m) for m in metrics}
+    y = np.asarray(y)
+    groups_arr = None if groups is None else np.asarray(groups)
+    permute = _LabelPermuter(y, groups_arr)  # validates before any fitting
+    rng = check_generator(random_state)
+    null = {m: np.empty(n_permutations) for m in metrics}
+    for i in range(n_permutations):
+        y_perm = permute(rng)
+        pred = cross_val_predictions(decoder, X, y_perm, groups_arr, n_splits=n_splits,
+                                     sampler=sampler, random_state=draw_seed(rng))
+        for m, fn in fns.items():
+            null[m][i] = fn(y_perm, pred)
+    return null
+
+
+def _null_summary(null: NDArray[np.float64], observed: float | None) -> dict[str, Any]:
+    out: dict[str, Any] = {"chance": float(null.mean()),
+                           "chance_ci": tuple(float(q) for q in np.quantile(null, [0.025, 0.975])),
+                           "null": null}
+    out["p_value"] = (float((1 + np.sum(null >= observed)) / (1 + len(null)))
+                      if observed is not None else np.nan)
     return out
 
 
@@ -471,6 +614,10 @@ class _LabelPermuter:
       as a whole to another group with the same number of samples, so every permuted data
       set keeps the observed trials' label patterns and within-trial correlation. Groups
       whose length no other group shares keep their labels.
+    * every group holds each label exactly once and all carry the same label sequence (a
+      paired design: a stimulus window and the baseline window of the same trial): the
+      labels are shuffled within each group (under the null the windows of one trial are
+      exchangeable), as a paired sign-flip test does.
 
     A window-level shuffle in the last case would break the within-trial correlation that
     the grouped CV keeps in the observed score: the null comes out too narrow and the test
@@ -481,6 +628,7 @@ class _LabelPermuter:
         self.y = y
         self.groups = groups
         self.blocks: list[NDArray[np.intp]] = []  # (n_groups_of_length_L, L) sample indices
+        self.paired: list[NDArray[np.intp]] | None = None
         if groups is None:
             return
         if len(groups) != len(y):
@@ -499,6 +647,14 @@ class _LabelPermuter:
             # a block whose groups all carry the same label sequence cannot change y
             if len(idx) > 1 and len(np.unique(y[block], axis=0)) > 1:
                 self.blocks.append(block)
+        if not self.blocks and all(
+                len(m) == len(np.unique(y[m])) == n_labels
+                for m, n_labels in zip(members, [len(np.unique(y))] * len(members))):
+            # a paired design (each trial holds every label once, e.g. a stimulus window
+            # and its own baseline): under the null the windows of a trial are
+            # exchangeable, so labels are shuffled within each trial
+            self.paired = members
+            return
         if not self.blocks:
             raise LabelError(
                 f"groups: {len(members)} groups (trials) hold more than one label, and no two "
@@ -516,6 +672,10 @@ class _LabelPermuter:
         if self.constant:  # permute the label of whole trials: keeps the trial structure
             return y[self.first][rng.permutation(len(self.first))][self.inv]
         out = y.copy()
+        if self.paired is not None:
+            for m in self.paired:
+                out[m] = y[m[rng.permutation(len(m))]]
+            return out
         for block in self.blocks:
             out[block] = y[block[rng.permutation(len(block))]]
         return out
@@ -544,6 +704,10 @@ def permutation_chance(
       trial's label *sequence* moves as a whole to another trial with the same number of
       windows (a restricted permutation that keeps every trial's label pattern); trials
       whose length no other trial shares keep their labels;
+    * every trial holds each label once, in the same order (a paired design, e.g. the
+      event window and the baseline window of each trial from
+      :func:`spikedecode.preprocess.event_windows`): labels are shuffled within each
+      trial;
     * no ``groups``: windows are treated as exchangeable and shuffled one by one.
 
     Parameters
@@ -581,23 +745,11 @@ def permutation_chance(
     >>> bool(0.2 < out["chance"] < 0.8), round(out["p_value"], 2)
     (True, 0.1)
     """
-    fn = _metric(metric)
-    y = np.asarray(y)
-    groups_arr = None if groups is None else np.asarray(groups)
-    permute = _LabelPermuter(y, groups_arr)  # validates before any fitting
-    rng = check_generator(random_state)
-    null = np.empty(n_permutations)
-    for i in range(n_permutations):
-        y_perm = permute(rng)
-        pred = cross_val_predictions(decoder, X, y_perm, groups_arr, n_splits=n_splits,
-                                     sampler=sampler, random_state=draw_seed(rng))
-        null[i] = fn(y_perm, pred)
-    out = {"chance": float(null.mean()),
-           "chance_ci": tuple(float(q) for q in np.quantile(null, [0.025, 0.975])),
-           "null": null}
-    out["p_value"] = (float((1 + np.sum(null >= observed)) / (1 + n_permutations))
-                      if observed is not None else np.nan)
-    return out
+    null = _permutation_nulls(decoder, X, np.asarray(y), groups,
+                              n_permutations=n_permutations, n_splits=n_splits,
+                              sampler=sampler, metrics=(metric,),
+                              random_state=random_state)[metric]
+    return _null_summary(null, observed)
 
 
 def resample_then_split_score(

@@ -41,7 +41,7 @@ from spikedecode.errors import (
 from spikedecode.io._sniff import FORMATS, sniff
 from spikedecode.io.neo_bridge import read_neo, write_neo
 from spikedecode.io.netcdf import read_netcdf, read_zarr, write_netcdf, write_zarr
-from spikedecode.io.nwb import read_nwb
+from spikedecode.io.nwb import read_interval_table, read_nwb
 from spikedecode.io.tables import read_npz, read_table, write_npz, write_table
 
 __all__ = [
@@ -52,6 +52,7 @@ __all__ = [
     "FORMATS",
     "WRITERS",
     "read_nwb",
+    "read_interval_table",
     "read_neo",
     "read_netcdf",
     "read_zarr",

@@ -21,8 +21,11 @@ neo 0.14's ``NWBIO`` fails on real files, so NWB is read here with pynwb directl
   and counts them in ``attrs["n_dropped_other_intervals"]``. Pass
   ``exclude_other_intervals=False`` to ignore those tables instead.
 * ``attrs["nwb_interval_tables"]`` describes every interval table as JSON (see
-  :func:`interval_tables`): name, rows, columns, the label column the reader uses, and
-  its role (``"epochs"``, ``"excluded"`` or ``"ignored"``); ``spikedecode info`` prints it.
+  :func:`interval_tables`): name, rows, columns, the label column the reader uses, its
+  role (``"epochs"``, ``"excluded"`` or ``"ignored"``), its time columns and each
+  column's description; ``spikedecode info`` prints it.
+* :func:`read_interval_table` reads one interval table whole (every column) as a
+  DataFrame: the events of :func:`spikedecode.preprocess.event_windows`.
 """
 
 from __future__ import annotations
@@ -46,7 +49,8 @@ from spikedecode.errors import (
 )
 from spikedecode.io._checks import corrupt_file_errors
 
-__all__ = ["read_nwb", "interval_tables", "LABEL_COLUMNS", "UNIT_NAME_COLUMNS"]
+__all__ = ["read_nwb", "interval_tables", "read_interval_table", "LABEL_COLUMNS",
+           "UNIT_NAME_COLUMNS"]
 
 #: columns tried, in order, for epoch labels when ``label_column`` is not given
 LABEL_COLUMNS = (
@@ -133,8 +137,10 @@ def interval_tables(rec: xr.Dataset) -> list[dict[str, Any]]:
     -------
     list of dict
         One per table: ``table``, ``rows``, ``columns``, ``label_column`` (the column
-        the reader uses for labels, ``""`` when none) and ``role`` (``"epochs"``: read as
-        epochs; ``"excluded"``: its rows are excluded intervals; ``"ignored"``).
+        the reader uses for labels, ``""`` when none), ``role`` (``"epochs"``: read as
+        epochs; ``"excluded"``: its rows are excluded intervals; ``"ignored"``),
+        ``time_columns`` (the numeric ``*_time`` columns, what ``decode --align``
+        takes) and ``descriptions`` (column -> the file's own description).
 
     Examples
     --------
@@ -242,8 +248,115 @@ def _interval_rows(tables: Mapping[str, Any], every: Mapping[str, Any],
         lab = _label_column_of(name, table, label_column if role == "epochs" else None)
         described.append({"table": name, "rows": len(table),
                           "columns": list(getattr(table, "colnames", ())),
-                          "label_column": lab or "", "role": role})
+                          "label_column": lab or "", "role": role,
+                          "time_columns": _time_columns(table),
+                          "descriptions": _descriptions(table)})
     return rows, excluded, described
+
+
+def _time_columns(table: Any) -> list[str]:
+    """The columns of an interval table that hold times (s): numeric ``*_time`` columns."""
+    out = []
+    for name in ("start_time", "stop_time", *getattr(table, "colnames", ())):
+        if name in out or not (name.endswith("_time") or name.endswith("_times")):
+            continue
+        try:
+            col = table[name]
+        except KeyError:  # pragma: no cover - colnames and columns disagree
+            continue
+        if hasattr(col, "target"):  # ragged: not one time per row
+            continue
+        kind = np.asarray(col.data[:1]).dtype.kind
+        if kind in "fiu":
+            out.append(str(name))
+    return out
+
+
+def _descriptions(table: Any) -> dict[str, str]:
+    """Each column's own description, as the file states it."""
+    out = {}
+    for col in getattr(table, "columns", ()):
+        out[str(col.name)] = str(getattr(col, "description", "") or "")
+    return out
+
+
+def read_interval_table(path: str | Path, table: str) -> Any:
+    """One interval table of an NWB file as a pandas DataFrame: the events to align to.
+
+    Parameters
+    ----------
+    path : str or Path
+        The ``.nwb`` file.
+    table : str
+        The interval table, e.g. ``"trials"`` or ``"recognition_table"``
+        (``spikedecode info FILE`` lists them).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per interval, one column per table column (ragged columns joined as
+        text with ``+``; bytes decoded). ``attrs``: ``table``, ``time_columns`` (the
+        numeric ``*_time`` columns, e.g. ``start_time``, ``boundary1_time``) and
+        ``descriptions`` (column -> the file's own description).
+
+    Raises
+    ------
+    ConfigError
+        ``table`` is not an interval table of the file.
+    CorruptFileError
+        pynwb cannot read the file.
+
+    Examples
+    --------
+    >>> import tempfile, datetime, pynwb
+    >>> nwb = pynwb.NWBFile(session_description="demo", identifier="demo-2",
+    ...                     session_start_time=datetime.datetime(2024, 1, 2, tzinfo=datetime.timezone.utc))
+    >>> nwb.add_unit(spike_times=[0.1, 0.5])
+    >>> nwb.add_trial_column("cue_time", "time of the cue (s)")
+    >>> nwb.add_trial(start_time=0.0, stop_time=1.0, cue_time=0.4)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     with pynwb.NWBHDF5IO(Path(tmp) / "demo.nwb", "w") as io:
+    ...         io.write(nwb)
+    ...     df = read_interval_table(Path(tmp) / "demo.nwb", "trials")
+    >>> df["cue_time"].tolist(), df.attrs["time_columns"], df.attrs["descriptions"]["cue_time"]
+    ([0.4], ['start_time', 'stop_time', 'cue_time'], 'time of the cue (s)')
+    """
+    import pandas as pd
+
+    from spikedecode._optional import attempt_import
+
+    pynwb = attempt_import("pynwb", "to read NWB files")
+    path = Path(path)
+    with corrupt_file_errors(path, "NWB", "the file is truncated, damaged or not NWB 2."):
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", module=r"(pynwb|hdmf)(\.|$)")
+            warnings.filterwarnings("ignore", category=UserWarning, message=".*OpticalSeries")
+            with pynwb.NWBHDF5IO(str(path), "r", load_namespaces=True) as io:
+                nwb = io.read()
+                _, every = _pick_tables(nwb, None)
+                if table not in every:
+                    raise ConfigError(
+                        f"table == {table!r} is not an interval table of {path.name}; its "
+                        f"tables are {list(every)} (`spikedecode info FILE` lists them)."
+                    )
+                tab = every[table]
+                data: dict[str, Any] = {}
+                for name in ("start_time", "stop_time", *tab.colnames):
+                    if name in data:
+                        continue
+                    col = tab[name]
+                    if hasattr(col, "target"):
+                        data[name] = [_label_text(v) for v in _column(tab, name)]
+                        continue
+                    values = np.asarray(col.data[:])
+                    if values.dtype.kind == "S" or values.dtype.kind == "O":
+                        values = np.asarray([_label_text(v) for v in values.tolist()],
+                                            dtype=object)
+                    data[name] = values if values.ndim == 1 else list(values)
+                df = pd.DataFrame(data, index=pd.Index(np.asarray(tab.id.data[:]), name="id"))
+                df.attrs.update(table=table, time_columns=_time_columns(tab),
+                                descriptions=_descriptions(tab))
+    return df
 
 
 def read_nwb(

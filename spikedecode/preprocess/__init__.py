@@ -12,6 +12,7 @@ from spikedecode.preprocess.binning import (
     n_bins_for,
 )
 from spikedecode.preprocess.counts import from_counts
+from spikedecode.preprocess.events import epochs_table, event_windows
 from spikedecode.preprocess.labels import (
     LATENT,
     STIMULUS,
@@ -64,4 +65,6 @@ __all__ = [
     "group_splits",
     "grouped_validation_split",
     "BlockedTimeSplit",
+    "event_windows",
+    "epochs_table",
 ]

@@ -594,42 +594,32 @@ def epoch_bins(
     if n_bins < 1:
         raise ConfigError(f"t_window == {t_window!r} holds no bin of {bin_size} s; widen it "
                           "or use a smaller bin_size.")
-    start, _, label = _epochs(rec)
-    sel = np.arange(start.size)
+    # a special case of the one event-aligned cutter: the epochs' onsets, per-bin samples
+    from spikedecode.preprocess.events import _event_windows, epochs_table
+
+    table = epochs_table(rec)
+    if table["start_time"].size == 0:
+        raise NotEnoughDataError("the recording has no epochs to bin.")
     if labels is not None:
         wanted = {str(v) for v in ([labels] if isinstance(labels, str) else labels)}
-        unknown = sorted(wanted - set(label.tolist()))
+        unknown = sorted(wanted - set(table["label"].tolist()))
         if unknown:
             raise LabelError(
                 f"labels names {unknown}, which no epoch has; epoch labels are "
-                f"{sorted(set(label.tolist()))}."
+                f"{sorted(set(table['label'].tolist()))}."
             )
-        sel = np.flatnonzero(np.isin(label, sorted(wanted)))
-    if sel.size == 0:
-        raise NotEnoughDataError("the recording has no epochs to bin.")
-    # edges[i, k]: left edge of bin k of epoch i (k = n_bins is the right edge of the last)
-    edges = start[sel, None] + t0 + bin_size * np.arange(n_bins + 1)[None, :]
-    times = np.asarray(rec["spike_time"].values, dtype=np.float64)
-    unit_idx = np.asarray(rec["spike_unit"].values)
-    units = rec["unit"].values
-    X = np.zeros((sel.size, n_bins, len(units)))
-    for u in range(len(units)):
-        st = np.sort(times[unit_idx == u])
-        c = np.searchsorted(st, edges.ravel(), side="left").reshape(edges.shape)
-        X[:, :, u] = np.diff(c, axis=1)
-    day = rec.attrs.get("day", 0)
-    if isinstance(day, np.integer):
-        day = int(day)
-    n = sel.size * n_bins
-    t_rel = np.tile(t0 + bin_size * np.arange(n_bins), sel.size)
+    w = _event_windows(rec, table, align="start_time", window=(t0, t0 + n_bins * bin_size),
+                       bin_size=float(bin_size), label="label", labels=labels, baseline=None,
+                       coords=(), per="bin", outside="raise", min_classes=1)
+    day = w.attrs["day"]
     return xr.DataArray(
-        X.reshape(n, 1, len(units)), dims=("sample", "lag", "unit"),
-        coords={"time": ("sample", edges[:, :-1].ravel()),
-                "label": ("sample", np.repeat(label[sel], n_bins)),
-                "trial": ("sample", np.repeat(sel.astype(np.int64), n_bins)),
-                "t_rel": ("sample", t_rel, {"units": "s"}),
-                "day": ("sample", np.full(n, day)),
-                "lag": [0], "unit": units},
+        w.values.astype(np.float64), dims=("sample", "lag", "unit"),
+        coords={"time": ("sample", w["time"].values),
+                "label": ("sample", w["label"].values),
+                "trial": ("sample", w["trial"].values),
+                "t_rel": ("sample", w["t_rel"].values, {"units": "s"}),
+                "day": ("sample", w["day"].values),
+                "lag": [0], "unit": w["unit"].values},
         attrs={"bin_size": float(bin_size), "n_bins": 1, "step": 1,
                "t_window": (t0, t1), "day": day},
     )
