@@ -23,6 +23,15 @@ from spikedecode.evaluation.metrics import (
     set_seed,
     within_day_scores,
 )
+from spikedecode.evaluation.regression import (
+    block_bootstrap_ci,
+    blocked_cross_val_predict,
+    circular_shift_null,
+    r2_per_output,
+    regression_metrics,
+    regression_scores,
+    shuffled_kfold_score,
+)
 
 __all__ = [
     "METRICS",
@@ -42,4 +51,11 @@ __all__ = [
     "run_tasks",
     "set_seed",
     "within_day_scores",
+    "block_bootstrap_ci",
+    "blocked_cross_val_predict",
+    "circular_shift_null",
+    "r2_per_output",
+    "regression_metrics",
+    "regression_scores",
+    "shuffled_kfold_score",
 ]
