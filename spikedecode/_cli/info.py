@@ -84,6 +84,10 @@ def command(
     info = info_dict(rec)
     info["file"] = str(file)
     info["format"] = sniff(file)
+    if info["format"] == "nwb":  # continuous targets for `decode --target`
+        from spikedecode.io.nwb_behavior import behavior_names
+
+        info["behavior_series"] = behavior_names(file)
     if as_json:
         echo_json(info)
         return
@@ -109,5 +113,9 @@ def command(
                      "label_column": t["label_column"] or "-"}
                     for t in info["interval_tables"]],
                    ["table", "rows", "role", "label_column", "columns"])
+    if info.get("behavior_series"):
+        click.echo("")
+        click.echo("behaviour series (decode with decode --target NAME): "
+                   + ", ".join(info["behavior_series"]))
     click.echo("")
     echo_table(info["units"], ["unit", "n_spikes", "rate_hz"])
