@@ -22,9 +22,16 @@ Printed per day and model: velocity R² (x, y, variance-weighted) of the pooled
 out-of-fold predictions with 95 % block-bootstrap CIs, the largest absolute difference of
 the two packages' predictions and R², and the fit+predict CPU time ratio ours / theirs
 (best of ``--repeats``). Also the project's default Wiener filter (standardised, ridge λ
-by blocked CV). Across days (``--across``): fit on day ``tr``, decode day ``te`` without
-alignment (the 71 array channels are the same electrodes), against the fixed ceiling =
-day ``te``'s within-day R².
+by blocked CV). Across days (not with ``--quick``): DAD's setting through
+``cross_day_matrix(metric="r2")`` — train on one day, adapt the other day on one half of
+its bins and score the other half (swapped, pooled) — without an aligner (the 71 array
+channels are the same electrodes) and with each of ``--aligners`` (labelled ones match
+the reach target; label-free ones see neither target nor velocity of the adapted day),
+against the fixed ceiling = the adapted day's within-day R² (the matrix diagonal).
+
+Linear track (``nelpy/linear-track``): our Poisson place-field decoder against pynapple's
+``compute_tuning_curves`` + ``decode_bayes`` with the same position bins, uniform prior
+and no smoothing, on the same blocked folds: decoded positions compared bin by bin.
 
 neural-decoding's LSTM needs keras, which this environment lacks: it is not run.
 
@@ -162,26 +169,110 @@ def run_day(day: str, X3: np.ndarray, Y: np.ndarray, *, splits_n: int, repeats: 
     return rows
 
 
-def across_days(days: dict[str, tuple[np.ndarray, np.ndarray]], splits_n: int
-                ) -> list[dict[str, Any]]:
-    """Fit on day tr (all of it), decode day te; ceiling = te's within-day R²."""
-    (X1, Y1), (X2, Y2) = days["tr"], days["te"]
+def across_days(days: dict[str, tuple[np.ndarray, np.ndarray]], targets: dict[str, Any],
+                aligners: list[str], n_components: int, seed: int = 0) -> list[dict[str, Any]]:
+    """DAD's setting through ``cross_day_matrix(metric="r2")``: train on one day, adapt the
+    other on one half of its bins and score the other half (then swap, pooled); the fixed
+    ceiling is the test day's within-day R² (the diagonal)."""
+    from spikedecode.align import get_aligner
+    from spikedecode.evaluation import cross_day_matrix
+
+    data = {d: (X3, Y, np.arange(len(Y))) for d, (X3, Y) in days.items()}
     rows = []
-    for name, make in (("wiener", lambda: make_decoder("wiener", cv=splits_n)),
-                       ("kalman", lambda: make_decoder("kalman"))):
-        sl = (slice(None), -1) if name == "kalman" else (slice(None),)
-        A = X1[sl].reshape(len(X1), -1).astype(np.float64)
-        B = X2[sl].reshape(len(X2), -1).astype(np.float64)
-        est = make()
-        if name == "wiener":
-            est.set_params(reg__gap=X1.shape[1])
-        pred = est.fit(A, Y1).predict(B)
-        r2, vw = r2_per_output(Y2, pred)
-        half = len(B) // 2
-        rows.append({"model": name, "train": "tr", "test": "te", "aligner": "none",
-                     "r2_x": float(r2[0]), "r2_y": float(r2[1]), "r2_vw": vw,
-                     "r2_vw_second_half": r2_per_output(Y2[half:], pred[half:])[1]})
+    for name in aligners:
+        al = None if name == "none" else get_aligner(name, n_components=n_components,
+                                                     random_state=seed)
+        labelled = al is not None and getattr(al, "uses_labels", True)
+        t0 = time.perf_counter()
+        m = cross_day_matrix(data, make_decoder("wiener"), aligner=al, metric="r2",
+                             conditions=targets if labelled else None, scheduler="sync",
+                             random_state=seed)
+        rows.append({"aligner": name, "labelled": bool(labelled),
+                     "tr_to_te": float(m.sel(train_day="tr", test_day="te")),
+                     "te_to_tr": float(m.sel(train_day="te", test_day="tr")),
+                     "ceiling_te": float(m.sel(train_day="te", test_day="te")),
+                     "ceiling_tr": float(m.sel(train_day="tr", test_day="tr")),
+                     "wall_s": time.perf_counter() - t0})
     return rows
+
+
+def linear_track_positions(bins_before: int = 0) -> tuple[np.ndarray, np.ndarray] | None:
+    """Counts (sample, lag, unit) and x position (px) of the moving, on-track 250 ms bins."""
+    from spikedecode.datasets.hippocampus import load_nelpy, position_series, speed
+    from spikedecode.errors import FileFormatError
+    from spikedecode.preprocess import bin_behavior, bin_spikes, make_behavior
+
+    try:
+        rec, pos = load_nelpy("linear-track")
+    except FileFormatError:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        xy = position_series(pos)
+        v = xy.values.copy()
+        v[v[:, 1] < 40] = np.nan  # the bottom edge of the frame: off the track
+        track = make_behavior(v, xy["time"].values, channels=["x", "y"], name="position")
+        binned = bin_spikes(rec, 0.25)
+        w = target_windows(binned, track, bins_before=bins_before)
+        sp = speed(track.rename(channel="coord"))
+        spb = bin_behavior(make_behavior(sp.values, sp["time"].values, name="speed"), binned)
+    moving = np.interp(w["target_time"].values, spb["time"].values, spb.values[:, 0]) >= 10
+    X3, P, _ = to_sequences(w.isel(sample=np.flatnonzero(moving)))
+    return X3, P[:, 0]
+
+
+def bayes_vs_pynapple(repeats: int, n_bins: int = 40, splits_n: int = 5) -> dict[str, Any]:
+    """Our Poisson decoder against pynapple's decode_bayes: same tuning curves and prior
+    (uniform, no smoothing), same folds; decoded positions compared bin by bin."""
+    data = linear_track_positions()
+    if data is None:
+        return {}
+    X3, x = data
+    X = X3[:, -1, :].astype(np.float64)
+    splits = list(BlockedTimeSplit(splits_n, gap=1).split(X))
+    from spikedecode.decoders import PoissonBayesRegressor
+
+    def ours(Xtr, ytr, Xte):
+        return PoissonBayesRegressor(n_position_bins=n_bins, smooth=0.0,
+                                     min_rate=1e-12).fit(Xtr, ytr).predict(Xte)
+
+    t_ours, p_ours = _cpu(lambda: _oof(ours, X, x, splits), repeats)
+    r2, _ = r2_per_output(x, p_ours)
+    out: dict[str, Any] = {"n_samples": int(len(x)), "n_position_bins": n_bins,
+                           "ours_cpu_s": t_ours, "r2": float(r2[0]),
+                           "median_error_px": float(np.median(np.abs(p_ours - x)))}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import pynapple as nap
+    except ImportError:
+        return out
+
+    def theirs(Xtr, ytr, Xte):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            t_tr = np.arange(len(Xtr), dtype=float)
+            tc = nap.compute_tuning_curves(nap.TsdFrame(t=t_tr, d=Xtr), nap.Tsd(t=t_tr, d=ytr),
+                                           bins=n_bins, range=(ytr.min(), ytr.max()))
+            if drop_unvisited:  # a bin never visited has NaN rates, which decode_bayes's
+                # nansum turns into the most likely bin: leave it out, as ours does
+                tc = tc.isel({tc.dims[1]: np.flatnonzero(~np.isnan(tc.values).any(0))})
+            t_te = np.arange(len(Xte), dtype=float)
+            ep = nap.IntervalSet(0.0, len(Xte) - 0.5)
+            decoded, _ = nap.decode_bayes(tc, nap.TsdFrame(t=t_te, d=Xte), ep, bin_size=1.0)
+        return np.asarray(decoded.values)
+
+    drop_unvisited = False
+    raw = _oof(theirs, X, x, splits)
+    drop_unvisited = True
+    t_peer, p_peer = _cpu(lambda: _oof(theirs, X, x, splits), repeats)
+    out.update(peer_cpu_s=t_peer, cpu_ratio=t_ours / t_peer,
+               peer_r2=float(r2_per_output(x, p_peer)[0][0]),
+               same_decoded_share=float(np.mean(np.isclose(p_ours, p_peer))),
+               max_abs_decoded_diff=float(np.abs(p_ours - p_peer).max()),
+               peer_raw_r2=float(r2_per_output(x, raw)[0][0]),
+               peer_raw_same_share=float(np.mean(np.isclose(p_ours, raw))))
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -191,6 +282,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--splits", type=int, default=5)
     p.add_argument("--bins-before", type=int, default=4)
     p.add_argument("--no-across", action="store_true")
+    p.add_argument("--aligners", default="none,pca,cca,procrustes,distribution",
+                   help="across days: aligners in front of the Wiener filter")
+    p.add_argument("--n-components", type=int, default=10)
     p.add_argument("--data", type=Path, default=None, help="chewie_demo.mat")
     p.add_argument("--out", type=Path, default=Path("out"))
     args = p.parse_args(argv)
@@ -200,11 +294,14 @@ def main(argv: list[str] | None = None) -> int:
         print("neural-decoding is not installed (pip install neural-decoding): ours only")
     loaded = load_chewie(args.data)
     days: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    for day, (binned, vel, _) in loaded.items():
+    targets: dict[str, Any] = {}
+    for day, (binned, vel, reach) in loaded.items():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             X3, Y, _ = to_sequences(target_windows(binned, vel, bins_before=args.bins_before))
         days[day] = (X3, Y)
+        # labelled aligners' conditions: the reach target of each window's target bin
+        targets[day] = reach.values[args.bins_before: args.bins_before + len(Y)]
     rows: list[dict[str, Any]] = []
     t0 = time.perf_counter()
     for day in (("tr",) if args.quick else ("tr", "te")):
@@ -221,22 +318,40 @@ def main(argv: list[str] | None = None) -> int:
         ratio = f"{r['cpu_ratio']:6.2f}" if "cpu_ratio" in r else f"{'-':>6}"
         print(f"{r['day']:4} {r['model']:30} {r['r2_x']:6.3f} {r['r2_y']:6.3f} "
               f"{r['r2_vw']:6.3f} {ci:>15} {peer_cols} {r['ours_cpu_s']:7.3f} {ratio}")
-    across = [] if (args.quick or args.no_across) else across_days(days, args.splits)
+    across = [] if (args.quick or args.no_across) else across_days(
+        days, targets, [a.strip() for a in args.aligners.split(",") if a.strip()],
+        args.n_components)
     if across:
-        same = {"wiener": "wiener (ridge, blocked-CV λ)", "kalman": "kalman"}
-        ceiling = {m: r["r2_vw"] for r in rows if r["day"] == "te"
-                   for m, row_name in same.items() if r["model"] == row_name}
-        print("\nacross days: fit on all of day tr, decode day te (no alignment; same channels)")
+        print("\nacross days (DAD's setting): Wiener (ridge) trained on one day; the other day "
+              "adapted on one half of its bins, scored on the other half (swapped, pooled); "
+              f"aligners in {args.n_components} dims; labelled ones use the reach target")
+        print(f"{'aligner':14} {'labels':>6} {'tr->te':>7} {'ceiling te':>10} {'te->tr':>7} "
+              f"{'ceiling tr':>10} {'wall s':>7}")
         for r in across:
-            print(f"{r['model']:8} R2 x {r['r2_x']:.3f}  y {r['r2_y']:.3f}  vw {r['r2_vw']:.3f}"
-                  f"  (fixed ceiling: te within-day vw of the same model "
-                  f"{ceiling.get(r['model'], float('nan')):.3f})")
+            print(f"{r['aligner']:14} {str(r['labelled']):>6} {r['tr_to_te']:7.3f} "
+                  f"{r['ceiling_te']:10.3f} {r['te_to_tr']:7.3f} {r['ceiling_tr']:10.3f} "
+                  f"{r['wall_s']:7.1f}")
+    bayes = bayes_vs_pynapple(repeats)
+    if bayes:
+        print(f"\nlinear track, x position (px) from {bayes['n_samples']} moving 250 ms bins, "
+              f"Poisson decoder ({bayes['n_position_bins']} bins, uniform prior, no smoothing), "
+              f"{args.splits} blocked folds: R2 {bayes['r2']:.3f}, median error "
+              f"{bayes['median_error_px']:.1f} px, cpu {bayes['ours_cpu_s']:.3f} s")
+        if "peer_r2" in bayes:
+            print(f"  pynapple decode_bayes, unvisited bins left out (same tuning curves): R2 "
+                  f"{bayes['peer_r2']:.3f}; identical decoded positions in "
+                  f"{bayes['same_decoded_share']:.1%} of bins (max diff "
+                  f"{bayes['max_abs_decoded_diff']:.3g} px); cpu ratio ours/theirs "
+                  f"{bayes['cpu_ratio']:.2f}")
+            print(f"  pynapple as is (NaN rates of unvisited bins): R2 "
+                  f"{bayes['peer_raw_r2']:.3f}, same decoded position in "
+                  f"{bayes['peer_raw_same_share']:.1%} of bins")
     wall = time.perf_counter() - t0
     print(f"\nwall {wall:.1f} s on {platform.processor() or platform.machine()} "
           "(2 shared cores; timings under the load of other jobs)")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "bench_continuous.json").write_text(json.dumps(
-        {"rows": rows, "across": across, "args": {k: str(v) for k, v in vars(args).items()},
+        {"rows": rows, "across": across, "bayes_vs_pynapple": bayes, "args": {k: str(v) for k, v in vars(args).items()},
          "wall_s": wall}, indent=2))
     return 0
 

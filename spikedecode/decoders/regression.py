@@ -430,11 +430,16 @@ class KalmanFilterRegressor(MultiOutputMixin, RegressorMixin, BaseEstimator):
         state = np.zeros(k)  # the training mean, known exactly (P = 0): no update at t = 0
         P = np.zeros((k, k))
         states[0] = state
+        inv = np.linalg.inv
         for t in range(1, Obs.shape[0]):
             P_m = A @ P @ A.T + W
             state_m = A @ state
-            # information form: P = (P_m⁻¹ + Hᵀ Q⁻¹ H)⁻¹, gain K = P Hᵀ Q⁻¹
-            P = linalg.pinvh(linalg.pinvh(P_m) + info)
+            # information form: P = (P_m⁻¹ + Hᵀ Q⁻¹ H)⁻¹, gain K = P Hᵀ Q⁻¹ (state-sized
+            # inversions only; numpy's inv on a k x k matrix costs microseconds)
+            try:
+                P = inv(inv(P_m) + info)
+            except np.linalg.LinAlgError:  # a singular transition noise W
+                P = linalg.pinvh(linalg.pinvh(P_m) + info)
             state = state_m + P @ (innov[t] - info @ state_m)
             states[t] = state
         return _out(self, states + self.x_mean_)

@@ -164,3 +164,24 @@ def test_poisson_decoder_gives_unvisited_bins_zero_probability():
     assert never.any() and np.all(post[:, never] == 0)
     with pytest.raises(SpikeDecodeValueError, match="counts"):
         dec.predict(-np.ones((2, X.shape[1])))
+
+
+def test_poisson_decoder_equals_pynapple_decode_bayes():
+    nap = pytest.importorskip("pynapple")
+    import warnings
+
+    X, pos = _place_cells(n=1500, n_units=10)
+    y = pos[:, 0]
+    dec = PoissonBayesRegressor(n_position_bins=15, smooth=0.0, min_rate=1e-12)
+    dec.fit(X[:1000], y[:1000])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t = np.arange(1000.0)
+        tc = nap.compute_tuning_curves(nap.TsdFrame(t=t, d=X[:1000].astype(float)),
+                                       nap.Tsd(t=t, d=y[:1000]), bins=15,
+                                       range=(y[:1000].min(), y[:1000].max()))
+        np.testing.assert_allclose(tc.values, dec.tuning_curves_, atol=1e-11)
+        t2 = np.arange(500.0)
+        decoded, _ = nap.decode_bayes(tc, nap.TsdFrame(t=t2, d=X[1000:].astype(float)),
+                                      nap.IntervalSet(0.0, 499.5), bin_size=1.0)
+    np.testing.assert_allclose(dec.predict(X[1000:]), decoded.values)
