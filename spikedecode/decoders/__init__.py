@@ -16,6 +16,7 @@ from spikedecode.decoders.linear import (
 )
 from spikedecode.decoders.lstm import LSTMDecoder
 from spikedecode.decoders.mlp import MLPDecoder
+from spikedecode.decoders.recurrent import RecurrentRegressor
 from spikedecode.decoders.regression import (
     DEFAULT_RIDGE_LAMBDAS,
     KalmanFilterRegressor,
@@ -35,6 +36,7 @@ __all__ = [
     "WienerCascadeRegressor",
     "KalmanFilterRegressor",
     "PoissonBayesRegressor",
+    "RecurrentRegressor",
     "groups_fit_params",
     "make_decoder",
 ]

@@ -485,7 +485,7 @@ def make_decoder(
     Parameters
     ----------
     kind : {"logistic", "svm", "mlp", "lstm", "wiener", "wiener_cascade", "kalman", \
-"poisson_bayes"}, default="logistic"
+"poisson_bayes", "lstm_regression", "gru_regression"}, default="logistic"
         ``"logistic"``/``"svm"`` give a Pipeline ``("scale", StandardScaler())`` ->
         ``("clf", GroupCVLinearClassifier)``; ``"mlp"``/``"lstm"`` give
         :class:`MLPDecoder` / :class:`LSTMDecoder` built with ``params``. The regressors
@@ -494,7 +494,8 @@ def make_decoder(
         ``WienerCascadeRegressor`` (λ by blocked CV over ``lambdas``, ``cv`` blocks),
         ``"kalman"`` a :class:`~spikedecode.decoders.regression.KalmanFilterRegressor`,
         ``"poisson_bayes"`` a :class:`~spikedecode.decoders.bayes.PoissonBayesRegressor`
-        (place-field decoder on raw counts).
+        (place-field decoder on raw counts), ``"lstm_regression"`` / ``"gru_regression"``
+        a :class:`~spikedecode.decoders.recurrent.RecurrentRegressor`.
     lambdas, cv, scoring, path_patience, max_iter, class_weight
         See :class:`GroupCVLinearClassifier` (linear kinds only).
     random_state : int or None
@@ -543,26 +544,32 @@ def make_decoder(
         return LSTMDecoder(random_state=random_state, **params)
     if kind in _REGRESSORS:
         return _make_regressor(kind, lambdas=lambdas, cv=cv, standardize=standardize,
-                               **params)
+                               random_state=random_state, **params)
     raise ConfigError(f"kind == {kind!r}, must be one of 'logistic', 'svm', 'mlp', 'lstm', "
                       + ", ".join(repr(k) for k in _REGRESSORS) + ".")
 
 
 #: the continuous-target kinds of make_decoder (spikedecode.decoders.regression, .bayes)
-_REGRESSORS = ("wiener", "wiener_cascade", "kalman", "poisson_bayes")
+_REGRESSORS = ("wiener", "wiener_cascade", "kalman", "poisson_bayes", "lstm_regression",
+               "gru_regression")
 
 
 def _make_regressor(kind: str, *, lambdas: Any, cv: Any, standardize: bool,
-                    **params: Any) -> Any:
+                    random_state: Any, **params: Any) -> Any:
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from spikedecode.decoders import bayes, regression
+    from spikedecode.decoders import bayes, recurrent, regression
 
     cls: Any = {"wiener": regression.WienerFilterRegressor,
                 "wiener_cascade": regression.WienerCascadeRegressor,
                 "kalman": regression.KalmanFilterRegressor,
-                "poisson_bayes": bayes.PoissonBayesRegressor}[kind]
+                "poisson_bayes": bayes.PoissonBayesRegressor,
+                "lstm_regression": recurrent.RecurrentRegressor,
+                "gru_regression": recurrent.RecurrentRegressor}[kind]
+    if kind in ("lstm_regression", "gru_regression"):  # the network standardises itself
+        params = {"cell": kind.split("_")[0], "standardize": standardize,
+                  "random_state": random_state, **params}
     if kind in ("wiener", "wiener_cascade"):
         params = {"lambdas": lambdas, "cv": 5 if cv is None else cv, **params}
     elif lambdas is not None:

@@ -185,3 +185,20 @@ def test_poisson_decoder_equals_pynapple_decode_bayes():
         decoded, _ = nap.decode_bayes(tc, nap.TsdFrame(t=t2, d=X[1000:].astype(float)),
                                       nap.IntervalSet(0.0, 499.5), bin_size=1.0)
     np.testing.assert_allclose(dec.predict(X[1000:]), decoded.values)
+
+
+@pytest.mark.parametrize("kind", ["lstm_regression", "gru_regression"])
+def test_recurrent_regressor_learns_a_lagged_readout_and_is_seeded(kind):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 3, 4)).astype(np.float32) * 5 + 10  # far from standard
+    Y = np.c_[X[:, 0, 0] - X[:, 2, 1], X[:, 1, 3]]
+    reg = make_decoder(kind, hidden_size=16, max_epochs=60, random_state=0)
+    reg.fit(X[:300], Y[:300])
+    assert reg.score(X[300:], Y[300:]) > 0.7
+    np.testing.assert_allclose(reg.x_mean_, X[:270].reshape(-1, 4).mean(0), rtol=1e-4)
+    again = make_decoder(kind, hidden_size=16, max_epochs=60, random_state=0).fit(X[:300],
+                                                                                  Y[:300])
+    np.testing.assert_allclose(again.predict(X[300:]), reg.predict(X[300:]), rtol=1e-5)
+    raw = make_decoder(kind, hidden_size=16, max_epochs=2, standardize=False,
+                       random_state=0).fit(X[:300], Y[:300])
+    assert np.all(raw.x_mean_ == 0) and np.all(raw.x_scale_ == 1)
