@@ -22,7 +22,8 @@ Printed per day and model: velocity R² (x, y, variance-weighted) of the pooled
 out-of-fold predictions with 95 % block-bootstrap CIs, the largest absolute difference of
 the two packages' predictions and R², and the fit+predict CPU time ratio ours / theirs
 (best of ``--repeats``). Also the project's default Wiener filter (standardised, ridge λ
-by blocked CV). Across days (not with ``--quick``): DAD's setting through
+by blocked CV) and our LSTM regressor (one layer of 32, early stopping on the last 10 % of
+each training fold) with and without its input standardisation (not with ``--quick``). Across days (not with ``--quick``): DAD's setting through
 ``cross_day_matrix(metric="r2")`` — train on one day, adapt the other day on one half of
 its bins and score the other half (swapped, pooled) — without an aligner (the 71 array
 channels are the same electrodes) and with each of ``--aligners`` (labelled ones match
@@ -126,7 +127,7 @@ def _scores(Y: np.ndarray, pred: np.ndarray, seed: int) -> dict[str, Any]:
 
 
 def run_day(day: str, X3: np.ndarray, Y: np.ndarray, *, splits_n: int, repeats: int,
-            peer: Any) -> list[dict[str, Any]]:
+            peer: Any, lstm: bool = False) -> list[dict[str, Any]]:
     gap = X3.shape[1]
     splits = list(BlockedTimeSplit(splits_n, gap=gap).split(X3))
     Xflat = X3.reshape(len(X3), -1).astype(np.float64)
@@ -166,6 +167,16 @@ def run_day(day: str, X3: np.ndarray, Y: np.ndarray, *, splits_n: int, repeats: 
     t_def, p_def = _cpu(lambda: _oof(fit_default, Xflat, Y, splits), repeats)
     rows.append({"day": day, "model": "wiener (ridge, blocked-CV λ)", "n_samples": int(len(Y)),
                  "n_features": int(Xflat.shape[1]), "ours_cpu_s": t_def, **_scores(Y, p_def, 0)})
+    if lstm:  # neural-decoding's LSTMRegression needs keras (absent): ours only, one run
+        for std in (True, False):
+            def fit_lstm(Xtr, Ytr, Xte, std=std):
+                return make_decoder("lstm_regression", standardize=std,
+                                    random_state=0).fit(Xtr, Ytr).predict(Xte)
+
+            t_l, p_l = _cpu(lambda f=fit_lstm: _oof(f, X3.astype(np.float32), Y, splits), 1)
+            rows.append({"day": day, "model": f"lstm (standardize={std})",
+                         "n_samples": int(len(Y)), "n_features": int(Xflat.shape[1]),
+                         "ours_cpu_s": t_l, **_scores(Y, p_l, 0)})
     return rows
 
 
@@ -282,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--splits", type=int, default=5)
     p.add_argument("--bins-before", type=int, default=4)
     p.add_argument("--no-across", action="store_true")
+    p.add_argument("--no-lstm", action="store_true", help="skip our LSTM regressor rows")
     p.add_argument("--aligners", default="none,pca,cca,procrustes,distribution",
                    help="across days: aligners in front of the Wiener filter")
     p.add_argument("--n-components", type=int, default=10)
@@ -305,7 +317,8 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[dict[str, Any]] = []
     t0 = time.perf_counter()
     for day in (("tr",) if args.quick else ("tr", "te")):
-        rows += run_day(day, *days[day], splits_n=args.splits, repeats=repeats, peer=peer)
+        rows += run_day(day, *days[day], splits_n=args.splits, repeats=repeats, peer=peer,
+                        lstm=not (args.quick or args.no_lstm))
     print(f"chewie velocity, {args.splits} blocked folds (gap = {args.bins_before + 1} bins), "
           f"bins_before={args.bins_before}; 95 % block-bootstrap CIs")
     head = (f"{'day':4} {'model':30} {'R2 x':>6} {'R2 y':>6} {'R2 vw':>6} {'vw CI':>15} "

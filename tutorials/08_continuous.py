@@ -17,7 +17,8 @@
 # 2. the **position** of a rat on a linear track (nelpy, 31 hippocampal units, 60 Hz
 #    tracking) with a Poisson place-field (Bayesian) decoder, and the position quintile
 #    with the classifiers of tutorial 01;
-# 3. a **null**: why a shuffled K-fold must never score a time series.
+# 3. the rat's 2-D position on the **W-maze** (25 units, 72 min);
+# 4. a **null**: why a shuffled K-fold must never score a time series.
 #
 # Every score comes from contiguous-block cross-validation with a gap of at least the
 # window length between training and test blocks, with 95 % block-bootstrap confidence
@@ -100,7 +101,8 @@ if chewie is not None:
     print("day tr:", X.shape, "windows,", Y.shape[1], "velocity components")
 
 # %% [markdown]
-# The three classic decoders (Glaser et al. 2020). The Wiener filter is a ridge
+# The three classic decoders (Glaser et al. 2020), and in the full run an LSTM regressor
+# (`make_decoder("lstm_regression")`). The Wiener filter is a ridge
 # regression on the lagged counts whose λ is itself picked by blocked CV inside each
 # training fold; the Kalman filter (Wu et al. 2003) reads the target bin's counts and
 # carries the velocity forward with a linear dynamical model. `regression_scores` (also
@@ -113,6 +115,8 @@ if chewie is not None:
     models = {"wiener": (make_decoder("wiener"), X),
               "wiener_cascade": (make_decoder("wiener_cascade"), X),
               "kalman": (make_decoder("kalman"), X[:, -1:, :])}
+    if not QUICK:  # an LSTM regressor on the same windows (~20 s on one core)
+        models["lstm"] = (make_decoder("lstm_regression", random_state=0), X)
     chewie_within = {}
     for name, (dec, Xm) in models.items():
         r = regression_scores(dec, Xm, Y, gap=X.shape[1], n_boot=N_BOOT,
@@ -140,7 +144,9 @@ if chewie is not None:
 # DAD's setting: a decoder trained on day `tr` decodes day `te`. The 71 channels are the
 # same electrodes on both days, so the first row needs no aligner; it is scored on the
 # second half of day `te` and compared with the *fixed ceiling*, day `te`'s own
-# within-day R² of the same model.
+# within-day R² of the same model. `cross_day_matrix(..., metric="r2")` runs the same
+# with an aligner in front (adapting day `te` on one half, scoring the other):
+# `benchmarks/bench_continuous.py` and `docs/continuous.md` give the table.
 
 # %%
 if chewie is not None:
@@ -255,7 +261,43 @@ if rec is not None:
           "  (README: ~0.59; chance 0.20)")
 
 # %% [markdown]
-# ## 4 · The null: shuffled K-fold leaks
+# ## 4 · The W-maze: 2-D position
+#
+# 25 units over 72 minutes (run, rest, run, rest); the same steps with both coordinates as
+# the target, and the Poisson decoder on a 20 × 20 grid. Chance here is the error of
+# always answering the mean position.
+
+# %%
+try:
+    rec_w, pos_w = load_nelpy("w-maze")
+except FileFormatError as err:
+    rec_w = None
+    print(f"skipping the W-maze: {err}")
+
+if rec_w is not None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataDroppedWarning)
+        xy_w = position_series(pos_w)
+        binned_w = bin_spikes(rec_w, 0.25)
+        ww = target_windows(binned_w, xy_w, bins_before=2)
+        sp_w = speed(xy_w.rename(channel="coord"))
+        sp_wb = bin_behavior(make_behavior(sp_w.values, sp_w["time"].values, name="speed"),
+                             binned_w)
+    fast = np.interp(ww["target_time"].values, sp_wb["time"].values, sp_wb.values[:, 0]) >= 10
+    ww = ww.isel(sample=np.flatnonzero(fast))
+    Xw, Pw, _ = to_sequences(ww)
+    rw = regression_scores(make_decoder("poisson_bayes", prior="occupancy", n_position_bins=20,
+                                        smooth=1.5), Xw.sum(axis=1, keepdims=True), Pw, gap=3,
+                           n_boot=N_BOOT, channels=["x", "y"], random_state=0)
+    chance_err = float(np.median(np.linalg.norm(Pw - Pw.mean(0), axis=1)))
+    results["w_maze_position"] = {**summary(rw), "chance_median_error": chance_err}
+    lo, hi = rw["median_error_ci"]
+    print(f"W-maze, {len(Pw)} moving bins: median 2-D error {rw['median_error']:.1f} px "
+          f"[{lo:.1f}, {hi:.1f}] (mean-position answer: {chance_err:.1f} px); R2 x "
+          f"{rw['r2']['x']:.3f}, y {rw['r2']['y']:.3f}")
+
+# %% [markdown]
+# ## 5 · The null: shuffled K-fold leaks
 #
 # Rotate the velocity in time by a random offset: its autocorrelation stays, its
 # relation to the spikes is gone. A nearest-neighbour regressor scored by a *shuffled*

@@ -23,3 +23,6 @@ def test_tutorial_08_quick(tutorial, tmp_path):
         assert lo <= bayes["median_error"] <= hi < 60  # pixels; measured ~20
         assert res["linear_track_quintile"]["logistic_accuracy"] > 0.45  # README ~0.59
         assert_figures(tmp_path, "track_trace")
+    if "w_maze_position" in res:
+        wm = res["w_maze_position"]
+        assert wm["median_error_ci"][1] < wm["chance_median_error"]  # better than the mean
