@@ -134,8 +134,8 @@ if chewie is not None:
 
 # %% [markdown]
 # On day `tr` (variance-weighted R², 95 % CI of the full run's 2000 replicates): Wiener
-# 0.59 [0.54, 0.62], Wiener cascade 0.62 [0.56, 0.66], Kalman 0.45 [0.32, 0.54]
-# (the bootstrap CIs of `--quick` use 200 replicates). `benchmarks/bench_continuous.py`
+# 0.587 [0.539, 0.620], Wiener cascade 0.622 [0.565, 0.664], Kalman 0.446 [0.315, 0.539],
+# LSTM 0.545 [0.483, 0.597] (the bootstrap CIs of `--quick` use 200 replicates). `benchmarks/bench_continuous.py`
 # runs `neural-decoding`'s Wiener, cascade and Kalman decoders on the same folds and the
 # same lagged inputs: their R² equal ours to 1e-14 (least-squares versions of both).
 #
