@@ -831,6 +831,8 @@ def leave_one_day_out(
             "(labels leak through condition averages); pass allow_leakage=True to measure the "
             "leak on purpose, or use protocol='honest'.")
     data = prepare_days(days, shared_units=aligner is None, conditions=conditions)
+    if metric == "r2":  # continuous targets, as in cross_day_matrix
+        _mark_continuous(data, aligner, conditions)
     names = list(data)
     if len(names) < 2:
         raise NotEnoughDataError(f"leave-one-day-out needs >= 2 days; got {len(names)}.")

@@ -79,3 +79,16 @@ def test_metric_and_decoder_must_agree():
     with pytest.raises(ConfigError, match="pass conditions="):
         cross_day_matrix(days, make_decoder("wiener"), aligner=get_aligner("cca"),
                          metric="r2", scheduler="sync")
+
+
+def test_leave_one_day_out_takes_regressors():
+    from spikedecode.evaluation import leave_one_day_out
+
+    days, conds = _days(n_days=3, mix=True)
+    plain = leave_one_day_out(days, make_decoder("wiener"), metric="r2", scheduler="sync",
+                              random_state=0)
+    assert plain.name == "r2" and plain.sizes["test_day"] == 3
+    aligned = leave_one_day_out(days, make_decoder("wiener"), aligner=get_aligner(
+        "procrustes", n_components=2), conditions=conds, metric="r2", scheduler="sync",
+        random_state=0)
+    assert float(aligned.sel(test_day="d1")) > float(plain.sel(test_day="d1")) + 0.2
