@@ -84,7 +84,8 @@ def run_target(rec: Any, series: Any, *, kinds: list[str], bin_size: float, n_bi
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DataDroppedWarning)
         w = target_windows(bin_spikes(rec, bin_size), series, bins_before=n_bins - 1)
-    X, Y, _ = to_sequences(w)
+    X, Y_, _ = to_sequences(w)
+    Y = np.asarray(Y_, dtype=np.float64)  # target_windows always attaches the target
     channels = [str(c) for c in w.attrs["target_channels"]]
     meta = {"file": str(file), "target": str(w.attrs["target"]), "channels": channels,
             "units_of_target": str(w.attrs.get("target_units", "")), "bin_size": bin_size,
@@ -98,7 +99,7 @@ def run_target(rec: Any, series: Any, *, kinds: list[str], bin_size: float, n_bi
                               n_boot=n_boot, channels=channels, random_state=seed)
         results[kind] = {k: v for k, v in r.items() if k != "y_pred"}
         save_json({**meta, "decoder": kind, **results[kind]}, outdir / f"{kind}.json")
-        _trace(outdir, kind, Y, r["y_pred"], w, channels, meta["units_of_target"])
+        _trace(outdir, kind, Y, r["y_pred"], w, channels, str(meta["units_of_target"]))
         if not as_json:
             lo, hi = r["r2_vw_ci"]
             click.echo(f"{kind}: R2 {r['r2_vw']:.3f} [{lo:.3f}, {hi:.3f}] -> "

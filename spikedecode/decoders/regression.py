@@ -57,7 +57,7 @@ __all__ = [
 DEFAULT_RIDGE_LAMBDAS: NDArray[np.float64] = np.concatenate(([0.0], np.logspace(-4, 2, 13)))
 
 
-def _flat(X: NDArray) -> NDArray[np.float64]:
+def _flat(X: Any) -> NDArray[np.float64]:
     X = np.asarray(X, dtype=np.float64)
     return X.reshape(X.shape[0], -1) if X.ndim > 2 else X
 
@@ -75,7 +75,7 @@ def _out(est: Any, Y: NDArray[np.float64]) -> NDArray[np.float64]:
     return Y[:, 0] if est._y_1d else Y
 
 
-def ridge_path(X: ArrayLike, Y: ArrayLike, lambdas: Sequence[float]
+def ridge_path(X: ArrayLike, Y: ArrayLike, lambdas: ArrayLike
                ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Ridge solutions for every λ from one eigendecomposition (intercept not penalised).
 
