@@ -19,6 +19,8 @@ def _load_bench():
     return bench
 
 
+@pytest.mark.slow
+@pytest.mark.data
 def test_quick_benchmark_matches_neural_decoding(tmp_path, capsys):
     path = shared_data("dad", "chewie_demo.mat")
     bench = _load_bench()

@@ -150,6 +150,7 @@ def test_chewie_velocity_decodes_within_day():
 
 
 @pytest.mark.slow
+@pytest.mark.data
 def test_circularly_shifted_targets_give_no_r2_in_95_percent_of_100_null_sets():
     path = shared_data("dad", "chewie_demo.mat")
     from spikedecode.datasets.dad import load_chewie
