@@ -87,6 +87,15 @@ _LAZY = {
     "AdversarialAligner": "spikedecode.align",
     # training
     "train": "spikedecode.training",
+    # continuous targets (behaviour series, regressors, their evaluation)
+    "make_behavior": "spikedecode.preprocess",
+    "bin_behavior": "spikedecode.preprocess",
+    "target_windows": "spikedecode.preprocess",
+    "WienerFilterRegressor": "spikedecode.decoders",
+    "WienerCascadeRegressor": "spikedecode.decoders",
+    "KalmanFilterRegressor": "spikedecode.decoders",
+    "PoissonBayesRegressor": "spikedecode.decoders",
+    "regression_scores": "spikedecode.evaluation",
 }
 
 _SUBPACKAGES = ("io", "preprocess", "datasets", "decoders", "evaluation", "align", "robust",

@@ -40,7 +40,7 @@ def schema_names() -> list[str]:
     Examples
     --------
     >>> schema_names()
-    ['binned', 'experiment_config', 'recording', 'windows']
+    ['behavior', 'binned', 'experiment_config', 'recording', 'windows']
     """
     return sorted(p.name.split(".")[0] for p in SCHEMA_DIR.glob("*.schema.json"))
 
@@ -138,6 +138,7 @@ def validate(obj: Any, name: str) -> Any:
             "recording": "Build it with spikedecode.make_recording() or read it with spikedecode.read()",
             "binned": "Build it with spikedecode.preprocess.bin_spikes()",
             "windows": "Build it with spikedecode.preprocess.sliding_windows()",
+            "behavior": "Build it with spikedecode.preprocess.make_behavior()",
         }.get(name, "")
         raise SchemaError(
             f"not a valid {name}: " + "; ".join(problems) + f". {hint}."

@@ -14,7 +14,7 @@ from spikedecode.schema import SCHEMA_DIR, describe, load_schema, schema_names, 
 
 
 def test_schemas_are_valid_json_schema():
-    assert schema_names() == ["binned", "experiment_config", "recording", "windows"]
+    assert schema_names() == ["behavior", "binned", "experiment_config", "recording", "windows"]
     for name in schema_names():
         schema = json.loads((SCHEMA_DIR / f"{name}.schema.json").read_text())
         jsonschema.Draft202012Validator.check_schema(schema)

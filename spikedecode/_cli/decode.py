@@ -272,22 +272,52 @@ def _echo_summary(report: dict[str, Any], results: dict[str, dict[str, Any]]) ->
 @click.option("--out", default=None, type=click.Path(),
               help="Folder for the results [default: out/decode/<file name>].")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (no progress).")
+@click.option("--target", default=None,
+              help="Decode a continuous behaviour series instead of the stimulus: its name "
+                   "in the NWB file (see `spikedecode info`), or columns of --behavior; "
+                   "decoders wiener (default), wiener_cascade, kalman, poisson_bayes.")
+@click.option("--behavior", "behavior_table", default=None, type=click.Path(exists=True),
+              help="With --target: a csv/tsv table with a 'time' column (s) and the target "
+                   "columns.")
 def command(file: str, decoders: str, bin_size: str | None, n_bins: str, step: int | None,
             rule: str, stimuli: str | None, balance: str, n_splits: int, n_boot: int,
             permutations: str | None, preset: str, max_epochs: int | None, seed: int,
             out: str | None, as_json: bool, intervals: str | None = None,
             label_column: str | None = None, align: str | None = None,
             vs_baseline: str | None = None, repeats: str | None = None,
-            time_resolved: bool = False) -> None:
+            time_resolved: bool = False, target: str | None = None,
+            behavior_table: str | None = None) -> None:
     """Decode the stimulus from one recording FILE with leakage-safe grouped CV.
 
     Each decoder's result is written to the output folder (``<decoder>.json``) as soon
     as it is scored; ``report.json`` holds all of them at the end. Progress bars go to
-    stderr on a terminal and never with ``--json``.
+    stderr on a terminal and never with ``--json``. With ``--target`` a continuous
+    behaviour series is decoded instead (R² with block-bootstrap CIs from blocked CV,
+    and a predicted-vs-true trace figure).
     """
     from spikedecode.io import read
     from spikedecode.preprocess import make_windows
     from spikedecode.serialization import save_json
+
+    if target is not None or behavior_table is not None:
+        from spikedecode._cli import decode_continuous as dc
+
+        if target is None:
+            raise click.UsageError("--behavior needs --target (the column(s) to decode).")
+        kinds = ["wiener"] if decoders == "logistic" else [
+            k.strip() for k in decoders.split(",") if k.strip()]
+        bad = [k for k in kinds if k not in dc.REGRESSORS]
+        if bad:
+            raise click.UsageError(f"--decoder {','.join(bad)} cannot decode --target; use "
+                                   f"{', '.join(dc.REGRESSORS)}.")
+        outdir = Path(out) if out else default_out(file)
+        outdir.mkdir(parents=True, exist_ok=True)
+        rec = read(file)
+        series = dc.load_target(file, target, behavior_table)
+        dc.run_target(rec, series, kinds=kinds, bin_size=parse_duration(bin_size),
+                      n_bins=n_bins, n_splits=n_splits, n_boot=n_boot, seed=seed,
+                      outdir=outdir, as_json=as_json, file=file)
+        return
 
     kinds = [k.strip() for k in decoders.split(",") if k.strip()]
     for k in kinds:

@@ -98,6 +98,10 @@ def command(
     info = info_dict(rec)
     info["file"] = str(file)
     info["format"] = sniff(file)
+    if info["format"] == "nwb":  # continuous targets for `decode --target`
+        from spikedecode.io.nwb_behavior import behavior_names
+
+        info["behavior_series"] = behavior_names(file)
     if as_json:
         echo_json(info)
         return
@@ -124,5 +128,9 @@ def command(
                     for t in info["interval_tables"]],
                    ["table", "rows", "role", "label_column", "columns"])
         _echo_columns(info["interval_tables"])
+    if info.get("behavior_series"):
+        click.echo("")
+        click.echo("behaviour series (decode with decode --target NAME): "
+                   + ", ".join(info["behavior_series"]))
     click.echo("")
     echo_table(info["units"], ["unit", "n_spikes", "rate_hz"])

@@ -26,6 +26,7 @@ __all__ = [
     "read_frank_spikes",
     "position_labels",
     "speed",
+    "position_series",
 ]
 
 _RECORD = np.dtype([("t", "<u4"), ("x", "<u2"), ("y", "<u2"), ("x2", "<u2"), ("y2", "<u2")])
@@ -208,3 +209,52 @@ def position_labels(
     edges = np.quantile(p[moving], np.linspace(0, 1, n_classes + 1)[1:-1])
     q = np.searchsorted(edges, p, side="right")
     return np.asarray([f"q{i}" for i in q]), moving
+
+
+def position_series(position: xr.DataArray, *, axis: str | None = None) -> xr.DataArray:
+    """The tracked position as a Behavior series (a continuous decoding target).
+
+    Tracking files repeat a timestamp now and then (the linear track has one); those
+    repeats are dropped (the first sample of each time is kept), counted and reported.
+
+    Parameters
+    ----------
+    position : DataArray (time, coord)
+        From :func:`read_position_tracking` / :func:`load_nelpy`.
+    axis : {"x", "y"}, optional
+        One coordinate only (a 1-D position); default both.
+
+    Returns
+    -------
+    xarray.DataArray
+        A Behavior ``(time, channel)`` named ``"position"`` in pixels.
+
+    Warns
+    -----
+    DataDroppedWarning
+        Samples with a repeated (or decreasing) timestamp were dropped.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> pos = xr.DataArray(np.c_[[1.0, 2, 3], [0.0, 0, 1]], dims=("time", "coord"),
+    ...                    coords={"time": [0.0, 0.1, 0.2], "coord": ["x", "y"]})
+    >>> position_series(pos, axis="x")["channel"].values.tolist()
+    ['x']
+    """
+    import warnings
+
+    from spikedecode.errors import DataDroppedWarning
+    from spikedecode.preprocess.behavior import make_behavior
+
+    t = np.asarray(position["time"].values, dtype=np.float64)
+    keep = np.r_[True, t[1:] > np.maximum.accumulate(t)[:-1]]
+    if not keep.all():
+        warnings.warn(f"position_series: dropped {int((~keep).sum())} of {t.size} samples whose "
+                      "timestamp repeats (or goes back in) time.", DataDroppedWarning,
+                      stacklevel=2)
+    coords = [axis] if axis is not None else [str(c) for c in position["coord"].values]
+    values = np.stack([position.sel(coord=c).values for c in coords], axis=1)[keep]
+    return make_behavior(values, t[keep], channels=coords, name="position",
+                         units=str(position.attrs.get("units", "pixels")),
+                         source=str(position.attrs.get("source", "tracking")))

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from spikedecode.decoders.bayes import PoissonBayesRegressor
 from spikedecode.decoders.linear import (
     DEFAULT_LAMBDAS,
     GroupCVLinearClassifier,
@@ -16,6 +17,13 @@ from spikedecode.decoders.linear import (
 from spikedecode.decoders.lstm import LSTMDecoder
 from spikedecode.decoders.mlp import MLPDecoder
 from spikedecode.decoders.temporal import GeneralizingEstimator, SlidingEstimator
+from spikedecode.decoders.recurrent import RecurrentRegressor
+from spikedecode.decoders.regression import (
+    DEFAULT_RIDGE_LAMBDAS,
+    KalmanFilterRegressor,
+    WienerCascadeRegressor,
+    WienerFilterRegressor,
+)
 from spikedecode.decoders.torch_estimator import TorchClassifier
 
 __all__ = [
@@ -24,6 +32,12 @@ __all__ = [
     "LSTMDecoder",
     "MLPDecoder",
     "TorchClassifier",
+    "DEFAULT_RIDGE_LAMBDAS",
+    "WienerFilterRegressor",
+    "WienerCascadeRegressor",
+    "KalmanFilterRegressor",
+    "PoissonBayesRegressor",
+    "RecurrentRegressor",
     "groups_fit_params",
     "make_decoder",
     "SlidingEstimator",

@@ -484,10 +484,18 @@ def make_decoder(
 
     Parameters
     ----------
-    kind : {"logistic", "svm", "mlp", "lstm"}, default="logistic"
+    kind : {"logistic", "svm", "mlp", "lstm", "wiener", "wiener_cascade", "kalman", \
+"poisson_bayes", "lstm_regression", "gru_regression"}, default="logistic"
         ``"logistic"``/``"svm"`` give a Pipeline ``("scale", StandardScaler())`` ->
         ``("clf", GroupCVLinearClassifier)``; ``"mlp"``/``"lstm"`` give
-        :class:`MLPDecoder` / :class:`LSTMDecoder` built with ``params``.
+        :class:`MLPDecoder` / :class:`LSTMDecoder` built with ``params``. The regressors
+        for continuous targets: ``"wiener"`` / ``"wiener_cascade"`` give
+        ``("scale", StandardScaler())`` -> ``("reg", WienerFilterRegressor)`` /
+        ``WienerCascadeRegressor`` (λ by blocked CV over ``lambdas``, ``cv`` blocks),
+        ``"kalman"`` a :class:`~spikedecode.decoders.regression.KalmanFilterRegressor`,
+        ``"poisson_bayes"`` a :class:`~spikedecode.decoders.bayes.PoissonBayesRegressor`
+        (place-field decoder on raw counts), ``"lstm_regression"`` / ``"gru_regression"``
+        a :class:`~spikedecode.decoders.recurrent.RecurrentRegressor`.
     lambdas, cv, scoring, path_patience, max_iter, class_weight
         See :class:`GroupCVLinearClassifier` (linear kinds only).
     random_state : int or None
@@ -534,7 +542,48 @@ def make_decoder(
         from spikedecode.decoders.lstm import LSTMDecoder
 
         return LSTMDecoder(random_state=random_state, **params)
-    raise ConfigError(f"kind == {kind!r}, must be one of 'logistic', 'svm', 'mlp', 'lstm'.")
+    if kind in _REGRESSORS:
+        return _make_regressor(kind, lambdas=lambdas, cv=cv, standardize=standardize,
+                               random_state=random_state, **params)
+    raise ConfigError(f"kind == {kind!r}, must be one of 'logistic', 'svm', 'mlp', 'lstm', "
+                      + ", ".join(repr(k) for k in _REGRESSORS) + ".")
+
+
+#: the continuous-target kinds of make_decoder (spikedecode.decoders.regression, .bayes)
+_REGRESSORS = ("wiener", "wiener_cascade", "kalman", "poisson_bayes", "lstm_regression",
+               "gru_regression")
+
+
+def _make_regressor(kind: str, *, lambdas: Any, cv: Any, standardize: bool,
+                    random_state: Any, **params: Any) -> Any:
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from spikedecode.decoders import bayes, recurrent, regression
+
+    cls: Any = {"wiener": regression.WienerFilterRegressor,
+                "wiener_cascade": regression.WienerCascadeRegressor,
+                "kalman": regression.KalmanFilterRegressor,
+                "poisson_bayes": bayes.PoissonBayesRegressor,
+                "lstm_regression": recurrent.RecurrentRegressor,
+                "gru_regression": recurrent.RecurrentRegressor}[kind]
+    if kind in ("lstm_regression", "gru_regression"):  # the network standardises itself
+        params = {"cell": kind.split("_")[0], "standardize": standardize,
+                  "random_state": random_state, **params}
+    if kind in ("wiener", "wiener_cascade"):
+        params = {"lambdas": lambdas, "cv": 5 if cv is None else cv, **params}
+    elif lambdas is not None:
+        raise ConfigError(f"lambdas is a parameter of the 'wiener' kinds, not of {kind!r}.")
+    unknown = sorted(set(params) - set(cls().get_params()))
+    if unknown:
+        raise ConfigError(f"{unknown} are not parameters of the {kind!r} decoder "
+                          f"({cls.__name__}: {sorted(cls().get_params())}).")
+    reg = cls(**params)
+    # the Kalman filter is invariant to affine maps of its features, and the Poisson model
+    # needs raw counts: only the ridge kinds are standardised
+    if standardize and kind in ("wiener", "wiener_cascade"):
+        return Pipeline([("scale", StandardScaler()), ("reg", reg)])
+    return reg
 
 
 def _accepts_groups(est: Any) -> bool:

@@ -29,6 +29,14 @@ from spikedecode.evaluation.temporal import (
     cross_day_time_resolved,
     temporal_generalization,
     time_resolved_scores,
+from spikedecode.evaluation.regression import (
+    block_bootstrap_ci,
+    blocked_cross_val_predict,
+    circular_shift_null,
+    r2_per_output,
+    regression_metrics,
+    regression_scores,
+    shuffled_kfold_score,
 )
 
 __all__ = [
@@ -54,4 +62,11 @@ __all__ = [
     "temporal_generalization",
     "cluster_test",
     "cross_day_time_resolved",
+    "block_bootstrap_ci",
+    "blocked_cross_val_predict",
+    "circular_shift_null",
+    "r2_per_output",
+    "regression_metrics",
+    "regression_scores",
+    "shuffled_kfold_score",
 ]

@@ -243,6 +243,8 @@ def prepare_days(days: Mapping[Hashable, Any], *, shared_units: bool = True,
             if keep is not None:
                 w = w.sel(unit=keep)
             X3, y, g = to_sequences(w)
+            if g is None and "target_channels" in w.attrs:  # target_windows: one per sample
+                g = np.arange(len(X3), dtype=np.int64)
             if y is None or g is None:
                 raise SpikeDecodeValueError(
                     f"the Windows of day {d!r} have no label/trial coords; label them with "
@@ -357,6 +359,29 @@ def condition_keys(labels: Any, t_rel: Any = None, *, decimals: int = 3) -> NDAr
     return np.array([f"{a}@{b:.{decimals}f}" for a, b in zip(lab.tolist(), t.tolist())])
 
 
+def _score_fn(metric: str) -> Callable:
+    """The score of ``metric``: a classification metric, or the variance-weighted R²."""
+    if metric == "r2":
+        from spikedecode.evaluation.regression import r2_per_output
+
+        return lambda y, p: r2_per_output(y, p)[1]
+    return _metric(metric)
+
+
+def _continuous(v: dict[str, Any]) -> bool:
+    """A continuous target (metric="r2"): blocked folds in time instead of trial folds."""
+    return bool(v.get("continuous", False))
+
+
+def _splits(v: dict[str, Any], k: int, seed: int) -> list:
+    """Folds of one day: trial-grouped and stratified, or contiguous blocks with a gap."""
+    if _continuous(v):
+        from spikedecode.preprocess.resample import BlockedTimeSplit
+
+        return list(BlockedTimeSplit(k, gap=v["n_lags"]).split(v["X"], groups=v["groups"]))
+    return group_splits(v["y"], v["groups"], k, seed)
+
+
 def _keys(al: Any, v: dict[str, Any], sel: Any = slice(None)) -> NDArray | None:
     """Condition keys of the samples ``sel`` for aligner ``al`` (None if label-free)."""
     if not getattr(al, "uses_labels", True):
@@ -410,13 +435,13 @@ def _predict_adapted(al: Any, est: Any, v: dict[str, Any], day: Hashable, seed: 
     if protocol == "leaky":
         return est.predict(_adapt(al, v, day, slice(None)).transform(v["X"], day=day))
     try:
-        splits = group_splits(v["y"], v["groups"], adapt_folds, seed)
+        splits = _splits(v, adapt_folds, seed)
     except NotEnoughDataError as err:
         raise NotEnoughDataError(
             f"day {day!r} has too few trials to split into {adapt_folds} adapt/test folds "
             f"({err})."
         ) from err
-    pred = np.empty(len(v["y"]), dtype=object)
+    pred = np.empty(v["y"].shape, dtype=float if _continuous(v) else object)
     for fit_idx, test_idx in splits:
         check_disjoint(v["groups"][fit_idx], v["groups"][test_idx], day=day)
         pred[test_idx] = est.predict(_adapt(al, v, day, fit_idx).transform(
@@ -428,16 +453,23 @@ def _within_day(decoder: Any, aligner: Any, v: dict[str, Any], day: Hashable, se
                 n_splits: int, score: Callable) -> float:
     if aligner is None:
         est = _decoder_for(decoder, v["n_lags"], False, seed)
-        pred = cross_val_predictions(est, v["X"], v["y"], v["groups"], n_splits=n_splits,
-                                     random_state=seed)
+        if _continuous(v):
+            from spikedecode.evaluation.regression import blocked_cross_val_predict
+
+            pred = blocked_cross_val_predict(est, v["X"], v["y"], v["groups"],
+                                             n_splits=n_splits, gap=v["n_lags"],
+                                             random_state=seed)
+        else:
+            pred = cross_val_predictions(est, v["X"], v["y"], v["groups"], n_splits=n_splits,
+                                         random_state=seed)
         return float(score(v["y"], pred))
-    pred = np.empty(len(v["y"]), dtype=object)
-    for k, (tr, te) in enumerate(group_splits(v["y"], v["groups"], n_splits, seed)):
+    pred = np.empty(v["y"].shape, dtype=float if _continuous(v) else object)
+    for k, (tr, te) in enumerate(_splits(v, n_splits, seed)):
         al = _fit_aligner(aligner, {day: v}, {day: tr})
         est = _decoder_for(decoder, v["n_lags"], True, seed + k)
         _fit(est, al.transform(v["X"][tr], day=day), v["y"][tr], v["groups"][tr])
         pred[te] = est.predict(al.transform(v["X"][te], day=day))
-    return float(score(v["y"], pred.astype(v["y"].dtype)))
+    return float(score(v["y"], pred.astype(v["y"].dtype)))  # float for a continuous target
 
 
 @contextlib.contextmanager
@@ -464,7 +496,7 @@ def _row_task(train_day: Hashable, data: Mapping[Hashable, dict[str, Any]], deco
               aligner: Any, test_days: Sequence[Hashable], seed: int, n_splits: int,
               metric: str, adapt_folds: int = 2) -> dict[Hashable, float]:
     """Train on one day, score on every test day (the diagonal by grouped CV)."""
-    score = _metric(metric)
+    score = _score_fn(metric)
     v = data[train_day]
     row: dict[Hashable, float] = {}
     extras: dict[Hashable, float] = {}
@@ -567,7 +599,7 @@ def _flag_pairs(result: xr.DataArray, rows: Sequence[Mapping[Any, Any]],
 def _lodo_task(test_day: Hashable, data: Mapping[Hashable, dict[str, Any]], decoder: Any,
                aligner: Any, seed: int, metric: str, adapt_folds: int = 2,
                protocol: str = "honest") -> float:
-    score = _metric(metric)
+    score = _score_fn(metric)
     train = {d: v for d, v in data.items() if d != test_day}
     offset = 0
     gs = []
@@ -690,13 +722,35 @@ def _check(decoder: Any, metric: str, adapt_folds: Any) -> None:
             f"decoder must be an estimator with fit/predict (e.g. "
             f"spikedecode.decoders.make_decoder('logistic')); got {type(decoder).__name__}."
         )
-    _metric(metric)
+    from sklearn.base import is_regressor
+
+    if (metric == "r2") != is_regressor(decoder):
+        raise ConfigError(
+            f"metric == {metric!r} with a {'regressor' if is_regressor(decoder) else 'classifier'}"
+            f" ({type(decoder).__name__}): use metric='r2' for regressors (continuous "
+            "targets) and a classification metric for classifiers."
+        )
+    if metric != "r2":
+        _metric(metric)
     if isinstance(adapt_folds, bool) or not isinstance(adapt_folds, (int, np.integer)) \
             or adapt_folds < 2:
         raise ConfigError(
             f"adapt_folds == {adapt_folds!r}, must be an integer >= 2 (2: adapt on one half "
             "of a test day's trials, test on the other, swap)."
         )
+
+
+def _mark_continuous(data: Mapping[Hashable, dict[str, Any]], aligner: Any,
+                     conditions: Any) -> None:
+    """Flag the days' targets as continuous; a labelled aligner needs ``conditions``."""
+    if aligner is not None and getattr(aligner, "uses_labels", True) and conditions is None:
+        raise ConfigError(
+            "metric == 'r2' with a labelled aligner: its condition keys cannot be built "
+            "from a continuous target; pass conditions= (e.g. the reach target of each "
+            "sample) or use a label-free aligner."
+        )
+    for v in data.values():
+        v["continuous"] = True
 
 
 def _attrs(aligner: Any, decoder: Any, metric: str, adapt_folds: int, protocol: str,
@@ -753,7 +807,11 @@ def cross_day_matrix(
         Dask workers of a local cluster: None means 1 (in-process), -1 every core.
     n_splits : int, default=5
         Grouped folds of the diagonal (within-day) cells.
-    metric : {"accuracy", "balanced_accuracy"}
+    metric : {"accuracy", "balanced_accuracy", "r2"}
+        ``"r2"`` for a regressor (continuous target, e.g. ``target_windows`` per day or
+        ``(X, Y, groups)`` tuples): the variance-weighted R², with contiguous blocks in
+        time (gap = the lag count) for the diagonal and the adapt/test folds instead of
+        trial folds; a labelled aligner then needs ``conditions``.
     random_state : int, Generator or None
         Fixes every fit; same numbers for any scheduler.
 
@@ -790,6 +848,8 @@ def cross_day_matrix(
     """
     _check(decoder, metric, adapt_folds)
     data = prepare_days(days, shared_units=aligner is None, conditions=conditions)
+    if metric == "r2":  # continuous targets: blocked folds in time (evaluation.regression)
+        _mark_continuous(data, aligner, conditions)
     names = list(data)
     seed = draw_seed(random_state)
     calls = [((d,), {"test_days": names, "seed": seed + 101 * i})
@@ -875,6 +935,8 @@ def leave_one_day_out(
             "(labels leak through condition averages); pass allow_leakage=True to measure the "
             "leak on purpose, or use protocol='honest'.")
     data = prepare_days(days, shared_units=aligner is None, conditions=conditions)
+    if metric == "r2":  # continuous targets, as in cross_day_matrix
+        _mark_continuous(data, aligner, conditions)
     names = list(data)
     if len(names) < 2:
         raise NotEnoughDataError(f"leave-one-day-out needs >= 2 days; got {len(names)}.")

@@ -481,8 +481,15 @@ def within_day_scores(
     n_repeats: int | str = 1,
     random_state: RandomStateLike = None,
     progress: bool | str = False,
+    gap: int | None = None,
 ) -> dict[str, Any]:
     """Leakage-safe within-day accuracy and balanced accuracy with bootstrap CIs.
+
+    For a regressor (``sklearn.base.is_regressor``: the ``"wiener"``, ``"kalman"`` ...
+    kinds of ``make_decoder``) the scores are those of
+    :func:`spikedecode.evaluation.regression.regression_scores` (R² per output and
+    variance-weighted, blocked CV with ``gap``, block-bootstrap CIs, and with
+    ``n_permutations`` > 0 a circular-shift null of that many shifts).
 
     Parameters
     ----------
@@ -504,6 +511,9 @@ def within_day_scores(
     progress : bool or str, default=False
         Show a bar over the cross-validation folds on stderr (a string labels it). The
         bootstrap needs no bar: it costs one matrix product per chunk of replicates.
+    gap : int, optional
+        Regressors only: samples left out between the training and test blocks (default:
+        the window length of 3-D ``X``).
 
     Returns
     -------
@@ -525,6 +535,16 @@ def within_day_scores(
     >>> r["accuracy"] > 0.7 and r["accuracy_ci"][0] < r["accuracy"] < r["accuracy_ci"][1]
     True
     """
+    from sklearn.base import is_regressor
+
+    if is_regressor(decoder):  # a continuous target: blocked CV (evaluation.regression)
+        if sampler is not None:
+            raise ConfigError("sampler balances classes; it does not apply to a regressor.")
+        from spikedecode.evaluation.regression import regression_scores
+
+        return regression_scores(decoder, X, y, groups, n_splits=n_splits, gap=gap,
+                                 n_boot=n_boot, ci=ci, n_null=n_permutations,
+                                 random_state=random_state, progress=progress)
     if not 0 < ci < 1:
         raise ConfigError(f"ci == {ci}, must be in (0, 1).")
     y = np.asarray(y)

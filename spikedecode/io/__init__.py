@@ -42,6 +42,8 @@ from spikedecode.io._sniff import FORMATS, sniff
 from spikedecode.io.neo_bridge import read_neo, write_neo
 from spikedecode.io.netcdf import read_netcdf, read_zarr, write_netcdf, write_zarr
 from spikedecode.io.nwb import read_interval_table, read_nwb
+from spikedecode.io.nwb import read_nwb
+from spikedecode.io.nwb_write import write_nwb
 from spikedecode.io.tables import read_npz, read_table, write_npz, write_table
 
 __all__ = [
@@ -63,6 +65,7 @@ __all__ = [
     "write_table",
     "write_npz",
     "write_neo",
+    "write_nwb",
 ]
 
 _META_KEYS = ("session", "day", "subject", "source")
@@ -76,6 +79,7 @@ WRITERS = {
     ".npz": write_npz,
     ".nix": write_neo,
     ".mat": write_neo,
+    ".nwb": write_nwb,
 }
 
 
@@ -241,7 +245,8 @@ def write(rec: xr.Dataset, path: str | Path, **kwargs: Any) -> Path:
     """Write a Recording, atomically, in the format its suffix names.
 
     ``.nc`` (netCDF-4) and ``.zarr`` keep everything; ``.csv``/``.tsv`` (+ a sibling
-    ``.epochs.csv``), ``.npz``, ``.nix`` and ``.mat`` (through neo) are also written.
+    ``.epochs.csv``), ``.npz``, ``.nix`` and ``.mat`` (through neo) and ``.nwb``
+    (:func:`~spikedecode.io.nwb_write.write_nwb`, with ``behavior=``) are also written.
 
     Parameters
     ----------

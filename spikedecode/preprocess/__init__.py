@@ -4,6 +4,14 @@ See ``docs/preprocessing.md`` for the rules (bin edges, window labelling, leakag
 splitting) and the design choices behind them.
 """
 
+from spikedecode.preprocess.behavior import (
+    bin_behavior,
+    check_behavior,
+    check_target,
+    make_behavior,
+    select_series,
+    target_windows,
+)
 from spikedecode.preprocess.binning import (
     bin_edges,
     bin_sessions,
@@ -67,4 +75,10 @@ __all__ = [
     "BlockedTimeSplit",
     "event_windows",
     "epochs_table",
+    "make_behavior",
+    "check_behavior",
+    "bin_behavior",
+    "target_windows",
+    "select_series",
+    "check_target",
 ]

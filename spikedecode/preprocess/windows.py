@@ -165,7 +165,7 @@ def check_windows(windows: Any, *, labelled: bool = False) -> xr.DataArray:
 
 def to_sequences(
     windows: xr.DataArray,
-) -> tuple[NDArray[np.float32], NDArray[np.str_] | None, NDArray[np.int64] | None]:
+) -> tuple[NDArray[np.float32], NDArray[Any] | None, NDArray[np.int64] | None]:
     """Windows -> ``(X, y, groups)`` with ``X`` of shape ``(sample, lag, unit)``.
 
     Parameters
@@ -179,7 +179,9 @@ def to_sequences(
         For sequence models (``nn.LSTM(batch_first=True)``). The only copy of the window
         data: it is written directly from the (lazy, zero-copy) Windows in 16 MiB chunks.
     y : ndarray of str or None
-        The ``label`` coordinate; None for unlabelled windows.
+        The ``label`` coordinate; for windows with a continuous target
+        (:func:`~spikedecode.preprocess.target_windows`) the ``target_<channel>``
+        coordinates stacked, float64 ``(sample, channel)``; None for unlabelled windows.
     groups : ndarray of int64 or None
         The ``trial`` coordinate (use it as ``groups`` in splitters); None when absent.
 
@@ -200,14 +202,19 @@ def to_sequences(
     per = max(1, _CHUNK_BYTES // max(1, int(np.prod(var.shape[1:])) * var.dtype.itemsize))
     for i in range(0, X.shape[0], per):
         X[i : i + per] = var.isel(sample=slice(i, i + per)).values
-    y = windows["label"].values.astype(str) if "label" in windows.coords else None
+    y: NDArray[Any] | None = None
+    if "label" in windows.coords:
+        y = windows["label"].values.astype(str)
+    elif "target_channels" in windows.attrs:  # continuous (preprocess.target_windows)
+        y = np.stack([np.asarray(windows[f"target_{c}"].values, dtype=np.float64)
+                      for c in windows.attrs["target_channels"]], axis=1)
     groups = windows["trial"].values.astype(np.int64) if "trial" in windows.coords else None
     return X, y, groups
 
 
 def to_xy(
     windows: xr.DataArray,
-) -> tuple[NDArray[np.float32], NDArray[np.str_] | None, NDArray[np.int64] | None]:
+) -> tuple[NDArray[np.float32], NDArray[Any] | None, NDArray[np.int64] | None]:
     """Windows -> ``(X, y, groups)`` with ``X`` of shape ``(sample, lag * unit)``.
 
     Feature ``j = lag * n_units + unit`` (C order of ``(lag, unit)``). ``y`` is the
