@@ -94,3 +94,30 @@ def config_option(section: str) -> Callable[[F], F]:
         help=f"JSON/TOML experiment config; its [{section}] table sets defaults for these "
              "options (keys like n_splits for --n-splits); command-line options win.",
     )
+
+
+def threads_option() -> Callable[[F], F]:
+    """``--threads N``: threads for torch, BLAS and OpenMP during the command (or ``auto``).
+
+    Also read from ``$SPIKEDECODE_NUM_THREADS``. The command's work runs inside
+    :func:`spikedecode._threads.thread_limits`, so the count applies to every fit and the
+    caller's settings are back afterwards (the CLI used as a library function).
+    """
+
+    def apply(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+        from spikedecode._threads import configure_cli, thread_limits
+
+        explicit = configure_cli(value)
+        # automatic: one BLAS thread (the commands' BLAS calls, the linear decoders' fits
+        # and the bootstrap, are small: a second, spinning OpenBLAS thread made them 10x
+        # slower beside another process); torch picks per network (spikedecode/_threads.py)
+        ctx.with_resource(thread_limits(explicit, blas_work=0.0))
+        return value
+
+    return click.option(
+        "--threads", default=None, metavar="N|auto", expose_value=False, callback=apply,
+        envvar="SPIKEDECODE_NUM_THREADS",
+        help="Threads for torch, BLAS and OpenMP [default: auto: the cores this process may "
+             "use (affinity, cgroup quota), one for a small network]; also "
+             "$SPIKEDECODE_NUM_THREADS.",
+    )

@@ -13,7 +13,13 @@ from typing import Any
 
 import click
 
-from spikedecode._cli._common import config_option, echo_json, echo_table, parse_duration
+from spikedecode._cli._common import (
+    config_option,
+    echo_json,
+    echo_table,
+    parse_duration,
+    threads_option,
+)
 
 __all__ = ["command", "resolve_aligner", "matrix_rows", "matrix_figure"]
 
@@ -79,6 +85,7 @@ def matrix_figure(m: Any, *, decoder: str, align: str) -> Any:
 
 
 @click.command("consistency")
+@threads_option()
 @config_option("consistency")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--decoder", default="logistic", show_default=True,

@@ -9,7 +9,13 @@ from typing import Any
 
 import click
 
-from spikedecode._cli._common import config_option, echo_json, echo_table, parse_duration
+from spikedecode._cli._common import (
+    config_option,
+    echo_json,
+    echo_table,
+    parse_duration,
+    threads_option,
+)
 
 __all__ = ["command", "cli_decoder", "decode_windows", "DECODERS", "PRESETS"]
 
@@ -205,6 +211,7 @@ def _echo_summary(report: dict[str, Any], results: dict[str, dict[str, Any]]) ->
 
 @click.command("decode")
 @config_option("decode")
+@threads_option()
 @click.argument("file", type=click.Path(exists=True))
 @click.option("--decoder", "decoders", default="logistic",
               help="Comma-separated decoders: logistic, svm, mlp, lstm.")

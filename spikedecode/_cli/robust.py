@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from spikedecode._cli._common import echo_json, echo_table
+from spikedecode._cli._common import echo_json, echo_table, threads_option
 
 __all__ = ["command", "run_robust"]
 
@@ -103,6 +103,7 @@ def run_robust(*, dataset: str = "digits", model: str = "small_cnn",
 
 
 @click.command("robust")
+@threads_option()
 @click.option("--dataset", type=click.Choice(DATASETS), default="digits", show_default=True)
 @click.option("--model", "model", default="small_cnn", show_default=True,
               help="shallow_mlp, mlp, small_cnn, mnist_cnn, net1 or resnet20.")
