@@ -82,6 +82,9 @@ _LAZY = {
     "AdversarialAligner": "spikedecode.align",
     # training
     "train": "spikedecode.training",
+    # thread policy
+    "thread_limits": "spikedecode._threads",
+    "available_cpus": "spikedecode._threads",
 }
 
 _SUBPACKAGES = ("io", "preprocess", "datasets", "decoders", "evaluation", "align", "robust",

@@ -238,3 +238,33 @@ def test_automatic_blas_threads_follow_the_work(two_threads):
         with thread_limits(blas_work=1e12):
             assert all(c == 2 for c in _blas_counts())
         assert all(c == 2 for c in _blas_counts())
+
+
+def test_robust_finds_mnist_in_the_shared_data_folder(monkeypatch, tmp_path):
+    from spikedecode._cli.robust import _shared_root
+    from tests.conftest import shared_data
+
+    shared = shared_data("mnist").parent
+    monkeypatch.setenv("SPIKEDECODE_DATA", str(tmp_path))  # an empty default data folder
+    monkeypatch.setenv("SPIKEDECODE_SHARED_DATA", str(shared))
+    assert _shared_root("mnist") == str(shared)
+    monkeypatch.setenv("SPIKEDECODE_DATA", str(shared))  # found by the default: no fallback
+    assert _shared_root("mnist") is None
+
+
+def test_robust_shows_no_progress_bars_in_a_pipe(monkeypatch):
+    from spikedecode._cli import robust
+
+    seen = {}
+
+    def fake_run(**kw):
+        seen.update(kw)
+        return {"clean_accuracy": 1.0, "n_eval": 1, "val_accuracy": 1.0, "eps": [0.0],
+                "accuracy": {"fgsm": [1.0]}, "masking_flags": {}}
+
+    monkeypatch.setattr(robust, "run_robust", fake_run)
+    from click.testing import CliRunner
+
+    res = CliRunner().invoke(robust.command, ["--attack", "fgsm", "--eps", "0"])
+    assert res.exit_code == 0, res.output
+    assert seen["progress"] is False  # CliRunner's stderr is not a terminal

@@ -257,11 +257,19 @@ def command(file: str, decoders: str, bin_size: str, n_bins: int, step: int | No
     as it is scored; ``report.json`` holds all of them at the end. Progress bars go to
     stderr on a terminal and never with ``--json``.
     """
+    from spikedecode._cli._common import check_cli_numbers, check_out_dir
     from spikedecode.io import read
     from spikedecode.preprocess import make_windows
     from spikedecode.serialization import save_json
 
+    check_cli_numbers(seed=seed, n_boot=n_boot, permutations=permutations, n_splits=n_splits,
+                      n_bins=n_bins, step=step, max_epochs=max_epochs)
     kinds = [k.strip() for k in decoders.split(",") if k.strip()]
+    if not kinds:
+        from spikedecode.errors import ConfigError
+
+        raise ConfigError(f"--decoder == {decoders!r} names no decoder; give one or more of "
+                          f"{', '.join(DECODERS)}, comma-separated.")
     for k in kinds:
         cli_decoder(k)  # validates the name
     from spikedecode._cli.info import nwb_read_kwargs
@@ -270,8 +278,7 @@ def command(file: str, decoders: str, bin_size: str, n_bins: int, step: int | No
         step = 1 if preset == "study" else n_bins
     if max_epochs is None:
         max_epochs = 60 if preset == "study" else 30
-    outdir = Path(out) if out else default_out(file)
-    outdir.mkdir(parents=True, exist_ok=True)
+    outdir = check_out_dir(Path(out) if out else default_out(file))
     if not as_json:
         click.echo(f"writing to {outdir}")
     rec = read(file, **nwb_read_kwargs(file, intervals, label_column))

@@ -139,6 +139,18 @@ def _bootstrap_confusions(
     return out.reshape(n_boot, n_classes, n_classes)
 
 
+def _check_counts(**counts: Any) -> None:
+    """``n_boot`` / ``n_permutations``: integers in [0, 1,000,000] (a bound on memory and
+    time: one replicate is one row of a (n_boot, n_classes**2) array)."""
+    from numbers import Integral
+
+    from spikedecode._validation import Interval, check_param
+
+    for name, value in counts.items():
+        check_param(value, name, Interval(Integral, 0, 1_000_000, closed="both"),
+                    hint="0 turns it off; 1,000-10,000 are plenty for a 95 % CI")
+
+
 def _check_pair(y_true: ArrayLike, y_pred: ArrayLike) -> tuple[NDArray, NDArray]:
     y_true = np.asarray(y_true)
     y_pred = np.asarray(y_pred)
@@ -187,6 +199,7 @@ def _bootstrap_scores(
     """
     for m in metrics:
         _metric(m)
+    _check_counts(n_boot=n_boot)
     y_true, y_pred = _check_pair(y_true, y_pred)
     t, p, n_classes = _encode_pairs(y_true, y_pred)
     if groups is not None:
@@ -359,11 +372,10 @@ def cross_val_predictions(
     >>> pred.shape, bool((pred == y).mean() > 0.8)
     ((60,), True)
     """
+    from spikedecode._validation import check_xy
     from spikedecode.preprocess.resample import group_splits
 
-    X = np.asarray(X)
-    y = np.asarray(y)
-    groups = None if groups is None else np.asarray(groups)
+    X, y, groups = check_xy(X, y, groups)
     seed = draw_seed(random_state)
     splits = group_splits(y, groups, n_splits, seed)
     pred = np.empty(len(y), dtype=y.dtype)
@@ -436,7 +448,10 @@ def within_day_scores(
     """
     if not 0 < ci < 1:
         raise ConfigError(f"ci == {ci}, must be in (0, 1).")
-    y = np.asarray(y)
+    _check_counts(n_boot=n_boot, n_permutations=n_permutations)
+    from spikedecode._validation import check_xy
+
+    X, y, groups = check_xy(X, y, groups)
     seed = draw_seed(random_state)
     pred = cross_val_predictions(decoder, X, y, groups, n_splits=n_splits, sampler=sampler,
                                  random_state=seed, progress=progress)

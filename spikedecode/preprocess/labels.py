@@ -499,6 +499,10 @@ def trial_windows(
         sel = np.flatnonzero(np.isin(label, sorted(wanted)))
     if sel.size == 0:
         raise NotEnoughDataError("the recording has no epochs to align windows to.")
+    if isinstance(offset, bool) or not isinstance(offset, (int, float, np.number)) \
+            or not np.isfinite(offset):
+        raise ConfigError(f"offset == {offset!r}, must be a finite number of seconds (the "
+                          "window starts at each epoch's onset + offset).")
     win = sliding_windows(binned, n_bins=n_bins, step=1)
     edges = np.asarray(binned["time"].values, dtype=np.float64)
     onset = start[sel] + float(offset)
@@ -590,6 +594,9 @@ def epoch_bins(
     except (TypeError, IndexError, ValueError) as err:
         raise ConfigError(f"t_window == {t_window!r}, must be (start, stop) in seconds "
                           "relative to the onset.") from err
+    if not (np.isfinite(t0) and np.isfinite(t1)):
+        raise ConfigError(f"t_window == {t_window!r}, must be two finite numbers (start, stop) "
+                          "in seconds relative to the onset, e.g. (0.0, 0.5).")
     n_bins = int(round((t1 - t0) / bin_size))
     if n_bins < 1:
         raise ConfigError(f"t_window == {t_window!r} holds no bin of {bin_size} s; widen it "
@@ -607,6 +614,24 @@ def epoch_bins(
         sel = np.flatnonzero(np.isin(label, sorted(wanted)))
     if sel.size == 0:
         raise NotEnoughDataError("the recording has no epochs to bin.")
+    # a window reaching outside [t_start, t_stop) would count unrecorded time as silence
+    lo = start[sel] + t0
+    hi = start[sel] + t0 + bin_size * n_bins
+    inside = (lo >= float(rec.attrs["t_start"])) & (hi <= float(rec.attrs["t_stop"]))
+    if not inside.all():
+        bad = sel[~inside]
+        if inside.sum() == 0:
+            raise NotEnoughDataError(
+                f"epoch_bins: every window [onset + {t0}, onset + {t0 + bin_size * n_bins:g}) "
+                f"leaves the recording [t_start, t_stop) = [{rec.attrs['t_start']}, "
+                f"{rec.attrs['t_stop']}) (e.g. epoch {int(bad[0])}); shorten t_window.")
+        warnings.warn(
+            f"epoch_bins dropped {bad.size} epoch(s) whose window [onset + {t0}, onset + "
+            f"{t0 + bin_size * n_bins:g}) leaves the recording [t_start, t_stop) = "
+            f"[{rec.attrs['t_start']}, {rec.attrs['t_stop']}) (e.g. epoch {int(bad[0])}): "
+            "unrecorded time is not silence. Shorten t_window to keep them.",
+            DataDroppedWarning, stacklevel=2)
+        sel = sel[inside]
     # edges[i, k]: left edge of bin k of epoch i (k = n_bins is the right edge of the last)
     edges = start[sel, None] + t0 + bin_size * np.arange(n_bins + 1)[None, :]
     times = np.asarray(rec["spike_time"].values, dtype=np.float64)
