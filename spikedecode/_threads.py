@@ -41,6 +41,7 @@ __all__ = [
     "requested_n_threads",
     "thread_limits",
     "torch_threads",
+    "blas_threads",
     "configure_cli",
     "CLI_ENV_VARS",
     "step_work",
@@ -225,6 +226,45 @@ def torch_threads(*, work: float | None = None) -> Iterator[int]:
     finally:
         if torch.get_num_threads() != before:
             torch.set_num_threads(before)
+
+
+_CONTROLLER: list = []  # one threadpoolctl controller, made on first use (a library scan)
+
+
+@contextlib.contextmanager
+def blas_threads(*, work: float | None = None) -> Iterator[int]:
+    """BLAS pools (OpenBLAS, MKL) limited by the policy for the block; restored after.
+
+    Used around the fits of the evaluation functions (``within_day_scores``,
+    ``cross_day_matrix`` ...): a fit of ``work`` multiply-adds per BLAS call gets one
+    thread per :data:`WORK_PER_THREAD`, so the linear decoders' small solves run on one
+    thread, where a second, spinning OpenBLAS thread made them ten times slower beside
+    other processes. An explicit count (:func:`thread_limits`, ``--threads``,
+    ``$SPIKEDECODE_NUM_THREADS``) wins. Torch's own pool is left alone.
+
+    Examples
+    --------
+    >>> from spikedecode._threads import blas_threads
+    >>> with blas_threads(work=1e3) as n:
+    ...     n
+    1
+    """
+    n = resolve_n_threads(work=work)
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        yield n
+        return
+    # rescan the loaded libraries when modules were imported since the last scan (scipy's
+    # own OpenBLAS loads with scipy)
+    if not _CONTROLLER or _CONTROLLER[0][0] != len(sys.modules):
+        _CONTROLLER[:] = [(len(sys.modules), ThreadpoolController())]
+    blas = _CONTROLLER[0][1].select(user_api="blas")
+    if all(lib.num_threads == n for lib in blas.lib_controllers):
+        yield n
+        return
+    with blas.limit(limits=n):
+        yield n
 
 
 @contextlib.contextmanager

@@ -268,3 +268,27 @@ def test_robust_shows_no_progress_bars_in_a_pipe(monkeypatch):
     res = CliRunner().invoke(robust.command, ["--attack", "fgsm", "--eps", "0"])
     assert res.exit_code == 0, res.output
     assert seen["progress"] is False  # CliRunner's stderr is not a terminal
+
+
+def test_evaluation_fits_run_small_blas_work_on_one_thread(two_threads, monkeypatch):
+    from threadpoolctl import threadpool_limits
+
+    from spikedecode.decoders import make_decoder
+    from spikedecode.evaluation import metrics
+
+    seen: list[list[int]] = []
+
+    class Spy(type(make_decoder("logistic"))):  # a Pipeline that records the BLAS threads
+        def fit(self, X, y, **kw):
+            seen.append(_blas_counts())
+            return super().fit(X, y, **kw)
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(60, 3)), np.repeat([0, 1], 30)
+    with threadpool_limits(limits=2, user_api="blas"):
+        metrics._fit(Spy(make_decoder("logistic").steps), X, y, None)
+        assert seen and all(c == 1 for c in seen[-1])
+        assert all(c == 2 for c in _blas_counts())  # restored
+        with thread_limits(2):  # an explicit count wins
+            metrics._fit(Spy(make_decoder("logistic").steps), X, y, None)
+            assert all(c == 2 for c in seen[-1])

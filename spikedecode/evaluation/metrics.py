@@ -313,9 +313,14 @@ def confusion(y_true: ArrayLike, y_pred: ArrayLike, *, labels: Sequence[Any] | N
 
 
 def _fit(decoder: Any, X: NDArray, y: NDArray, groups: NDArray | None) -> Any:
+    from spikedecode._threads import blas_threads
     from spikedecode.decoders.linear import groups_fit_params
 
-    return decoder.fit(X, y, **groups_fit_params(decoder, groups))
+    # BLAS threads from the work of one solver step (spikedecode/_threads.py): samples x
+    # features x classes; torch decoders pick their own threads in training
+    work = float(np.prod(np.shape(X))) * max(len(np.unique(y)), 1)
+    with blas_threads(work=work):
+        return decoder.fit(X, y, **groups_fit_params(decoder, groups))
 
 
 def _fold_bar(splits: list, progress: bool | str) -> Any:
