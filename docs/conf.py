@@ -50,6 +50,7 @@ exclude_patterns = [
     "tutorials/*.ipynb",
     "tutorials/*.py",
     "**.codeobj.json",
+    "dev-notes-*.md",  # internal plans of work in progress: kept in the repository only
 ]
 
 # --- API reference: written from the packages' __all__ before autosummary runs ----------

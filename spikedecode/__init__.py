@@ -96,6 +96,9 @@ _LAZY = {
     "KalmanFilterRegressor": "spikedecode.decoders",
     "PoissonBayesRegressor": "spikedecode.decoders",
     "regression_scores": "spikedecode.evaluation",
+    # thread policy
+    "thread_limits": "spikedecode._threads",
+    "available_cpus": "spikedecode._threads",
 }
 
 _SUBPACKAGES = ("io", "preprocess", "datasets", "decoders", "evaluation", "align", "robust",

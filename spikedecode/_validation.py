@@ -286,3 +286,66 @@ def check_clip(clip: Any, *, error: type[Exception] = ConfigError, hint: str = "
     if lo is not None and hi is not None and not lo < hi:
         raise error(f"clip == {clip!r}, low must be < high.")
     return lo, hi
+
+
+def check_xy(X: Any, y: Any, groups: Any = None) -> tuple[Any, Any, Any]:
+    """Decoder inputs as arrays, or a SpikeDecodeError naming what is wrong and the fix.
+
+    ``X`` must be numeric and finite with one row per label; ``y`` one label per sample,
+    none missing (``None``, NaN); ``groups`` one id per sample; at least one sample.
+    Used at the entry of the evaluation functions, so a bad input fails before any fit.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X, y, g = check_xy(np.zeros((4, 2)), [0, 1, 0, 1])
+    >>> check_xy(np.zeros((4, 2)), [0, 1, 0])
+    Traceback (most recent call last):
+    ...
+    spikedecode.errors.SpikeDecodeValueError: X has 4 rows but y has 3 labels; pass one label per row of X (the same samples, in the same order).
+    """
+    import numpy as np
+
+    from spikedecode.errors import LabelError, NotEnoughDataError, SpikeDecodeTypeError
+    from spikedecode.errors import SpikeDecodeValueError as ValueErr
+
+    Xa = np.asarray(X)
+    ya = np.asarray(y)
+    if ya.ndim != 1:
+        ya = ya.reshape(-1) if ya.ndim == 2 and 1 in ya.shape else ya
+    if Xa.dtype.kind not in "biuf":
+        raise SpikeDecodeTypeError(
+            f"X has dtype {Xa.dtype} ({'Python objects' if Xa.dtype == object else 'not numbers'}"
+            "); decoders need numbers: convert with X.astype(float), and check for missing "
+            "values or strings in it.")
+    if len(Xa) != len(ya):
+        raise ValueErr(f"X has {len(Xa)} rows but y has {len(ya)} labels; pass one label per "
+                       "row of X (the same samples, in the same order).")
+    if len(ya) == 0:
+        raise NotEnoughDataError("X and y hold 0 samples (0 trials); there is nothing to "
+                                 "decode: check the windows' labels and the selection.")
+    if Xa.dtype.kind == "f":
+        bad = ~np.isfinite(Xa)
+        if bad.any():
+            rows = np.flatnonzero(bad.reshape(len(Xa), -1).any(axis=1))
+            raise ValueErr(f"X holds {int(bad.sum())} NaN or infinite value(s), in "
+                           f"{len(rows)} row(s) (first: row {int(rows[0])}); decoders need "
+                           "finite numbers: drop those samples or fill them.")
+    if ya.dtype == object:
+        missing = [i for i, v in enumerate(ya.tolist()) if v is None or (
+            isinstance(v, float) and math.isnan(v))]
+        if missing:
+            raise LabelError(f"y holds {len(missing)} missing label(s) (None or NaN; first at "
+                             f"sample {missing[0]}); drop those samples or label them.")
+    elif ya.dtype.kind == "f" and np.isnan(ya).any():
+        n = int(np.isnan(ya).sum())
+        raise LabelError(f"y holds {n} NaN label(s) (first at sample "
+                         f"{int(np.flatnonzero(np.isnan(ya))[0])}); drop those samples or "
+                         "label them.")
+    ga = None
+    if groups is not None:
+        ga = np.asarray(groups)
+        if len(ga) != len(ya):
+            raise ValueErr(f"groups has {len(ga)} entries but y has {len(ya)} labels; pass "
+                           "one trial id per sample.")
+    return Xa, ya, ga

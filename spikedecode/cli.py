@@ -8,6 +8,7 @@ dependencies are missing does not break the others.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from typing import Any
 
@@ -55,7 +56,13 @@ def cli() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI, turning SpikeDecodeError into a one-line message."""
+    from spikedecode._threads import CLI_ENV_VARS, configure_cli
+
+    saved_env = {var: os.environ.get(var) for var in CLI_ENV_VARS}
     try:
+        # before torch and scikit-learn load their OpenMP runtimes: idle threads sleep
+        # instead of spinning (spikedecode/_threads.py); --threads refines the count later
+        configure_cli(None)
         cli.main(args=argv, prog_name="spikedecode", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
@@ -66,6 +73,12 @@ def main(argv: list[str] | None = None) -> int:
     except SpikeDecodeError as err:
         click.echo(f"error: {err}", err=True)
         return 2
+    finally:
+        for var, value in saved_env.items():
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value
     return 0
 
 

@@ -97,7 +97,18 @@ def make_epochs(epochs: Any) -> tuple[NDArray, NDArray, NDArray]:
         raise SpikeDecodeTypeError(
             f"epoch start/stop must be numbers in seconds; could not convert them ({err})."
         ) from err
-    label = np.asarray([str(v) for v in np.asarray(label, dtype=object).reshape(-1)], dtype=str)
+    raw = np.asarray(label, dtype=object).reshape(-1)
+    unlabelled = [i for i, v in enumerate(raw.tolist()) if v is None or (
+        isinstance(v, (float, np.floating)) and np.isnan(v)) or (isinstance(v, str)
+                                                                and not v.strip())]
+    if unlabelled:
+        i = unlabelled[0]
+        raise RecordingError(
+            f"{len(unlabelled)} epoch label(s) are missing (None, NaN or an empty string; e.g. "
+            f"epochs[{i}] has label {raw[i]!r}); they would become a class named "
+            f"{str(raw[i])!r}. Give every epoch a label, or drop the unlabelled ones."
+        )
+    label = np.asarray([str(v) for v in raw], dtype=str)
     if not (start.size == stop.size == label.size):
         raise RecordingError(
             f"epochs have {start.size} starts, {stop.size} stops and {label.size} labels; "

@@ -34,6 +34,7 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import time
@@ -46,6 +47,7 @@ from typing import Any
 import numpy as np
 
 from spikedecode._random import RandomStateLike, draw_seed, torch_generator, torch_seeded
+from spikedecode._threads import step_work, torch_threads
 from spikedecode._validation import Interval, Options, check_param, check_params
 from spikedecode.errors import ConfigError, SpikeDecodeTypeError, SpikeDecodeValueError
 
@@ -489,6 +491,11 @@ def train(
     for term in loss_terms:
         if hasattr(term, "attach"):
             term.attach(module)
+    # the thread policy (spikedecode/_threads.py): a small network trains on one thread,
+    # the caller's count is restored in the finally below
+    threads = contextlib.ExitStack()
+    threads.enter_context(torch_threads(work=step_work(
+        sum(p.numel() for p in module.parameters()), int(batch_size), tuple(x_tr.shape[1:]))))
     try:
         with torch_seeded(seed):
             _call(plugins, "on_train_begin", state)
@@ -555,6 +562,7 @@ def train(
             if hasattr(term, "detach"):
                 term.detach()
         module.eval()
+        threads.close()
     return history
 
 
@@ -570,8 +578,10 @@ def predict_logits(module: Any, x: Any, *, batch_size: int = 1024, device: Any =
     was_training = module.training
     module.eval()
     outs = []
+    n_params = sum(p.numel() for p in module.parameters())
     try:
-        with torch.no_grad():
+        with torch.no_grad(), torch_threads(work=step_work(n_params, min(batch_size, len(x)),
+                                                           tuple(x.shape[1:]))):
             for i in range(0, len(x), batch_size):
                 xb = x[i : i + batch_size].to(dev)
                 if transforms and state is not None:

@@ -19,8 +19,11 @@ from spikedecode import io as sio
 from spikedecode.errors import (
     ConfigError,
     CorruptFileError,
+    DataDroppedWarning,
     FileFormatError,
     FileMissingError,
+    LabelError,
+    NotEnoughDataError,
     RecordingError,
     SchemaError,
     SkippedFileWarning,
@@ -368,6 +371,183 @@ CASES: list[tuple[str, Callable[[Path], object], type[SpikeDecodeError], str]] =
 ]
 
 
+# ---- hostile inputs, round two (issue 23)
+def _nwb_custom(path: Path, *, trials=((0.0, 1.0, "LUM"), (1.0, 2.5, "LBR")),
+                obs: list | None = None) -> Path:
+    """Two units; a trials table with a ``stimulus`` column; optional obs_intervals."""
+    import warnings
+    from datetime import datetime, timezone
+
+    import pynwb
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        nwb = pynwb.NWBFile(session_description="x", identifier="x",
+                            session_start_time=datetime(2024, 1, 2, tzinfo=timezone.utc))
+        for i, st in enumerate(([0.1, 0.5, 2.0, 3.5], [0.3, 1.2])):
+            kw = {"obs_intervals": obs[i]} if obs is not None else {}
+            nwb.add_unit(spike_times=st, id=10 + i, **kw)
+        nwb.add_trial_column("stimulus", "stimulus name")
+        for a, b, lab in trials:
+            nwb.add_trial(start_time=a, stop_time=b, stimulus=lab)
+        with pynwb.NWBHDF5IO(str(path), "w") as io:
+            io.write(nwb)
+    return path
+
+
+def _xy(n: int = 40) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], n // 2)
+    return rng.normal(size=(n, 3)) + y[:, None], y, np.arange(n) // 2
+
+
+def _scores(X, y, g=None, **kw) -> object:
+    from spikedecode.decoders import make_decoder
+    from spikedecode.evaluation import within_day_scores
+
+    kw = {"n_splits": 2, "n_boot": 10, "random_state": 0, **kw}
+    return within_day_scores(make_decoder("logistic", random_state=0), X, y, g, **kw)
+
+
+def _with_nan_x(tmp: Path) -> object:
+    X, y, g = _xy()
+    X[3, 1] = np.nan
+    return _scores(X, y, g)
+
+
+def _with_inf_x(tmp: Path) -> object:
+    X, y, g = _xy()
+    X[5, 0] = np.inf
+    return _scores(X, y, g)
+
+
+def _object_x(tmp: Path) -> object:
+    X, y, g = _xy()
+    return _scores(X.astype(object), y, g)
+
+
+def _none_label(tmp: Path) -> object:
+    X, y, g = _xy()
+    yo = y.astype(object)
+    yo[2] = None
+    return _scores(X, yo, g)
+
+
+def _epoch_rec() -> xr.Dataset:
+    return make_recording([0.1, 0.6, 1.2], ["a", "a", "b"], t_stop=2.0,
+                          epochs=[(0.5, 1.0, "x"), (1.5, 2.0, "y")])
+
+
+def _cli(tmp: Path, *args: str) -> object:
+    """Run the CLI in-process and re-raise the SpikeDecodeError it turned into exit 2."""
+    from spikedecode.cli import cli
+
+    return cli.main(args=list(args), prog_name="spikedecode", standalone_mode=False)
+
+
+def _cli_decode(tmp: Path, *args: str) -> object:
+    rec_path = sio.write(_rec(), tmp / "r.nc")
+    return _cli(tmp, "decode", str(rec_path), "--out", str(tmp / "out"), *args)
+
+
+def _config(tmp: Path, text: str) -> str:
+    p = tmp / "exp.toml"
+    p.write_text(text)
+    return str(p)
+
+
+def _out_is_file(tmp: Path) -> object:
+    (tmp / "taken").write_text("x")
+    rec_path = sio.write(_rec(), tmp / "r.nc")
+    return _cli(tmp, "decode", str(rec_path), "--out", str(tmp / "taken"))
+
+
+def _out_unwritable(tmp: Path) -> object:
+    rec_path = sio.write(_rec(), tmp / "r.nc")
+    return _cli(tmp, "decode", str(rec_path), "--out", "/proc/spikedecode-out")
+
+
+def _robust_steps_zero(tmp: Path) -> object:
+    return _cli(tmp, "robust", "--steps", "0", "--limit", "50")
+
+
+def _consistency_seed(tmp: Path) -> object:
+    paths = [str(sio.write(_rec(), tmp / f"d{d}.nc")) for d in (1, 2)]
+    return _cli(tmp, "consistency", *paths, "--seed", "-1")
+
+
+CASES_ROUND_TWO: list[tuple[str, Callable[[Path], object], type[SpikeDecodeError], str]] = [
+    # raw before
+    ("cli_config_n_boot_huge", lambda t: _cli_decode(t, "--config", _config(t, "[decode]\nn_boot = 1e15\n")),
+     ConfigError, r"--n-boot == 1e\+15, must be an integer in \[1, 1000000\]"),
+    ("cli_seed_negative", lambda t: _cli_decode(t, "--seed", "-1"),
+     ConfigError, r"--seed == -1, must be an integer in \[0, 4294967295\]"),
+    ("cli_consistency_seed_negative", _consistency_seed, ConfigError, r"--seed == -1"),
+    ("cli_out_is_a_file", _out_is_file, ConfigError, r"--out '.*taken' is an existing file; pass a folder"),
+    ("cli_out_unwritable", _out_unwritable, ConfigError, r"--out '/proc/spikedecode-out': cannot write there"),
+    ("scores_nan_in_x", _with_nan_x, SpikeDecodeValueError, r"X holds 1 NaN or infinite value\(s\), in 1 row\(s\) \(first: row 3\)"),
+    ("scores_inf_in_x", _with_inf_x, SpikeDecodeValueError, r"X holds 1 NaN or infinite value\(s\)"),
+    ("scores_object_x", _object_x, SpikeDecodeTypeError, r"X has dtype object .*X.astype\(float\)"),
+    ("scores_zero_trials", lambda t: _scores(np.zeros((0, 3)), np.zeros(0, int)),
+     NotEnoughDataError, r"X and y hold 0 samples"),
+    ("scores_x_shorter_than_y", lambda t: _scores(_xy()[0][:30], _xy()[1]),
+     SpikeDecodeValueError, r"X has 30 rows but y has 40 labels"),
+    ("scores_x_longer_than_y", lambda t: _scores(_xy()[0], _xy()[1][:30]),
+     SpikeDecodeValueError, r"X has 40 rows but y has 30 labels"),
+    ("scores_none_label", _none_label, LabelError, r"y holds 1 missing label\(s\) \(None or NaN; first at sample 2\)"),
+    ("scores_negative_n_boot", lambda t: _scores(*_xy()[:2], n_boot=-5),
+     ConfigError, r"n_boot == -5, must be an integer in \[0, 1000000\]"),
+    ("bootstrap_huge_n_boot", lambda t: spikedecode.bootstrap_ci([0, 1], [0, 1], n_boot=10**15),
+     ConfigError, r"n_boot == 1000000000000000, must be an integer in \[0, 1000000\]"),
+    ("epoch_bins_nan_window", lambda t: spikedecode.preprocess.epoch_bins(_epoch_rec(), t_window=(np.nan, 1)),
+     ConfigError, r"t_window == \(nan, 1\), must be two finite numbers"),
+    ("epoch_bins_all_past_t_stop", lambda t: spikedecode.preprocess.epoch_bins(_epoch_rec(), t_window=(5.0, 6.0)),
+     NotEnoughDataError, r"every window \[onset \+ 5.0, onset \+ 6\) leaves the recording"),
+    ("consistency_zero_diagonal", lambda t: spikedecode.consistency_score(xr.DataArray([[0.0, 0.5], [0.5, 0.0]])),
+     SpikeDecodeValueError, r"consistency_score: the mean diagonal is 0; the score divides by it"),
+    ("consistency_diagonal_at_chance", lambda t: spikedecode.consistency_score(xr.DataArray([[0.5, 0.5], [0.5, 0.5]]), chance=0.5),
+     SpikeDecodeValueError, r"the mean diagonal - chance \(0.5\) is 0"),
+    ("decoder_class_weight_typo", lambda t: spikedecode.make_decoder("logistic", class_weight="weird"),
+     ConfigError, r"class_weight == 'weird', must be None, 'balanced' or a dict"),
+    ("csv_with_intervals", lambda t: sio.read(_write_text(t, "x.csv", "time,unit\n0.1,a\n"), intervals="trials"),
+     FileFormatError, r"x.csv: the table reader takes no options \['intervals'\]: only NWB files have interval tables"),
+    ("npz_with_label_column", lambda t: sio.read(_written(t, ".npz"), label_column="stimulus"),
+     FileFormatError, r"r.npz: the npz reader takes no options \['label_column'\]"),
+    # wrongly accepted before
+    ("nwb_nan_trial_label", lambda t: sio.read(_nwb_custom(t / "nan.nwb", trials=((0.0, 1.0, 1.0), (1.0, 2.0, float("nan"))))),
+     LabelError, r"interval table 'trials', label column 'stimulus': 1 row\(s\) have no label \(NaN or empty; e.g. row 1"),
+    ("nwb_empty_trial_label", lambda t: sio.read(_nwb_custom(t / "empty.nwb", trials=((0.0, 1.0, "a"), (1.0, 2.0, "")))),
+     LabelError, r"1 row\(s\) have no label .* 'trials/'"),
+    ("nwb_zero_length_trial", lambda t: sio.read(_nwb_custom(t / "zero.nwb", trials=((0.0, 1.0, "a"), (1.5, 1.5, "b")))),
+     RecordingError, r"interval table 'trials': 1 row\(s\) have stop_time == start_time \(zero length; e.g. row 1 at 1.5 s\)"),
+    ("nwb_label_column_unknown_table", lambda t: sio.read(_nwb_custom(t / "m.nwb"), label_column={"trails": "stimulus"}),
+     ConfigError, r"label_column names table\(s\) \['trails'\] that are not read as epochs"),
+    ("csv_repeated_column", lambda t: sio.read(_write_text(t, "dup.csv", "time,unit,time\n0.1,a,0.2\n")),
+     FileFormatError, r"dup.csv: column\(s\) \['time'\] appear more than once in the header"),
+    ("epoch_label_empty", lambda t: make_recording([0.1], ["a"], t_stop=1.0, epochs=[(0.0, 0.5, "")]),
+     RecordingError, r"1 epoch label\(s\) are missing .* epochs\[0\] has label ''"),
+    ("epoch_label_none", lambda t: make_recording([0.1], ["a"], t_stop=1.0, epochs=[(0.0, 0.5, None)]),
+     RecordingError, r"epochs\[0\] has label None\); they would become a class named 'None'"),
+    ("npz_epoch_start_without_stop", lambda t: (np.savez(t / "e.npz", time=np.array([0.1]), unit=np.array(["a"]), epoch_start=np.array([0.0])), sio.read(t / "e.npz")),
+     FileFormatError, r"e.npz: holds \['epoch_start'\] but not \['epoch_stop'\]"),
+    ("cli_n_boot_negative", lambda t: _cli_decode(t, "--n-boot", "-1"),
+     ConfigError, r"--n-boot == -1, must be an integer in \[1, 1000000\]"),
+    ("cli_permutations_negative", lambda t: _cli_decode(t, "--permutations", "-2"),
+     ConfigError, r"--permutations == -2, must be an integer in \[0, 100000\]"),
+    ("cli_decoder_only_commas", lambda t: _cli_decode(t, "--decoder", ","),
+     ConfigError, r"--decoder == ',' names no decoder"),
+    ("cli_robust_steps_zero", _robust_steps_zero, ConfigError, r"--steps == 0, must be an integer >= 1"),
+    ("trial_windows_nan_offset", lambda t: spikedecode.trial_windows(spikedecode.bin_spikes(_epoch_rec(), 0.1), _epoch_rec(), n_bins=2, offset=np.nan),
+     ConfigError, r"offset == nan, must be a finite number of seconds"),
+    # misleading before
+    ("cli_n_splits_one", lambda t: _cli_decode(t, "--n-splits", "1"),
+     ConfigError, r"--n-splits == 1, must be an integer >= 2 \(cross-validation needs at least 2 folds\)"),
+    ("cli_window_1e300", lambda t: _cli_decode(t, "--config", _config(t, "[decode]\nwindow = 1e300\n")),
+     ConfigError, r"--window == 1e\+300, must be an integer in \[1, 1000000\]"),
+]
+CASES += CASES_ROUND_TWO
+
+
 def _warn_rec(*args, **kw) -> Callable[[Path], object]:
     return lambda tmp: make_recording(*args, **kw)
 
@@ -404,6 +584,16 @@ WARN_CASES: list[tuple[str, Callable[[Path], object], type[Warning], str]] = [
      SpikeDecodeWarning, r"neg.nwb: 1 spike time\(s\) are negative \(earliest -0.25 s, unit '10'\)"),
     ("read_many_foreign_file", _read_many_foreign,
      SkippedFileWarning, r"skipped README.txt: (FileFormatError|CorruptFileError)"),
+    # issue 23: kept, but what was silently wrong is now corrected and reported
+    ("nwb_spikes_outside_obs_intervals",
+     lambda t: sio.read(_nwb_custom(t / "obs.nwb", obs=[[[0.0, 1.0], [3.0, 4.0]], [[0.0, 4.0]]])),
+     DataDroppedWarning, r"obs.nwb: dropped 1 spike\(s\) outside their unit's obs_intervals \(e.g. unit '10' at 2.0 s\)"),
+    ("nwb_unobserved_time_excluded",
+     lambda t: sio.read(_nwb_custom(t / "obs2.nwb", obs=[[[0.0, 1.0], [2.0, 4.0]], [[0.0, 4.0]]])),
+     DataDroppedWarning, r"obs2.nwb: 1 s in 1 span\(s\) lie outside some unit's obs_intervals; that time is excluded"),
+    ("epoch_bins_window_past_t_stop",
+     lambda t: spikedecode.preprocess.epoch_bins(_epoch_rec(), bin_size=0.1, t_window=(0.0, 0.8)),
+     DataDroppedWarning, r"epoch_bins dropped 1 epoch\(s\) whose window \[onset \+ 0.0, onset \+ 0.8\) leaves the recording"),
 ]
 
 
@@ -463,3 +653,40 @@ def test_every_read_error_names_its_file(tmp_path, make):
         make(tmp_path)
     names = {p.name for p in tmp_path.iterdir()}  # the file (or folder) the case made
     assert any(name in str(info.value) for name in names), str(info.value)
+
+
+def test_obs_intervals_unobserved_time_is_excluded_not_silence(tmp_path):
+    path = _nwb_custom(tmp_path / "obs.nwb", obs=[[[0.0, 1.0], [3.0, 4.0]], [[0.0, 4.0]]])
+    with pytest.warns(DataDroppedWarning):
+        rec = sio.read(path)
+    # unit '10' loses its spike at 2.0 s (unobserved); the gap [1, 3) is excluded time
+    assert 2.0 not in rec.spikedecode.unit("10").tolist()
+    spans = list(zip(rec["excluded_start"].values, rec["excluded_stop"].values,
+                     rec["excluded_table"].values))
+    assert (1.0, 3.0, "obs_intervals") in [(float(a), float(b), str(c)) for a, b, c in spans]
+
+
+def test_epoch_bins_keeps_the_windows_inside_the_recording():
+    with pytest.warns(DataDroppedWarning):
+        w = spikedecode.preprocess.epoch_bins(_epoch_rec(), bin_size=0.1, t_window=(0.0, 0.8))
+    assert set(w["label"].values.tolist()) == {"x"}  # the epoch at 1.5 s would end at 2.3 s
+
+
+def test_csv_with_a_utf8_bom_keeps_its_meta_line(tmp_path):
+    p = tmp_path / "bom.csv"
+    p.write_bytes("\ufeff# spikedecode {\"t_stop\": 5.0, \"day\": 3}\ntime,unit\n0.1,a\n".encode())
+    rec = sio.read(p)
+    assert rec.attrs["t_stop"] == 5.0 and rec.attrs["day"] == 3
+    q = tmp_path / "bom_plain.csv"  # a BOM before the header alone: the columns are found
+    q.write_bytes("\ufefftime,unit\n0.1,a\n".encode())
+    assert sio.read(q).spikedecode.n_spikes == 1
+
+
+def test_cli_errors_exit_2_with_one_line(tmp_path, capsys):
+    from spikedecode.cli import main
+
+    rec_path = sio.write(_rec(), tmp_path / "r.nc")
+    assert main(["decode", str(rec_path), "--n-boot", "-1", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: --n-boot == -1, must be an integer in [1, 1000000] (1,000-10,000 "
+                   "bootstrap replicates are plenty for a 95 % CI)."]

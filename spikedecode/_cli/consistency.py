@@ -13,7 +13,13 @@ from typing import Any
 
 import click
 
-from spikedecode._cli._common import config_option, echo_json, echo_table, parse_duration
+from spikedecode._cli._common import (
+    config_option,
+    echo_json,
+    echo_table,
+    parse_duration,
+    threads_option,
+)
 
 __all__ = ["command", "resolve_aligner", "matrix_rows", "matrix_figure"]
 
@@ -79,6 +85,7 @@ def matrix_figure(m: Any, *, decoder: str, align: str) -> Any:
 
 
 @click.command("consistency")
+@threads_option()
 @config_option("consistency")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--decoder", default="logistic", show_default=True,
@@ -97,23 +104,50 @@ def matrix_figure(m: Any, *, decoder: str, align: str) -> Any:
               help="'local' (default: a local Dask cluster of --n-jobs workers), 'sync' "
                    "(in-process) or 'tcp://host:port'.")
 @click.option("--n-jobs", default=2, show_default=True, help="Workers of the local cluster.")
+@click.option("--metric", type=click.Choice(["balanced_accuracy", "accuracy"]),
+              default="balanced_accuracy", show_default=True,
+              help="Score of each cell. Plain accuracy rewards always guessing the largest "
+                   "class (latent windows): the chance line printed says how much.")
 @click.option("--lodo", is_flag=True, help="Also run leave-one-day-out.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--out", default=None, type=click.Path(), help="Folder for the heatmap and JSON.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def command(paths: tuple[str, ...], decoder: str, align: str, n_components: int, bin_size: str,
             n_bins: int, step: int, rule: str, stimuli: str | None, scheduler: str | None,
-            n_jobs: int, lodo: bool, seed: int, out: str | None, as_json: bool) -> None:
+            n_jobs: int, lodo: bool, seed: int, out: str | None, as_json: bool,
+            metric: str = "balanced_accuracy") -> None:
     """Cross-day matrix (train day x test day) over recordings in PATHS (files or a folder)."""
+    from spikedecode._cli._common import check_cli_numbers, check_out_dir
+
+    check_cli_numbers(seed=seed, n_bins=n_bins, step=step, n_jobs=n_jobs,
+                      n_components=n_components)
+    if out:
+        check_out_dir(Path(out))
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning
         _run(paths, decoder, align, n_components, bin_size, n_bins, step, rule, stimuli,
-             scheduler, n_jobs, lodo, seed, out, as_json)
+             scheduler, n_jobs, lodo, seed, out, as_json, metric)
+
+
+def _chance(days: dict[Any, Any], metric: str, np: Any) -> dict[str, Any]:
+    """Each test day's chance level of ``metric``: 1 / n_classes for balanced accuracy,
+    the largest class's share (always guessing it) for plain accuracy."""
+    per_day = {}
+    for d, w in days.items():
+        _, counts = np.unique(np.asarray(w["label"].values).astype(str), return_counts=True)
+        per_day[str(d)] = float(1.0 / len(counts)) if metric == "balanced_accuracy" \
+            else float(counts.max() / counts.sum())
+    rule = "1 / number of classes" if metric == "balanced_accuracy" \
+        else "always guessing the largest class"
+    return {"per_day": per_day, "rule": rule}
 
 
 def _run(paths: tuple[str, ...], decoder: str, align: str, n_components: int, bin_size: str,
          n_bins: int, step: int, rule: str, stimuli: str | None, scheduler: str | None,
-         n_jobs: int, lodo: bool, seed: int, out: str | None, as_json: bool) -> None:
+         n_jobs: int, lodo: bool, seed: int, out: str | None, as_json: bool,
+         metric: str = "balanced_accuracy") -> None:
+    import numpy as np
+
     from spikedecode._cli.decode import cli_decoder
     from spikedecode.evaluation import consistency_score, cross_day_matrix, leave_one_day_out
     from spikedecode.io import read_many
@@ -132,16 +166,17 @@ def _run(paths: tuple[str, ...], decoder: str, align: str, n_components: int, bi
     est = cli_decoder(decoder, random_state=seed)
     sched = _parse_scheduler(scheduler)
     m = cross_day_matrix(days, est, aligner=al, scheduler=sched, n_jobs=n_jobs,
-                         random_state=seed)
+                         metric=metric, random_state=seed)
     score = consistency_score(m)
     report: dict[str, Any] = {
         "days": [str(d) for d in m["train_day"].values], "decoder": decoder, "align": align,
-        "matrix": m.values.tolist(), "consistency": score,
+        "metric": metric, "matrix": m.values.tolist(), "consistency": score,
         "mean_diagonal": float(m.values.diagonal().mean()),
+        "chance": _chance(days, metric, np),
     }
     if lodo:
         lo = leave_one_day_out(days, est, aligner=al, scheduler=sched, n_jobs=n_jobs,
-                               random_state=seed)
+                               metric=metric, random_state=seed)
         report["leave_one_day_out"] = lo.values.tolist()
     if out:
         from spikedecode._optional import pyplot
@@ -161,4 +196,7 @@ def _run(paths: tuple[str, ...], decoder: str, align: str, n_components: int, bi
     if lodo:
         click.echo("leave-one-day-out " + m.attrs.get("metric", "") + ": " + ", ".join(
             f"test {d}: {v:.3f}" for d, v in zip(lo["test_day"].values, lo.values)))
+    ch = report["chance"]
+    click.echo(f"chance ({metric}) of a label-blind guess, per test day: " + ", ".join(
+        f"{d}: {v:.3f}" for d, v in ch["per_day"].items()) + f" ({ch['rule']})")
     click.echo(f"consistency (mean off-diagonal / mean diagonal): {score:.3f}")

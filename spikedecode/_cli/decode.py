@@ -9,7 +9,13 @@ from typing import Any
 
 import click
 
-from spikedecode._cli._common import config_option, echo_json, echo_table, parse_duration
+from spikedecode._cli._common import (
+    config_option,
+    echo_json,
+    echo_table,
+    parse_duration,
+    threads_option,
+)
 
 __all__ = ["command", "cli_decoder", "decode_windows", "DECODERS", "PRESETS"]
 
@@ -219,6 +225,7 @@ def _echo_summary(report: dict[str, Any], results: dict[str, dict[str, Any]]) ->
 
 @click.command("decode")
 @config_option("decode")
+@threads_option()
 @click.argument("file", type=click.Path(exists=True))
 @click.option("--decoder", "decoders", default="logistic",
               help="Comma-separated decoders: logistic, svm, mlp, lstm.")
@@ -295,10 +302,13 @@ def command(file: str, decoders: str, bin_size: str | None, n_bins: str, step: i
     behaviour series is decoded instead (R² with block-bootstrap CIs from blocked CV,
     and a predicted-vs-true trace figure).
     """
+    from spikedecode._cli._common import check_cli_numbers, check_out_dir
     from spikedecode.io import read
     from spikedecode.preprocess import make_windows
     from spikedecode.serialization import save_json
 
+    check_cli_numbers(seed=seed, n_boot=n_boot, n_splits=n_splits, step=step,
+                      max_epochs=max_epochs)
     if target is not None or behavior_table is not None:
         from spikedecode._cli import decode_continuous as dc
 
@@ -320,14 +330,18 @@ def command(file: str, decoders: str, bin_size: str | None, n_bins: str, step: i
         return
 
     kinds = [k.strip() for k in decoders.split(",") if k.strip()]
+    if not kinds:
+        from spikedecode.errors import ConfigError
+
+        raise ConfigError(f"--decoder == {decoders!r} names no decoder; give one or more of "
+                          f"{', '.join(DECODERS)}, comma-separated.")
     for k in kinds:
         cli_decoder(k)  # validates the name
     from spikedecode._cli.info import nwb_read_kwargs
 
     if max_epochs is None:
         max_epochs = 60 if preset == "study" else 30
-    outdir = Path(out) if out else default_out(file)
-    outdir.mkdir(parents=True, exist_ok=True)
+    outdir = check_out_dir(Path(out) if out else default_out(file))
     if not as_json:
         click.echo(f"writing to {outdir}")
     if align is not None or vs_baseline is not None or time_resolved:
@@ -336,6 +350,10 @@ def command(file: str, decoders: str, bin_size: str | None, n_bins: str, step: i
         if align is None or intervals is None:
             raise click.UsageError("--vs-baseline and --time-resolved need --intervals TABLE "
                                    "--align COLUMN.")
+        for key, v in (("permutations", _auto_int(permutations, "auto")),
+                       ("repeats", _auto_int(repeats, "auto"))):
+            if isinstance(v, int):
+                check_cli_numbers(**{key: v})
         report = decode_events(
             file=file, table=intervals, align=align, window=str(n_bins),
             label_column=label_column, baseline=vs_baseline, bin_size=bin_size, kinds=kinds,
@@ -354,6 +372,7 @@ def command(file: str, decoders: str, bin_size: str | None, n_bins: str, step: i
         step = 1 if preset == "study" else n_bins_int
     bin_size = bin_size or "5ms"
     n_perm = _auto_int(permutations, 0)
+    check_cli_numbers(n_bins=n_bins_int, permutations=n_perm)
     rec = read(file, **nwb_read_kwargs(file, intervals, label_column))
     kw: dict[str, Any] = {}
     if stimuli:

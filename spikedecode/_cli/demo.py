@@ -16,7 +16,7 @@ from typing import Any
 import click
 import numpy as np
 
-from spikedecode._cli._common import echo_json, echo_table
+from spikedecode._cli._common import echo_json, echo_table, threads_option
 
 __all__ = ["command", "run_demo"]
 
@@ -24,16 +24,26 @@ __all__ = ["command", "run_demo"]
 def run_demo(*, n_days: int = 3, decoders: tuple[str, ...] = ("logistic", "svm", "lstm"),
              out: str | Path | None = None, seed: int = 0, n_boot: int = 200,
              quick: bool = True) -> dict[str, Any]:
-    """Run the demo and return its report (also used by tests)."""
-    import torch
+    """Run the demo and return its report (also used by tests).
 
+    Runs on one thread (the demo's models are tiny) unless ``--threads`` or
+    ``$SPIKEDECODE_NUM_THREADS`` ask for more; the caller's thread counts are restored.
+    """
+    from spikedecode._threads import requested_n_threads, thread_limits
+
+    with thread_limits(requested_n_threads() or 1):
+        return _run_demo(n_days=n_days, decoders=decoders, out=out, seed=seed, n_boot=n_boot,
+                         quick=quick)
+
+
+def _run_demo(*, n_days: int, decoders: tuple[str, ...], out: str | Path | None, seed: int,
+              n_boot: int, quick: bool) -> dict[str, Any]:
     from spikedecode._cli.decode import cli_decoder, decode_windows, jsonable, score_rows
     from spikedecode.datasets import simulate_touch_experiment
     from spikedecode.errors import DataDroppedWarning
     from spikedecode.evaluation import consistency_score, cross_day_matrix
     from spikedecode.preprocess import make_windows
 
-    torch.set_num_threads(1)
     t0 = time.perf_counter()
     exp = simulate_touch_experiment(
         n_days=n_days, n_repeats=1 if quick else 2, n_strokes=6 if quick else 10,
@@ -97,6 +107,7 @@ def run_demo(*, n_days: int = 3, decoders: tuple[str, ...] = ("logistic", "svm",
 
 
 @click.command("demo")
+@threads_option()
 @click.option("--out", default="out/demo", show_default=True, type=click.Path(),
               help="Folder for the raster figure.")
 @click.option("--days", "n_days", default=3, show_default=True)

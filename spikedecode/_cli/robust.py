@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import click
 
-from spikedecode._cli._common import echo_json, echo_table
+from spikedecode._cli._common import echo_json, echo_table, threads_option
 
 __all__ = ["command", "run_robust"]
 
@@ -29,11 +30,31 @@ def _parse_eps(text: str) -> list[float]:
     return values
 
 
+def _shared_root(dataset: str) -> str | None:
+    """The shared real-data folder (README: ``../shared/data``) when it holds ``dataset``
+    and the default data folder does not; else None (the loaders' own default)."""
+    from spikedecode.datasets import images
+    from spikedecode.datasets._shared import shared_data_root
+
+    shared = shared_data_root()
+    if shared is None:
+        return None
+    default = images.default_data_root()
+    if dataset == "mnist":
+        if images._find_mnist(default) is None and images._find_mnist(shared) is not None:
+            return str(shared)
+    elif images._find_cifar(default) is None and images._find_cifar(shared) is not None:
+        return str(shared)
+    return None
+
+
 def _load(dataset: str, root: str | None, limit: int | None, random_state: int) -> Any:
     from spikedecode.datasets import images
 
     if dataset == "digits":
         return images.load_digits(random_state=random_state, limit=limit)
+    if root is None:
+        root = _shared_root(dataset)
     if dataset == "mnist":
         return images.load_mnist(root, random_state=random_state, limit=limit)
     return images.load_cifar10(root, random_state=random_state, limit=limit)
@@ -103,6 +124,7 @@ def run_robust(*, dataset: str = "digits", model: str = "small_cnn",
 
 
 @click.command("robust")
+@threads_option()
 @click.option("--dataset", type=click.Choice(DATASETS), default="digits", show_default=True)
 @click.option("--model", "model", default="small_cnn", show_default=True,
               help="shallow_mlp, mlp, small_cnn, mnist_cnn, net1 or resnet20.")
@@ -111,7 +133,8 @@ def run_robust(*, dataset: str = "digits", model: str = "small_cnn",
 @click.option("--eps", "eps", default="0,0.05,0.1,0.2,0.3", show_default=True,
               help="Comma-separated L-inf budgets (images in [0, 1]).")
 @click.option("--root", default=None, help="Data folder (default $SPIKEDECODE_DATA or "
-              "~/.cache/spikedecode).")
+              "~/.cache/spikedecode, then the shared data folder ../shared/data or "
+              "$SPIKEDECODE_SHARED_DATA).")
 @click.option("--limit", type=int, default=None, help="At most this many images per split.")
 @click.option("--n-eval", type=int, default=1000, show_default=True,
               help="Test images attacked.")
@@ -132,9 +155,13 @@ def command(dataset: str, model: str, attack: str, eps: str, root: str | None,
             step_size: float | None, random_state: int, device: str, out: str | None,
             as_json: bool) -> None:
     """Train MODEL on DATASET and print its accuracy under each attack at each eps."""
+    from spikedecode._cli._common import check_cli_numbers, check_out_dir
     from spikedecode.errors import ConfigError
     from spikedecode.robust.models import MODEL_NAMES
 
+    check_cli_numbers(n_steps=n_steps, n_eval=n_eval, limit=limit, max_epochs=max_epochs)
+    if out:
+        check_out_dir(Path(out))
     attacks = tuple(a.strip() for a in attack.split(",") if a.strip())
     bad = [a for a in attacks if a not in ATTACK_CHOICES]
     if bad or not attacks:
@@ -144,7 +171,9 @@ def command(dataset: str, model: str, attack: str, eps: str, root: str | None,
     result = run_robust(dataset=dataset, model=model, attacks=attacks, eps=_parse_eps(eps),
                         root=root, limit=limit, n_eval=n_eval, max_epochs=max_epochs, lr=lr,
                         n_steps=n_steps, step_size=step_size, random_state=random_state,
-                        out=out, device=device, progress=not as_json)
+                        out=out, device=device,
+                        # progress bars go to stderr, and only to a terminal
+                        progress=not as_json and sys.stderr.isatty())
     if as_json:
         echo_json(result)
         return

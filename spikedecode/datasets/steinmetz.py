@@ -56,8 +56,9 @@ def read_steinmetz_npz(path: str | os.PathLike[str], *, per: str = "trial",
     Examples
     --------
     >>> import os, pytest
-    >>> root = os.environ.get("SPIKEDECODE_SHARED_DATA")
-    >>> if not root or not os.path.exists(f"{root}/steinmetz/session1.npz"):
+    >>> from spikedecode.datasets._shared import shared_data_root
+    >>> root = shared_data_root()  # $SPIKEDECODE_SHARED_DATA, else ../shared/data
+    >>> if root is None or not os.path.exists(f"{root}/steinmetz/session1.npz"):
     ...     pytest.skip("shared data absent")
     >>> w = read_steinmetz_npz(f"{root}/steinmetz/session1.npz", drop_equal=True)
     >>> w.dims, w.attrs["mouse_name"], sorted(set(w["label"].values.tolist()))

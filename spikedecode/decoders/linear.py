@@ -522,6 +522,11 @@ def make_decoder(
     from sklearn.preprocessing import StandardScaler
 
     if kind in ("logistic", "svm"):
+        if not (class_weight is None or class_weight == "balanced"
+                or isinstance(class_weight, dict)):
+            # checked here, not first at fit: a typo should fail where it was written
+            raise ConfigError(f"class_weight == {class_weight!r}, must be None, 'balanced' or a "
+                              "dict {class: weight}.")
         unknown = sorted(set(params) - set(GroupCVLinearClassifier().get_params()))
         if unknown:
             raise ConfigError(

@@ -999,6 +999,12 @@ def consistency_score(matrix: xr.DataArray, *, chance: float | None = None) -> f
         )
     off = ~np.eye(len(arr), dtype=bool)
     diag, offd = float(np.nanmean(np.diag(arr))), float(np.nanmean(arr[off]))
-    if chance is not None:
-        return (offd - chance) / (diag - chance)
-    return offd / diag
+    base = 0.0 if chance is None else float(chance)
+    if not diag - base > 0:  # also NaN: the ratio would divide by zero or flip its sign
+        what = "mean diagonal" if chance is None else f"mean diagonal - chance ({chance})"
+        raise SpikeDecodeValueError(
+            f"consistency_score: the {what} is {diag - base:.3g}; the score divides by it, so "
+            "the within-day scores (the diagonal) must be above chance. Check the matrix "
+            "(a decoder that fails within a day has no cross-day consistency to measure)."
+        )
+    return (offd - base) / (diag - base)

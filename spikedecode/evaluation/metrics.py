@@ -150,6 +150,18 @@ def _bootstrap_confusions(
     return out.reshape(n_boot, n_classes, n_classes)
 
 
+def _check_counts(**counts: Any) -> None:
+    """``n_boot`` / ``n_permutations``: integers in [0, 1,000,000] (a bound on memory and
+    time: one replicate is one row of a (n_boot, n_classes**2) array)."""
+    from numbers import Integral
+
+    from spikedecode._validation import Interval, check_param
+
+    for name, value in counts.items():
+        check_param(value, name, Interval(Integral, 0, 1_000_000, closed="both"),
+                    hint="0 turns it off; 1,000-10,000 are plenty for a 95 % CI")
+
+
 def _check_pair(y_true: ArrayLike, y_pred: ArrayLike) -> tuple[NDArray, NDArray]:
     y_true = np.asarray(y_true)
     y_pred = np.asarray(y_pred)
@@ -198,6 +210,7 @@ def _bootstrap_scores(
     """
     for m in metrics:
         _metric(m)
+    _check_counts(n_boot=n_boot)
     y_true, y_pred = _check_pair(y_true, y_pred)
     t, p, n_classes = _encode_pairs(y_true, y_pred)
     if groups is not None:
@@ -311,9 +324,14 @@ def confusion(y_true: ArrayLike, y_pred: ArrayLike, *, labels: Sequence[Any] | N
 
 
 def _fit(decoder: Any, X: NDArray, y: NDArray, groups: NDArray | None) -> Any:
+    from spikedecode._threads import blas_threads
     from spikedecode.decoders.linear import groups_fit_params
 
-    return decoder.fit(X, y, **groups_fit_params(decoder, groups))
+    # BLAS threads from the work of one solver step (spikedecode/_threads.py): samples x
+    # features x classes; torch decoders pick their own threads in training
+    work = float(np.prod(np.shape(X))) * max(len(np.unique(y)), 1)
+    with blas_threads(work=work):
+        return decoder.fit(X, y, **groups_fit_params(decoder, groups))
 
 
 def _fold_bar(splits: list, progress: bool | str) -> Any:
@@ -370,11 +388,10 @@ def cross_val_predictions(
     >>> pred.shape, bool((pred == y).mean() > 0.8)
     ((60,), True)
     """
+    from spikedecode._validation import check_xy
     from spikedecode.preprocess.resample import group_splits
 
-    X = np.asarray(X)
-    y = np.asarray(y)
-    groups = None if groups is None else np.asarray(groups)
+    X, y, groups = check_xy(X, y, groups)
     seed = draw_seed(random_state)
     splits = group_splits(y, groups, n_splits, seed)
     pred = np.empty(len(y), dtype=y.dtype)
@@ -547,9 +564,13 @@ def within_day_scores(
                                  random_state=random_state, progress=progress)
     if not 0 < ci < 1:
         raise ConfigError(f"ci == {ci}, must be in (0, 1).")
+    from spikedecode._validation import check_xy
+
+    X, y, groups = check_xy(X, y, groups)
     y = np.asarray(y)
     n_trials = int(len(np.unique(groups))) if groups is not None else int(len(y))
     n_repeats, n_permutations = resolve_auto(n_trials, n_repeats, n_permutations)
+    _check_counts(n_boot=n_boot, n_permutations=n_permutations)
     seed = draw_seed(random_state)
     pred = cross_val_predictions(decoder, X, y, groups, n_splits=n_splits, sampler=sampler,
                                  random_state=seed, progress=progress)

@@ -152,6 +152,13 @@ def _read(path: Path, *, format: str | None, isolate: bool, **kwargs: Any) -> xr
     if kind not in FORMATS:
         raise FileFormatError(f"format == {format!r}; choose one of {sorted(FORMATS)}.")
     meta = {k: kwargs.pop(k) for k in _META_KEYS if k in kwargs}
+    nwb_only = sorted({"intervals", "label_column"} & set(kwargs))
+    if nwb_only and kind != "nwb":
+        raise FileFormatError(
+            f"{path.name}: the {kind} reader takes no options {nwb_only}: only NWB files "
+            f"have interval tables. Drop {', '.join(f'{k}=...' for k in nwb_only)}, or give "
+            "the epochs another way (a csv's .epochs.csv sidecar, an npz's epoch_* arrays)."
+        )
     if kind == "nwb":
         rec = read_nwb(path, **kwargs, **meta)
     elif kind in ("netcdf", "netcdf3"):

@@ -43,7 +43,9 @@ from numpy.typing import NDArray
 from spikedecode.errors import (
     ConfigError,
     CorruptFileError,
+    DataDroppedWarning,
     FileFormatError,
+    LabelError,
     RecordingError,
     SpikeDecodeWarning,
 )
@@ -162,10 +164,27 @@ def _epochs_of(name: str, table: Any, label_column: Any) -> list[tuple[float, fl
         )
     n = len(table)
     start, stop = _intervals_of(table)
+    zero = [i for i in range(n) if stop[i] == start[i]]
+    if zero:
+        raise RecordingError(
+            f"interval table {name!r}: {len(zero)} row(s) have stop_time == start_time (zero "
+            f"length; e.g. row {zero[0]} at {start[zero[0]]} s), so they hold no window. Fix "
+            "the table's stop times, or read without this table (intervals=...)."
+        )
     if col is None:
         labels = [name] * n
     else:
-        labels = [f"{name}/{_label_text(v)}" for v in _column(table, col)]
+        values = _column(table, col)
+        missing = [i for i, v in enumerate(values) if v is None or (
+            isinstance(v, (float, np.floating)) and np.isnan(v)) or not _label_text(v).strip()]
+        if missing:
+            raise LabelError(
+                f"interval table {name!r}, label column {col!r}: {len(missing)} row(s) have "
+                f"no label (NaN or empty; e.g. row {missing[0]}: {values[missing[0]]!r}), "
+                f"which would become the class {f'{name}/{_label_text(values[missing[0]])}'!r}. "
+                "Pass another label_column=, or fix the table."
+            )
+        labels = [f"{name}/{_label_text(v)}" for v in values]
     return list(zip(start, stop, labels))
 
 
@@ -209,6 +228,56 @@ def _warn_negative(
         )
 
 
+def _observed_only(
+    flat: NDArray[np.float64], spike_unit: NDArray[np.int64], obs: list[NDArray[np.float64]],
+    ids: list[str], path: Path, t_start: float, t_stop: float,
+) -> tuple[NDArray[np.float64], NDArray[np.int64], list[tuple[float, float, str]]]:
+    """Honour the units' ``obs_intervals``: time a unit was not observed is not silence.
+
+    Spikes outside their unit's observed intervals contradict the file: they are dropped,
+    counted and reported. Spans where any unit was unobserved are returned as excluded
+    intervals (table ``"obs_intervals"``), so no window is taken there and called latent.
+    """
+    keep = np.ones(flat.size, dtype=bool)
+    gaps: list[tuple[float, float]] = []
+    for u, iv in enumerate(obs):
+        if not iv.size:
+            continue  # no intervals stored for this unit: nothing is known, nothing to do
+        iv = iv[np.argsort(iv[:, 0])]
+        sel = np.flatnonzero(spike_unit == u)
+        t = flat[sel]
+        k = np.searchsorted(iv[:, 0], t, side="right") - 1
+        inside = (k >= 0) & (t <= iv[np.maximum(k, 0), 1])
+        keep[sel[~inside]] = False
+        cur = t_start
+        for a, b in iv:
+            if a > cur:
+                gaps.append((cur, min(float(a), t_stop)))
+            cur = max(cur, float(b))
+        if cur < t_stop:
+            gaps.append((cur, t_stop))
+    n_out = int((~keep).sum())
+    if n_out:
+        first = int(np.flatnonzero(~keep)[0])
+        warnings.warn(
+            f"{path.name}: dropped {n_out} spike(s) outside their unit's obs_intervals (e.g. "
+            f"unit {ids[int(spike_unit[first])]!r} at {flat[first]} s): the file says the "
+            "unit was not observed then.", DataDroppedWarning, stacklevel=3)
+    merged: list[list[float]] = []
+    for a, b in sorted(g for g in gaps if g[1] > g[0]):
+        if merged and a <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    if merged:
+        total = sum(b - a for a, b in merged)
+        warnings.warn(
+            f"{path.name}: {total:.6g} s in {len(merged)} span(s) lie outside some unit's "
+            "obs_intervals; that time is excluded (no windows there) instead of counted as "
+            "silence (excluded_table 'obs_intervals').", DataDroppedWarning, stacklevel=3)
+    return flat[keep], spike_unit[keep], [(a, b, "obs_intervals") for a, b in merged]
+
+
 def _unit_ids(units: Any, unit_column: str | None) -> list[str]:
     """The unit names of an NWB units table: ``unit_column``, a known name column, or ids."""
     if unit_column is not None:
@@ -234,6 +303,14 @@ def _interval_rows(tables: Mapping[str, Any], every: Mapping[str, Any],
                                                            list[tuple[float, float, str]],
                                                            list[dict[str, Any]]]:
     """Epoch rows of the chosen tables, excluded spans of the others, and a description."""
+    if isinstance(label_column, Mapping):
+        unknown = sorted(str(k) for k in label_column if k not in tables)
+        if unknown:
+            raise ConfigError(
+                f"label_column names table(s) {unknown} that are not read as epochs; the "
+                f"tables read are {sorted(tables)} (of {sorted(every)} in the file). Fix the "
+                "table name, or add it to intervals=."
+            )
     rows: list[tuple[float, float, str]] = []
     for name, table in tables.items():
         rows.extend(_epochs_of(name, table, label_column))
@@ -466,6 +543,9 @@ def read_nwb(
                 flat = np.asarray(st_index.target.data[:], dtype=np.float64)
                 ends = np.asarray(st_index.data[:], dtype=np.int64)
                 ids = _unit_ids(units, unit_column)
+                obs = ([np.asarray(units["obs_intervals"][i], dtype=np.float64).reshape(-1, 2)
+                        for i in range(len(units))]
+                       if "obs_intervals" in units.colnames else None)
                 tables, every = _pick_tables(nwb, intervals)
                 available = list(every)
                 rows, excluded, described = _interval_rows(
@@ -496,6 +576,10 @@ def read_nwb(
         hi = [float(np.nextafter(flat.max(), np.inf))] if flat.size else [t_start + 1.0]
         hi.extend(r[1] for r in rows)
         t_stop = float(max(hi))
+    if obs is not None:
+        flat, spike_unit, unobserved = _observed_only(flat, spike_unit, obs, ids, path,
+                                                      float(t_start), float(t_stop))
+        excluded.extend(unobserved)
     meta = {"session": session, "subject": subject, "source": path.name}
     meta.update(kwargs)
     rec = make_recording(

@@ -161,8 +161,10 @@ def read_table(
     path = Path(path)
     meta: dict[str, Any] = {}
     try:
-        with open(path, encoding="utf-8") as fh:
+        # utf-8-sig: a byte-order mark (Excel's "CSV UTF-8") is not part of the first line
+        with open(path, encoding="utf-8-sig") as fh:
             first = fh.readline()
+            header = fh.readline() if first.startswith(_META_TAG) else first
     except UnicodeDecodeError as err:
         raise CorruptFileError(f"{path} is not a text table (not UTF-8: {err}).") from err
     skip = 0
@@ -183,11 +185,22 @@ def read_table(
             dtype={unit_column: str},
             keep_default_na=False,
             comment=None,
+            encoding="utf-8-sig",
         )
     except pd.errors.EmptyDataError as err:
         raise CorruptFileError(f"{path} has no header and no rows ({err}).") from err
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as err:
         raise CorruptFileError(f"{path} could not be parsed as a table ({err}).") from err
+    import csv
+
+    names = [c.strip() for c in next(csv.reader([header], delimiter=_sep(path, sep)), [])]
+    repeated = sorted({c for c in names if names.count(c) > 1})
+    if repeated:
+        raise FileFormatError(
+            f"{path}: column(s) {repeated} appear more than once in the header {names}; "
+            "pandas would rename the copies and one of them would be read silently. Keep "
+            "one column of each name."
+        )
     df.columns = [str(c).strip() for c in df.columns]
     missing = [c for c in (time_column, unit_column) if c not in df.columns]
     if missing:
@@ -384,6 +397,14 @@ def read_npz(path: str | Path, *, epochs: Any = None, **kwargs: Any) -> xr.Datas
             opts[k] = float(val[0])
     if "units" in arrays:
         opts["units"] = _ids_text(arrays["units"].reshape(-1), f"{path}: array 'units'").tolist()
+    partial = sorted({"epoch_start", "epoch_stop"} & set(arrays))
+    if len(partial) == 1 or ("epoch_label" in arrays and not partial):
+        have = partial or ["epoch_label"]
+        raise FileFormatError(
+            f"{path}: holds {have} but not {sorted({'epoch_start', 'epoch_stop'} - set(have))}; "
+            "epochs need epoch_start and epoch_stop (and optionally epoch_label), all of one "
+            "length. Add the missing array(s), or remove the epoch arrays."
+        )
     if {"epoch_start", "epoch_stop"} <= set(arrays):
         lab = arrays.get("epoch_label", np.full(arrays["epoch_start"].shape, "epoch"))
         opts["epochs"] = {

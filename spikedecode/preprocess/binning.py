@@ -352,8 +352,68 @@ def _numba_kernel() -> Any:
             out[u, k] = c + 1
         return -1
 
-    _NUMBA_KERNEL = kernel
-    return kernel
+    @numba.njit(cache=True, nogil=True)
+    def fused(times, units, start, T0, B, M, inv, t_first, t_end, eps, out, stats):  # pragma: no cover - compiled
+        # One pass over the spikes (sorted by unit, then time) that writes each non-empty
+        # bin once, with its final count: no read-modify-write of ``out`` per spike, the
+        # dtype bound checked once per bin. ``out`` comes from np.zeros, whose pages the
+        # kernel zeroes on first touch, the same page-fault work the write floor pays.
+        # Returns -1 when done, the index of the first spike of a unit whose count
+        # overflowed the dtype (widen and resume there), or -2 for unsorted input.
+        n_units, n_bins = out.shape
+        limit = np.iinfo(out.dtype).max
+        i = start
+        while i < times.size:
+            u = units[i]
+            if u < 0 or u >= n_units:
+                return -3
+            first = i
+            before = 0
+            after = 0
+            cur = -1
+            c = 0
+            row = out[u]
+            while i < times.size and units[i] == u:
+                t = times[i]
+                i += 1
+                if t < t_first:
+                    before += 1
+                    continue
+                if t >= t_end:
+                    after += 1
+                    continue
+                q = (t - t_first) * inv
+                k = int(q)
+                f = q - k
+                if f < eps or f > 1.0 - eps:  # next to an edge: compare with the exact edges
+                    k = min(max(k, 0), n_bins - 1)
+                    while k > 0 and t < (k * B + T0) / M:
+                        k -= 1
+                    while k < n_bins - 1 and t >= ((k + 1) * B + T0) / M:
+                        k += 1
+                if k == cur:
+                    c += 1
+                    continue
+                if k < cur:
+                    return -2
+                if cur >= 0:
+                    if c > limit:
+                        return first
+                    row[cur] = c
+                cur = k
+                c = 1
+            if cur >= 0:
+                if c > limit:
+                    return first
+                row[cur] = c
+            stats[0] += before
+            stats[1] += after
+            if i < times.size and units[i] < u:
+                return -2
+        return -1
+
+    _NUMBA_KERNEL = (kernel, fused)
+    return _NUMBA_KERNEL
 
 
 def _widen(out: NDArray, dtype: np.dtype | None, u: int) -> NDArray:
@@ -368,13 +428,38 @@ def _widen(out: NDArray, dtype: np.dtype | None, u: int) -> NDArray:
 
 
 def _count_numba(
-    kernel: Any, times: NDArray, units: NDArray, grid: tuple[float, float, float],
-    t_first: float, t_end: float, eps: float, out: NDArray, bin_size: float,
+    kernels: Any, times: NDArray, units: NDArray, grid: tuple[float, float, float],
+    t_first: float, t_end: float, eps: float, shape: tuple[int, int], bin_size: float,
     dtype: np.dtype | None,
 ) -> tuple[NDArray, dict[str, int]]:
+    """Counts (n_units, n_bins) by the fused kernel; by the scatter kernel for input not
+    sorted by unit then time (not a valid Recording, but counted all the same)."""
+    kernel, fused = kernels if isinstance(kernels, tuple) else (kernels, kernels)
     T0, B, M = grid
     stats = np.zeros(2, dtype=np.int64)
     inv = 1.0 / bin_size
+    out = np.zeros(shape, dtype=np.uint8 if dtype is None else dtype)
+    start = 0
+    while True:
+        stop = fused(times, units, start, T0, B, M, inv, t_first, t_end, eps, out, stats)
+        if stop == -1:
+            return out, {"n_before": int(stats[0]), "n_after": int(stats[1])}
+        if stop == -2:
+            break
+        if stop == -3:
+            raise SchemaError(
+                f"spike_unit holds indices in [{units.min()}, {units.max()}] but there are "
+                f"{shape[0]} units."
+            )
+        # a bin holds more spikes than the dtype: widen and redo that unit from its first
+        # spike (its bins are rewritten, not added to)
+        out = _widen(out, dtype, int(units[stop]))
+        start = stop
+    if units.min() < 0 or units.max() >= shape[0]:
+        raise SchemaError(f"spike_unit holds indices in [{units.min()}, {units.max()}] but "
+                          f"there are {shape[0]} units.")
+    stats[:] = 0
+    out = np.zeros(shape, dtype=np.uint8 if dtype is None else dtype)
     start = 0
     while True:
         stop = kernel(times, units, start, T0, B, M, inv, t_first, t_end, eps, out, stats)
@@ -400,26 +485,19 @@ def _count_values(
         times = times.astype(np.float64)
     units = np.asarray(rec["spike_unit"].values)
     n_units = int(rec.sizes["unit"])
-    if units.size and (units.min() < 0 or units.max() >= n_units):
-        raise SchemaError(
-            f"spike_unit holds indices in [{units.min()}, {units.max()}] but there are "
-            f"{n_units} units."
-        )
     grid = _grid(t0, bin_size, n_bins)
     t_first, t_end = (float(v) for v in _edges_from_grid(np.array([0.0, n_bins]), grid))
     # bound on the float error of the estimated index, in bins, with a wide margin
     eps = (n_bins + abs(t0) / bin_size + 2.0) * 2.0**-46
     if eps > 0.01:  # huge times for the bin size: check every spike exactly
         eps = 0.5
-    out = np.zeros((n_units, n_bins), dtype=np.uint8 if dtype is None else dtype)
-
     kernel = _numba_kernel() if engine in ("auto", "numba") else None
     if engine == "numba" and kernel is None:
         raise ImportError("engine='numba' needs numba; run: pip install numba")
     if kernel is not None:
         try:
-            out, stats = _count_numba(kernel, times, units, grid, t_first, t_end, eps, out,
-                                      bin_size, dtype)
+            out, stats = _count_numba(kernel, times, units, grid, t_first, t_end, eps,
+                                      (n_units, n_bins), bin_size, dtype)
             return out.T, stats
         except SpikeDecodeValueError:
             raise
@@ -428,7 +506,12 @@ def _count_values(
                 raise
             global _NUMBA_KERNEL
             _NUMBA_KERNEL = False
-            out = np.zeros((n_units, n_bins), dtype=np.uint8 if dtype is None else dtype)
+    if units.size and (units.min() < 0 or units.max() >= n_units):
+        raise SchemaError(
+            f"spike_unit holds indices in [{units.min()}, {units.max()}] but there are "
+            f"{n_units} units."
+        )
+    out = np.zeros((n_units, n_bins), dtype=np.uint8 if dtype is None else dtype)
 
     bounds = _unit_bounds(units, n_units)
     limit = int(np.iinfo(out.dtype).max)

@@ -499,6 +499,10 @@ def trial_windows(
         sel = np.flatnonzero(np.isin(label, sorted(wanted)))
     if sel.size == 0:
         raise NotEnoughDataError("the recording has no epochs to align windows to.")
+    if isinstance(offset, bool) or not isinstance(offset, (int, float, np.number)) \
+            or not np.isfinite(offset):
+        raise ConfigError(f"offset == {offset!r}, must be a finite number of seconds (the "
+                          "window starts at each epoch's onset + offset).")
     win = sliding_windows(binned, n_bins=n_bins, step=1)
     edges = np.asarray(binned["time"].values, dtype=np.float64)
     onset = start[sel] + float(offset)
@@ -590,6 +594,9 @@ def epoch_bins(
     except (TypeError, IndexError, ValueError) as err:
         raise ConfigError(f"t_window == {t_window!r}, must be (start, stop) in seconds "
                           "relative to the onset.") from err
+    if not (np.isfinite(t0) and np.isfinite(t1)):
+        raise ConfigError(f"t_window == {t_window!r}, must be two finite numbers (start, stop) "
+                          "in seconds relative to the onset, e.g. (0.0, 0.5).")
     n_bins = int(round((t1 - t0) / bin_size))
     if n_bins < 1:
         raise ConfigError(f"t_window == {t_window!r} holds no bin of {bin_size} s; widen it "

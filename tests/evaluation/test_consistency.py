@@ -232,10 +232,17 @@ def test_consistency_command_header_figure_and_one_line_warnings(tmp_path, capsy
                  "--scheduler", "sync", "--lodo", "--out", str(out)]) == 0
     text, err = capsys.readouterr()
     lines = text.splitlines()
-    assert lines[0].split("  ")[0] == "accuracy: train day"
+    # balanced accuracy by default: plain accuracy rewards always guessing "latent"
+    assert lines[0].split("  ")[0] == "balanced_accuracy: train day"
     assert "test day 0" in lines[0] and "test day 1" in lines[0]
     assert lines[2].startswith("0 ") and lines[3].startswith("1 ")
-    assert any(ln.startswith("leave-one-day-out accuracy: test 0:") for ln in lines)
+    assert any(ln.startswith("leave-one-day-out balanced_accuracy: test 0:") for ln in lines)
+    # a chance line per test day (binary labels: 1 / 2), and the metric in the JSON
+    assert "chance (balanced_accuracy) of a label-blind guess, per test day: 0: 0.500, " \
+           "1: 0.500 (1 / number of classes)" in lines
+    report = json.loads((out / "consistency.json").read_text())
+    assert report["metric"] == "balanced_accuracy"
+    assert report["chance"]["per_day"] == {"0": 0.5, "1": 0.5}
     # one line per warning (once for the matrix, once for --lodo), no file or source line
     warn = [ln for ln in err.splitlines() if ln.strip()]
     below = [ln for ln in warn if ln.startswith("warning: BelowMajorityWarning: ")]

@@ -398,3 +398,19 @@ def test_output_size_check_is_real_without_a_patch():
     rec = make_recording([0.5], ["a"], t_stop=1e9)
     with pytest.raises(SpikeDecodeValueError, match=r"1,000,000,000,000 bins x 1 units"):
         bin_spikes(rec, 0.001)
+
+
+@pytest.mark.skipif(not HAVE_NUMBA, reason="numba not installed")
+def test_fused_kernel_widens_and_handles_unsorted_input():
+    # a bin of 300 spikes overflows uint8 in the middle of the second unit: the unit is
+    # redone in uint16 and every count is right; unsorted input takes the scatter kernel
+    times = np.concatenate([[0.01, 0.3], np.full(300, 0.55), [0.7], [0.2, 0.9]])
+    units = np.concatenate([[0, 0], np.ones(301, int), [2, 2]])
+    rec = raw_recording(times, units, 3, 0.0, 1.0)
+    b = bin_spikes(rec, 0.1, engine="numba")
+    assert b.dtype == np.uint16
+    np.testing.assert_array_equal(b.values, bin_spikes(rec, 0.1, engine="numpy").values)
+    assert int(b.values[5, 1]) == 300 and int(b.sum()) == times.size
+    shuffled = raw_recording(times[::-1], units[::-1], 3, 0.0, 1.0, sort=False)
+    counts, _ = _binning._count_values(shuffled, 0.1, 0.0, 10, None, engine="numba")
+    np.testing.assert_array_equal(counts, b.values)

@@ -1,0 +1,364 @@
+"""Thread policy: how many threads torch and BLAS use, chosen in one place.
+
+A small network (the CLI's LSTM of 32 units on 35 units of input) gains almost nothing
+from a second thread, and on a shared machine every extra OpenMP thread that spin-waits
+at a barrier burns a core another process needs: beside one CPU-bound process the
+README decode command went from 139 s to more than 590 s with torch's default of one
+spinning thread per core (issue 23). The rule, applied by :func:`spikedecode.training.train`,
+:func:`spikedecode.training.predict_logits` and the CLI:
+
+1. **How many** — ``n_threads`` when given (:func:`thread_limits`), else the
+   ``SPIKEDECODE_NUM_THREADS`` environment variable, else *automatic*: the cores this
+   process may use (:func:`available_cpus`: CPU affinity and the cgroup CPU quota), never
+   more than the caller's own ``torch.get_num_threads()``, and one thread per
+   :data:`WORK_PER_THREAD` multiply-adds of a training step (so a small network gets one).
+2. **No spinning** — the CLI sets ``OMP_WAIT_POLICY=PASSIVE`` (unless the user set it)
+   before torch and scikit-learn load their OpenMP runtimes: idle OpenMP threads sleep
+   instead of spinning. A library user sets it in the shell, before Python starts.
+3. **Restore** — every change is undone on the way out of the block (torch's count via
+   ``torch.set_num_threads``, BLAS and OpenMP pools via ``threadpoolctl``), whatever
+   happens inside.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import sys
+from collections.abc import Iterator
+from contextvars import ContextVar
+from numbers import Integral
+from pathlib import Path
+
+from spikedecode.errors import ConfigError
+
+__all__ = [
+    "ENV_VAR",
+    "WORK_PER_THREAD",
+    "available_cpus",
+    "resolve_n_threads",
+    "requested_n_threads",
+    "thread_limits",
+    "torch_threads",
+    "blas_threads",
+    "configure_cli",
+    "CLI_ENV_VARS",
+    "step_work",
+]
+
+#: The environment variable that sets the thread count (an integer >= 1, or "auto").
+ENV_VAR = "SPIKEDECODE_NUM_THREADS"
+
+#: Multiply-adds of one training step that justify one more thread. The CLI's LSTM
+#: (3 x 32 units, 35 inputs, batch 256, 5 lags: ~3e7) gets one thread, a CIFAR ResNet20
+#: at batch 128 (~5e9) every core it may use.
+WORK_PER_THREAD = 2e8
+
+# n_threads set by an enclosing thread_limits(n) or the CLI's --threads (None: automatic)
+_REQUESTED: ContextVar[int | None] = ContextVar("spikedecode_n_threads", default=None)
+
+
+def _cgroup_cpu_limit(root: Path = Path("/sys/fs/cgroup")) -> float | None:
+    """CPUs allowed by the cgroup quota (v2 ``cpu.max``, v1 ``cfs_quota_us``), or None."""
+    try:
+        text = (root / "cpu.max").read_text().split()
+        if len(text) == 2 and text[0] != "max":
+            return float(text[0]) / float(text[1])
+        return None
+    except (OSError, ValueError, ZeroDivisionError):
+        pass
+    try:
+        quota = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
+        period = int((root / "cpu" / "cpu.cfs_period_us").read_text())
+    except (OSError, ValueError):
+        return None
+    return quota / period if quota > 0 and period > 0 else None
+
+
+def available_cpus() -> int:
+    """Cores this process may use: CPU affinity, capped by the cgroup CPU quota.
+
+    ``os.cpu_count()`` counts the machine's cores; a process pinned to some of them
+    (``taskset``, a batch scheduler) or given a CPU quota (a container, a cgroup) may use
+    fewer. A quota of 1.5 CPUs counts as 2 (rounded up: the half core is usable).
+
+    Returns
+    -------
+    int
+        At least 1.
+
+    Examples
+    --------
+    >>> from spikedecode import available_cpus
+    >>> import os
+    >>> 1 <= available_cpus() <= (os.cpu_count() or 1)
+    True
+    """
+    try:
+        n = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # macOS, Windows
+        n = os.cpu_count() or 1
+    quota = _cgroup_cpu_limit()
+    if quota is not None:
+        n = min(n, math.ceil(quota))
+    return max(1, n)
+
+
+def _check_n_threads(value: object, name: str) -> int | None:
+    """``value`` as an int >= 1, or None for automatic (``None`` / ``"auto"``)."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "auto")):
+        return None
+    if isinstance(value, str):
+        try:
+            value = int(value.strip())
+        except ValueError:
+            raise ConfigError(f"{name} == {value!r} is not an integer; set it to a number of "
+                              "threads >= 1, or 'auto'.") from None
+    if isinstance(value, bool) or not isinstance(value, Integral) or int(value) < 1:
+        raise ConfigError(f"{name} == {value!r}, must be an integer >= 1 (or 'auto' / None "
+                          "for the automatic choice).")
+    return int(value)
+
+
+def requested_n_threads() -> int | None:
+    """The explicit count in force (enclosing ``thread_limits(n)``, ``--threads`` or
+    ``$SPIKEDECODE_NUM_THREADS``), or None when the choice is automatic."""
+    requested = _REQUESTED.get()
+    if requested is not None:
+        return requested
+    return _check_n_threads(os.environ.get(ENV_VAR), ENV_VAR)
+
+
+def step_work(n_params: int, batch_size: int, sample_shape: tuple[int, ...]) -> float:
+    """Rough multiply-adds of one training step: parameters x batch x positions.
+
+    A parameter is used once per position of the input (time steps of a sequence,
+    pixels of an image, one for a flat vector): every axis of a sample but the last
+    (units or channels-last features) counts as positions; for a ``(C, H, W)`` image the
+    last two do. An over-estimate for strided convolutions, which is harmless: the
+    estimate only separates small networks from large ones.
+    """
+    shape = tuple(int(s) for s in sample_shape)
+    if len(shape) >= 3:  # (C, H, W) images: H x W positions
+        positions = math.prod(shape[-2:])
+    else:  # (lag, unit) sequences: lag positions; flat vectors: one
+        positions = math.prod(shape[:-1]) if len(shape) > 1 else 1
+    return float(n_params) * max(int(batch_size), 1) * max(positions, 1)
+
+
+def resolve_n_threads(n_threads: int | str | None = None, *, work: float | None = None,
+                      ceiling: int | None = None) -> int:
+    """The thread count the policy picks (see the module docstring).
+
+    Parameters
+    ----------
+    n_threads : int, "auto" or None, default=None
+        An explicit count wins. ``None``/``"auto"``: the enclosing :func:`thread_limits`
+        count, else ``$SPIKEDECODE_NUM_THREADS``, else automatic.
+    work : float, optional
+        Multiply-adds of one step (:func:`step_work`); the automatic choice gives one
+        thread per :data:`WORK_PER_THREAD`. ``None``: no cap from the work.
+    ceiling : int, optional
+        Upper bound of the automatic choice (the caller's own thread count).
+
+    Returns
+    -------
+    int
+        At least 1.
+
+    Raises
+    ------
+    ConfigError
+        ``n_threads`` or ``$SPIKEDECODE_NUM_THREADS`` is not an integer >= 1 or "auto".
+
+    Examples
+    --------
+    >>> from spikedecode._threads import resolve_n_threads
+    >>> resolve_n_threads(3)
+    3
+    >>> resolve_n_threads(None, work=1e6)  # a tiny network: one thread
+    1
+    """
+    explicit = _check_n_threads(n_threads, "n_threads")
+    if explicit is not None:
+        return explicit
+    requested = requested_n_threads()
+    if requested is not None:
+        return requested
+    n = available_cpus()
+    if ceiling is not None:
+        n = min(n, max(int(ceiling), 1))
+    if work is not None:
+        n = min(n, max(1, math.ceil(float(work) / WORK_PER_THREAD)))
+    return max(1, n)
+
+
+@contextlib.contextmanager
+def torch_threads(*, work: float | None = None) -> Iterator[int]:
+    """Torch's intra-op thread count for the block, chosen by the policy; restored after.
+
+    Cheap (no library scan): used around every training run and batched prediction.
+    Inside, the automatic choice is capped by the caller's ``torch.get_num_threads()``.
+    Does nothing when torch was never imported.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from spikedecode._threads import torch_threads
+    >>> before = torch.get_num_threads()
+    >>> with torch_threads(work=1.0) as n:
+    ...     torch.get_num_threads() == n == 1
+    True
+    >>> torch.get_num_threads() == before
+    True
+    """
+    torch = sys.modules.get("torch")
+    if torch is None:
+        yield resolve_n_threads(work=work)
+        return
+    before = torch.get_num_threads()
+    n = resolve_n_threads(work=work, ceiling=before)
+    if n != before:
+        torch.set_num_threads(n)
+    try:
+        yield n
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
+
+
+_CONTROLLER: list = []  # one threadpoolctl controller, made on first use (a library scan)
+
+
+@contextlib.contextmanager
+def blas_threads(*, work: float | None = None) -> Iterator[int]:
+    """BLAS pools (OpenBLAS, MKL) limited by the policy for the block; restored after.
+
+    Used around the fits of the evaluation functions (``within_day_scores``,
+    ``cross_day_matrix`` ...): a fit of ``work`` multiply-adds per BLAS call gets one
+    thread per :data:`WORK_PER_THREAD`, so the linear decoders' small solves run on one
+    thread, where a second, spinning OpenBLAS thread made them ten times slower beside
+    other processes. An explicit count (:func:`thread_limits`, ``--threads``,
+    ``$SPIKEDECODE_NUM_THREADS``) wins. Torch's own pool is left alone.
+
+    Examples
+    --------
+    >>> from spikedecode._threads import blas_threads
+    >>> with blas_threads(work=1e3) as n:
+    ...     n
+    1
+    """
+    n = resolve_n_threads(work=work)
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        yield n
+        return
+    # rescan the loaded libraries when modules were imported since the last scan (scipy's
+    # own OpenBLAS loads with scipy)
+    if not _CONTROLLER or _CONTROLLER[0][0] != len(sys.modules):
+        _CONTROLLER[:] = [(len(sys.modules), ThreadpoolController())]
+    blas = _CONTROLLER[0][1].select(user_api="blas")
+    if all(lib.num_threads == n for lib in blas.lib_controllers):
+        yield n
+        return
+    with blas.limit(limits=n):
+        yield n
+
+
+@contextlib.contextmanager
+def thread_limits(n_threads: int | str | None = None, *,
+                  blas_work: float | None = None) -> Iterator[int]:
+    """Use ``n_threads`` threads in torch, BLAS and OpenMP inside the block; restore after.
+
+    The one setting of spikedecode's thread use (``SPIKEDECODE_NUM_THREADS`` and the
+    CLI's ``--threads`` set the same). Inside the block every torch training run and
+    prediction uses ``n_threads`` threads, and the BLAS (OpenBLAS, MKL) and OpenMP pools
+    that numpy, scipy and scikit-learn loaded are limited to as many (``threadpoolctl``).
+    On the way out, torch's count and every pool's are put back as they were.
+
+    Parameters
+    ----------
+    n_threads : int, "auto" or None, default=None
+        ``None``/``"auto"``: ``$SPIKEDECODE_NUM_THREADS`` if set, else automatic: torch
+        gets the cores this process may use (:func:`available_cpus`, at most the
+        caller's count; training still picks fewer for a small network), BLAS and
+        OpenMP pools one thread per :data:`WORK_PER_THREAD` of ``blas_work``.
+    blas_work : float, optional
+        Multiply-adds of the block's typical BLAS call (automatic choice only); ``None``
+        puts no cap from the work. OpenBLAS threads spin while they wait: beside other
+        processes, a logistic-regression fit on 60,000 x 175 windows took 301 s on two
+        BLAS threads and 28 s on one (issue 23), so small BLAS work gets one thread.
+
+    Yields
+    ------
+    int
+        The thread count in force for torch.
+
+    Raises
+    ------
+    ConfigError
+        ``n_threads`` is not an integer >= 1, ``"auto"`` or None.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from spikedecode import thread_limits
+    >>> before = torch.get_num_threads()
+    >>> with thread_limits(1):
+    ...     torch.get_num_threads()
+    1
+    >>> torch.get_num_threads() == before
+    True
+    """
+    explicit = _check_n_threads(n_threads, "n_threads")
+    torch = sys.modules.get("torch")
+    before = torch.get_num_threads() if torch is not None else None
+    n = resolve_n_threads(explicit, ceiling=before)
+    n_blas = n if explicit is not None or requested_n_threads() is not None \
+        else resolve_n_threads(work=blas_work)
+    token = _REQUESTED.set(explicit) if explicit is not None else None
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        limiter: contextlib.AbstractContextManager = contextlib.nullcontext()
+    else:
+        limiter = threadpool_limits(limits=n_blas)
+    try:
+        with limiter:
+            if torch is not None:
+                torch.set_num_threads(n)
+            yield n
+    finally:
+        if token is not None:
+            _REQUESTED.reset(token)
+        if torch is not None and before is not None:
+            torch.set_num_threads(before)
+
+
+#: The variables :func:`configure_cli` may set (and ``cli.main`` restores).
+CLI_ENV_VARS = ("OMP_WAIT_POLICY", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def configure_cli(n_threads: int | str | None = None) -> int | None:
+    """Set the process-wide policy for a CLI run, before torch or OpenMP load.
+
+    ``OMP_WAIT_POLICY=PASSIVE`` (unless set already): OpenMP runtimes loaded from now on
+    (torch's and scikit-learn's libgomp) put idle threads to sleep instead of spinning on
+    a core. An explicit count (``--threads`` / ``$SPIKEDECODE_NUM_THREADS``) goes into
+    ``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS`` / ``OPENBLAS_NUM_THREADS`` for libraries
+    not loaded yet; the command itself runs inside ``thread_limits(count)``, which limits
+    the ones already loaded. :func:`spikedecode.cli.main` puts these variables back as
+    they were when it returns (the CLI called in-process, by tests or scripts).
+
+    Returns the explicit count, or None for automatic.
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    explicit = _check_n_threads(n_threads, "--threads")
+    if explicit is None:
+        explicit = _check_n_threads(os.environ.get(ENV_VAR), ENV_VAR)
+    if explicit is not None:
+        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+            os.environ[var] = str(explicit)
+    return explicit
