@@ -502,7 +502,10 @@ CASES_ROUND_TWO: list[tuple[str, Callable[[Path], object], type[SpikeDecodeError
     ("epoch_bins_nan_window", lambda t: spikedecode.preprocess.epoch_bins(_epoch_rec(), t_window=(np.nan, 1)),
      ConfigError, r"t_window == \(nan, 1\), must be two finite numbers"),
     ("epoch_bins_all_past_t_stop", lambda t: spikedecode.preprocess.epoch_bins(_epoch_rec(), t_window=(5.0, 6.0)),
-     NotEnoughDataError, r"every window \[onset \+ 5.0, onset \+ 6\) leaves the recording"),
+     RecordingError, r"event window\(s\) leave the recording \[0, 2\) s"),
+    ("epoch_bins_window_past_t_stop",
+     lambda t: spikedecode.preprocess.epoch_bins(_epoch_rec(), bin_size=0.1, t_window=(0.0, 0.8)),
+     RecordingError, r"1 event window\(s\) leave the recording \[0, 2\) s, e.g. row 1: start_time = 1.5 s"),
     ("consistency_zero_diagonal", lambda t: spikedecode.consistency_score(xr.DataArray([[0.0, 0.5], [0.5, 0.0]])),
      SpikeDecodeValueError, r"consistency_score: the mean diagonal is 0; the score divides by it"),
     ("consistency_diagonal_at_chance", lambda t: spikedecode.consistency_score(xr.DataArray([[0.5, 0.5], [0.5, 0.5]]), chance=0.5),
@@ -591,9 +594,6 @@ WARN_CASES: list[tuple[str, Callable[[Path], object], type[Warning], str]] = [
     ("nwb_unobserved_time_excluded",
      lambda t: sio.read(_nwb_custom(t / "obs2.nwb", obs=[[[0.0, 1.0], [2.0, 4.0]], [[0.0, 4.0]]])),
      DataDroppedWarning, r"obs2.nwb: 1 s in 1 span\(s\) lie outside some unit's obs_intervals; that time is excluded"),
-    ("epoch_bins_window_past_t_stop",
-     lambda t: spikedecode.preprocess.epoch_bins(_epoch_rec(), bin_size=0.1, t_window=(0.0, 0.8)),
-     DataDroppedWarning, r"epoch_bins dropped 1 epoch\(s\) whose window \[onset \+ 0.0, onset \+ 0.8\) leaves the recording"),
 ]
 
 
@@ -666,10 +666,12 @@ def test_obs_intervals_unobserved_time_is_excluded_not_silence(tmp_path):
     assert (1.0, 3.0, "obs_intervals") in [(float(a), float(b), str(c)) for a, b, c in spans]
 
 
-def test_epoch_bins_keeps_the_windows_inside_the_recording():
-    with pytest.warns(DataDroppedWarning):
-        w = spikedecode.preprocess.epoch_bins(_epoch_rec(), bin_size=0.1, t_window=(0.0, 0.8))
-    assert set(w["label"].values.tolist()) == {"x"}  # the epoch at 1.5 s would end at 2.3 s
+def test_epoch_bins_counts_only_recorded_time():
+    # the epoch at 1.5 s would end at 2.3 s, past t_stop = 2 s: an error, not zero counts
+    with pytest.raises(RecordingError, match="leave the recording"):
+        spikedecode.preprocess.epoch_bins(_epoch_rec(), bin_size=0.1, t_window=(0.0, 0.8))
+    w = spikedecode.preprocess.epoch_bins(_epoch_rec(), bin_size=0.1, t_window=(0.0, 0.5))
+    assert w.sizes["sample"] == 2 * 5  # both epochs, five bins each
 
 
 def test_csv_with_a_utf8_bom_keeps_its_meta_line(tmp_path):

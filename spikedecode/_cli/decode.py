@@ -366,6 +366,12 @@ def command(file: str, decoders: str, bin_size: str | None, n_bins: str, step: i
         return
     n_bins_int = _auto_int(n_bins, None)
     if not isinstance(n_bins_int, int):
+        try:
+            as_number: float | None = float(str(n_bins))
+        except ValueError:
+            as_number = None
+        if as_number is not None:  # a number, not a whole count of bins: name the range
+            check_cli_numbers(n_bins=as_number)
         raise click.UsageError(f"--window == {n_bins!r}: bins per window (an integer); "
                                "START:STOP windows need --intervals TABLE --align COLUMN.")
     if step is None:

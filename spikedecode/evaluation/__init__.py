@@ -29,6 +29,7 @@ from spikedecode.evaluation.temporal import (
     cross_day_time_resolved,
     temporal_generalization,
     time_resolved_scores,
+)
 from spikedecode.evaluation.regression import (
     block_bootstrap_ci,
     blocked_cross_val_predict,
