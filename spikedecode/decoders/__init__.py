@@ -16,7 +16,6 @@ from spikedecode.decoders.linear import (
 )
 from spikedecode.decoders.lstm import LSTMDecoder
 from spikedecode.decoders.mlp import MLPDecoder
-from spikedecode.decoders.temporal import GeneralizingEstimator, SlidingEstimator
 from spikedecode.decoders.recurrent import RecurrentRegressor
 from spikedecode.decoders.regression import (
     DEFAULT_RIDGE_LAMBDAS,
@@ -24,6 +23,7 @@ from spikedecode.decoders.regression import (
     WienerCascadeRegressor,
     WienerFilterRegressor,
 )
+from spikedecode.decoders.temporal import GeneralizingEstimator, SlidingEstimator
 from spikedecode.decoders.torch_estimator import TorchClassifier
 
 __all__ = [

@@ -24,12 +24,6 @@ from spikedecode.evaluation.metrics import (
     set_seed,
     within_day_scores,
 )
-from spikedecode.evaluation.temporal import (
-    cluster_test,
-    cross_day_time_resolved,
-    temporal_generalization,
-    time_resolved_scores,
-)
 from spikedecode.evaluation.regression import (
     block_bootstrap_ci,
     blocked_cross_val_predict,
@@ -38,6 +32,12 @@ from spikedecode.evaluation.regression import (
     regression_metrics,
     regression_scores,
     shuffled_kfold_score,
+)
+from spikedecode.evaluation.temporal import (
+    cluster_test,
+    cross_day_time_resolved,
+    temporal_generalization,
+    time_resolved_scores,
 )
 
 __all__ = [

@@ -42,7 +42,6 @@ from spikedecode.io._sniff import FORMATS, sniff
 from spikedecode.io.neo_bridge import read_neo, write_neo
 from spikedecode.io.netcdf import read_netcdf, read_zarr, write_netcdf, write_zarr
 from spikedecode.io.nwb import read_interval_table, read_nwb
-from spikedecode.io.nwb import read_nwb
 from spikedecode.io.nwb_write import write_nwb
 from spikedecode.io.tables import read_npz, read_table, write_npz, write_table
 
