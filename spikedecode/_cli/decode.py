@@ -310,23 +310,13 @@ def command(file: str, decoders: str, bin_size: str | None, n_bins: str, step: i
     check_cli_numbers(seed=seed, n_boot=n_boot, n_splits=n_splits, step=step,
                       max_epochs=max_epochs)
     if target is not None or behavior_table is not None:
-        from spikedecode._cli import decode_continuous as dc
+        from spikedecode._cli.decode_continuous import decode_target
 
-        if target is None:
-            raise click.UsageError("--behavior needs --target (the column(s) to decode).")
-        kinds = ["wiener"] if decoders == "logistic" else [
-            k.strip() for k in decoders.split(",") if k.strip()]
-        bad = [k for k in kinds if k not in dc.REGRESSORS]
-        if bad:
-            raise click.UsageError(f"--decoder {','.join(bad)} cannot decode --target; use "
-                                   f"{', '.join(dc.REGRESSORS)}.")
-        outdir = Path(out) if out else default_out(file)
-        outdir.mkdir(parents=True, exist_ok=True)
-        rec = read(file)
-        series = dc.load_target(file, target, behavior_table)
-        dc.run_target(rec, series, kinds=kinds, bin_size=parse_duration(bin_size),
-                      n_bins=n_bins, n_splits=n_splits, n_boot=n_boot, seed=seed,
-                      outdir=outdir, as_json=as_json, file=file)
+        decode_target(file, target=target, behavior_table=behavior_table, decoders=decoders,
+                      bin_size=bin_size or "5ms", n_bins=_auto_int(n_bins, None),
+                      n_splits=n_splits, n_boot=n_boot, seed=seed,
+                      outdir=check_out_dir(Path(out) if out else default_out(file)),
+                      as_json=as_json)
         return
 
     kinds = [k.strip() for k in decoders.split(",") if k.strip()]

@@ -71,6 +71,32 @@ def load_target(file: str, target: str, behavior: str | None) -> Any:
     return out
 
 
+def decode_target(file: str, *, target: str | None, behavior_table: str | None,
+                  decoders: str, bin_size: str, n_bins: Any, n_splits: int, n_boot: int,
+                  seed: int, outdir: Path, as_json: bool) -> None:
+    """``decode FILE --target SERIES``: check the options, read, decode, report."""
+    from spikedecode._cli._common import check_cli_numbers, parse_duration
+    from spikedecode.io import read
+
+    if target is None:
+        raise click.UsageError("--behavior needs --target (the column(s) to decode).")
+    if not isinstance(n_bins, int):
+        raise click.UsageError(f"--window == {n_bins!r}: with --target, the spike history "
+                               "in bins (an integer).")
+    check_cli_numbers(n_bins=n_bins)
+    kinds = ["wiener"] if decoders == "logistic" else [
+        k.strip() for k in decoders.split(",") if k.strip()]
+    bad = [k for k in kinds if k not in REGRESSORS]
+    if bad or not kinds:
+        raise click.UsageError(f"--decoder {','.join(bad) or decoders!r} cannot decode "
+                               f"--target; use {', '.join(REGRESSORS)}.")
+    rec = read(file)
+    series = load_target(file, target, behavior_table)
+    run_target(rec, series, kinds=kinds, bin_size=parse_duration(bin_size), n_bins=n_bins,
+               n_splits=n_splits, n_boot=n_boot, seed=seed, outdir=outdir, as_json=as_json,
+               file=file)
+
+
 def run_target(rec: Any, series: Any, *, kinds: list[str], bin_size: float, n_bins: int,
                n_splits: int, n_boot: int, seed: int, outdir: Path, as_json: bool,
                file: str) -> dict[str, Any]:

@@ -482,7 +482,9 @@ def cross_day_time_resolved(
     >>> m.dims, bool(m.sel(train_day="d1", test_day="d2")[2] > 0.8)
     (('time', 'train_day', 'test_day'), True)
     """
-    from spikedecode.evaluation.consistency import cross_day_matrix
+    import warnings
+
+    from spikedecode.evaluation.consistency import BelowMajorityWarning, cross_day_matrix
 
     names = list(days)
     n_lags = {d: int(days[d].sizes["lag"]) for d in names}
@@ -497,11 +499,16 @@ def cross_day_time_resolved(
                  else np.arange(n, dtype=np.float64))
     t = np.asarray(times, dtype=np.float64)
     seed = draw_seed(random_state)
-    mats = [cross_day_matrix({d: days[d].isel(lag=[k]) for d in names}, decoder,
-                             aligner=None if aligner is None else clone(aligner),
-                             metric=metric, n_splits=n_splits, adapt_folds=adapt_folds,
-                             random_state=seed)
-            for k in range(n)]
+    with warnings.catch_warnings():
+        # before the event (or after the signal fades) pairs sit at chance and some fall
+        # below the majority rate by chance alone: a warning per time point would be noise;
+        # the flags stay in the result's below_majority / inverted coordinates
+        warnings.simplefilter("ignore", BelowMajorityWarning)
+        mats = [cross_day_matrix({d: days[d].isel(lag=[k]) for d in names}, decoder,
+                                 aligner=None if aligner is None else clone(aligner),
+                                 metric=metric, n_splits=n_splits, adapt_folds=adapt_folds,
+                                 random_state=seed)
+                for k in range(n)]
     out = xr.concat(mats, dim="time").assign_coords(time=t)
     out.attrs = dict(mats[0].attrs)
     out.name = "score"
