@@ -256,10 +256,10 @@ def decode_events(
                                "--label-column too.")
     w = event_windows(rec, events, align=align, window=span, label=label, baseline=base,
                       labels=keep)
-    what = (f"label {label}" if base is None
-            else f"vs baseline {base[0]:g} to {base[1]:g} s (one sample per trial each)")
-    task = (f"{table}: window {span[0]:g} to {span[1]:g} s after {align}, {what}; "
-            "one sample per trial")
+    what = (f"label {label}; one sample per trial" if base is None
+            else f"vs baseline {base[0]:g} to {base[1]:g} s; one event and one baseline "
+                 "sample per trial")
+    task = f"{table}: window {span[0]:g} to {span[1]:g} s after {align}, {what}"
     labels, counts = np.unique(w["label"].values.astype(str), return_counts=True)
     meta: dict[str, Any] = {
         "file": str(file), "task": task, "table": table, "align": align,
