@@ -198,6 +198,11 @@ def main() -> None:
                   f"{r['spikedecode']:.3f} [{r['ci'][0]:.3f}, {r['ci'][1]:.3f}] "
                   f"({r['n_repeats']} repeats) -> inside CI: {r['independent_in_ci']}")
             continue
+        try:
+            import mne  # noqa: F401
+        except ImportError:
+            print(f"{part}: skipped, MNE-Python is not installed (pip install -e '.[bench]')")
+            continue
         data = load(part, args.quick)
         if data is None:
             print(f"{part}: skipped (shared data absent)")

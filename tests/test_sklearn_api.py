@@ -35,12 +35,14 @@ from spikedecode.align import (
 )
 from spikedecode.align.base import BaseDayAligner
 from spikedecode.decoders import (
+    GeneralizingEstimator,
     GroupCVLinearClassifier,
     KalmanFilterRegressor,
     LSTMDecoder,
     MLPDecoder,
     PoissonBayesRegressor,
     RecurrentRegressor,
+    SlidingEstimator,
     TorchClassifier,
     WienerCascadeRegressor,
     WienerFilterRegressor,
@@ -117,6 +119,9 @@ _ALIGNER = ("an aligner: fit(days: Mapping[day, X]) learns one map per recording
             "sklearn's fit(X, y) checks do not apply; tests/align checks its contract")
 _SAMPLER = ("a resampler: fit_resample(X, y, groups=) and no fit (imbalanced-learn's "
             "interface, which sklearn's checks do not cover); tests/preprocess test it")
+_OVER_TIME = ("a meta-estimator over the lag axis (MNE's SlidingEstimator shape): X is 3-D "
+              "(sample, lag, feature) and predict returns one column per lag, which sklearn's "
+              "2-D checks do not cover; tests/decoders/test_temporal.py checks it")
 # estimators that cannot take sklearn's fit(X, y), with the reason
 NOT_CHECKED: dict[type, str] = {
     BaseDayAligner: _ALIGNER,
@@ -133,6 +138,8 @@ NOT_CHECKED: dict[type, str] = {
     RandomUnderSampler: _SAMPLER,
     Introspector: ("model-first: fit(model, X, y) records a trained torch classifier's hidden "
                    "state; without the model there is nothing to fit"),
+    SlidingEstimator: _OVER_TIME,
+    GeneralizingEstimator: _OVER_TIME,
 }
 
 _TRAIN_REASON = ("max_epochs=2 on the check's data is too little training to reach the "
@@ -220,6 +227,13 @@ def test_exclusions_cannot_take_fit_X_y():
             assert list(inspect.signature(fit).parameters)[1] == "days"
         elif NOT_CHECKED[cls] == _SAMPLER:
             assert fit is None and callable(cls.fit_resample)
+        elif NOT_CHECKED[cls] == _OVER_TIME:  # sklearn's 2-D X is refused: (sample, lag, feature)
+            from sklearn.linear_model import LogisticRegression
+
+            from spikedecode.errors import SpikeDecodeValueError
+
+            with pytest.raises(SpikeDecodeValueError, match="3-D"):
+                cls(LogisticRegression()).fit(np.zeros((4, 2)), [0, 1, 0, 1])
         else:
             assert list(inspect.signature(fit).parameters)[1] == "model"
 

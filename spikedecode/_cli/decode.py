@@ -350,7 +350,8 @@ def command(file: str, decoders: str, bin_size: str | None, n_bins: str, step: i
             n_splits=n_splits, n_boot=n_boot, permutations=_auto_int(permutations, "auto"),
             repeats=_auto_int(repeats, "auto"), seed=seed, outdir=outdir,
             time_resolved=time_resolved, as_json=as_json, max_epochs=max_epochs,
-            preset=preset, stimuli=stimuli, balance=balance)
+            preset=preset, stimuli=stimuli, sampler=_sampler(balance, seed),
+            fallback=cli_decoder, to_json=jsonable)
         if as_json:
             echo_json(report)
         return

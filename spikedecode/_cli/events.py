@@ -11,6 +11,7 @@ generalization matrix.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -97,14 +98,15 @@ def _temporal_summary(res: Any) -> dict[str, Any]:
 
 
 def event_decoder(kind: str, *, random_state: int = 0, max_epochs: int = 30,
-                  preset: str = "fast") -> Any:
+                  preset: str = "fast", fallback: Callable[..., Any] | None = None) -> Any:
     """The decoder of the event-aligned path.
 
     ``"logistic"`` is a standardised L2 logistic regression with ``C = 1`` and balanced
     class weights (the independent pynwb + scikit-learn analysis's settings): with one
     sample per trial a few hundred samples leave little to tune, and its cost
     (milliseconds per fit) lets the default 10 CV repeats and 100 label permutations
-    run in seconds. The other kinds are those of ``decode`` (:func:`cli_decoder`).
+    run in seconds. The other kinds are built by ``fallback`` (``decode``'s
+    ``cli_decoder``, passed in by the command).
 
     Examples
     --------
@@ -112,10 +114,12 @@ def event_decoder(kind: str, *, random_state: int = 0, max_epochs: int = 30,
     ['standardscaler', 'logisticregression']
     """
     if kind != "logistic":
-        from spikedecode._cli.decode import cli_decoder
+        if fallback is None:
+            from spikedecode.errors import ConfigError
 
-        return cli_decoder(kind, random_state=random_state, max_epochs=max_epochs,
-                           preset=preset)
+            raise ConfigError(f"--decoder == {kind!r}: no builder for it was given.")
+        return fallback(kind, random_state=random_state, max_epochs=max_epochs,
+                        preset=preset)
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -123,6 +127,18 @@ def event_decoder(kind: str, *, random_state: int = 0, max_epochs: int = 30,
     return make_pipeline(StandardScaler(),
                          LogisticRegression(C=1.0, class_weight="balanced", max_iter=1000,
                                             random_state=random_state))
+
+
+def _jsonable(results: dict[str, Any]) -> dict[str, Any]:
+    """Results without their arrays (the confusion matrix as labels and counts)."""
+    out = {}
+    for kind, r in results.items():
+        d = {k: v for k, v in r.items() if k not in ("y_pred", "confusion", "null")}
+        cm = r["confusion"]
+        d["confusion"] = {"labels": [str(v) for v in cm["true"].values],
+                          "counts": cm.values.tolist()}
+        out[kind] = d
+    return out
 
 
 def _save(ds: Any, path: Path) -> None:
@@ -137,14 +153,70 @@ def _save(ds: Any, path: Path) -> None:
     ds.to_netcdf(path)
 
 
+def _time_resolved(rec: Any, events: Any, *, align: str, span: tuple[float, float],
+                   label: str | None, base: tuple[float, float] | None, keep: Any,
+                   bin_size: str | None, n_splits: int, repeats: Any, permutations: Any,
+                   n_boot: int, seed: int, outdir: Path, title: str, table: str
+                   ) -> dict[str, Any]:
+    """``--time-resolved``: the curve with its cluster test, the matrix, their figures."""
+    import numpy as np
+
+    from spikedecode.evaluation import temporal_generalization, time_resolved_scores
+    from spikedecode.preprocess import event_windows, to_sequences
+
+    step = parse_duration(bin_size) if bin_size else min(0.1, (span[1] - span[0]) / 5)
+    wt = event_windows(rec, events, align=align, window=span, label=label,
+                       baseline=base, bin_size=step, labels=keep)
+    Xt, yt, gt = to_sequences(wt)
+    dec = event_decoder("logistic", random_state=seed)
+    tr = time_resolved_scores(dec, np.log1p(Xt), yt, gt, times=wt["t_lag"].values,
+                              n_splits=n_splits, n_repeats=repeats,
+                              n_permutations=permutations, n_boot=n_boot,
+                              random_state=seed)
+    tg = temporal_generalization(dec, np.log1p(Xt), yt, gt, times=wt["t_lag"].values,
+                                 n_splits=n_splits, n_repeats=1, n_permutations=0,
+                                 n_boot=n_boot, random_state=seed)
+    _save(tr, outdir / "time_resolved.nc")
+    _save(tg, outdir / "temporal_generalization.nc")
+    out: dict[str, Any] = {"time_resolved": {**_temporal_summary(tr), "bin_size": step}}
+    out["temporal_generalization"] = {
+        "time": [float(v) for v in tg["train_time"].values],
+        "score": tg["score"].values.tolist()}
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg", force=False)
+        import matplotlib.pyplot as plt
+
+        from spikedecode.plotting.temporal import (
+            plot_temporal_generalization,
+            plot_time_resolved,
+        )
+    except ImportError:  # plotting is optional
+        pass
+    else:
+        for name, fig in (("time_resolved", plot_time_resolved(tr, title=title)),
+                          ("temporal_generalization",
+                           plot_temporal_generalization(tg, title=table))):
+            fig.savefig(outdir / f"{name}.png", dpi=120)
+            plt.close(fig)
+    return out
+
+
 def decode_events(
     *, file: str, table: str, align: str, window: str, label_column: str | None,
     baseline: str | None, bin_size: str | None, kinds: list[str], n_splits: int,
     n_boot: int, permutations: Any, repeats: Any, seed: int, outdir: Path,
     time_resolved: bool, as_json: bool, max_epochs: int, preset: str,
-    stimuli: str | None = None, balance: str = "none",
+    stimuli: str | None = None, sampler: Any = None,
+    fallback: Callable[..., Any] | None = None,
+    to_json: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Run the event-aligned decode and write its results; returns the report.
+
+    ``fallback`` builds the non-logistic decoders and ``to_json`` turns results into
+    JSON (``decode``'s ``cli_decoder`` and ``jsonable``), passed in so that this module
+    does not import the command's.
 
     Examples
     --------
@@ -153,7 +225,7 @@ def decode_events(
     """
     import numpy as np
 
-    from spikedecode._cli.decode import _sampler, jsonable
+    jsonable = to_json if to_json is not None else _jsonable
     from spikedecode.errors import ConfigError
     from spikedecode.evaluation import within_day_scores
     from spikedecode.io import read, read_interval_table, sniff
@@ -184,10 +256,10 @@ def decode_events(
                                "--label-column too.")
     w = event_windows(rec, events, align=align, window=span, label=label, baseline=base,
                       labels=keep)
-    what = (f"label {label}" if base is None
-            else f"vs baseline {base[0]:g} to {base[1]:g} s (one sample per trial each)")
-    task = (f"{table}: window {span[0]:g} to {span[1]:g} s after {align}, {what}; "
-            "one sample per trial")
+    what = (f"label {label}; one sample per trial" if base is None
+            else f"vs baseline {base[0]:g} to {base[1]:g} s; one event and one baseline "
+                 "sample per trial")
+    task = f"{table}: window {span[0]:g} to {span[1]:g} s after {align}, {what}"
     labels, counts = np.unique(w["label"].values.astype(str), return_counts=True)
     meta: dict[str, Any] = {
         "file": str(file), "task": task, "table": table, "align": align,
@@ -200,55 +272,23 @@ def decode_events(
     X = np.log1p(X3.reshape(len(X3), -1))  # counts -> log1p, then each decoder standardises
     results: dict[str, dict[str, Any]] = {}
     for kind in kinds:
-        est = event_decoder(kind, random_state=seed, max_epochs=max_epochs, preset=preset)
+        est = event_decoder(kind, random_state=seed, max_epochs=max_epochs, preset=preset,
+                            fallback=fallback)
         Xk = np.log1p(X3) if kind in ("mlp", "lstm") else X
         r = within_day_scores(est, Xk, y, g, n_splits=n_splits, n_boot=n_boot,
                               n_permutations=permutations if kind in ("logistic", "svm")
-                              else 0, n_repeats=repeats, sampler=_sampler(balance, seed),
+                              else 0, n_repeats=repeats, sampler=sampler,
                               random_state=seed)
         results[kind] = r
         save_json({**meta, "decoder": kind, **jsonable({kind: r})[kind]},
                   outdir / f"{kind}.json")
     report: dict[str, Any] = {**meta, "results": jsonable(results), "out": str(outdir)}
     if time_resolved:
-        from spikedecode.evaluation import temporal_generalization, time_resolved_scores
-
-        step = parse_duration(bin_size) if bin_size else min(0.1, (span[1] - span[0]) / 5)
-        wt = event_windows(rec, events, align=align, window=span, label=label,
-                           baseline=base, bin_size=step, labels=keep)
-        Xt, yt, gt = to_sequences(wt)
-        dec = event_decoder("logistic", random_state=seed)
-        tr = time_resolved_scores(dec, np.log1p(Xt), yt, gt, times=wt["t_lag"].values,
-                                  n_splits=n_splits, n_repeats=repeats,
-                                  n_permutations=permutations, n_boot=n_boot,
-                                  random_state=seed)
-        tg = temporal_generalization(dec, np.log1p(Xt), yt, gt, times=wt["t_lag"].values,
-                                     n_splits=n_splits, n_repeats=1, n_permutations=0,
-                                     n_boot=n_boot, random_state=seed)
-        _save(tr, outdir / "time_resolved.nc")
-        _save(tg, outdir / "temporal_generalization.nc")
-        report["time_resolved"] = {**_temporal_summary(tr), "bin_size": step}
-        report["temporal_generalization"] = {
-            "time": [float(v) for v in tg["train_time"].values],
-            "score": tg["score"].values.tolist()}
-        try:
-            import matplotlib
-
-            matplotlib.use("Agg", force=False)
-            import matplotlib.pyplot as plt
-
-            from spikedecode.plotting.temporal import (
-                plot_temporal_generalization,
-                plot_time_resolved,
-            )
-        except ImportError:  # plotting is optional
-            pass
-        else:
-            for name, fig in (("time_resolved", plot_time_resolved(tr, title=task[:60])),
-                              ("temporal_generalization",
-                               plot_temporal_generalization(tg, title=table))):
-                fig.savefig(outdir / f"{name}.png", dpi=120)
-                plt.close(fig)
+        report.update(_time_resolved(rec, events, align=align, span=span, label=label,
+                                     base=base, keep=keep, bin_size=bin_size,
+                                     n_splits=n_splits, repeats=repeats,
+                                     permutations=permutations, n_boot=n_boot, seed=seed,
+                                     outdir=outdir, title=task[:60], table=table))
     save_json(report, outdir / "report.json")
     if not as_json:
         classes = ", ".join(f"{c} ({n})" for c, n in meta["classes"])

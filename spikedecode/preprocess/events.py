@@ -305,6 +305,124 @@ def event_windows(
                           per=per, outside=outside, min_classes=2)
 
 
+def _rows_to_keep(times: NDArray[np.float64], lab_col: NDArray[Any] | None,
+                  labels: Iterable[Any] | None, label: str | None, align: str
+                  ) -> tuple[NDArray[np.bool_], int, NDArray[Any] | None]:
+    """Rows with a time and a label (the others counted and reported), filtered by labels."""
+    n_rows = times.size
+    bad_time = _missing(times)
+    bad_label = _missing(lab_col) if lab_col is not None else np.zeros(n_rows, dtype=bool)
+    keep = ~(bad_time | bad_label)
+    n_missing = int((~keep).sum())
+    text = (np.asarray([_label_text(v) for v in lab_col.tolist()], dtype=object)
+            if lab_col is not None else None)
+    if labels is not None and text is not None:
+        wanted = {_label_text(v) for v in ([labels] if isinstance(labels, str) else labels)}
+        present = set(text[keep].tolist())
+        unknown = sorted(wanted - present)
+        if unknown:
+            raise LabelError(
+                f"labels names {unknown}, which no row of column {label!r} has; its values "
+                f"are {sorted(present)}."
+            )
+        keep &= np.isin(text.astype(str), sorted(wanted))
+    if n_missing:
+        what = []
+        if bad_time.any():
+            what.append(f"{int(bad_time.sum())} without a time in {align!r}")
+        if (bad_label & ~bad_time).any():
+            what.append(f"{int((bad_label & ~bad_time).sum())} without a label in {label!r}")
+        warnings.warn(
+            f"event_windows dropped {n_missing} of {n_rows} row(s) ({'; '.join(what)}, e.g. "
+            f"row {int(np.flatnonzero(bad_time | bad_label)[0])}).",
+            DataDroppedWarning, stacklevel=4,
+        )
+    if not keep.any():
+        raise NotEnoughDataError(
+            f"no row of the event table is left to align to ({n_rows} rows, {n_missing} "
+            f"without a time/label in {align!r}/{label!r})."
+        )
+    return keep, n_missing, text
+
+
+def _inside_recording(rec: xr.Dataset, times: NDArray[np.float64], keep: NDArray[np.bool_],
+                      spans: list[tuple[float, float]], align: str, outside: str
+                      ) -> tuple[NDArray[np.bool_], int]:
+    """Keep rows whose windows (and baselines) lie inside the recording, or raise."""
+    from spikedecode.errors import RecordingError
+
+    t_start, t_stop = float(rec.attrs["t_start"]), float(rec.attrs["t_stop"])
+    lo = min(a for a, _ in spans)
+    hi = max(b for _, b in spans)
+    out_of = keep & ((times + lo < t_start) | (times + hi > t_stop))
+    n_outside = int(out_of.sum())
+    if n_outside:
+        i = int(np.flatnonzero(out_of)[0])
+        msg = (f"{n_outside} event window(s) leave the recording [{t_start:g}, {t_stop:g}) s, "
+               f"e.g. row {i}: {align} = {times[i]:g} s, window [{times[i] + lo:g}, "
+               f"{times[i] + hi:g}) s")
+        if outside == "raise":
+            raise RecordingError(msg + "; narrow window/baseline or pass outside='drop'.")
+        warnings.warn(f"event_windows dropped {msg}.", DataDroppedWarning, stacklevel=4)
+        keep = keep & ~out_of
+        if not keep.any():
+            raise NotEnoughDataError("every event window leaves the recording.")
+    return keep, n_outside
+
+
+def _layout(counts: NDArray[np.int64], per: str, *, lefts: NDArray[np.float64],
+            rel0: NDArray[np.float64], t0: float, width: float,
+            event_time: NDArray[np.float64], lab: NDArray[Any], row_of: NDArray[np.intp],
+            day: Any, extra: Mapping[str, NDArray[Any]]
+            ) -> tuple[NDArray[np.int64], dict[str, Any], NDArray[np.float64]]:
+    """Counts (window, bin, unit) as samples: the data, per-sample coords, lag times."""
+    n_win, n_bins, n_units = counts.shape
+    if per == "trial":
+        data = counts
+        rep = np.arange(n_win)
+        off = np.zeros(n_win)
+        lag_rel = np.round(t0 + width * np.arange(n_bins), 9)
+    else:
+        data = counts.reshape(-1, 1, n_units)
+        rep = np.repeat(np.arange(n_win), n_bins)
+        off = np.tile(width * np.arange(n_bins), n_win)
+        lag_rel = np.zeros(1)
+    sample_coords: dict[str, Any] = {
+        "time": ("sample", (lefts[rep] + off).astype(np.float64), {"units": "s"}),
+        "event_time": ("sample", event_time[rep], {"units": "s"}),
+        "t_rel": ("sample", np.round(rel0[rep] + off, 9), {"units": "s"}),
+        "label": ("sample", lab[rep]),
+        "trial": ("sample", row_of[rep].astype(np.int64)),
+        "day": ("sample", np.full(rep.size, day)),
+    }
+    for name, values in extra.items():
+        v = np.asarray([_label_text(x) for x in values.tolist()]) \
+            if values.dtype.kind in "OSU" else values
+        sample_coords[name] = ("sample", v[row_of][rep])
+    return data, sample_coords, lag_rel
+
+
+def _baseline(baseline: tuple[float, float] | None, window: Any, t0: float, t1: float
+              ) -> tuple[float, float]:
+    """The baseline span, checked: as long as the window and not overlapping it."""
+    if baseline is None:
+        return np.nan, np.nan
+    b0, b1 = _window(baseline, "baseline")
+    if abs((b1 - b0) - (t1 - t0)) > 1e-9 * max(1.0, abs(t1 - t0)):
+        raise ConfigError(
+            f"baseline == {baseline!r} lasts {b1 - b0:g} s but window == {window!r} lasts "
+            f"{t1 - t0:g} s; a decoder compares windows of one length: use e.g. "
+            f"baseline=({t0 - (t1 - t0) - max(0.0, t0):g}, {min(t0, 0.0):g})."
+        )
+    if b0 < t1 and t0 < b1:
+        raise ConfigError(
+            f"baseline == {baseline!r} overlaps window == {window!r}: the same spikes "
+            "would sit in both classes. Choose a baseline that ends before the window "
+            "starts (e.g. (-1.0, 0.0) for window (0.2, 1.2))."
+        )
+    return b0, b1
+
+
 def _event_windows(
     rec: xr.Dataset, events: Any, *, align: str, window: tuple[float, float],
     bin_size: float | None, label: str | None, labels: Iterable[Any] | None,
@@ -312,7 +430,6 @@ def _event_windows(
     min_classes: int,
 ) -> xr.DataArray:
     """:func:`event_windows`, with the number of labels it requires (1 for epoch_bins)."""
-    from spikedecode.errors import RecordingError
     from spikedecode.recording import check_recording
 
     check_recording(rec)
@@ -325,20 +442,7 @@ def _event_windows(
     outside = check_param(outside, "outside", Options("raise", "drop"))
     t0, t1 = _window(window, "window")
     n_bins, width = _n_bins(t0, t1, bin_size, "window")
-    if baseline is not None:
-        b0, b1 = _window(baseline, "baseline")
-        if abs((b1 - b0) - (t1 - t0)) > 1e-9 * max(1.0, abs(t1 - t0)):
-            raise ConfigError(
-                f"baseline == {baseline!r} lasts {b1 - b0:g} s but window == {window!r} lasts "
-                f"{t1 - t0:g} s; a decoder compares windows of one length: use e.g. "
-                f"baseline=({t0 - (t1 - t0) - max(0.0, t0):g}, {min(t0, 0.0):g})."
-            )
-        if b0 < t1 and t0 < b1:
-            raise ConfigError(
-                f"baseline == {baseline!r} overlaps window == {window!r}: the same spikes "
-                "would sit in both classes. Choose a baseline that ends before the window "
-                "starts (e.g. (-1.0, 0.0) for window (0.2, 1.2))."
-            )
+    b0, b1 = _baseline(baseline, window, t0, t1)
     if labels is not None and label is None:
         raise ConfigError(
             "labels= filters the rows by their label, but label= is None; name the column "
@@ -366,56 +470,9 @@ def _event_windows(
         extra[name] = _column(cols, name, "coords", table)
 
     n_rows = times.size
-    bad_time = _missing(times)
-    bad_label = _missing(lab_col) if lab_col is not None else np.zeros(n_rows, dtype=bool)
-    keep = ~(bad_time | bad_label)
-    n_missing = int((~keep).sum())
-    text = (np.asarray([_label_text(v) for v in lab_col.tolist()], dtype=object)
-            if lab_col is not None else None)
-    if labels is not None and text is not None:
-        wanted = {_label_text(v) for v in ([labels] if isinstance(labels, str) else labels)}
-        present = set(text[keep].tolist())
-        unknown = sorted(wanted - present)
-        if unknown:
-            raise LabelError(
-                f"labels names {unknown}, which no row of column {label!r} has; its values "
-                f"are {sorted(present)}."
-            )
-        keep &= np.isin(text.astype(str), sorted(wanted))
-    if n_missing:
-        what = []
-        if bad_time.any():
-            what.append(f"{int(bad_time.sum())} without a time in {align!r}")
-        if (bad_label & ~bad_time).any():
-            what.append(f"{int((bad_label & ~bad_time).sum())} without a label in {label!r}")
-        warnings.warn(
-            f"event_windows dropped {n_missing} of {n_rows} row(s) ({'; '.join(what)}, e.g. "
-            f"row {int(np.flatnonzero(bad_time | bad_label)[0])}).",
-            DataDroppedWarning, stacklevel=3,
-        )
-    if not keep.any():
-        raise NotEnoughDataError(
-            f"no row of the event table is left to align to ({n_rows} rows, {n_missing} "
-            f"without a time/label in {align!r}/{label!r})."
-        )
-    # the windows (and baselines) of each kept row must lie inside the recording
-    t_start, t_stop = float(rec.attrs["t_start"]), float(rec.attrs["t_stop"])
+    keep, n_missing, text = _rows_to_keep(times, lab_col, labels, label, align)
     spans = [(t0, t1)] + ([(b0, b1)] if baseline is not None else [])
-    lo = min(a for a, _ in spans)
-    hi = max(b for _, b in spans)
-    out_of = keep & ((times + lo < t_start) | (times + hi > t_stop))
-    n_outside = int(out_of.sum())
-    if n_outside:
-        i = int(np.flatnonzero(out_of)[0])
-        msg = (f"{n_outside} event window(s) leave the recording [{t_start:g}, {t_stop:g}) s, "
-               f"e.g. row {i}: {align} = {times[i]:g} s, window [{times[i] + lo:g}, "
-               f"{times[i] + hi:g}) s")
-        if outside == "raise":
-            raise RecordingError(msg + "; narrow window/baseline or pass outside='drop'.")
-        warnings.warn(f"event_windows dropped {msg}.", DataDroppedWarning, stacklevel=3)
-        keep &= ~out_of
-        if not keep.any():
-            raise NotEnoughDataError("every event window leaves the recording.")
+    keep, n_outside = _inside_recording(rec, times, keep, spans, align, outside)
     rows = np.flatnonzero(keep)
     ev = times[rows]
 
@@ -439,34 +496,12 @@ def _event_windows(
             "lists them), drop the labels filter, or use baseline=."
         )
     counts = _count(rec, lefts, n_bins, width)  # (sample, bin, unit)
-    n_units = counts.shape[2]
     day = rec.attrs.get("day", 0)
     if isinstance(day, np.integer):
         day = int(day)
-    t_lag = np.round(t0 + width * np.arange(n_bins), 9)
-    if per == "trial":
-        data = counts
-        rep = np.arange(lefts.size)
-        off = np.zeros(lefts.size)
-        lag_rel = t_lag
-    else:
-        data = counts.reshape(-1, 1, n_units)
-        rep = np.repeat(np.arange(lefts.size), n_bins)
-        off = np.tile(width * np.arange(n_bins), lefts.size)
-        lag_rel = np.zeros(1)
-    t_rel = np.round(rel0[rep] + off, 9)
-    sample_coords: dict[str, Any] = {
-        "time": ("sample", (lefts[rep] + off).astype(np.float64), {"units": "s"}),
-        "event_time": ("sample", times[row_of][rep], {"units": "s"}),
-        "t_rel": ("sample", t_rel, {"units": "s"}),
-        "label": ("sample", lab[rep]),
-        "trial": ("sample", row_of[rep].astype(np.int64)),
-        "day": ("sample", np.full(rep.size, day)),
-    }
-    for name, values in extra.items():
-        v = np.asarray([_label_text(x) for x in values.tolist()]) \
-            if values.dtype.kind in "OSU" else values
-        sample_coords[name] = ("sample", v[row_of][rep])
+    data, sample_coords, lag_rel = _layout(counts, per, lefts=lefts, rel0=rel0, t0=t0,
+                                           width=width, event_time=times[row_of],
+                                           lab=lab, row_of=row_of, day=day, extra=extra)
     attrs = {
         "bin_size": float(width), "n_bins": int(data.shape[1]), "step": int(data.shape[1]),
         "window": (t0, t1), "align": str(align), "table": table,
