@@ -564,14 +564,20 @@ def _make_regressor(kind: str, *, lambdas: Any, cv: Any, standardize: bool,
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from spikedecode.decoders import bayes, recurrent, regression
+    from spikedecode.decoders.bayes import PoissonBayesRegressor
+    from spikedecode.decoders.recurrent import RecurrentRegressor
+    from spikedecode.decoders.regression import (
+        KalmanFilterRegressor,
+        WienerCascadeRegressor,
+        WienerFilterRegressor,
+    )
 
-    cls: Any = {"wiener": regression.WienerFilterRegressor,
-                "wiener_cascade": regression.WienerCascadeRegressor,
-                "kalman": regression.KalmanFilterRegressor,
-                "poisson_bayes": bayes.PoissonBayesRegressor,
-                "lstm_regression": recurrent.RecurrentRegressor,
-                "gru_regression": recurrent.RecurrentRegressor}[kind]
+    cls: Any = {"wiener": WienerFilterRegressor,
+                "wiener_cascade": WienerCascadeRegressor,
+                "kalman": KalmanFilterRegressor,
+                "poisson_bayes": PoissonBayesRegressor,
+                "lstm_regression": RecurrentRegressor,
+                "gru_regression": RecurrentRegressor}[kind]
     if kind in ("lstm_regression", "gru_regression"):  # the network standardises itself
         params = {"cell": kind.split("_")[0], "standardize": standardize,
                   "random_state": random_state, **params}

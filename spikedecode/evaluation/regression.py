@@ -145,6 +145,27 @@ def _for(decoder: Any, X: NDArray) -> NDArray:
     return X
 
 
+def _seeded(est: Any, seed: int) -> Any:
+    """Every unset ``random_state`` of ``est`` set to ``seed`` (as metrics.set_seed, which
+    this module cannot import: metrics imports it)."""
+    params = est.get_params(deep=True)
+    update = {k: int(seed) for k, v in params.items()
+              if (k == "random_state" or k.endswith("__random_state")) and v is None}
+    if update:
+        est.set_params(**update)
+    return est
+
+
+def _bar(splits: list, progress: bool | str) -> Any:
+    """``splits`` in a tqdm bar on stderr when ``progress`` is truthy."""
+    if not progress:
+        return splits
+    from tqdm.auto import tqdm
+
+    return tqdm(splits, desc=progress if isinstance(progress, str) else "blocked CV",
+                unit="fold", leave=False)
+
+
 def _with_gap(est: Any, gap: int) -> Any:
     """Give the inner λ search of ``est`` (a ``gap`` parameter left at 0) the outer gap."""
     params = est.get_params(deep=True)
@@ -201,7 +222,6 @@ def blocked_cross_val_predict(
     ((300,), True)
     """
     from spikedecode.decoders.linear import groups_fit_params
-    from spikedecode.evaluation.metrics import _fold_bar, set_seed
     from spikedecode.preprocess.resample import BlockedTimeSplit
 
     gap = _default_gap(X, gap)
@@ -216,13 +236,13 @@ def blocked_cross_val_predict(
     splits = list(BlockedTimeSplit(n_splits, gap=gap).split(X, groups=groups))
     pred = np.full(y.shape, np.nan)
     g = None if groups is None else np.asarray(groups)
-    for k, (tr, te) in enumerate(_fold_bar(splits, progress)):
+    for k, (tr, te) in enumerate(_bar(splits, progress)):
         if tr.size < 3:
             raise NotEnoughDataError(
                 f"fold {k}: {tr.size} training samples after removing the test block and a gap "
                 f"of {gap}; use fewer splits or a smaller gap."
             )
-        est = _with_gap(set_seed(clone(decoder), seed + k), gap)
+        est = _with_gap(_seeded(clone(decoder), seed + k), gap)
         est.fit(X[tr], y[tr], **groups_fit_params(est, None if g is None else g[tr]))
         pred[te] = np.asarray(est.predict(X[te]), dtype=np.float64).reshape(pred[te].shape)
     return pred

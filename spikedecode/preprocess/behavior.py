@@ -233,7 +233,18 @@ def check_behavior(behavior: Any) -> xr.DataArray:
         behavior = behavior.assign_attrs(name=str(behavior.name or "behavior"))
     from spikedecode.schema import validate
 
-    return validate(behavior, "behavior")
+    validate(behavior, "behavior")
+    t = np.asarray(behavior["time"].values, dtype=np.float64)
+    bad = np.flatnonzero(~(np.diff(t) > 0))
+    if bad.size or not np.all(np.isfinite(t)):  # interpolation needs sorted, finite times
+        i = int(bad[0]) if bad.size else 0
+        raise SpikeDecodeValueError(
+            f"behavior {behavior.attrs['name']!r}: times must be finite and strictly "
+            f"increasing; time[{i}] == {t[i]} and time[{i + 1}] == {t[min(i + 1, t.size - 1)]}"
+            f" ({bad.size} such step(s)). Sort the samples and drop duplicates (for tracking "
+            "files: datasets.hippocampus.position_series)."
+        )
+    return behavior
 
 
 def select_series(series: Mapping[str, Any], name: str) -> Any:

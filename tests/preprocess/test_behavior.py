@@ -158,14 +158,18 @@ def test_chewie_loader_reads_two_days():
 
 def test_nelpy_position_binned_at_60hz_mean():
     folder = shared_data("nelpy", "linear-track")
-    from spikedecode.datasets.hippocampus import load_nelpy
+    from spikedecode.datasets.hippocampus import load_nelpy, position_series
     from spikedecode.preprocess import bin_spikes
 
     rec, pos = load_nelpy(folder)
     binned = bin_spikes(rec, 0.25)
+    with pytest.raises(SpikeDecodeValueError, match="strictly increasing"):
+        bin_behavior(pos, binned)  # the raw tracking repeats one timestamp
+    with pytest.warns(DataDroppedWarning, match="dropped 1 of"):
+        xy = position_series(pos)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataDroppedWarning)
-        out = bin_behavior(pos, binned)
+        out = bin_behavior(xy, binned)
     assert out.attrs["method"] == "mean"  # 60 Hz tracking, 250 ms bins
     ok = ~np.isnan(out.values).any(1)
     assert ok.mean() > 0.9
