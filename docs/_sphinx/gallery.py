@@ -19,7 +19,7 @@ GALLERY_HEADER = """\
 Tutorials
 =========
 
-Six runnable scripts, rendered here in their ``--quick`` mode (tiny settings, a minute
+Eight runnable scripts, rendered here in their ``--quick`` mode (tiny settings, a minute
 each) so every figure can be seen without installing anything. Their numbers only show
 that the pipeline runs; each tutorial's text quotes the full-run results, and each runs
 in full with ``python tutorials/<name>.py`` (see ``--help``).

@@ -136,8 +136,9 @@ def cluster_test(
     ----------
     observed : array (n_lags,) or (n_train, n_test)
         Scores on the real labels.
-    null : array (n_permutations, *observed.shape)
-        Scores on permuted labels (the same CV).
+    null : array (n_permutations, ...)
+        Scores on permuted labels (the same CV); the trailing axes are shaped like
+        ``observed``.
     cluster_alpha : float, default=0.05
         Cluster-forming threshold: a point joins a cluster when its score exceeds the
         ``1 - cluster_alpha`` quantile, at that point, of the observed and permuted
