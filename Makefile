@@ -19,7 +19,8 @@ $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[dev]'
+	# bench: the peers that benchmark tests compare against (mne, neural-decoding, pynapple, …)
+	$(PY) -m pip install -q -e '.[dev,bench]'
 	# torchattacks is a test-only peer; its torchvision requirement would replace torch.
 	$(PY) -m pip install -q --no-deps torchattacks==3.5.1
 	touch $(STAMP)
