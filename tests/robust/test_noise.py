@@ -469,3 +469,100 @@ def test_lazy_reexport_from_robust():
                        (resnet, ("noisy_resnet20", "EnResNet", "resnet20"))):
         for name in names:
             assert getattr(R, name) is getattr(mod, name)
+
+
+# ------------------------------------------------- the noisy block's custom autograd Function
+def _plain_noisy(blk, x):
+    """The reference: the autograd graph of ``out + a * std(out) * randn_like(out)``."""
+    from spikedecode.robust.resnet import _fast_std
+
+    out = blk.residual_sum(x)
+    return torch.addcmul(out, torch.randn_like(out), blk.a * _fast_std(out, blk.per_sample))
+
+
+def _grads(blk, x, fn, seed):
+    blk.zero_grad(set_to_none=True)
+    x = x.detach().clone().requires_grad_(True)
+    torch.manual_seed(seed)
+    y = fn(blk, x)
+    w = torch.linspace(-1.0, 2.0, y.numel()).reshape(y.shape)  # a non-uniform upstream grad
+    (y * w).sum().backward()
+    return y.detach(), x.grad, [p.grad.clone() for p in blk.parameters()]
+
+
+@pytest.mark.parametrize("per_sample", [True, False])
+@pytest.mark.parametrize(("cin", "cout", "stride"), [(4, 4, 1), (4, 8, 2)])
+def test_noisy_block_gradient_equals_plain_graph(per_sample, cin, cout, stride):
+    # same seed: the same draws; the Function's gradient (through the std too) equals the
+    # one autograd derives from the plain formula, w.r.t. the input (EOT) and the weights
+    torch.manual_seed(1)
+    blk = NoisyResidualBlock(cin, cout, stride, a=0.7, per_sample=per_sample).train()
+    x = torch.randn(3, cin, 8, 8) * torch.tensor([1.0, 3.0, 0.2]).reshape(3, 1, 1, 1)
+    y1, gx1, gp1 = _grads(blk, x, lambda b, z: b(z), seed=5)
+    y2, gx2, gp2 = _grads(blk, x, _plain_noisy, seed=5)
+    torch.testing.assert_close(y1, y2, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(gx1, gx2, rtol=1e-4, atol=1e-5)
+    for a, b in zip(gp1, gp2):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+    # the std term matters: without it the gradient differs (so the check above can fail)
+    def no_std_grad(b, z):
+        out = b.residual_sum(z)
+        from spikedecode.robust.resnet import _fast_std
+
+        std = _fast_std(out, b.per_sample).detach()
+        return torch.addcmul(out, torch.randn_like(out), b.a * std)
+
+    _, gx3, _ = _grads(blk, x, no_std_grad, seed=5)
+    assert not torch.allclose(gx1, gx3, rtol=1e-3, atol=1e-4)
+
+
+def test_noisy_block_same_seed_same_output_and_draws():
+    torch.manual_seed(0)
+    net = noisy_resnet20(a=0.3).train()
+    x = torch.rand(2, 3, 32, 32, requires_grad=True)
+    torch.manual_seed(11)
+    a = net(x)
+    torch.manual_seed(11)
+    b = net(x)
+    assert torch.equal(a, b)
+    torch.manual_seed(12)
+    assert not torch.equal(a, net(x))
+    # the no-grad path draws the same numbers from the global generator as the grad path
+    torch.manual_seed(11)
+    with torch.no_grad():
+        c = net(x)
+    torch.testing.assert_close(a.detach(), c, rtol=1e-5, atol=1e-5)
+
+
+def test_noisy_block_double_backward_equals_plain_graph():
+    # create_graph=True (a Jacobian penalty through the noisy block) stays exact
+    torch.manual_seed(2)
+    blk = NoisyResidualBlock(4, 4, a=0.5).train()
+    x0 = torch.randn(2, 4, 6, 6)
+
+    def penalty(fn):
+        blk.zero_grad(set_to_none=True)
+        x = x0.clone().requires_grad_(True)
+        torch.manual_seed(3)
+        y = fn(blk, x)
+        (gx,) = torch.autograd.grad((y * y).sum(), x, create_graph=True)
+        gx.pow(2).sum().backward()
+        return gx.detach(), [p.grad.clone() for p in blk.parameters()]
+
+    g1, p1 = penalty(lambda b, z: b(z))
+    g2, p2 = penalty(_plain_noisy)
+    torch.testing.assert_close(g1, g2, rtol=1e-4, atol=1e-5)
+    for a, b in zip(p1, p2):
+        torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-5)
+
+
+def test_noisy_block_constant_output_gradient():
+    # a constant residual sum has zero variance: the std is clamped and its gradient is 0
+    blk = NoisyResidualBlock(2, 2, a=0.5).train()
+    for p in blk.parameters():
+        torch.nn.init.zeros_(p)
+    x = torch.full((2, 2, 4, 4), 3.0)
+    _, gx1, _ = _grads(blk, x, lambda b, z: b(z), seed=0)
+    _, gx2, _ = _grads(blk, x, _plain_noisy, seed=0)
+    torch.testing.assert_close(gx1, gx2)
+    assert torch.isfinite(gx1).all()
