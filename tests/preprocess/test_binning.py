@@ -414,3 +414,72 @@ def test_fused_kernel_widens_and_handles_unsorted_input():
     shuffled = raw_recording(times[::-1], units[::-1], 3, 0.0, 1.0, sort=False)
     counts, _ = _binning._count_values(shuffled, 0.1, 0.0, 10, None, engine="numba")
     np.testing.assert_array_equal(counts, b.values)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@SETTINGS
+@given(case=binning_case(), data=st.data())
+def test_unsorted_spikes_counted_exactly(case, engine, data):
+    # not a valid Recording (spikes in any order, or one unit's times out of order), yet
+    # counted exactly: the compiled engine detects the disorder and falls back to its
+    # scatter kernel; the numpy engine sorts a unit's times, and refuses unsorted units
+    times, units, n_units, t0, t1, bin_size, n_bins = case
+    assume(times.size > 1)
+    if data.draw(st.booleans(), label="shuffle units too"):
+        perm = np.asarray(data.draw(st.permutations(range(times.size)), label="perm"))
+        rec = raw_recording(times[perm], units[perm], n_units, t0 - 1, t1 + 1, sort=False)
+        units_sorted = bool(np.all(np.diff(units[perm]) >= 0))
+    else:  # sorted by unit, times reversed within each unit
+        order = np.lexsort((-times, units))
+        rec = raw_recording(times[order], units[order], n_units, t0 - 1, t1 + 1, sort=False)
+        units_sorted = True
+    if engine == "numpy" and not units_sorted:
+        with pytest.raises(SchemaError, match="not sorted"):
+            bin_spikes(rec, bin_size, t_start=t0, t_stop=t1, engine=engine)
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataDroppedWarning)
+        b = bin_spikes(rec, bin_size, t_start=t0, t_stop=t1, engine=engine)
+    ref = reference_counts(times, units, n_units, bin_edges(t0, bin_size, n_bins))
+    np.testing.assert_array_equal(b.values, ref)
+    assert b.attrs["n_spikes_binned"] + b.attrs["n_spikes_dropped"] == times.size
+    assert b.attrs["n_spikes_binned"] == int(ref.sum())
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("bad", [[0, 1, 3], [-1, 0, 1], [2, 0, 5]])
+def test_unit_index_out_of_range(engine, bad):
+    rec = raw_recording([0.1, 0.2, 0.3], bad, 3, 0.0, 1.0, sort=False)
+    with pytest.raises(SchemaError, match="but there are 3 units"):
+        bin_spikes(rec, 0.1, engine=engine)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_widening_redoes_only_later_units(engine):
+    # three units; the middle one overflows uint8 and then uint16 in a late bin: the
+    # counts of the units before it are kept, its own row is recounted from the start
+    times = np.concatenate([np.linspace(0.0, 0.99, 300), np.full(256, 0.05),
+                            np.full(70_000, 0.95), np.linspace(0.0, 0.99, 7)])
+    units = np.concatenate([np.zeros(300, int), np.ones(70_256, int), np.full(7, 2)])
+    rec = raw_recording(times, units, 3, 0.0, 1.0)
+    b = bin_spikes(rec, 0.1, engine=engine)
+    assert b.dtype == np.uint32
+    np.testing.assert_array_equal(b.values, reference_counts(times, units, 3,
+                                                             bin_edges(0.0, 0.1, 10)))
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_interleaved_units_with_increasing_times(engine):
+    # spikes sorted by time, not by unit: each unit's times increase, so only the order of
+    # the unit indices shows that this is not a Recording's layout
+    rng = np.random.default_rng(3)
+    times = np.sort(rng.uniform(0.0, 2.0, 400))
+    units = rng.integers(0, 4, times.size)
+    rec = raw_recording(times, units, 4, 0.0, 2.0, sort=False)
+    if engine == "numpy":
+        with pytest.raises(SchemaError, match="not sorted"):
+            bin_spikes(rec, 0.01, engine=engine)
+        return
+    b = bin_spikes(rec, 0.01, engine=engine)
+    np.testing.assert_array_equal(b.values, reference_counts(times, units, 4,
+                                                             bin_edges(0.0, 0.01, 200)))
