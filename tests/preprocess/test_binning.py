@@ -483,3 +483,24 @@ def test_interleaved_units_with_increasing_times(engine):
     b = bin_spikes(rec, 0.01, engine=engine)
     np.testing.assert_array_equal(b.values, reference_counts(times, units, 4,
                                                              bin_edges(0.0, 0.01, 200)))
+
+
+@SETTINGS
+@given(bin_size=st.one_of(decimal_bin, float_bin), t0=st.one_of(decimal_t0, float_t0),
+       n_bins=st.integers(1, 5000))
+def test_time_coordinate_is_bin_edges(bin_size, t0, n_bins):
+    # the compiled one-pass edges are the documented edges, float for float
+    np.testing.assert_array_equal(_binning._left_edges(t0, bin_size, n_bins),
+                                  bin_edges(t0, bin_size, n_bins)[:-1])
+
+
+def test_output_identical_to_plain_construction(small_recording):
+    b = bin_spikes(small_recording, 0.1)
+    edges = bin_edges(0.0, 0.1, b.sizes["time"])
+    plain = xr.DataArray(b.values, dims=("time", "unit"),
+                         coords={"time": ("time", edges[:-1], {"units": "s"}),
+                                 "unit": small_recording["unit"].values},
+                         attrs=b.attrs, name="spike_count")
+    xr.testing.assert_identical(b, plain)
+    assert b.sel(time=0.5).sizes == {"unit": 3}
+    assert list(b.indexes) == ["time", "unit"]
