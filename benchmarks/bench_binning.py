@@ -9,10 +9,14 @@ Side by side, in one run:
 
 Prints spikes/s and the ratios against the targets (>= 3x elephant's throughput, within
 1.5x of the write floor, peak memory <= 1.5x output + input) and writes
-``out/bench_binning.json``. Times are the best of ``--repeats`` runs (the machine may be
-shared); peak memory is measured with ``tracemalloc`` in a separate run.
+``out/bench_binning.json``. Times are the best of ``--repeats`` rounds, the contenders
+interleaved within each round (the machine may be shared); wall and CPU time
+(``process_time``, all threads) are both reported, with the load average. The numba engine
+runs on one thread (the default) and on ``--threads`` threads (``n_threads=``), reported
+as separate ratios. Peak memory is measured with ``tracemalloc`` in a separate run.
 
-Run: ``python benchmarks/bench_binning.py [--repeats 5] [--duration 3600] [--out out]``
+Run: ``python benchmarks/bench_binning.py [--repeats 9] [--threads 2] [--duration 3600]
+[--out out]``
 """
 
 from __future__ import annotations
@@ -44,6 +48,21 @@ def best_of(fn, repeats: int) -> tuple[float, float, object]:
     return best, best_cpu, result
 
 
+def interleaved(calls: dict, repeats: int) -> dict[str, tuple[float, float]]:
+    """Best wall and best CPU time of each call over ``repeats`` rounds, the calls taken in
+    turn within a round (so that a change of load hits every contender alike)."""
+    best = {k: (np.inf, np.inf) for k in calls}
+    for _ in range(repeats):
+        for name, fn in calls.items():
+            gc.collect()
+            c0, t0 = time.process_time(), time.perf_counter()
+            result = fn()
+            wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+            del result
+            best[name] = (min(best[name][0], wall), min(best[name][1], cpu))
+    return best
+
+
 def peak_bytes(fn) -> int:
     """Peak of new allocations (bytes) while ``fn`` runs."""
     gc.collect()
@@ -64,6 +83,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--bin-size", type=float, default=0.005)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--elephant-repeats", type=int, default=2)
+    p.add_argument("--threads", type=int, default=2,
+                   help="threads of the multi-threaded numba run (1: leave it out)")
     p.add_argument("--out", type=Path, default=Path("out"))
     args = p.parse_args(argv)
 
@@ -89,16 +110,16 @@ def main(argv: list[str] | None = None) -> dict:
 
     have_numba = _numba_kernel() is not None
     engines = ["numba", "numpy"] if have_numba else ["numpy"]
-    results: dict[str, dict] = {}
-    ours = None
-    for engine in engines:
-        bin_spikes(rec, args.bin_size, engine=engine)  # warm-up (numba compiles/loads here)
-        t, c, ours = best_of(lambda e=engine: bin_spikes(rec, args.bin_size, engine=e),
-                             args.repeats)
-        peak = peak_bytes(lambda e=engine: bin_spikes(rec, args.bin_size, engine=e))
-        results[f"spikedecode[{engine}]"] = {"seconds": t, "cpu_seconds": c,
-                                             "peak_new_bytes": peak}
-    assert ours is not None
+    calls = {f"spikedecode[{e}]": (lambda e=e: bin_spikes(rec, args.bin_size, engine=e,
+                                                          n_threads=1))
+             for e in engines}
+    if have_numba and args.threads > 1:
+        calls[f"spikedecode[numba, {args.threads} threads]"] = (
+            lambda: bin_spikes(rec, args.bin_size, engine="numba", n_threads=args.threads))
+    warm = [fn() for fn in calls.values()]  # warm-up (numba compiles or loads its cache)
+    ours = warm[0]
+    assert all(np.array_equal(w.values, ours.values) for w in warm), "engines disagree"
+    del warm
     out_bytes = int(ours.values.nbytes + ours["time"].values.nbytes)
     shape, dtype = ours.shape, ours.dtype
     assert int(ours.values.sum(dtype=np.int64)) == n_spikes, "binning lost spikes"
@@ -108,10 +129,14 @@ def main(argv: list[str] | None = None) -> dict:
         out.fill(1)
         return out
 
+    calls["write_floor"] = floor
     floor()
-    t_floor, c_floor, _ = best_of(floor, args.repeats)
-    results["write_floor"] = {"seconds": t_floor, "cpu_seconds": c_floor,
-                              "peak_new_bytes": peak_bytes(floor)}
+    timed = interleaved(calls, args.repeats)
+    results: dict[str, dict] = {}
+    for name, fn in calls.items():
+        results[name] = {"seconds": timed[name][0], "cpu_seconds": timed[name][1],
+                         "peak_new_bytes": peak_bytes(fn)}
+    t_floor, c_floor = results["write_floor"]["seconds"], results["write_floor"]["cpu_seconds"]
 
     sts = [neo.SpikeTrain(v * pq.s, t_start=0.0 * pq.s, t_stop=args.duration * pq.s)
            for v in rec.spikedecode.spiketrains().values()]
@@ -131,6 +156,7 @@ def main(argv: list[str] | None = None) -> dict:
     for r in results.values():
         r["spikes_per_s"] = n_spikes / r["seconds"]
     main_key = f"spikedecode[{engines[0]}]"
+    threaded = f"spikedecode[numba, {args.threads} threads]"
     t_ours = results[main_key]["seconds"]
     c_ours = results[main_key]["cpu_seconds"]
     peak = results[main_key]["peak_new_bytes"]
@@ -146,6 +172,11 @@ def main(argv: list[str] | None = None) -> dict:
         "numpy_engine_ratio_to_write_floor_cpu":
             results["spikedecode[numpy]"]["cpu_seconds"] / c_floor,
         "numpy_engine_speedup_vs_elephant": t_el / results["spikedecode[numpy]"]["seconds"],
+        "threads": args.threads if threaded in results else 1,
+        "threads_ratio_to_write_floor":
+            results[threaded]["seconds"] / t_floor if threaded in results else None,
+        "threads_ratio_to_write_floor_cpu":
+            results[threaded]["cpu_seconds"] / c_floor if threaded in results else None,
         # peak counts new allocations; the input exists before the call
         "peak_memory_over_output_plus_input": (peak + input_bytes) / (out_bytes + input_bytes),
         "peak_memory_within_1_5x_output_plus_input": peak <= 1.5 * out_bytes,
@@ -169,18 +200,24 @@ def main(argv: list[str] | None = None) -> dict:
                     "load_average_start": load_start, "load_average_end": os.getloadavg()},
     }
 
-    print(f"{'method':<22}{'wall s':>9}{'cpu s':>9}{'Mspikes/s':>11}{'peak MB':>9}")
+    print(f"{'method':<32}{'wall s':>9}{'cpu s':>9}{'Mspikes/s':>11}{'peak MB':>9}")
     for name, r in results.items():
-        print(f"{name:<22}{r['seconds']:>9.4f}{r['cpu_seconds']:>9.4f}"
+        print(f"{name:<32}{r['seconds']:>9.4f}{r['cpu_seconds']:>9.4f}"
               f"{r['spikes_per_s'] / 1e6:>11.1f}{r['peak_new_bytes'] / 2**20:>9.1f}")
     print(f"output {out_bytes / 2**20:.1f} MB ({dtype}), input {input_bytes / 2**20:.1f} MB")
     print(f"speed-up vs elephant: {summary['speedup_vs_elephant']:.1f}x wall, "
           f"{summary['speedup_vs_elephant_cpu']:.1f}x cpu (target >= 3x; numpy engine "
           f"{summary['numpy_engine_speedup_vs_elephant']:.1f}x wall)")
-    print(f"time / write floor:   {summary['ratio_to_write_floor']:.2f}x wall, "
+    print(f"time / write floor (1 thread): {summary['ratio_to_write_floor']:.2f}x wall, "
           f"{summary['ratio_to_write_floor_cpu']:.2f}x cpu (target <= 1.5x; numpy engine "
           f"{summary['numpy_engine_ratio_to_write_floor']:.2f}x wall, "
           f"{summary['numpy_engine_ratio_to_write_floor_cpu']:.2f}x cpu)")
+    if summary["threads_ratio_to_write_floor"] is not None:
+        print(f"{args.threads} threads / write floor (1 thread): "
+              f"{summary['threads_ratio_to_write_floor']:.2f}x wall, "
+              f"{summary['threads_ratio_to_write_floor_cpu']:.2f}x cpu (all threads' CPU)")
+    print(f"load average: {load_start[0]:.2f} at start, {os.getloadavg()[0]:.2f} at end "
+          f"({os.cpu_count()} CPUs)")
     print(f"peak / (output + input): {summary['peak_memory_over_output_plus_input']:.2f} "
           f"(target: new allocations <= 1.5x output: "
           f"{summary['peak_memory_within_1_5x_output_plus_input']})")

@@ -400,56 +400,68 @@ def _numba_kernel() -> Any:
         return 0
 
     @numba.njit(cache=True, nogil=True)
-    def bounded(times, bounds, u_start, T0, B, M, inv, t_first, t_end, eps, out, stats):  # pragma: no cover - compiled
-        # One pass over the spikes of each unit, ``times[bounds[u]:bounds[u + 1]]``
-        # (spikes sorted by unit: the unit indices are not read again), that writes each
-        # non-empty bin once, with its final count: no read-modify-write of ``out`` per
-        # spike, the dtype bound checked once per bin. ``out`` comes from np.zeros, whose
-        # pages the OS zeroes on first touch, the same page-fault work the write floor pays.
-        # Returns -1 when done, the unit whose count overflowed the dtype (widen and resume
-        # at that unit: its row is rewritten, not added to), or -2 when a unit's times are
-        # not sorted (the caller counts with ``kernel`` instead).
-        n_units, n_bins = out.shape
-        limit = np.iinfo(out.dtype).max
+    def count_unit(times, lo, hi, row, T0, B, M, inv, t_first, t_end, eps):  # pragma: no cover - compiled
+        # One pass over the spikes of one unit, ``times[lo:hi]``, that writes each
+        # non-empty bin of ``row`` once, with its final count: no read-modify-write per
+        # spike, the dtype bound checked once per bin. Returns (code, n_before, n_after):
+        # code 0 when done, 1 when a count overflows the dtype (widen and redo the unit:
+        # its bins are rewritten, not added to), 2 when its times are not sorted.
+        n_bins = row.size
+        limit = np.iinfo(row.dtype).max
         hi_eps = 1.0 - eps
-        for u in range(u_start, n_units):
-            row = out[u]
-            before = 0
-            after = 0
-            cur = -1
-            c = 0
-            for i in range(bounds[u], bounds[u + 1]):
-                t = times[i]
-                if t < t_first:
-                    before += 1
-                    continue
-                if t >= t_end:
-                    after += 1
-                    continue
-                q = (t - t_first) * inv
-                k = int(q)
-                f = q - k
-                if f < eps or f > hi_eps:  # next to an edge: compare with the exact edges
-                    k = min(max(k, 0), n_bins - 1)
-                    while k > 0 and t < (k * B + T0) / M:
-                        k -= 1
-                    while k < n_bins - 1 and t >= ((k + 1) * B + T0) / M:
-                        k += 1
-                if k == cur:
-                    c += 1
-                    continue
-                if k < cur:
-                    return -2
-                if cur >= 0:
-                    if c > limit:
-                        return u
-                    row[cur] = c
-                cur = k
-                c = 1
+        before = 0
+        after = 0
+        cur = -1
+        c = 0
+        for i in range(lo, hi):
+            t = times[i]
+            if t < t_first:
+                before += 1
+                continue
+            if t >= t_end:
+                after += 1
+                continue
+            q = (t - t_first) * inv
+            k = int(q)
+            f = q - k
+            if f < eps or f > hi_eps:  # next to an edge: compare with the exact edges
+                k = min(max(k, 0), n_bins - 1)
+                while k > 0 and t < (k * B + T0) / M:
+                    k -= 1
+                while k < n_bins - 1 and t >= ((k + 1) * B + T0) / M:
+                    k += 1
+            if k == cur:
+                c += 1
+                continue
+            if k < cur:
+                return 2, before, after
             if cur >= 0:
                 if c > limit:
-                    return u
+                    return 1, before, after
                 row[cur] = c
+            cur = k
+            c = 1
+        if cur >= 0:
+            if c > limit:
+                return 1, before, after
+            row[cur] = c
+        return 0, before, after
+
+    @numba.njit(cache=True, nogil=True)
+    def bounded(times, bounds, u_start, T0, B, M, inv, t_first, t_end, eps, out, stats):  # pragma: no cover - compiled
+        # Each unit over its own slice, ``times[bounds[u]:bounds[u + 1]]`` (spikes sorted
+        # by unit: the unit indices are not read again). ``out`` comes from np.zeros, whose
+        # pages the OS zeroes on first touch, the same page-fault work the write floor
+        # pays. Returns -1 when done, the unit whose count overflowed the dtype (widen and
+        # resume at that unit), or -2 when a unit's times are not sorted (the caller
+        # counts with ``kernel`` instead).
+        for u in range(u_start, out.shape[0]):
+            code, before, after = count_unit(times, bounds[u], bounds[u + 1], out[u], T0, B,
+                                             M, inv, t_first, t_end, eps)
+            if code == 1:
+                return u
+            if code == 2:
+                return -2
             stats[0] += before
             stats[1] += after
         return -1
@@ -460,8 +472,93 @@ def _numba_kernel() -> Any:
         for k in range(out.size):
             out[k] = (k * B + T0) / M
 
-    _NUMBA_KERNEL = (kernel, bounded, units_order, left_edges)
+    _NUMBA_KERNEL = (kernel, bounded, units_order, left_edges, count_unit)
     return _NUMBA_KERNEL
+
+
+_NUMBA_PARALLEL: Any = None
+
+
+def _numba_parallel_kernel() -> Any:
+    """Compile (once, cached on disk) the multi-threaded per-unit kernel; None without
+    numba. Separate from :func:`_numba_kernel`: only a caller asking for threads pays
+    for compiling it."""
+    global _NUMBA_PARALLEL
+    if _NUMBA_PARALLEL is not None:
+        return _NUMBA_PARALLEL or None
+    kernels = _numba_kernel()
+    if not isinstance(kernels, tuple) or len(kernels) < 5:
+        return None
+    import numba
+
+    count_unit = kernels[4]
+
+    @numba.njit(cache=True, nogil=True, parallel=True)
+    def bounded_threads(times, bounds, todo, T0, B, M, inv, t_first, t_end, eps, out, status,
+                        before, after):  # pragma: no cover - compiled
+        # the units of ``todo`` shared between numba's threads; each writes its own row
+        for j in numba.prange(todo.size):
+            u = todo[j]
+            code, b, a = count_unit(times, bounds[u], bounds[u + 1], out[u], T0, B, M, inv,
+                                    t_first, t_end, eps)
+            status[u] = code
+            before[u] = b
+            after[u] = a
+
+    _NUMBA_PARALLEL = bounded_threads
+    return bounded_threads
+
+
+def _binning_threads(n_threads: Any) -> int:
+    """Threads for the compiled engine: ``n_threads``, else an explicit count in force
+    (:func:`spikedecode.thread_limits`, ``$SPIKEDECODE_NUM_THREADS``, ``--threads``),
+    else 1; at most numba's own thread count."""
+    from spikedecode._threads import _check_n_threads, requested_n_threads
+
+    n = _check_n_threads(n_threads, "n_threads")
+    if n is None:
+        n = requested_n_threads()
+    if n is None or n <= 1:
+        return 1
+    try:
+        import numba
+    except ImportError:
+        return 1
+    return max(1, min(int(n), int(numba.config.NUMBA_NUM_THREADS)))
+
+
+def _count_threads(
+    par: Any, times: NDArray, bounds: NDArray, grid: tuple[float, float, float], inv: float,
+    t_first: float, t_end: float, eps: float, shape: tuple[int, int], dtype: np.dtype | None,
+    n_threads: int,
+) -> tuple[NDArray, dict[str, int]] | None:
+    """Counts by the multi-threaded kernel; None when a unit's times are not sorted."""
+    import numba
+
+    T0, B, M = grid
+    n_units = shape[0]
+    out = np.zeros(shape, dtype=np.uint8 if dtype is None else dtype)
+    status = np.zeros(n_units, dtype=np.int64)
+    before = np.zeros(n_units, dtype=np.int64)
+    after = np.zeros(n_units, dtype=np.int64)
+    todo = np.arange(n_units, dtype=np.int64)
+    previous = numba.get_num_threads()
+    numba.set_num_threads(n_threads)
+    try:
+        while True:
+            par(times, bounds, todo, T0, B, M, inv, t_first, t_end, eps, out, status, before,
+                after)
+            if (status == 2).any():
+                return None
+            todo = np.flatnonzero(status == 1).astype(np.int64)
+            if not todo.size:
+                return out, {"n_before": int(before.sum()), "n_after": int(after.sum())}
+            # a bin holds more spikes than the dtype: widen and redo those units (their
+            # bins are rewritten, not added to)
+            out = _widen(out, dtype, int(todo[0]))
+            status[:] = 0
+    finally:
+        numba.set_num_threads(previous)
 
 
 def _widen(out: NDArray, dtype: np.dtype | None, u: int) -> NDArray:
@@ -478,11 +575,12 @@ def _widen(out: NDArray, dtype: np.dtype | None, u: int) -> NDArray:
 def _count_numba(
     kernels: Any, times: NDArray, units: NDArray, grid: tuple[float, float, float],
     t_first: float, t_end: float, eps: float, shape: tuple[int, int], bin_size: float,
-    dtype: np.dtype | None,
+    dtype: np.dtype | None, n_threads: int = 1,
 ) -> tuple[NDArray, dict[str, int]]:
     """Counts (n_units, n_bins): unit by unit over each unit's slice of the spikes when
-    they are sorted by unit (a valid Recording; checked in one pass over ``units``), else
-    by the scatter kernel (not a valid Recording, but counted all the same)."""
+    they are sorted by unit (a valid Recording; checked in one pass over ``units``), on
+    ``n_threads`` threads; else by the scatter kernel (not a valid Recording, but counted
+    all the same)."""
     if isinstance(kernels, tuple):
         kernel, bounded, units_order = kernels[:3]
     else:  # a replacement (tests): the scatter kernel only
@@ -498,6 +596,12 @@ def _count_numba(
         if units.dtype.kind in "iu" and np.iinfo(units.dtype).max >= n_units:
             keys = keys.astype(units.dtype)  # same dtype: no converted copy of ``units``
         bounds = np.searchsorted(units, keys, side="left").astype(np.int64)
+        par = _numba_parallel_kernel() if n_threads > 1 else None
+        if par is not None:
+            done = _count_threads(par, times, bounds, grid, inv, t_first, t_end, eps, shape,
+                                  dtype, n_threads)
+            if done is not None:
+                return done
         out = np.zeros(shape, dtype=np.uint8 if dtype is None else dtype)
         u = 0
         while True:
@@ -533,6 +637,7 @@ def _count_values(
     dtype: np.dtype | None,
     chunk: int = _CHUNK,
     engine: str = "auto",
+    n_threads: int = 1,
 ) -> tuple[NDArray, dict[str, int]]:
     """Counts as a ``(n_bins, n_units)`` array (a transposed view of unit-major memory)."""
     times = np.asarray(rec["spike_time"].values)
@@ -552,7 +657,7 @@ def _count_values(
     if kernel is not None:
         try:
             out, stats = _count_numba(kernel, times, units, grid, t_first, t_end, eps,
-                                      (n_units, n_bins), bin_size, dtype)
+                                      (n_units, n_bins), bin_size, dtype, n_threads)
             return out.T, stats
         except SpikeDecodeValueError:
             raise
@@ -625,6 +730,7 @@ def bin_spikes(
     t_stop: float | None = None,
     dtype: DTypeLike | None = None,
     engine: str = "auto",
+    n_threads: int | str | None = None,
 ) -> xr.DataArray:
     """Count the spikes of every unit in bins of ``bin_size`` seconds.
 
@@ -645,6 +751,13 @@ def bin_spikes(
         ``"numba"``: one compiled pass over the spikes (numba, optional dependency);
         ``"numpy"``: vectorised, unit by unit in cache-sized chunks. ``"auto"`` uses numba
         when it is installed. Both give identical counts.
+    n_threads : int, "auto" or None, default=None
+        Threads of the numba engine, which shares the units between them (the numpy
+        engine uses one). ``None``/``"auto"``: the count set by
+        :func:`spikedecode.thread_limits`, ``$SPIKEDECODE_NUM_THREADS`` or the CLI's
+        ``--threads``, else one. Binning is bound by memory bandwidth and the OS's
+        zeroing of new pages: a second thread helps on an idle machine and takes a core
+        from other processes on a busy one, so it is never taken by default.
 
     Returns
     -------
@@ -666,6 +779,8 @@ def bin_spikes(
         spike made the interval that long).
     SchemaError
         ``rec`` lacks Recording fields or its spikes are not sorted by unit.
+    ConfigError
+        ``n_threads`` is not an integer >= 1, ``"auto"`` or None.
 
     Warns
     -----
@@ -700,9 +815,11 @@ def bin_spikes(
                 f"dtype == {dtype.name}, must be an integer dtype (counts are integers)."
             )
     check_param(engine, "engine", Options(*_ENGINES))
+    threads = _binning_threads(n_threads)
     _check_output_size(rec, n_bins, 1 if dtype is None else dtype.itemsize, t0, t1, bin_size,
                        t_start, t_stop)
-    values, stats = _count_values(rec, bin_size, t0, n_bins, dtype, engine=engine)
+    values, stats = _count_values(rec, bin_size, t0, n_bins, dtype, engine=engine,
+                                  n_threads=threads)
     t_end = float(_edges_from_grid(np.array([float(n_bins)]), _grid(t0, bin_size, n_bins))[0])
     n_total = int(rec.sizes["spike"])
     n_dropped = stats["n_before"] + stats["n_after"]

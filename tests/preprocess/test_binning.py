@@ -504,3 +504,53 @@ def test_output_identical_to_plain_construction(small_recording):
     xr.testing.assert_identical(b, plain)
     assert b.sel(time=0.5).sizes == {"unit": 3}
     assert list(b.indexes) == ["time", "unit"]
+
+
+needs_numba = pytest.mark.skipif(not HAVE_NUMBA, reason="numba is not installed")
+
+
+@needs_numba
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=binning_case(), shuffle=st.booleans())
+def test_threads_give_the_same_counts(case, shuffle):
+    import numba
+
+    times, units, n_units, t0, t1, bin_size, n_bins = case
+    if shuffle:  # a unit's times out of order: the threaded kernel falls back too
+        order = np.lexsort((-times, units))
+        rec = raw_recording(times[order], units[order], n_units, t0 - 1, t1 + 1, sort=False)
+    else:
+        rec = raw_recording(times, units, n_units, t0 - 1, t1 + 1)
+    before = numba.get_num_threads()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataDroppedWarning)
+        one = bin_spikes(rec, bin_size, t_start=t0, t_stop=t1, n_threads=1)
+        two = bin_spikes(rec, bin_size, t_start=t0, t_stop=t1, n_threads=2)
+    assert numba.get_num_threads() == before  # restored
+    xr.testing.assert_identical(one, two)
+    ref = reference_counts(times, units, n_units, bin_edges(t0, bin_size, n_bins))
+    np.testing.assert_array_equal(two.values, ref)
+
+
+@needs_numba
+def test_threads_widen_and_policy(monkeypatch):
+    times = np.concatenate([np.linspace(0.0, 0.99, 300), np.full(256, 0.05),
+                            np.full(70_000, 0.95), np.linspace(0.0, 0.99, 7)])
+    units = np.concatenate([np.zeros(300, int), np.ones(70_256, int), np.full(7, 2)])
+    rec = raw_recording(times, units, 3, 0.0, 1.0)
+    b = bin_spikes(rec, 0.1, n_threads=2)
+    assert b.dtype == np.uint32
+    np.testing.assert_array_equal(b.values, reference_counts(times, units, 3,
+                                                             bin_edges(0.0, 0.1, 10)))
+    # the policy: explicit argument, else thread_limits / the environment, else one
+    from spikedecode import thread_limits
+
+    assert _binning._binning_threads(None) == 1
+    assert _binning._binning_threads(2) == min(2, __import__("numba").config.NUMBA_NUM_THREADS)
+    with thread_limits(2):
+        assert _binning._binning_threads(None) == _binning._binning_threads(2)
+    monkeypatch.setenv("SPIKEDECODE_NUM_THREADS", "2")
+    assert _binning._binning_threads("auto") == _binning._binning_threads(2)
+    assert _binning._binning_threads(1) == 1
+    with pytest.raises(ConfigError, match="n_threads == 0"):
+        bin_spikes(rec, 0.1, n_threads=0)
