@@ -524,7 +524,7 @@ def _binning_threads(n_threads: Any) -> int:
         import numba
     except ImportError:
         return 1
-    return max(1, min(int(n), int(numba.config.NUMBA_NUM_THREADS)))
+    return max(1, min(int(n), int(getattr(numba.config, "NUMBA_NUM_THREADS", 1))))
 
 
 def _count_threads(
