@@ -302,7 +302,17 @@ def _unit_bounds(spike_unit: NDArray, n_units: int) -> NDArray[np.int64]:
             f"spike_unit holds indices in [{spike_unit[0]}, {spike_unit[-1]}] but there are "
             f"{n_units} units."
         )
-    return np.searchsorted(spike_unit, np.arange(n_units + 1), side="left").astype(np.int64)
+    return np.searchsorted(spike_unit, _unit_keys(spike_unit, n_units), side="left").astype(
+        np.int64)
+
+
+def _unit_keys(units: NDArray, n_units: int) -> NDArray:
+    """``0 .. n_units`` in the dtype of ``units`` when it holds them, so that searchsorted
+    does not convert (copy) all of ``units`` to compare them."""
+    keys = np.arange(n_units + 1, dtype=np.int64)
+    if units.dtype.kind in "iu" and np.iinfo(units.dtype).max >= n_units:
+        keys = keys.astype(units.dtype)
+    return keys
 
 
 def _fix_index(
@@ -592,10 +602,8 @@ def _count_numba(
     order = 1 if units_order is None else int(units_order(units, n_units))
     if order == 0 and bounded is not None:
         # each unit's slice, found by binary search in the sorted indices
-        keys = np.arange(n_units + 1, dtype=np.int64)
-        if units.dtype.kind in "iu" and np.iinfo(units.dtype).max >= n_units:
-            keys = keys.astype(units.dtype)  # same dtype: no converted copy of ``units``
-        bounds = np.searchsorted(units, keys, side="left").astype(np.int64)
+        bounds = np.searchsorted(units, _unit_keys(units, n_units), side="left").astype(
+            np.int64)
         par = _numba_parallel_kernel() if n_threads > 1 else None
         if par is not None:
             done = _count_threads(par, times, bounds, grid, inv, t_first, t_end, eps, shape,
