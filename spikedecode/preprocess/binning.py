@@ -356,7 +356,7 @@ _ENGINES = ("auto", "numba", "numpy")
 
 
 def _numba_kernel() -> Any:
-    """Compile (once, cached on disk) the single-pass binning kernel; None without numba."""
+    """Compile (once, cached on disk) the binning kernels; None without numba."""
     global _NUMBA_KERNEL
     if _NUMBA_KERNEL is not None:
         return _NUMBA_KERNEL or None
@@ -393,6 +393,15 @@ def _numba_kernel() -> Any:
                 return i  # the caller widens the dtype and resumes here
             out[u, k] = c + 1
         return -1
+
+    bounded, units_order, left_edges, count_unit = _unit_kernels(numba)
+    _NUMBA_KERNEL = (kernel, bounded, units_order, left_edges, count_unit)
+    return _NUMBA_KERNEL
+
+
+def _unit_kernels(numba: Any) -> tuple[Any, Any, Any, Any]:
+    """The per-unit kernels of the compiled engine (``bounded``, ``units_order``,
+    ``left_edges``, ``count_unit``), compiled on first call and cached on disk."""
 
     @numba.njit(cache=True, nogil=True)
     def units_order(units, n_units):  # pragma: no cover - compiled
@@ -482,8 +491,7 @@ def _numba_kernel() -> Any:
         for k in range(out.size):
             out[k] = (k * B + T0) / M
 
-    _NUMBA_KERNEL = (kernel, bounded, units_order, left_edges, count_unit)
-    return _NUMBA_KERNEL
+    return bounded, units_order, left_edges, count_unit
 
 
 _NUMBA_PARALLEL: Any = None
