@@ -184,11 +184,13 @@ def run_select(data: Data, sel_seeds: list[int], eval_seeds: list[int],
             best, default = ranked[0], DEFAULTS[row]
             print(f"  chosen on {sel}: {label(*best)}; default {label(*default)} ranks "
                   f"{ranked.index(default) + 1} of {len(grid)} there", flush=True)
+            # the full protocol's figures: the diagonal (2 folds) enters none of them
             out_best = pair_scores(data.mouse(config(row, *best), ev), config(row, *best),
-                                   eval_seeds, data.ceilings[ev])
+                                   eval_seeds, data.ceilings[ev], n_splits=2)
             out_def = (out_best if best == default else
                        pair_scores(data.mouse(config(row, *default), ev),
-                                   config(row, *default), eval_seeds, data.ceilings[ev]))
+                                   config(row, *default), eval_seeds, data.ceilings[ev],
+                                   n_splits=2))
             gap = np.subtract(out_best["share"], out_def["share"])
             print(f"  on {ev}: chosen  {label(*best):22s} {fmt(out_best)}")
             print(f"  on {ev}: default {label(*default):22s} {fmt(out_def)}")
