@@ -30,6 +30,10 @@ Run (2 cores shared; about 15 min for ``select``, 10 min for ``labelfree``)::
     PYTHONPATH=. OMP_NUM_THREADS=1 python benchmarks/bench_alignment_selection.py \
         --part select [--quick] [--json out/bench_alignment_selection.json]
 
+``--part ambiguity``: a diagnostic for item 6(a) (``run_ambiguity``): the accuracy of every
+sign candidate of the label-free map, the best of them (an oracle: it reads the scored
+half's labels) and the one each unsupervised criterion picks.
+
 ``--quick``: two sessions per mouse, selection seed 0, evaluation seeds 0, 1.
 """
 
@@ -207,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     import json
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--part", choices=("select", "labelfree"), default="select")
+    p.add_argument("--part", choices=("select", "labelfree", "ambiguity"), default="select")
     p.add_argument("--quick", action="store_true",
                    help="two sessions per mouse, selection seed 0, evaluation seeds 0, 1")
     p.add_argument("--rows", default="labelled,label-free",
@@ -232,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
         if set(rows) - set(GRID):
             p.error(f"--rows: unknown {sorted(set(rows) - set(GRID))}; choose from {list(GRID)}")
         res = run_select(data, sel_seeds, eval_seeds, rows)
+    elif args.part == "ambiguity":
+        res = run_ambiguity(data)
     else:
         res = run_labelfree(data, eval_seeds, args.candidates)
     print(f"total {time.perf_counter() - t0:.0f} s")
@@ -263,6 +269,57 @@ def run_labelfree(data: Data, seeds: list[int], only: str | None) -> dict[str, A
                 r = pair_scores(days, cand, seeds, data.ceilings[mouse], n_splits=2)
             res[f"{name}/{mouse}"] = r
             print(f"{name:34s} {mouse:10s} {fmt(r)}", flush=True)
+    return res
+
+
+def run_ambiguity(data: Data, n_flips: int = 3) -> dict[str, Any]:
+    """Diagnostic for item 6(a): how much the sign ambiguity matters, and whether the
+    unsupervised criteria find the right signs.
+
+    Split seed 0, every ordered pair, the first of its two halves: the label-free map
+    (``SelectedMapAligner``, 30 ms, k = 10) is adapted on the adapt half; the decoder
+    (``make_decoder("logistic")``) trained on the training session scores the other half
+    under each of the ``2 ** n_flips`` sign candidates. Printed per mouse: the mean accuracy
+    of the plain map, of the best candidate (an ORACLE: it uses the scored half's labels),
+    and of the candidate each criterion picks without labels.
+    """
+    import copy
+
+    from spikedecode.align.select import SelectedMapAligner
+    from spikedecode.decoders import make_decoder
+    from spikedecode.evaluation import prepare_days
+
+    res: dict[str, Any] = {}
+    for mouse in data.ceilings:
+        v = prepare_days(data.mouse({"pool": 2, "smooth": 0.03}, mouse), shared_units=False)
+        names = list(v)
+        halves = real.cross_day_halves(v, 0)
+        acc: dict[str, list[float]] = {}
+        for a in names:
+            al = SelectedMapAligner(n_flips=n_flips, random_state=0).fit({a: v[a]["X"]})
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                dec = make_decoder("logistic").fit(al.transform(v[a]["X"], day=a), v[a]["y"])
+            for b in (n for n in names if n != a):
+                adapt, score = halves[a, b][0]
+                for crit in ("energy", "dynamics"):
+                    al_b = copy.deepcopy(al).set_params(criterion=crit)
+                    al_b.adapt(v[b]["X"][adapt], day=b)
+                    n_l = int(al_b.n_lags)
+                    Za = al_b._bin_latent(v[b]["X"][adapt], b).reshape(len(adapt), n_l, -1)
+                    Zs = al_b._bin_latent(v[b]["X"][score], b).reshape(len(score), n_l, -1)
+                    U, Vt, r, mu_b, mu_a = al_b._fit(Za, al_b._target())
+                    cands = np.array([
+                        dec.score(((Zs - mu_b) @ R + mu_a).reshape(len(score), -1),
+                                  v[b]["y"][score]) for R in al_b._maps(U, Vt, r)])
+                    acc.setdefault(crit, []).append(float(cands[np.argmin(al_b.criterion_[b])]))
+                acc.setdefault("plain", []).append(float(cands[0]))
+                acc.setdefault("oracle", []).append(float(cands.max()))
+                acc.setdefault("worst", []).append(float(cands.min()))
+                print(f"  {mouse} {a}->{b}: candidates {np.round(cands, 2).tolist()}", flush=True)
+        res[mouse] = acc
+        print(f"{mouse}: mean accuracy over {len(acc['plain'])} pairs: " + ", ".join(
+            f"{k} {np.mean(x):.3f}" for k, x in acc.items()), flush=True)
     return res
 
 
