@@ -346,9 +346,6 @@ LABELFREE: dict[str, dict[str, Any]] = {
     "multiref-lodo": {"name": "procrustes-select",
                       "kw": {**_S, "n_flips": 0, "multi_reference": True},
                       "pool": 2, "smooth": 0.03, "lodo": True},
-    "multiref+select-energy-lodo": {"name": "procrustes-select",
-                                    "kw": {**_S, "multi_reference": True},
-                                    "pool": 2, "smooth": 0.03, "lodo": True},
 }
 
 
