@@ -25,10 +25,13 @@ says how much the in-sample choice of the default inflated (or not) its figures.
 protocol on both mice (5 seeds): accuracy and share mean ± sd, pairs below the majority
 rate and pairs inverted (classes swapped), summed over the seeds.
 
-Run (2 cores shared; about 15 min for ``select``, 10 min for ``labelfree``)::
+Run (wall times measured on 2 cores shared with four other jobs, load 5-7: ``select``
+32 min for ``--rows labelled`` and 15 min for ``--rows label-free``; ``labelfree`` 19 min;
+``ambiguity`` 4.5 min)::
 
     PYTHONPATH=. OMP_NUM_THREADS=1 python benchmarks/bench_alignment_selection.py \
-        --part select [--quick] [--json out/bench_alignment_selection.json]
+        --part select [--rows labelled|label-free] [--quick] \
+        [--json out/bench_alignment_selection.json]
 
 ``--part ambiguity``: a diagnostic for item 6(a) (``run_ambiguity``): the accuracy of every
 sign candidate of the label-free map, the best of them (an oracle: it reads the scored
