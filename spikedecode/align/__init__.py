@@ -24,6 +24,7 @@ from spikedecode.align.cca import CCAAligner, ProcrustesAligner
 from spikedecode.align.distribution import DistributionAligner
 from spikedecode.align.fa import FactorAnalysisStabilizer
 from spikedecode.align.pca import PerDayPCA
+from spikedecode.align.select import SelectedMapAligner, energy_distance
 
 __all__ = [
     "ALIGNERS",
@@ -38,7 +39,9 @@ __all__ = [
     "NoAlignment",
     "PerDayPCA",
     "ProcrustesAligner",
+    "SelectedMapAligner",
     "determined_rank",
+    "energy_distance",
     "get_aligner",
     "matched_averages",
     "procrustes",

@@ -14,6 +14,7 @@ from spikedecode.align.cca import CCAAligner, ProcrustesAligner
 from spikedecode.align.distribution import DistributionAligner
 from spikedecode.align.fa import FactorAnalysisStabilizer
 from spikedecode.align.pca import PerDayPCA
+from spikedecode.align.select import SelectedMapAligner
 from spikedecode.errors import ConfigError
 
 __all__ = ["ALIGNERS", "get_aligner"]
@@ -27,6 +28,7 @@ _REGISTRY: dict[str, type[BaseDayAligner]] = {
     "adversarial": AdversarialAligner,
     "adversarial-cond": ConditionalAdversarialAligner,
     "distribution": DistributionAligner,
+    "procrustes-select": SelectedMapAligner,
 }
 
 ALIGNERS: tuple[str, ...] = tuple(_REGISTRY)
@@ -38,9 +40,9 @@ def get_aligner(name: str, **kw: Any) -> BaseDayAligner:
     Parameters
     ----------
     name : {"none", "pca", "cca", "procrustes", "fa", "adversarial", "adversarial-cond", \
-"distribution"}
-        ``"adversarial"`` and ``"distribution"`` are label-free; ``"adversarial-cond"``
-        conditions its discriminator on the labels.
+"distribution", "procrustes-select"}
+        ``"adversarial"``, ``"distribution"`` and ``"procrustes-select"`` are label-free;
+        ``"adversarial-cond"`` conditions its discriminator on the labels.
     **kw
         Parameters of the aligner (``n_components``, ``random_state``...).
 

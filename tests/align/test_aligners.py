@@ -47,7 +47,9 @@ def test_registry_rejects_unknown_names():
         get_aligner("pca", n_componentz=3)
 
 
-@pytest.mark.parametrize("name", [n for n in ALIGNERS if n != "none"])
+# procrustes-select needs trials laid out as lags (n_lags >= 2), which days13's single
+# bins are not: tests/align/test_select.py checks the same property on lagged trials
+@pytest.mark.parametrize("name", [n for n in ALIGNERS if n not in ("none", "procrustes-select")])
 def test_adapting_a_13th_day_leaves_earlier_days_bit_identical(name, days13):
     al = get_aligner(name, n_components=3, random_state=0, **FAST.get(name, {}))
     first12 = {d: days13[d] for d in range(12)}
