@@ -12,9 +12,15 @@ spinning thread per core (issue 23). The rule, applied by :func:`spikedecode.tra
    process may use (:func:`available_cpus`: CPU affinity and the cgroup CPU quota), never
    more than the caller's own ``torch.get_num_threads()``, and one thread per
    :data:`WORK_PER_THREAD` multiply-adds of a training step (so a small network gets one).
-2. **No spinning** — the CLI sets ``OMP_WAIT_POLICY=PASSIVE`` (unless the user set it)
-   before torch and scikit-learn load their OpenMP runtimes: idle OpenMP threads sleep
-   instead of spinning. A library user sets it in the shell, before Python starts.
+2. **No spinning** — ``import spikedecode`` sets ``OMP_WAIT_POLICY=PASSIVE`` (unless the
+   user set it; :func:`default_wait_policy`) when no OpenMP runtime is loaded yet, so the
+   runtimes that torch, scikit-learn and numba load later put idle threads to sleep
+   instead of spinning on a core; the CLI does the same. OpenMP reads the variable once,
+   when its runtime loads: if torch (or another OpenMP user) was imported *before*
+   spikedecode, the policy can no longer change, and what still works at run time is
+   the thread count (a small network trains on one thread, BLAS fits on one), which
+   leaves no idle thread to spin. To be sure, set ``OMP_WAIT_POLICY=PASSIVE`` in the
+   shell, or import spikedecode first.
 3. **Restore** — every change is undone on the way out of the block (torch's count via
    ``torch.set_num_threads``, BLAS and OpenMP pools via ``threadpoolctl``), whatever
    happens inside.
@@ -45,6 +51,8 @@ __all__ = [
     "configure_cli",
     "CLI_ENV_VARS",
     "step_work",
+    "default_wait_policy",
+    "WAIT_POLICY_VAR",
 ]
 
 #: The environment variable that sets the thread count (an integer >= 1, or "auto").
@@ -344,7 +352,8 @@ CLI_ENV_VARS = ("OMP_WAIT_POLICY", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBL
 def configure_cli(n_threads: int | str | None = None) -> int | None:
     """Set the process-wide policy for a CLI run, before torch or OpenMP load.
 
-    ``OMP_WAIT_POLICY=PASSIVE`` (unless set already): OpenMP runtimes loaded from now on
+    ``OMP_WAIT_POLICY=PASSIVE`` (unless set already; ``import spikedecode`` normally did
+    it, :func:`default_wait_policy`): OpenMP runtimes loaded from now on
     (torch's and scikit-learn's libgomp) put idle threads to sleep instead of spinning on
     a core. An explicit count (``--threads`` / ``$SPIKEDECODE_NUM_THREADS``) goes into
     ``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS`` / ``OPENBLAS_NUM_THREADS`` for libraries
@@ -362,3 +371,72 @@ def configure_cli(n_threads: int | str | None = None) -> int | None:
         for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
             os.environ[var] = str(explicit)
     return explicit
+
+
+#: The OpenMP variable :func:`default_wait_policy` sets: ``PASSIVE`` puts idle threads to
+#: sleep in GNU libgomp (torch's and scikit-learn's runtime here) and in Intel/LLVM
+#: ``libiomp5``/``libomp`` (where it also makes ``KMP_BLOCKTIME`` default to 0).
+WAIT_POLICY_VAR = "OMP_WAIT_POLICY"
+
+# shared-library names of the OpenMP runtimes that read OMP_WAIT_POLICY when they load
+_OPENMP_LIBS = ("libgomp", "libiomp", "libomp")
+# modules that load an OpenMP runtime (used where /proc/self/maps cannot be read)
+_OPENMP_MODULES = ("torch", "sklearn", "numba", "lightgbm", "xgboost", "faiss")
+
+#: What :func:`default_wait_policy` found at ``import spikedecode``: ``"set"`` (it set
+#: ``OMP_WAIT_POLICY=PASSIVE``), ``"user"`` (the caller had set it; kept) or
+#: ``"too-late"`` (an OpenMP runtime was already loaded; left unset), None before.
+wait_policy_status: str | None = None
+
+
+def _openmp_loaded(maps: Path = Path("/proc/self/maps")) -> bool:
+    """Whether an OpenMP runtime is loaded in this process already."""
+    try:
+        text = maps.read_text()
+    except OSError:  # not Linux: judge from the modules known to load one
+        return any(name in sys.modules for name in _OPENMP_MODULES)
+    for line in text.splitlines():  # address perms offset dev inode [path]
+        fields = line.split(None, 5)
+        if len(fields) == 6 and os.path.basename(fields[5].strip()).startswith(_OPENMP_LIBS):
+            return True
+    return False
+
+
+def default_wait_policy() -> str:
+    """Make idle OpenMP threads sleep, not spin, unless the caller chose otherwise.
+
+    Called once by ``import spikedecode``. Sets ``OMP_WAIT_POLICY=PASSIVE`` in
+    ``os.environ`` when the variable is unset and no OpenMP runtime is loaded yet; the
+    runtime torch, scikit-learn or numba loads afterwards reads it. A value the user set
+    (even ``ACTIVE``) is kept; nothing is restored later (the variable stays for child
+    processes too, such as joblib's workers). When a runtime is already loaded (torch
+    imported before spikedecode), setting the variable would change nothing in this
+    process, so it is left alone, and the thread counts chosen at run time
+    (:func:`thread_limits`, one thread for a small network) are what keeps idle threads
+    from spinning.
+
+    Returns
+    -------
+    str
+        ``"set"``, ``"user"`` or ``"too-late"`` (also stored in
+        ``spikedecode._threads.wait_policy_status``).
+
+    Examples
+    --------
+    >>> import os
+    >>> from spikedecode._threads import default_wait_policy
+    >>> default_wait_policy() in ("set", "user", "too-late")
+    True
+    >>> "OMP_WAIT_POLICY" in os.environ or default_wait_policy() == "too-late"
+    True
+    """
+    global wait_policy_status
+    if os.environ.get(WAIT_POLICY_VAR) is not None:
+        status = "user" if wait_policy_status != "set" else "set"
+    elif _openmp_loaded():
+        status = "too-late"
+    else:
+        os.environ[WAIT_POLICY_VAR] = "PASSIVE"
+        status = "set"
+    wait_policy_status = status
+    return status
