@@ -21,7 +21,12 @@ spinning thread per core (issue 23). The rule, applied by :func:`spikedecode.tra
    the thread count (a small network trains on one thread, BLAS fits on one), which
    leaves no idle thread to spin. To be sure, set ``OMP_WAIT_POLICY=PASSIVE`` in the
    shell, or import spikedecode first.
-3. **Restore** — every change is undone on the way out of the block (torch's count via
+3. **Folds in parallel** — cross-validation folds large enough to pay for a worker
+   process (:data:`FOLD_WORK`; the README decode command's logistic and LSTM folds) run
+   in as many processes as the count above allows (:func:`fold_jobs`), each on one
+   thread: a small LSTM or a one-thread BLAS solve does not use a second core, a second
+   fold does. Each fold is seeded as in the serial loop, so the numbers are the same.
+4. **Restore** — every change is undone on the way out of the block (torch's count via
    ``torch.set_num_threads``, BLAS and OpenMP pools via ``threadpoolctl``), whatever
    happens inside.
 """
@@ -53,6 +58,9 @@ __all__ = [
     "step_work",
     "default_wait_policy",
     "WAIT_POLICY_VAR",
+    "FOLD_WORK",
+    "fold_jobs",
+    "in_fold_worker",
 ]
 
 #: The environment variable that sets the thread count (an integer >= 1, or "auto").
@@ -440,3 +448,56 @@ def default_wait_policy() -> str:
         status = "set"
     wait_policy_status = status
     return status
+
+
+#: Work of one fold's fit (samples x features x classes for a linear decoder, samples x
+#: features x max_epochs for a torch decoder) from which cross-validation folds run in
+#: worker processes: starting a worker (importing torch) costs about 2-5 s of CPU, so the
+#: README decode command's folds (86,000 windows x 175 features: ~5e7 for the logistic
+#: decoder, ~9e8 for the LSTM) go parallel and a unit test's hundred windows do not.
+FOLD_WORK = 1e7
+
+_IN_FOLD_WORKER: list[bool] = [False]  # set in a fold worker process: no nested pools
+
+
+def fold_jobs(n_folds: int, *, work: float, on_gpu: bool = False) -> int:
+    """Worker processes for the folds of one cross-validation (1: run them here).
+
+    The count is the thread setting (``n_threads`` of an enclosing :func:`thread_limits`,
+    ``--threads``, ``$SPIKEDECODE_NUM_THREADS``), else the cores this process may use
+    (:func:`available_cpus`), at most ``n_folds``; 1 when one fold's ``work`` is below
+    :data:`FOLD_WORK`, when the decoder trains on a GPU (one device, shared) or inside a
+    fold worker already.
+
+    Examples
+    --------
+    >>> from spikedecode._threads import fold_jobs, thread_limits
+    >>> fold_jobs(5, work=1e3)  # a small fit: not worth a process
+    1
+    >>> with thread_limits(1):
+    ...     fold_jobs(5, work=1e9)
+    1
+    """
+    if n_folds < 2 or on_gpu or _IN_FOLD_WORKER[0] or float(work) < FOLD_WORK:
+        return 1
+    return max(1, min(int(n_folds), resolve_n_threads()))
+
+
+@contextlib.contextmanager
+def in_fold_worker() -> Iterator[None]:
+    """Inside a fold worker process: one thread for torch and BLAS, no nested pools.
+
+    Examples
+    --------
+    >>> from spikedecode._threads import fold_jobs, in_fold_worker
+    >>> with in_fold_worker():
+    ...     fold_jobs(5, work=1e12)
+    1
+    """
+    before = _IN_FOLD_WORKER[0]
+    _IN_FOLD_WORKER[0] = True
+    try:
+        with thread_limits(1):
+            yield
+    finally:
+        _IN_FOLD_WORKER[0] = before

@@ -334,14 +334,62 @@ def _fit(decoder: Any, X: NDArray, y: NDArray, groups: NDArray | None) -> Any:
         return decoder.fit(X, y, **groups_fit_params(decoder, groups))
 
 
-def _fold_bar(splits: list, progress: bool | str) -> Any:
+def _fold_bar(splits: Any, progress: bool | str, total: int | None = None) -> Any:
     """``splits`` wrapped in a tqdm bar (stderr) when ``progress`` is truthy."""
     if not progress:
         return splits
     from tqdm.auto import tqdm
 
     label = progress if isinstance(progress, str) else "cross-validation"
-    return tqdm(splits, desc=label, unit="fold", leave=False)
+    return tqdm(splits, desc=label, unit="fold", leave=False, total=total)
+
+
+def _fold_predict(decoder: Any, sampler: Any, X: NDArray, y: NDArray,
+                  groups: NDArray | None, tr: NDArray, te: NDArray, seed: int,
+                  k: int) -> NDArray:
+    """Fit fold ``k`` (seeded ``seed + k``) on ``tr`` and predict ``te``."""
+    X_tr, y_tr, g_tr = X[tr], y[tr], None if groups is None else groups[tr]
+    if sampler is not None:
+        s = clone(sampler)
+        set_seed(s, seed + 1000 + k)
+        if g_tr is not None:
+            X_tr, y_tr, g_tr = s.fit_resample(X_tr, y_tr, groups=g_tr)
+        else:
+            X_tr, y_tr = s.fit_resample(X_tr, y_tr)
+    est = set_seed(clone(decoder), seed + k)
+    _fit(est, X_tr, y_tr, g_tr)
+    return est.predict(X[te])
+
+
+def _fold_predict_in_worker(*args: Any) -> NDArray:
+    """:func:`_fold_predict` in a worker process: one thread, no nested pools."""
+    from spikedecode._threads import in_fold_worker
+
+    with in_fold_worker():
+        return _fold_predict(*args)
+
+
+def _fold_jobs(decoder: Any, X: NDArray, y: NDArray, n_folds: int) -> int:
+    """Worker processes for the folds (spikedecode/_threads.py, ``fold_jobs``)."""
+    from spikedecode._threads import fold_jobs
+
+    try:
+        params = decoder.get_params(deep=True)
+    except (AttributeError, TypeError):
+        params = {}
+    epochs = [v for k, v in params.items() if k.split("__")[-1] == "max_epochs"]
+    devices = [v for k, v in params.items() if k.split("__")[-1] == "device"]
+    on_gpu = False
+    if devices and str(devices[0]) != "cpu":
+        import sys
+
+        torch = sys.modules.get("torch")
+        on_gpu = torch is None or bool(torch.cuda.is_available())
+    # a torch decoder's work grows with its epochs, a linear one's with the classes
+    scale = float(epochs[0]) if epochs and isinstance(epochs[0], (int, float)) \
+        else float(max(len(np.unique(y)), 1))
+    work = float(np.prod(np.shape(X))) * (n_folds - 1) / n_folds * scale
+    return fold_jobs(n_folds, work=work, on_gpu=on_gpu)
 
 
 def cross_val_predictions(
@@ -396,19 +444,20 @@ def cross_val_predictions(
     splits = group_splits(y, groups, n_splits, seed)
     pred = np.empty(len(y), dtype=y.dtype)
     done = np.zeros(len(y), bool)
-    for k, (tr, te) in enumerate(_fold_bar(splits, progress)):
-        X_tr, y_tr, g_tr = X[tr], y[tr], None if groups is None else groups[tr]
-        if sampler is not None:
-            s = clone(sampler)
-            set_seed(s, seed + 1000 + k)
-            if g_tr is not None:
-                X_tr, y_tr, g_tr = s.fit_resample(X_tr, y_tr, groups=g_tr)
-            else:
-                X_tr, y_tr = s.fit_resample(X_tr, y_tr)
-        est = set_seed(clone(decoder), seed + k)
-        _fit(est, X_tr, y_tr, g_tr)
-        pred[te] = est.predict(X[te])
-        done[te] = True
+    n_jobs = _fold_jobs(decoder, X, y, len(splits))
+    if n_jobs > 1:  # each fold seeded as below: the same numbers (spikedecode/_threads.py)
+        from joblib import Parallel, delayed
+
+        preds = Parallel(n_jobs=n_jobs, return_as="generator")(
+            delayed(_fold_predict_in_worker)(decoder, sampler, X, y, groups, tr, te, seed, k)
+            for k, (tr, te) in enumerate(splits))
+        for (_, te), p in zip(splits, _fold_bar(preds, progress, total=len(splits))):
+            pred[te] = p
+            done[te] = True
+    else:
+        for k, (tr, te) in enumerate(_fold_bar(splits, progress)):
+            pred[te] = _fold_predict(decoder, sampler, X, y, groups, tr, te, seed, k)
+            done[te] = True
     if not done.all():
         raise SpikeDecodeValueError(f"{int((~done).sum())} samples were in no test fold.")
     return pred
