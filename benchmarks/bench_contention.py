@@ -15,7 +15,10 @@ say so next to the numbers.
 windows with ``--max-epochs 3 --n-boot 200`` (the LSTM's epochs are the work that
 threads share; the command is otherwise unchanged). ``--legacy`` reproduces the old
 default for comparison: every core for torch and BLAS (``--threads`` = the core count)
-with spinning OpenMP threads (``OMP_WAIT_POLICY=ACTIVE``).
+with spinning OpenMP threads (``OMP_WAIT_POLICY=ACTIVE``). ``--threads 1`` runs both with
+``SPIKEDECODE_NUM_THREADS=1``: one core, the folds in one process (the default before
+cross-validation folds ran in parallel worker processes), for a side-by-side baseline.
+User CPU time includes the fold workers' (children of the command, reaped at its exit).
 
 ``--spin`` instead checks the import-time wait policy (``import spikedecode`` sets
 ``OMP_WAIT_POLICY=PASSIVE`` unless set): a two-thread torch loop (five 512 x 512 matmuls,
@@ -114,6 +117,10 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     ap.add_argument("--legacy", action="store_true",
                     help="The old default: torch/BLAS on every core, spinning OpenMP threads.")
     ap.add_argument("--busy", type=int, default=1, help="CPU-bound neighbour processes.")
+    ap.add_argument("--threads", default=None,
+                    help="SPIKEDECODE_NUM_THREADS for both runs (default: unset, the "
+                         "automatic choice; 1 = one core, folds in one process, as before "
+                         "the parallel folds)")
     ap.add_argument("--spin", action="store_true",
                     help="Only check the import-time wait policy (a torch loop's CPU time).")
     ap.add_argument("--json", type=Path, default=None)
@@ -131,6 +138,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         if args.json:
             args.json.write_text(json.dumps(spin, indent=2))
         return {"spin": spin}
+    if args.threads is not None:
+        env["SPIKEDECODE_NUM_THREADS"] = str(args.threads)
     if args.legacy:
         env["OMP_WAIT_POLICY"] = "ACTIVE"
         env["SPIKEDECODE_NUM_THREADS"] = str(os.cpu_count() or 1)
@@ -140,8 +149,10 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         if args.quick:
             cmd += ["--max-epochs", "3", "--n-boot", "200"]
         print("command: spikedecode " + " ".join(cmd[1:]).replace(str(args.file), args.file.name))
-        print(f"cores: {os.cpu_count()}, settings: "
-              f"{'legacy (every core, spinning)' if args.legacy else 'library default'}")
+        setting = ("legacy (every core, spinning)" if args.legacy else
+                   f"SPIKEDECODE_NUM_THREADS={args.threads}" if args.threads is not None
+                   else "library default")
+        print(f"cores: {os.cpu_count()}, settings: {setting}")
         alone = _run_decode(cmd, env)
         print(f"alone:   {alone['wall_s']:7.1f} s wall, {alone['user_s']:7.1f} s user CPU "
               f"(load {alone['load_before']:.1f} -> {alone['load_after']:.1f})", flush=True)
@@ -159,6 +170,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     ratio = beside["wall_s"] / alone["wall_s"]
     print(f"ratio beside / alone: {ratio:.2f}x (goal <= 1.5x)")
     out: dict[str, object] = {"command": cmd[:-2] + ["--out", "<tmp>"], "quick": args.quick,
+                              "threads": args.threads,
                               "legacy": args.legacy, "busy": args.busy, "alone": alone,
                               "beside": beside, "ratio": ratio}
     if args.json:
