@@ -3,8 +3,12 @@ the same predictions as the serial loop, for a given seed, whatever the count.""
 
 from __future__ import annotations
 
+import pickle
+import threading
+
 import numpy as np
 import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin
 
 from spikedecode import _threads
 from spikedecode._threads import ENV_VAR, fold_jobs, thread_limits
@@ -93,3 +97,30 @@ def test_within_day_scores_are_the_same_whatever_the_worker_count(data, parallel
     for key in ("accuracy", "balanced_accuracy", "accuracy_ci", "chance", "p_value"):
         np.testing.assert_allclose(np.asarray(par[key], float), np.asarray(ser[key], float),
                                    rtol=0, atol=0, err_msg=key)
+
+
+class _Locked(ClassifierMixin, BaseEstimator):
+    """A decoder holding a lock: it cannot be pickled to a worker process."""
+
+    def __init__(self, c=1.0):
+        self.c = c
+        self._lock = threading.Lock()
+
+    def fit(self, X, y):
+        self.classes_ = np.unique(y)
+        self.w_ = X[y == self.classes_[1]].mean(0) - X[y == self.classes_[0]].mean(0)
+        return self
+
+    def predict(self, X):
+        return self.classes_[(X @ self.w_ > 0).astype(int)]
+
+
+def test_a_decoder_that_cannot_be_pickled_runs_its_folds_here(parallel):
+    rng = np.random.default_rng(0)
+    y = np.arange(120) % 2
+    X = rng.normal(size=(120, 3)) + np.where(y[:, None] == 1, 1.0, -1.0)
+    with pytest.raises(Exception):  # noqa: B017 - whatever the pickler raises
+        pickle.dumps(_Locked())
+    pred = cross_val_predictions(_Locked(), X, y, np.arange(120) // 2, n_splits=3,
+                                 random_state=0)
+    assert (pred == y).mean() > 0.8

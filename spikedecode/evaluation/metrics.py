@@ -334,14 +334,14 @@ def _fit(decoder: Any, X: NDArray, y: NDArray, groups: NDArray | None) -> Any:
         return decoder.fit(X, y, **groups_fit_params(decoder, groups))
 
 
-def _fold_bar(splits: Any, progress: bool | str, total: int | None = None) -> Any:
+def _fold_bar(splits: list, progress: bool | str) -> Any:
     """``splits`` wrapped in a tqdm bar (stderr) when ``progress`` is truthy."""
     if not progress:
         return splits
     from tqdm.auto import tqdm
 
     label = progress if isinstance(progress, str) else "cross-validation"
-    return tqdm(splits, desc=label, unit="fold", leave=False, total=total)
+    return tqdm(splits, desc=label, unit="fold", leave=False)
 
 
 def _fold_predict(decoder: Any, sampler: Any, X: NDArray, y: NDArray,
@@ -446,15 +446,22 @@ def cross_val_predictions(
     done = np.zeros(len(y), bool)
     n_jobs = _fold_jobs(decoder, X, y, len(splits))
     if n_jobs > 1:  # each fold seeded as below: the same numbers (spikedecode/_threads.py)
+        import pickle
+
         from joblib import Parallel, delayed
 
-        preds = Parallel(n_jobs=n_jobs, return_as="generator")(
-            delayed(_fold_predict_in_worker)(decoder, sampler, X, y, groups, tr, te, seed, k)
-            for k, (tr, te) in enumerate(splits))
-        for (_, te), p in zip(splits, _fold_bar(preds, progress, total=len(splits))):
-            pred[te] = p
-            done[te] = True
-    else:
+        try:
+            preds = Parallel(n_jobs=n_jobs)(
+                delayed(_fold_predict_in_worker)(decoder, sampler, X, y, groups, tr, te,
+                                                 seed, k)
+                for k, (tr, te) in enumerate(_fold_bar(splits, progress)))
+        except pickle.PicklingError:  # a decoder that cannot travel: the folds run here
+            n_jobs = 1
+        else:
+            for (_, te), p in zip(splits, preds):
+                pred[te] = p
+                done[te] = True
+    if n_jobs == 1:
         for k, (tr, te) in enumerate(_fold_bar(splits, progress)):
             pred[te] = _fold_predict(decoder, sampler, X, y, groups, tr, te, seed, k)
             done[te] = True
