@@ -380,11 +380,14 @@ def _fold_jobs(decoder: Any, X: NDArray, y: NDArray, n_folds: int) -> int:
     epochs = [v for k, v in params.items() if k.split("__")[-1] == "max_epochs"]
     devices = [v for k, v in params.items() if k.split("__")[-1] == "device"]
     on_gpu = False
-    if devices and str(devices[0]) != "cpu":
-        import sys
+    if devices and str(devices[0]) != "cpu":  # a torch decoder: "auto" may mean the GPU
+        from spikedecode.errors import SpikeDecodeError
+        from spikedecode.training import resolve_device
 
-        torch = sys.modules.get("torch")
-        on_gpu = torch is None or bool(torch.cuda.is_available())
+        try:
+            on_gpu = resolve_device(devices[0]).type != "cpu"
+        except SpikeDecodeError:  # an invalid device: the fit reports it, in the process
+            on_gpu = True
     # a torch decoder's work grows with its epochs, a linear one's with the classes
     scale = float(epochs[0]) if epochs and isinstance(epochs[0], (int, float)) \
         else float(max(len(np.unique(y)), 1))
