@@ -65,7 +65,7 @@ def test_the_work_estimate_separates_the_readme_command_from_a_unit_test():
     assert metrics._fold_jobs(small, X_big[:200, :20], y_big[:200], 5) == 1
 
 
-@pytest.mark.parametrize("kind", ["logistic", "lstm"])
+@pytest.mark.parametrize("kind", [pytest.param("logistic", marks=pytest.mark.slow), "lstm"])
 def test_parallel_folds_give_the_serial_predictions(data, parallel, monkeypatch, kind):
     X, y, groups = data
     params = {"max_epochs": 15, "lr": 0.02, "hidden_size": 8, "num_layers": 1, "dropout": 0.0,
@@ -115,6 +115,7 @@ class _Locked(ClassifierMixin, BaseEstimator):
         return self.classes_[(X @ self.w_ > 0).astype(int)]
 
 
+@pytest.mark.slow
 def test_a_decoder_that_cannot_be_pickled_runs_its_folds_here(parallel):
     rng = np.random.default_rng(0)
     y = np.arange(120) % 2
