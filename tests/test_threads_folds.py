@@ -36,11 +36,13 @@ def parallel(monkeypatch):
     monkeypatch.delenv(ENV_VAR, raising=False)
     monkeypatch.setattr(_threads, "FOLD_WORK", 0.0)
     monkeypatch.setattr(_threads, "available_cpus", lambda: 2)
+    monkeypatch.setattr(_threads, "_load_average", lambda: 0.0)
 
 
 def test_small_work_stays_in_process_large_work_uses_the_cores(monkeypatch):
     monkeypatch.delenv(ENV_VAR, raising=False)
     monkeypatch.setattr(_threads, "available_cpus", lambda: 2)
+    monkeypatch.setattr(_threads, "_load_average", lambda: 0.5)
     assert fold_jobs(5, work=1e3) == 1
     assert fold_jobs(5, work=1e9) == 2
     assert fold_jobs(1, work=1e9) == 1
@@ -53,7 +55,19 @@ def test_small_work_stays_in_process_large_work_uses_the_cores(monkeypatch):
         assert fold_jobs(5, work=1e9) == 3
 
 
-def test_the_work_estimate_separates_the_readme_command_from_a_unit_test():
+def test_an_overloaded_machine_gets_no_workers_unless_asked(monkeypatch):
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    monkeypatch.setattr(_threads, "available_cpus", lambda: 2)
+    monkeypatch.setattr(_threads, "_load_average", lambda: 2.5)  # one or two neighbours
+    assert fold_jobs(5, work=1e9) == 2
+    monkeypatch.setattr(_threads, "_load_average", lambda: 6.0)
+    assert fold_jobs(5, work=1e9) == 1
+    with thread_limits(2):  # an explicit count is obeyed whatever the load
+        assert fold_jobs(5, work=1e9) == 2
+
+
+def test_the_work_estimate_separates_the_readme_command_from_a_unit_test(monkeypatch):
+    monkeypatch.setattr(_threads, "_load_average", lambda: 0.0)
     y_big = np.arange(86_000) % 4
     X_big = np.zeros((86_000, 175), dtype="float32")
     for kind in ("logistic", "lstm"):
