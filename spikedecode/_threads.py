@@ -485,9 +485,9 @@ def fold_jobs(n_folds: int, *, work: float, on_gpu: bool = False) -> int:
         return 1
     n = resolve_n_threads()
     if requested_n_threads() is None and n > 1 and _load_average() >= OVERLOAD * n:
-        # an overloaded machine has no idle core to give: a worker's start-up would be
-        # pure cost (measured: --quick 99.5 s in two workers vs 86.6 s in one process at
-        # load 6-8 on 2 cores)
+        # an overloaded machine has no idle core to give: a second process only takes a
+        # larger share from the neighbours, and each worker costs its start-up
+        # (docs/design-decisions.md, "Threads on a shared machine")
         return 1
     return max(1, min(int(n_folds), n))
 
