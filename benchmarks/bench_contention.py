@@ -15,9 +15,18 @@ say so next to the numbers.
 windows with ``--max-epochs 3 --n-boot 200`` (the LSTM's epochs are the work that
 threads share; the command is otherwise unchanged). ``--legacy`` reproduces the old
 default for comparison: every core for torch and BLAS (``--threads`` = the core count)
-with spinning OpenMP threads (``OMP_WAIT_POLICY=ACTIVE``).
+with spinning OpenMP threads (``OMP_WAIT_POLICY=ACTIVE``). ``--threads 1`` runs both with
+``SPIKEDECODE_NUM_THREADS=1``: one core, the folds in one process (the default before
+cross-validation folds ran in parallel worker processes), for a side-by-side baseline.
+User CPU time includes the fold workers' (children of the command, reaped at its exit).
 
-Run: ``python benchmarks/bench_contention.py [--quick] [--legacy] [--json out.json]``
+``--spin`` instead checks the import-time wait policy (``import spikedecode`` sets
+``OMP_WAIT_POLICY=PASSIVE`` unless set): a two-thread torch loop (five 512 x 512 matmuls,
+then 20 ms idle, 100 times) in three fresh interpreters, spikedecode imported before torch
+(the library default), after torch (too late: libgomp's default spin), and with
+``OMP_WAIT_POLICY=ACTIVE``, printing the CPU seconds each used. A print, not a timed test.
+
+Run: ``python benchmarks/bench_contention.py [--quick] [--legacy] [--spin] [--json out.json]``
 """
 
 from __future__ import annotations
@@ -59,6 +68,47 @@ def _run_decode(args: list[str], env: dict[str, str]) -> dict[str, float]:
             "load_after": os.getloadavg()[0]}
 
 
+SPIN_PROBE = """
+import json, os, sys, time
+{first}
+import torch
+{then}
+torch.set_num_threads(2)
+a = torch.randn(512, 512)
+t0, c0, busy = time.perf_counter(), time.process_time(), 0.0
+for _ in range(100):
+    b0 = time.perf_counter()
+    for _ in range(5):
+        a @ a
+    busy += time.perf_counter() - b0
+    time.sleep(0.02)
+print(json.dumps({{"wall_s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0,
+                  "compute_s": busy, "policy": os.environ.get("OMP_WAIT_POLICY")}}))
+"""
+
+
+def spin_check(env: dict[str, str]) -> dict[str, dict[str, float]]:
+    """CPU time of a two-thread torch loop with idle gaps, under three wait policies."""
+    cases = {
+        "spikedecode imported first (default)": ("import spikedecode", "", {}),
+        "torch imported first (too late)": ("", "import spikedecode", {}),
+        "OMP_WAIT_POLICY=ACTIVE (spinning)": ("import spikedecode", "",
+                                              {"OMP_WAIT_POLICY": "ACTIVE"}),
+    }
+    out = {}
+    print(f"two-thread torch loop, 100 x (5 matmuls + 20 ms idle); load "
+          f"{os.getloadavg()[0]:.1f}")
+    for name, (first, then, extra) in cases.items():
+        code = SPIN_PROBE.format(first=first, then=then)
+        proc = subprocess.run([sys.executable, "-c", code], env={**env, **extra},
+                              capture_output=True, text=True, check=True)
+        out[name] = json.loads(proc.stdout.strip().splitlines()[-1])
+        r = out[name]
+        print(f"  {name:40s} {r['cpu_s']:5.2f} s CPU, {r['wall_s']:5.2f} s wall "
+              f"(OMP_WAIT_POLICY={r['policy']})", flush=True)
+    return out
+
+
 def main(argv: list[str] | None = None) -> dict[str, object]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--file", type=Path, default=NWB)
@@ -67,9 +117,15 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     ap.add_argument("--legacy", action="store_true",
                     help="The old default: torch/BLAS on every core, spinning OpenMP threads.")
     ap.add_argument("--busy", type=int, default=1, help="CPU-bound neighbour processes.")
+    ap.add_argument("--threads", default=None,
+                    help="SPIKEDECODE_NUM_THREADS for both runs (default: unset, the "
+                         "automatic choice; 1 = one core, folds in one process, as before "
+                         "the parallel folds)")
+    ap.add_argument("--spin", action="store_true",
+                    help="Only check the import-time wait policy (a torch loop's CPU time).")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
-    if not args.file.exists():
+    if not args.spin and not args.file.exists():
         raise SystemExit(f"{args.file} is absent (see ../shared/data/README.md)")
 
     env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
@@ -77,6 +133,13 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                 "OMP_WAIT_POLICY", "SPIKEDECODE_NUM_THREADS"):
         env.pop(var, None)  # the defaults a new user gets
+    if args.spin:
+        spin = spin_check(env)
+        if args.json:
+            args.json.write_text(json.dumps(spin, indent=2))
+        return {"spin": spin}
+    if args.threads is not None:
+        env["SPIKEDECODE_NUM_THREADS"] = str(args.threads)
     if args.legacy:
         env["OMP_WAIT_POLICY"] = "ACTIVE"
         env["SPIKEDECODE_NUM_THREADS"] = str(os.cpu_count() or 1)
@@ -86,8 +149,10 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         if args.quick:
             cmd += ["--max-epochs", "3", "--n-boot", "200"]
         print("command: spikedecode " + " ".join(cmd[1:]).replace(str(args.file), args.file.name))
-        print(f"cores: {os.cpu_count()}, settings: "
-              f"{'legacy (every core, spinning)' if args.legacy else 'library default'}")
+        setting = ("legacy (every core, spinning)" if args.legacy else
+                   f"SPIKEDECODE_NUM_THREADS={args.threads}" if args.threads is not None
+                   else "library default")
+        print(f"cores: {os.cpu_count()}, settings: {setting}")
         alone = _run_decode(cmd, env)
         print(f"alone:   {alone['wall_s']:7.1f} s wall, {alone['user_s']:7.1f} s user CPU "
               f"(load {alone['load_before']:.1f} -> {alone['load_after']:.1f})", flush=True)
@@ -105,6 +170,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     ratio = beside["wall_s"] / alone["wall_s"]
     print(f"ratio beside / alone: {ratio:.2f}x (goal <= 1.5x)")
     out: dict[str, object] = {"command": cmd[:-2] + ["--out", "<tmp>"], "quick": args.quick,
+                              "threads": args.threads,
                               "legacy": args.legacy, "busy": args.busy, "alone": alone,
                               "beside": beside, "ratio": ratio}
     if args.json:

@@ -26,6 +26,7 @@ import importlib
 import importlib.metadata
 from typing import Any
 
+from spikedecode._threads import default_wait_policy as _default_wait_policy
 from spikedecode.errors import SpikeDecodeError, SpikeDecodeWarning
 from spikedecode.recording import (
     check_recording,
@@ -34,6 +35,10 @@ from spikedecode.recording import (
     make_recording,
     to_neo,
 )
+
+# idle OpenMP threads sleep instead of spinning on a shared machine, unless the user set
+# OMP_WAIT_POLICY (spikedecode/_threads.py): before torch/scikit-learn load OpenMP
+_default_wait_policy()
 
 try:  # the one version source is pyproject.toml, read back from the installed metadata
     __version__: str = importlib.metadata.version("spikedecode")

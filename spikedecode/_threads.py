@@ -12,10 +12,21 @@ spinning thread per core (issue 23). The rule, applied by :func:`spikedecode.tra
    process may use (:func:`available_cpus`: CPU affinity and the cgroup CPU quota), never
    more than the caller's own ``torch.get_num_threads()``, and one thread per
    :data:`WORK_PER_THREAD` multiply-adds of a training step (so a small network gets one).
-2. **No spinning** — the CLI sets ``OMP_WAIT_POLICY=PASSIVE`` (unless the user set it)
-   before torch and scikit-learn load their OpenMP runtimes: idle OpenMP threads sleep
-   instead of spinning. A library user sets it in the shell, before Python starts.
-3. **Restore** — every change is undone on the way out of the block (torch's count via
+2. **No spinning** — ``import spikedecode`` sets ``OMP_WAIT_POLICY=PASSIVE`` (unless the
+   user set it; :func:`default_wait_policy`) when no OpenMP runtime is loaded yet, so the
+   runtimes that torch, scikit-learn and numba load later put idle threads to sleep
+   instead of spinning on a core; the CLI does the same. OpenMP reads the variable once,
+   when its runtime loads: if torch (or another OpenMP user) was imported *before*
+   spikedecode, the policy can no longer change, and what still works at run time is
+   the thread count (a small network trains on one thread, BLAS fits on one), which
+   leaves no idle thread to spin. To be sure, set ``OMP_WAIT_POLICY=PASSIVE`` in the
+   shell, or import spikedecode first.
+3. **Folds in parallel** — cross-validation folds large enough to pay for a worker
+   process (:data:`FOLD_WORK`; the README decode command's logistic and LSTM folds) run
+   in as many processes as the count above allows (:func:`fold_jobs`), each on one
+   thread: a small LSTM or a one-thread BLAS solve does not use a second core, a second
+   fold does. Each fold is seeded as in the serial loop, so the numbers are the same.
+4. **Restore** — every change is undone on the way out of the block (torch's count via
    ``torch.set_num_threads``, BLAS and OpenMP pools via ``threadpoolctl``), whatever
    happens inside.
 """
@@ -45,6 +56,12 @@ __all__ = [
     "configure_cli",
     "CLI_ENV_VARS",
     "step_work",
+    "default_wait_policy",
+    "WAIT_POLICY_VAR",
+    "FOLD_WORK",
+    "OVERLOAD",
+    "fold_jobs",
+    "in_fold_worker",
 ]
 
 #: The environment variable that sets the thread count (an integer >= 1, or "auto").
@@ -344,7 +361,8 @@ CLI_ENV_VARS = ("OMP_WAIT_POLICY", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBL
 def configure_cli(n_threads: int | str | None = None) -> int | None:
     """Set the process-wide policy for a CLI run, before torch or OpenMP load.
 
-    ``OMP_WAIT_POLICY=PASSIVE`` (unless set already): OpenMP runtimes loaded from now on
+    ``OMP_WAIT_POLICY=PASSIVE`` (unless set already; ``import spikedecode`` normally did
+    it, :func:`default_wait_policy`): OpenMP runtimes loaded from now on
     (torch's and scikit-learn's libgomp) put idle threads to sleep instead of spinning on
     a core. An explicit count (``--threads`` / ``$SPIKEDECODE_NUM_THREADS``) goes into
     ``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS`` / ``OPENBLAS_NUM_THREADS`` for libraries
@@ -362,3 +380,145 @@ def configure_cli(n_threads: int | str | None = None) -> int | None:
         for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
             os.environ[var] = str(explicit)
     return explicit
+
+
+#: The OpenMP variable :func:`default_wait_policy` sets: ``PASSIVE`` puts idle threads to
+#: sleep in GNU libgomp (torch's and scikit-learn's runtime here) and in Intel/LLVM
+#: ``libiomp5``/``libomp`` (where it also makes ``KMP_BLOCKTIME`` default to 0).
+WAIT_POLICY_VAR = "OMP_WAIT_POLICY"
+
+# shared-library names of the OpenMP runtimes that read OMP_WAIT_POLICY when they load
+_OPENMP_LIBS = ("libgomp", "libiomp", "libomp")
+# modules that load an OpenMP runtime (used where /proc/self/maps cannot be read)
+_OPENMP_MODULES = ("torch", "sklearn", "numba", "lightgbm", "xgboost", "faiss")
+
+#: What :func:`default_wait_policy` found at ``import spikedecode``: ``"set"`` (it set
+#: ``OMP_WAIT_POLICY=PASSIVE``), ``"user"`` (the caller had set it; kept) or
+#: ``"too-late"`` (an OpenMP runtime was already loaded; left unset), None before.
+wait_policy_status: str | None = None
+
+
+def _openmp_loaded(maps: Path = Path("/proc/self/maps")) -> bool:
+    """Whether an OpenMP runtime is loaded in this process already."""
+    try:
+        text = maps.read_text()
+    except OSError:  # not Linux: judge from the modules known to load one
+        return any(name in sys.modules for name in _OPENMP_MODULES)
+    for line in text.splitlines():  # address perms offset dev inode [path]
+        fields = line.split(None, 5)
+        if len(fields) == 6 and os.path.basename(fields[5].strip()).startswith(_OPENMP_LIBS):
+            return True
+    return False
+
+
+def default_wait_policy() -> str:
+    """Make idle OpenMP threads sleep, not spin, unless the caller chose otherwise.
+
+    Called once by ``import spikedecode``. Sets ``OMP_WAIT_POLICY=PASSIVE`` in
+    ``os.environ`` when the variable is unset and no OpenMP runtime is loaded yet; the
+    runtime torch, scikit-learn or numba loads afterwards reads it. A value the user set
+    (even ``ACTIVE``) is kept; nothing is restored later (the variable stays for child
+    processes too, such as joblib's workers). When a runtime is already loaded (torch
+    imported before spikedecode), setting the variable would change nothing in this
+    process, so it is left alone, and the thread counts chosen at run time
+    (:func:`thread_limits`, one thread for a small network) are what keeps idle threads
+    from spinning.
+
+    Returns
+    -------
+    str
+        ``"set"``, ``"user"`` or ``"too-late"`` (also stored in
+        ``spikedecode._threads.wait_policy_status``).
+
+    Examples
+    --------
+    >>> import os
+    >>> from spikedecode._threads import default_wait_policy
+    >>> default_wait_policy() in ("set", "user", "too-late")
+    True
+    >>> "OMP_WAIT_POLICY" in os.environ or default_wait_policy() == "too-late"
+    True
+    """
+    global wait_policy_status
+    if os.environ.get(WAIT_POLICY_VAR) is not None:
+        status = "user" if wait_policy_status != "set" else "set"
+    elif _openmp_loaded():
+        status = "too-late"
+    else:
+        os.environ[WAIT_POLICY_VAR] = "PASSIVE"
+        status = "set"
+    wait_policy_status = status
+    return status
+
+
+#: Work of one fold's fit (samples x features x classes for a linear decoder, samples x
+#: features x max_epochs for a torch decoder) from which cross-validation folds run in
+#: worker processes: starting a worker (importing torch) costs about 2-5 s of CPU, so the
+#: README decode command's folds (86,000 windows x 175 features: ~5e7 for the logistic
+#: decoder, ~9e8 for the LSTM) go parallel and a unit test's hundred windows do not.
+FOLD_WORK = 1e7
+
+_IN_FOLD_WORKER: list[bool] = [False]  # set in a fold worker process: no nested pools
+
+
+def fold_jobs(n_folds: int, *, work: float, on_gpu: bool = False) -> int:
+    """Worker processes for the folds of one cross-validation (1: run them here).
+
+    The count is the thread setting (``n_threads`` of an enclosing :func:`thread_limits`,
+    ``--threads``, ``$SPIKEDECODE_NUM_THREADS``), else the cores this process may use
+    (:func:`available_cpus`) unless the machine is overloaded (1-minute load average at
+    least :data:`OVERLOAD` times those cores: 1), at most ``n_folds``; the predictions do
+    not depend on it. 1 when one fold's ``work`` is below
+    :data:`FOLD_WORK`, when the decoder trains on a GPU (one device, shared) or inside a
+    fold worker already.
+
+    Examples
+    --------
+    >>> from spikedecode._threads import fold_jobs, thread_limits
+    >>> fold_jobs(5, work=1e3)  # a small fit: not worth a process
+    1
+    >>> with thread_limits(1):
+    ...     fold_jobs(5, work=1e9)
+    1
+    """
+    if n_folds < 2 or on_gpu or _IN_FOLD_WORKER[0] or float(work) < FOLD_WORK:
+        return 1
+    n = resolve_n_threads()
+    if requested_n_threads() is None and n > 1 and _load_average() >= OVERLOAD * n:
+        # an overloaded machine has no idle core to give: a second process only takes a
+        # larger share from the neighbours, and each worker costs its start-up
+        # (docs/design-decisions.md, "Threads on a shared machine")
+        return 1
+    return max(1, min(int(n_folds), n))
+
+
+#: Automatic fold workers only while the 1-minute load average is below this many times
+#: the allowed cores (beside one or two busy neighbours the workers still pay off).
+OVERLOAD = 2.0
+
+
+def _load_average() -> float:
+    try:
+        return float(os.getloadavg()[0])
+    except (AttributeError, OSError):  # Windows
+        return 0.0
+
+
+@contextlib.contextmanager
+def in_fold_worker() -> Iterator[None]:
+    """Inside a fold worker process: one thread for torch and BLAS, no nested pools.
+
+    Examples
+    --------
+    >>> from spikedecode._threads import fold_jobs, in_fold_worker
+    >>> with in_fold_worker():
+    ...     fold_jobs(5, work=1e12)
+    1
+    """
+    before = _IN_FOLD_WORKER[0]
+    _IN_FOLD_WORKER[0] = True
+    try:
+        with thread_limits(1):
+            yield
+    finally:
+        _IN_FOLD_WORKER[0] = before

@@ -344,6 +344,57 @@ def _fold_bar(splits: list, progress: bool | str) -> Any:
     return tqdm(splits, desc=label, unit="fold", leave=False)
 
 
+def _fold_predict(decoder: Any, sampler: Any, X: NDArray, y: NDArray,
+                  groups: NDArray | None, tr: NDArray, te: NDArray, seed: int,
+                  k: int) -> NDArray:
+    """Fit fold ``k`` (seeded ``seed + k``) on ``tr`` and predict ``te``."""
+    X_tr, y_tr, g_tr = X[tr], y[tr], None if groups is None else groups[tr]
+    if sampler is not None:
+        s = clone(sampler)
+        set_seed(s, seed + 1000 + k)
+        if g_tr is not None:
+            X_tr, y_tr, g_tr = s.fit_resample(X_tr, y_tr, groups=g_tr)
+        else:
+            X_tr, y_tr = s.fit_resample(X_tr, y_tr)
+    est = set_seed(clone(decoder), seed + k)
+    _fit(est, X_tr, y_tr, g_tr)
+    return est.predict(X[te])
+
+
+def _fold_predict_in_worker(*args: Any) -> NDArray:
+    """:func:`_fold_predict` in a worker process: one thread, no nested pools."""
+    from spikedecode._threads import in_fold_worker
+
+    with in_fold_worker():
+        return _fold_predict(*args)
+
+
+def _fold_jobs(decoder: Any, X: NDArray, y: NDArray, n_folds: int) -> int:
+    """Worker processes for the folds (spikedecode/_threads.py, ``fold_jobs``)."""
+    from spikedecode._threads import fold_jobs
+
+    try:
+        params = decoder.get_params(deep=True)
+    except (AttributeError, TypeError):
+        params = {}
+    epochs = [v for k, v in params.items() if k.split("__")[-1] == "max_epochs"]
+    devices = [v for k, v in params.items() if k.split("__")[-1] == "device"]
+    on_gpu = False
+    if devices and str(devices[0]) != "cpu":  # a torch decoder: "auto" may mean the GPU
+        from spikedecode.errors import SpikeDecodeError
+        from spikedecode.training import resolve_device
+
+        try:
+            on_gpu = resolve_device(devices[0]).type != "cpu"
+        except SpikeDecodeError:  # an invalid device: the fit reports it, in the process
+            on_gpu = True
+    # a torch decoder's work grows with its epochs, a linear one's with the classes
+    scale = float(epochs[0]) if epochs and isinstance(epochs[0], (int, float)) \
+        else float(max(len(np.unique(y)), 1))
+    work = float(np.prod(np.shape(X))) * (n_folds - 1) / n_folds * scale
+    return fold_jobs(n_folds, work=work, on_gpu=on_gpu)
+
+
 def cross_val_predictions(
     decoder: Any,
     X: ArrayLike,
@@ -396,19 +447,27 @@ def cross_val_predictions(
     splits = group_splits(y, groups, n_splits, seed)
     pred = np.empty(len(y), dtype=y.dtype)
     done = np.zeros(len(y), bool)
-    for k, (tr, te) in enumerate(_fold_bar(splits, progress)):
-        X_tr, y_tr, g_tr = X[tr], y[tr], None if groups is None else groups[tr]
-        if sampler is not None:
-            s = clone(sampler)
-            set_seed(s, seed + 1000 + k)
-            if g_tr is not None:
-                X_tr, y_tr, g_tr = s.fit_resample(X_tr, y_tr, groups=g_tr)
-            else:
-                X_tr, y_tr = s.fit_resample(X_tr, y_tr)
-        est = set_seed(clone(decoder), seed + k)
-        _fit(est, X_tr, y_tr, g_tr)
-        pred[te] = est.predict(X[te])
-        done[te] = True
+    n_jobs = _fold_jobs(decoder, X, y, len(splits))
+    if n_jobs > 1:  # each fold seeded as below: the same numbers (spikedecode/_threads.py)
+        import pickle
+
+        from joblib import Parallel, delayed
+
+        try:
+            preds = Parallel(n_jobs=n_jobs)(
+                delayed(_fold_predict_in_worker)(decoder, sampler, X, y, groups, tr, te,
+                                                 seed, k)
+                for k, (tr, te) in enumerate(_fold_bar(splits, progress)))
+        except pickle.PicklingError:  # a decoder that cannot travel: the folds run here
+            n_jobs = 1
+        else:
+            for (_, te), p in zip(splits, preds):
+                pred[te] = p
+                done[te] = True
+    if n_jobs == 1:
+        for k, (tr, te) in enumerate(_fold_bar(splits, progress)):
+            pred[te] = _fold_predict(decoder, sampler, X, y, groups, tr, te, seed, k)
+            done[te] = True
     if not done.all():
         raise SpikeDecodeValueError(f"{int((~done).sum())} samples were in no test fold.")
     return pred
