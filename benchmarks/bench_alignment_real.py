@@ -37,8 +37,18 @@ SAME halves (the seeds ``cross_day_matrix`` uses), with a tuned decoder
 (``LogisticRegressionCV``) and scored against the same fixed ceilings; the last lines
 print ``cca+time`` / peer ratios (share and accuracy) as mean ± sd over the seeds.
 
-The adversarial rows are slow (minutes per seed and mouse on 2 cores): they run only
+The adversarial rows are the slow ones (every training session's reference autoencoder
+is fitted six times per seed: five diagonal folds and once for the pairs): they run only
 with ``--adversarial``, at ``--slow-seeds`` seeds (default 2), and say so in the output.
+``--aligners`` picks the rows, e.g. ``--aligners adversarial+time,adversarial-cond+time
+--slow-seeds 5`` re-runs the adversarial rows alone.
+
+Times: ``adapt s`` / ``cpu s`` are the wall and CPU (``time.process_time``) seconds of one
+adapt (the first session's aligner adapted to half of the second session), ``total s``
+the wall seconds of the row over its seeds; the JSON also has ``total_cpu_s``. The peer
+ratio line adds ``cca+time``'s total time over the peer's for the same work (per seed:
+the within-session CV, our diagonal, and every ordered pair adapted on one half and
+scored on the other), wall and CPU.
 
 Run::
 
@@ -210,6 +220,12 @@ def cross_day_halves(data: dict[str, dict[str, Any]], seed: int
 
 def adapt_seconds(aligner: Any, days: dict[str, Any]) -> float:
     """Seconds to adapt one half of a second day to an aligner fitted on the first."""
+    return adapt_times(aligner, days)[0]
+
+
+def adapt_times(aligner: Any, days: dict[str, Any]) -> tuple[float, float]:
+    """``(wall, cpu)`` seconds of :func:`adapt_seconds`' adapt (CPU: this process's
+    ``time.process_time``, which a loaded machine inflates far less than wall time)."""
     from sklearn.base import clone
 
     from spikedecode.evaluation import condition_keys, prepare_days
@@ -232,9 +248,9 @@ def adapt_seconds(aligner: Any, days: dict[str, Any]) -> float:
         al.fit({names[0]: ref["X"]}, y=None if y_ref is None else {names[0]: y_ref})
         half = np.arange(len(new["y"]) // 2)
         al_d = copy.deepcopy(al)
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         al_d.adapt(new["X"][half], y=keys(al_d, new, half), day=names[1])
-        return time.perf_counter() - t
+        return time.perf_counter() - t, time.process_time() - c
 
 
 def _summary(per_seed: list[dict[str, float]], **extra: Any) -> dict[str, Any]:
@@ -256,7 +272,7 @@ def evaluate(days: dict[str, Any], name: str, cfg: dict[str, Any], seeds: list[i
     names = list(days)
     off = ~np.eye(len(names), dtype=bool)
     ceil = np.array([[ceilings[j] for j in names] for _ in names])[off]
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     per_seed = []
     per_pair: dict[str, list[float]] = {f"{a}->{b}": [] for a in names for b in names if a != b}
     for seed in seeds:
@@ -273,10 +289,11 @@ def evaluate(days: dict[str, Any], name: str, cfg: dict[str, Any], seeds: list[i
                          "below": int(m.attrs["n_below_majority"])})
         for (i, j) in zip(*np.nonzero(off)):
             per_pair[f"{names[i]}->{names[j]}"].append(float(v[i, j]))
-    total = time.perf_counter() - t
+    total, total_cpu = time.perf_counter() - t, time.process_time() - c
+    adapt_s, adapt_cpu_s = adapt_times(aligner, days)
     return _summary(per_seed, seeds=list(seeds), majority=majority, ceiling=fixed,
-                    pairs=int(off.sum()), adapt_s=adapt_seconds(aligner, days),
-                    total_s=total, per_pair=per_pair)
+                    pairs=int(off.sum()), adapt_s=adapt_s, adapt_cpu_s=adapt_cpu_s,
+                    total_s=total, total_cpu_s=total_cpu, per_pair=per_pair)
 
 
 def evaluate_lodo(days: dict[str, Any], aligner: Any, seeds: list[int],
@@ -369,16 +386,19 @@ def sklearn_peer(days: dict[str, tuple[np.ndarray, np.ndarray]],
     from sklearn.model_selection import StratifiedKFold
 
     names = list(days)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
+    own_cpu = 0.0  # CPU seconds of the within-session part (ours: the diagonal)
     per_seed = []
     for seed, pair_halves in halves.items():
         own = []
+        c_own = time.process_time()
         for z, y in days.values():
             folds = StratifiedKFold(5, shuffle=True, random_state=seed).split(y, y)
             own.append(np.mean([
                 _peer_decoder().fit(_peer_latents(z, y, tr, k)[tr].reshape(len(tr), -1), y[tr])
                 .score(_peer_latents(z, y, tr, k)[te].reshape(len(te), -1), y[te])
                 for tr, te in folds]))
+        own_cpu += time.process_time() - c_own
         accs, majs, ceils = [], [], []
         for a in names:
             za, ya = days[a]
@@ -409,7 +429,8 @@ def sklearn_peer(days: dict[str, tuple[np.ndarray, np.ndarray]],
                          "below": int(np.sum(np.array(accs) < np.array(majs)))})
     return _summary(per_seed, seeds=list(halves), majority=majority, ceiling=fixed,
                     pairs=len(names) * (len(names) - 1), adapt_s=float("nan"),
-                    total_s=time.perf_counter() - t0)
+                    total_s=time.perf_counter() - t0, total_cpu_s=time.process_time() - c0,
+                    own_cpu_s=own_cpu)
 
 
 def _ms(values: list[float], fmt: str) -> str:
@@ -423,16 +444,19 @@ def _ms(values: list[float], fmt: str) -> str:
 
 HEADER = (f"{'aligner':22s} {'data':10s} {'pairs':>5s} {'acc (mean±sd)':>13s} {'major.':>6s} "
           f"{'ceiling':>7s} {'share':>11s} {'own share':>11s} {'below':>5s} {'adapt s':>7s} "
-          f"{'seeds':>5s}")
+          f"{'cpu s':>6s} {'total s':>7s} {'seeds':>5s}")
 
 
 def format_row(name: str, data_name: str, r: dict[str, Any]) -> str:
     """One printed row: per-seed lists summarised as mean±sd."""
-    adapt = "-" if not np.isfinite(r["adapt_s"]) else f"{r['adapt_s']:.2f}"
+    def sec(key: str) -> str:
+        v = r.get(key, float("nan"))
+        return "-" if not np.isfinite(v) else f"{v:.2f}" if v < 100 else f"{v:.0f}"
+
     return (f"{name:22s} {data_name:10s} {r['pairs']:5d} {_ms(r['acc'], '.3f'):>13s} "
             f"{r['majority']:6.3f} {r['ceiling']:7.3f} {_ms(r['share'], '.2f'):>11s} "
-            f"{_ms(r['own_share'], '.2f'):>11s} {sum(r['below']):5d} {adapt:>7s} "
-            f"{len(r['seeds']):5d}")
+            f"{_ms(r['own_share'], '.2f'):>11s} {sum(r['below']):5d} {sec('adapt_s'):>7s} "
+            f"{sec('adapt_cpu_s'):>6s} {sec('total_s'):>7s} {len(r['seeds']):5d}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -544,8 +568,15 @@ def print_peer_ratios(done: dict[str, dict[str, Any]], ours: str = "cca+time") -
         n = min(len(r["share"]), len(peer["share"]))
         share = [r["share"][i] / peer["share"][i] for i in range(n)]
         acc = [r["acc"][i] / peer["acc"][i] for i in range(n)]
-        print(f"ratio {ours} / {PEER} {mouse} ({n} seeds, same halves): share "
-              f"{_ms(share, '.2f')}, accuracy {_ms(acc, '.3f')}")
+        line = (f"ratio {ours} / {PEER} {mouse} ({n} seeds, same halves): share "
+                f"{_ms(share, '.2f')}, accuracy {_ms(acc, '.3f')}")
+        if "total_s" in r and "total_s" in peer and len(r["share"]) == len(peer["share"]):
+            # the same work: per seed, the within-session CV (ours: the diagonal) and
+            # every ordered pair of sessions, adapted on one half and scored on the other
+            line += f", total time {r['total_s'] / peer['total_s']:.2f}x wall"
+            if "total_cpu_s" in r and "total_cpu_s" in peer:
+                line += f", {r['total_cpu_s'] / peer['total_cpu_s']:.2f}x CPU"
+        print(line)
 
 
 if __name__ == "__main__":

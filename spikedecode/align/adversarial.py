@@ -262,7 +262,8 @@ class AdversarialAligner(BaseDayAligner):
     lr, lr_disc : float, default=2e-3, 1e-3
         Learning rates of the encoder/decoder and of the discriminator.
     max_epochs, ref_epochs : int, default=150, 100
-        Epochs for a new day and for the reference autoencoder.
+        At most this many epochs for a new day (it stops on a plateau: ``patience``),
+        and the epochs of the reference autoencoder.
     min_epochs : int, default=10
         Early stopping is not considered before this many epochs.
     batch_size : int, default=128
@@ -603,8 +604,10 @@ class AdversarialAligner(BaseDayAligner):
                                                 else 0, self.hidden_size,
                                                 bool(self.spectral_norm))
         xt = torch.as_tensor(Xs)
+        lr = float(self.lr)
         hist = train(ae, (xt, xt), loss=lambda out, x: torch.nn.functional.mse_loss(out[0], x),
-                     lr=self.lr, max_epochs=int(self.ref_epochs), batch_size=int(self.batch_size),
+                     optimizer=lambda params: torch.optim.Adam(params, lr=lr, foreach=True),
+                     lr=lr, max_epochs=int(self.ref_epochs), batch_size=int(self.batch_size),
                      schedule=self.schedule, device=self.device, random_state=seed,
                      grad_clip=self.grad_clip)
         ae = ae.cpu().eval()
