@@ -39,7 +39,8 @@ print ``cca+time`` / peer ratios (share and accuracy) as mean ± sd over the see
 
 The adversarial rows are the slow ones (every training session's reference autoencoder
 is fitted six times per seed: five diagonal folds and once for the pairs): they run only
-with ``--adversarial``, at ``--slow-seeds`` seeds (default 2), and say so in the output.
+with ``--adversarial``, at ``--slow-seeds`` seeds (default 5, every split seed), and say
+so in the output.
 ``--aligners`` picks the rows, e.g. ``--aligners adversarial+time,adversarial-cond+time
 --slow-seeds 5`` re-runs the adversarial rows alone.
 
@@ -166,7 +167,8 @@ def chewie_days(root: Path, *, quick: bool) -> dict[str, tuple[Any, Any, Any]]:
 
 #: rows run by default, at every split seed (fast: seconds to a minute per seed and mouse)
 FAST = ("pca", "cca", "procrustes", "fa", "cca+time", "procrustes+time-free", PEER)
-#: the slow rows (minutes per seed and mouse): only with --adversarial, at --slow-seeds seeds
+#: the slow rows (a minute or two of CPU per seed and mouse): only with --adversarial, at
+#: --slow-seeds seeds
 SLOW = ("adversarial+time", "adversarial-cond+time")
 
 
@@ -470,8 +472,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--adversarial", action="store_true",
                    help=f"also run the slow rows {SLOW} (at --slow-seeds seeds)")
     p.add_argument("--seeds", default=None, help="split seeds, default 0,1,2,3,4")
-    p.add_argument("--slow-seeds", type=int, default=2,
-                   help="how many of the seeds the adversarial rows run (default 2)")
+    p.add_argument("--slow-seeds", type=int, default=5,
+                   help="how many of the seeds the adversarial rows run (default 5)")
     p.add_argument("--chewie", action="store_true", help="also the monkey data (no +time rows)")
     p.add_argument("--json", default="out/bench_alignment_real.json",
                    help="where to write every per-seed value ('' to skip)")
@@ -510,7 +512,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {m}: " + ", ".join(f"{d} {v:.3f}" for d, v in c.items())
               + f" (majority {np.mean([majority_rate(_labels_of(raw[m][d])) for d in c]):.3f})")
     if args.adversarial:
-        print(f"adversarial rows {SLOW}: seeds {seeds[:args.slow_seeds]} only (slow)")
+        print(f"adversarial rows {SLOW}: seeds {seeds[:args.slow_seeds]}")
     print(HEADER)
     print("-" * len(HEADER))
     done: dict[str, dict[str, Any]] = {}
