@@ -474,6 +474,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", default=None, help="split seeds, default 0,1,2,3,4")
     p.add_argument("--slow-seeds", type=int, default=5,
                    help="how many of the seeds the adversarial rows run (default 5)")
+    p.add_argument("--mice", default=None,
+                   help="comma-separated Steinmetz mice to run (default: Cori,Forssmann)")
     p.add_argument("--chewie", action="store_true", help="also the monkey data (no +time rows)")
     p.add_argument("--json", default="out/bench_alignment_real.json",
                    help="where to write every per-seed value ('' to skip)")
@@ -491,11 +493,16 @@ def main(argv: list[str] | None = None) -> int:
     seeds = ([int(s) for s in args.seeds.split(",")] if args.seeds
              else ([0, 1] if args.quick else [0, 1, 2, 3, 4]))
     cache: dict[Any, Any] = {}
+    mice = None if args.mice is None else [m for m in args.mice.split(",") if m]
 
     def data_sets(pool: Any, smooth: Any) -> dict[str, Any]:
         if (pool, smooth) not in cache:
-            cache[pool, smooth] = steinmetz_by_mouse(root, pool=pool, quick=args.quick,
-                                                     smooth=smooth)
+            by_mouse = steinmetz_by_mouse(root, pool=pool, quick=args.quick, smooth=smooth)
+            unknown_mice = sorted(set(mice or []) - set(by_mouse))
+            if unknown_mice:
+                p.error(f"--mice: unknown {unknown_mice}; choose from {sorted(by_mouse)}")
+            cache[pool, smooth] = {m: v for m, v in by_mouse.items()
+                                   if mice is None or m in mice}
         sets = dict(cache[pool, smooth])
         if args.chewie and (root / "dad" / "chewie_demo.mat").is_file():
             if "chewie" not in cache:
@@ -521,6 +528,8 @@ def main(argv: list[str] | None = None) -> int:
         if name == PEER:
             ours = data_sets(2, 0.03)
             for mouse, days in peer_sessions(root, quick=args.quick).items():
+                if mouse not in ours:
+                    continue
                 data = _prepared(ours[mouse])
                 for d, (_, y) in days.items():  # the same trials, in the same order
                     if not np.array_equal(np.where(y == 1, "left", "right"), data[d]["y"]):
