@@ -37,8 +37,19 @@ SAME halves (the seeds ``cross_day_matrix`` uses), with a tuned decoder
 (``LogisticRegressionCV``) and scored against the same fixed ceilings; the last lines
 print ``cca+time`` / peer ratios (share and accuracy) as mean ± sd over the seeds.
 
-The adversarial rows are slow (minutes per seed and mouse on 2 cores): they run only
-with ``--adversarial``, at ``--slow-seeds`` seeds (default 2), and say so in the output.
+The adversarial rows are the slow ones (every training session's reference autoencoder
+is fitted six times per seed: five diagonal folds and once for the pairs): they run only
+with ``--adversarial``, at ``--slow-seeds`` seeds (default 5, every split seed), and say
+so in the output.
+``--aligners`` picks the rows, e.g. ``--aligners adversarial+time,adversarial-cond+time
+--slow-seeds 5`` re-runs the adversarial rows alone.
+
+Times: ``adapt s`` / ``cpu s`` are the wall and CPU (``time.process_time``) seconds of one
+adapt (the first session's aligner adapted to half of the second session), ``total s``
+the wall seconds of the row over its seeds; the JSON also has ``total_cpu_s``. The peer
+ratio line adds ``cca+time``'s total time over the peer's for the same work (per seed:
+the within-session CV, our diagonal, and every ordered pair adapted on one half and
+scored on the other), wall and CPU.
 
 Run::
 
@@ -156,7 +167,8 @@ def chewie_days(root: Path, *, quick: bool) -> dict[str, tuple[Any, Any, Any]]:
 
 #: rows run by default, at every split seed (fast: seconds to a minute per seed and mouse)
 FAST = ("pca", "cca", "procrustes", "fa", "cca+time", "procrustes+time-free", PEER)
-#: the slow rows (minutes per seed and mouse): only with --adversarial, at --slow-seeds seeds
+#: the slow rows (a minute or two of CPU per seed and mouse): only with --adversarial, at
+#: --slow-seeds seeds
 SLOW = ("adversarial+time", "adversarial-cond+time")
 
 
@@ -210,6 +222,12 @@ def cross_day_halves(data: dict[str, dict[str, Any]], seed: int
 
 def adapt_seconds(aligner: Any, days: dict[str, Any]) -> float:
     """Seconds to adapt one half of a second day to an aligner fitted on the first."""
+    return adapt_times(aligner, days)[0]
+
+
+def adapt_times(aligner: Any, days: dict[str, Any]) -> tuple[float, float]:
+    """``(wall, cpu)`` seconds of :func:`adapt_seconds`' adapt (CPU: this process's
+    ``time.process_time``, which a loaded machine inflates far less than wall time)."""
     from sklearn.base import clone
 
     from spikedecode.evaluation import condition_keys, prepare_days
@@ -232,9 +250,9 @@ def adapt_seconds(aligner: Any, days: dict[str, Any]) -> float:
         al.fit({names[0]: ref["X"]}, y=None if y_ref is None else {names[0]: y_ref})
         half = np.arange(len(new["y"]) // 2)
         al_d = copy.deepcopy(al)
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         al_d.adapt(new["X"][half], y=keys(al_d, new, half), day=names[1])
-        return time.perf_counter() - t
+        return time.perf_counter() - t, time.process_time() - c
 
 
 def _summary(per_seed: list[dict[str, float]], **extra: Any) -> dict[str, Any]:
@@ -256,7 +274,7 @@ def evaluate(days: dict[str, Any], name: str, cfg: dict[str, Any], seeds: list[i
     names = list(days)
     off = ~np.eye(len(names), dtype=bool)
     ceil = np.array([[ceilings[j] for j in names] for _ in names])[off]
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     per_seed = []
     per_pair: dict[str, list[float]] = {f"{a}->{b}": [] for a in names for b in names if a != b}
     for seed in seeds:
@@ -273,10 +291,11 @@ def evaluate(days: dict[str, Any], name: str, cfg: dict[str, Any], seeds: list[i
                          "below": int(m.attrs["n_below_majority"])})
         for (i, j) in zip(*np.nonzero(off)):
             per_pair[f"{names[i]}->{names[j]}"].append(float(v[i, j]))
-    total = time.perf_counter() - t
+    total, total_cpu = time.perf_counter() - t, time.process_time() - c
+    adapt_s, adapt_cpu_s = adapt_times(aligner, days)
     return _summary(per_seed, seeds=list(seeds), majority=majority, ceiling=fixed,
-                    pairs=int(off.sum()), adapt_s=adapt_seconds(aligner, days),
-                    total_s=total, per_pair=per_pair)
+                    pairs=int(off.sum()), adapt_s=adapt_s, adapt_cpu_s=adapt_cpu_s,
+                    total_s=total, total_cpu_s=total_cpu, per_pair=per_pair)
 
 
 def evaluate_lodo(days: dict[str, Any], aligner: Any, seeds: list[int],
@@ -369,16 +388,19 @@ def sklearn_peer(days: dict[str, tuple[np.ndarray, np.ndarray]],
     from sklearn.model_selection import StratifiedKFold
 
     names = list(days)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
+    own_cpu = 0.0  # CPU seconds of the within-session part (ours: the diagonal)
     per_seed = []
     for seed, pair_halves in halves.items():
         own = []
+        c_own = time.process_time()
         for z, y in days.values():
             folds = StratifiedKFold(5, shuffle=True, random_state=seed).split(y, y)
             own.append(np.mean([
                 _peer_decoder().fit(_peer_latents(z, y, tr, k)[tr].reshape(len(tr), -1), y[tr])
                 .score(_peer_latents(z, y, tr, k)[te].reshape(len(te), -1), y[te])
                 for tr, te in folds]))
+        own_cpu += time.process_time() - c_own
         accs, majs, ceils = [], [], []
         for a in names:
             za, ya = days[a]
@@ -409,7 +431,8 @@ def sklearn_peer(days: dict[str, tuple[np.ndarray, np.ndarray]],
                          "below": int(np.sum(np.array(accs) < np.array(majs)))})
     return _summary(per_seed, seeds=list(halves), majority=majority, ceiling=fixed,
                     pairs=len(names) * (len(names) - 1), adapt_s=float("nan"),
-                    total_s=time.perf_counter() - t0)
+                    total_s=time.perf_counter() - t0, total_cpu_s=time.process_time() - c0,
+                    own_cpu_s=own_cpu)
 
 
 def _ms(values: list[float], fmt: str) -> str:
@@ -423,16 +446,19 @@ def _ms(values: list[float], fmt: str) -> str:
 
 HEADER = (f"{'aligner':22s} {'data':10s} {'pairs':>5s} {'acc (mean±sd)':>13s} {'major.':>6s} "
           f"{'ceiling':>7s} {'share':>11s} {'own share':>11s} {'below':>5s} {'adapt s':>7s} "
-          f"{'seeds':>5s}")
+          f"{'cpu s':>6s} {'total s':>7s} {'seeds':>5s}")
 
 
 def format_row(name: str, data_name: str, r: dict[str, Any]) -> str:
     """One printed row: per-seed lists summarised as mean±sd."""
-    adapt = "-" if not np.isfinite(r["adapt_s"]) else f"{r['adapt_s']:.2f}"
+    def sec(key: str) -> str:
+        v = r.get(key, float("nan"))
+        return "-" if not np.isfinite(v) else f"{v:.2f}" if v < 100 else f"{v:.0f}"
+
     return (f"{name:22s} {data_name:10s} {r['pairs']:5d} {_ms(r['acc'], '.3f'):>13s} "
             f"{r['majority']:6.3f} {r['ceiling']:7.3f} {_ms(r['share'], '.2f'):>11s} "
-            f"{_ms(r['own_share'], '.2f'):>11s} {sum(r['below']):5d} {adapt:>7s} "
-            f"{len(r['seeds']):5d}")
+            f"{_ms(r['own_share'], '.2f'):>11s} {sum(r['below']):5d} {sec('adapt_s'):>7s} "
+            f"{sec('adapt_cpu_s'):>6s} {sec('total_s'):>7s} {len(r['seeds']):5d}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -446,8 +472,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--adversarial", action="store_true",
                    help=f"also run the slow rows {SLOW} (at --slow-seeds seeds)")
     p.add_argument("--seeds", default=None, help="split seeds, default 0,1,2,3,4")
-    p.add_argument("--slow-seeds", type=int, default=2,
-                   help="how many of the seeds the adversarial rows run (default 2)")
+    p.add_argument("--slow-seeds", type=int, default=5,
+                   help="how many of the seeds the adversarial rows run (default 5)")
+    p.add_argument("--mice", default=None,
+                   help="comma-separated Steinmetz mice to run (default: Cori,Forssmann)")
     p.add_argument("--chewie", action="store_true", help="also the monkey data (no +time rows)")
     p.add_argument("--json", default="out/bench_alignment_real.json",
                    help="where to write every per-seed value ('' to skip)")
@@ -465,11 +493,16 @@ def main(argv: list[str] | None = None) -> int:
     seeds = ([int(s) for s in args.seeds.split(",")] if args.seeds
              else ([0, 1] if args.quick else [0, 1, 2, 3, 4]))
     cache: dict[Any, Any] = {}
+    mice = None if args.mice is None else [m for m in args.mice.split(",") if m]
 
     def data_sets(pool: Any, smooth: Any) -> dict[str, Any]:
         if (pool, smooth) not in cache:
-            cache[pool, smooth] = steinmetz_by_mouse(root, pool=pool, quick=args.quick,
-                                                     smooth=smooth)
+            by_mouse = steinmetz_by_mouse(root, pool=pool, quick=args.quick, smooth=smooth)
+            unknown_mice = sorted(set(mice or []) - set(by_mouse))
+            if unknown_mice:
+                p.error(f"--mice: unknown {unknown_mice}; choose from {sorted(by_mouse)}")
+            cache[pool, smooth] = {m: v for m, v in by_mouse.items()
+                                   if mice is None or m in mice}
         sets = dict(cache[pool, smooth])
         if args.chewie and (root / "dad" / "chewie_demo.mat").is_file():
             if "chewie" not in cache:
@@ -486,7 +519,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {m}: " + ", ".join(f"{d} {v:.3f}" for d, v in c.items())
               + f" (majority {np.mean([majority_rate(_labels_of(raw[m][d])) for d in c]):.3f})")
     if args.adversarial:
-        print(f"adversarial rows {SLOW}: seeds {seeds[:args.slow_seeds]} only (slow)")
+        print(f"adversarial rows {SLOW}: seeds {seeds[:args.slow_seeds]}")
     print(HEADER)
     print("-" * len(HEADER))
     done: dict[str, dict[str, Any]] = {}
@@ -495,6 +528,8 @@ def main(argv: list[str] | None = None) -> int:
         if name == PEER:
             ours = data_sets(2, 0.03)
             for mouse, days in peer_sessions(root, quick=args.quick).items():
+                if mouse not in ours:
+                    continue
                 data = _prepared(ours[mouse])
                 for d, (_, y) in days.items():  # the same trials, in the same order
                     if not np.array_equal(np.where(y == 1, "left", "right"), data[d]["y"]):
@@ -544,8 +579,15 @@ def print_peer_ratios(done: dict[str, dict[str, Any]], ours: str = "cca+time") -
         n = min(len(r["share"]), len(peer["share"]))
         share = [r["share"][i] / peer["share"][i] for i in range(n)]
         acc = [r["acc"][i] / peer["acc"][i] for i in range(n)]
-        print(f"ratio {ours} / {PEER} {mouse} ({n} seeds, same halves): share "
-              f"{_ms(share, '.2f')}, accuracy {_ms(acc, '.3f')}")
+        line = (f"ratio {ours} / {PEER} {mouse} ({n} seeds, same halves): share "
+                f"{_ms(share, '.2f')}, accuracy {_ms(acc, '.3f')}")
+        if "total_s" in r and "total_s" in peer and len(r["share"]) == len(peer["share"]):
+            # the same work: per seed, the within-session CV (ours: the diagonal) and
+            # every ordered pair of sessions, adapted on one half and scored on the other
+            line += f", total time {r['total_s'] / peer['total_s']:.2f}x wall"
+            if "total_cpu_s" in r and "total_cpu_s" in peer:
+                line += f", {r['total_cpu_s'] / peer['total_cpu_s']:.2f}x CPU"
+        print(line)
 
 
 if __name__ == "__main__":

@@ -199,9 +199,12 @@ class _MatchedAverageAligner(PerDayPCA):
                     f"pca_on='averages' needs condition keys y for day {day!r}.")
             lag_keys = np.asarray(_lag_keys(keys, int(self.n_lags))).astype(str)
             u, inv = np.unique(lag_keys, return_inverse=True)
-            sums = np.zeros((u.size, G.shape[1]))
-            np.add.at(sums, inv.ravel(), G)
-            G = sums / np.bincount(inv.ravel())[:, None]
+            inv = inv.ravel()
+            # one masked row sum per key: the same sums, in the same order, as
+            # np.add.at(sums, inv, G), without its per-element dispatch (6-10x faster on
+            # the hundreds of units of a real session; issue 23)
+            sums = np.stack([G[inv == i].sum(axis=0) for i in range(u.size)])
+            G = sums / np.bincount(inv)[:, None]
             G = G - G.mean(axis=0)
         if k > min(G.shape):
             raise NotEnoughDataError(

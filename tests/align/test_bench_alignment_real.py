@@ -107,3 +107,20 @@ def test_peer_ratios_are_ours_over_the_peer_seed_by_seed(bench, capsys):
     assert len(out) == 1 and "Cori (2 seeds, same halves)" in out[0]
     # share ratios 2.0 and 1.0: mean 1.5, sd 0.71
     assert "share 1.50±0.71" in out[0] and "accuracy 1.040±0.057" in out[0]
+
+
+def test_peer_line_adds_the_total_time_ratio_and_rows_print_cpu_seconds(bench, capsys):
+    ours = {"share": [0.8, 0.6], "acc": [0.81, 0.77], "total_s": 10.0, "total_cpu_s": 8.0}
+    peer = {"share": [0.4, 0.6], "acc": [0.75, 0.77], "total_s": 20.0, "total_cpu_s": 10.0}
+    bench.print_peer_ratios({"cca+time/Cori": ours, f"{bench.PEER}/Cori": peer})
+    line = capsys.readouterr().out.strip()
+    assert line.endswith("total time 0.50x wall, 0.80x CPU")
+    # the same ratio is not claimed when the two ran different numbers of seeds
+    bench.print_peer_ratios({"cca+time/Cori": {**ours, "share": [0.8]},
+                             f"{bench.PEER}/Cori": peer})
+    assert "total time" not in capsys.readouterr().out
+    r = {"acc": [0.7, 0.8], "share": [0.5, 0.6], "own_share": [1.0, 1.0], "below": [0, 0],
+         "majority": 0.55, "ceiling": 0.85, "pairs": 6, "adapt_s": 4.5,
+         "adapt_cpu_s": 1.25, "total_s": 312.0, "seeds": [0, 1]}
+    cols = bench.format_row("adversarial+time", "Cori", r).split()
+    assert cols[9:12] == ["4.50", "1.25", "312"] and cols[-1] == "2"
