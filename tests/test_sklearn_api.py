@@ -32,6 +32,7 @@ from spikedecode.align import (
     NoAlignment,
     PerDayPCA,
     ProcrustesAligner,
+    SelectedMapAligner,
 )
 from spikedecode.align.base import BaseDayAligner
 from spikedecode.decoders import (
@@ -133,6 +134,7 @@ NOT_CHECKED: dict[type, str] = {
     AdversarialAligner: _ALIGNER,
     ConditionalAdversarialAligner: _ALIGNER,
     DistributionAligner: _ALIGNER,
+    SelectedMapAligner: _ALIGNER,
     BootstrapSampler: _SAMPLER,
     RandomOverSampler: _SAMPLER,
     RandomUnderSampler: _SAMPLER,
