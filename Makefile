@@ -33,11 +33,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/ruff check spikedecode tests benchmarks tutorials docs
 	$(VENV)/bin/mypy
-	OMP_NUM_THREADS=$(OMP_NUM_THREADS) MPLBACKEND=Agg $(PY) -m pytest -n 2 --dist loadfile -q -m "not slow"
+	OMP_NUM_THREADS=$(OMP_NUM_THREADS) SPIKEDECODE_NUM_THREADS=1 MPLBACKEND=Agg $(PY) -m pytest -n 2 --dist loadfile -q -m "not slow"
 
 # exit code 5 = no test carries the marker: nothing to run is not a failure
 test-slow: $(STAMP)
-	OMP_NUM_THREADS=$(OMP_NUM_THREADS) MPLBACKEND=Agg $(PY) -m pytest -n 2 --dist loadfile -q -m slow \
+	OMP_NUM_THREADS=$(OMP_NUM_THREADS) SPIKEDECODE_NUM_THREADS=1 MPLBACKEND=Agg $(PY) -m pytest -n 2 --dist loadfile -q -m slow \
 		|| [ $$? -eq 5 ]
 
 lint: $(STAMP)

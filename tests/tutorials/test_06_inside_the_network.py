@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.conftest import SHARED_DATA
 from tests.tutorials.conftest import assert_figures
+
+# 30-50 s on 2 cores: in `make test-slow` (and executed again by `make docs`), so that
+# `make test` stays under 5 minutes on a fresh 2-core machine
+pytestmark = pytest.mark.slow
 
 
 def test_tutorial_06_quick(tutorial, tmp_path):
