@@ -136,9 +136,9 @@ class SelectedMapAligner(ProcrustesAligner):
     True
     """
 
-    #: label-free by construction: the lag averages over all trials are matched
+    #: Label-free by construction: the lag averages over all trials are matched.
     match = "time"
-    #: fixed: an orthogonal map, every lag average counted
+    #: Fixed: an orthogonal map, every lag average counted.
     scaling = False
     min_count = 1
 
