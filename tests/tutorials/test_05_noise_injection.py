@@ -5,8 +5,14 @@ from __future__ import annotations
 import json
 import runpy
 
+import pytest
+
 from tests.conftest import REPO
 from tests.tutorials.conftest import assert_figures
+
+# 25-30 s on 2 cores: in `make test-slow` (and executed again by `make docs`), so that
+# `make test` stays under 5 minutes on a fresh 2-core machine
+pytestmark = pytest.mark.slow
 
 
 def test_05_noise_injection_quick(tutorial, tmp_path):

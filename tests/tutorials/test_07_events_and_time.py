@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.tutorials.conftest import assert_figures
+
+# 25-30 s on 2 cores: in `make test-slow` (and executed again by `make docs`), so that
+# `make test` stays under 5 minutes on a fresh 2-core machine
+pytestmark = pytest.mark.slow
 
 
 def test_tutorial_07_quick(tutorial, tmp_path):
