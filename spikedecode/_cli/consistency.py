@@ -179,14 +179,13 @@ def _run(paths: tuple[str, ...], decoder: str, align: str, n_components: int, bi
                                metric=metric, random_state=seed)
         report["leave_one_day_out"] = lo.values.tolist()
     if out:
-        from spikedecode._optional import pyplot
+        from spikedecode.plotting import save_figure
         from spikedecode.serialization import save_json
 
         outdir = Path(out)
         outdir.mkdir(parents=True, exist_ok=True)
         fig = matrix_figure(m, decoder=decoder, align=align)
-        fig.savefig(outdir / "cross_day.png", dpi=120)
-        pyplot().close(fig)
+        save_figure(fig, outdir / "cross_day.png", dpi=120)
         save_json(report, outdir / "consistency.json")
         report["out"] = str(outdir)
     if as_json:

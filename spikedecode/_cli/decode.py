@@ -201,14 +201,13 @@ def _write_result(outdir: Path, kind: str, result: dict[str, Any], meta: dict[st
         import matplotlib
 
         matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
 
+        from spikedecode.plotting import save_figure
         from spikedecode.plotting.decoding import plot_confusion
     except ImportError:  # plotting is optional
         return path
     fig = plot_confusion(result["confusion"], title=f"{kind}: acc {result['accuracy']:.2f}")
-    fig.savefig(outdir / f"confusion_{kind}.png", dpi=120)
-    plt.close(fig)
+    save_figure(fig, outdir / f"confusion_{kind}.png", dpi=120)
     return path
 
 

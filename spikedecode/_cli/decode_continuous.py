@@ -159,12 +159,11 @@ def _trace(outdir: Path, kind: str, Y: Any, pred: Any, w: Any, channels: list[st
         import matplotlib
 
         matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
 
+        from spikedecode.plotting import save_figure
         from spikedecode.plotting.continuous import plot_trace
     except ImportError:  # plotting is optional
         return
     fig = plot_trace(Y, pred, time=w["target_time"].values, channels=channels, units=units,
                      title=f"{kind}: out-of-fold prediction")
-    fig.savefig(outdir / f"trace_{kind}.png", dpi=110)
-    plt.close(fig)
+    save_figure(fig, outdir / f"trace_{kind}.png", dpi=110)

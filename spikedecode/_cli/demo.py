@@ -63,8 +63,8 @@ def _run_demo(*, n_days: int, decoders: tuple[str, ...], out: str | Path | None,
             import matplotlib
 
             matplotlib.use("Agg", force=False)
-            import matplotlib.pyplot as plt
 
+            from spikedecode.plotting import save_figure
             from spikedecode.plotting.raster import plot_raster
 
             rec0 = exp[0]
@@ -72,8 +72,7 @@ def _run_demo(*, n_days: int, decoders: tuple[str, ...], out: str | Path | None,
             t_a = float(ep[len(ep) // 3]) - 2.0 if len(ep) else None
             fig = plot_raster(rec0, t_start=t_a, t_stop=None if t_a is None else t_a + 20.0)
             Path(out).mkdir(parents=True, exist_ok=True)
-            fig.savefig(Path(out) / "raster_day0.png", dpi=110)
-            plt.close(fig)
+            save_figure(fig, Path(out) / "raster_day0.png", dpi=110)
             report["raster"] = str(Path(out) / "raster_day0.png")
         except ImportError:  # plotting is optional
             report["raster"] = None

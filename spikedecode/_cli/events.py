@@ -186,8 +186,8 @@ def _time_resolved(rec: Any, events: Any, *, align: str, span: tuple[float, floa
         import matplotlib
 
         matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
 
+        from spikedecode.plotting import save_figure
         from spikedecode.plotting.temporal import (
             plot_temporal_generalization,
             plot_time_resolved,
@@ -198,8 +198,7 @@ def _time_resolved(rec: Any, events: Any, *, align: str, span: tuple[float, floa
         for name, fig in (("time_resolved", plot_time_resolved(tr, title=title)),
                           ("temporal_generalization",
                            plot_temporal_generalization(tg, title=table))):
-            fig.savefig(outdir / f"{name}.png", dpi=120)
-            plt.close(fig)
+            save_figure(fig, outdir / f"{name}.png", dpi=120)
     return out
 
 

@@ -108,6 +108,7 @@ def run_robust(*, dataset: str = "digits", model: str = "small_cnn",
         "time_s": {"train": t_train, "total": time.perf_counter() - t0},
     }
     if out is not None:
+        from spikedecode.plotting import save_figure
         from spikedecode.plotting.robust import plot_robustness_curves
 
         out = Path(out)
@@ -115,7 +116,7 @@ def run_robust(*, dataset: str = "digits", model: str = "small_cnn",
         note = "JPEG copy of CIFAR-10: ~6/255 mean compression error per pixel" \
             if data.attrs.get("lossy") else None
         fig = plot_robustness_curves(curve, title=f"{model} on {dataset}", note=note)
-        fig.savefig(out / "curve.png", dpi=120)
+        save_figure(fig, out / "curve.png", dpi=120)
         save_module(net.cpu(), out / "model", config={"model": model, "dataset": dataset,
                                                       "image_shape": list(data.image_shape)})
         save_json(result, out / "results.json")

@@ -156,6 +156,9 @@ def test_cli_robust(tmp_path):
         assert acc[0] == out["clean_accuracy"] and acc[-1] <= acc[0]
     assert json.loads((tmp_path / "results.json").read_text())["model"] == "small_cnn"
     assert (tmp_path / "curve.png").stat().st_size > 1000
+    import matplotlib.pyplot as plt
+
+    assert plt.get_fignums() == []  # the CLI closes what it saved
     bad = CliRunner().invoke(command, ["--attack", "deepfool"])
     assert bad.exit_code != 0 and "deepfool" in str(bad.exception)
 
