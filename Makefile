@@ -31,7 +31,7 @@ demo: $(STAMP)
 # `test`: lint, the tests not marked slow, the doctests. `test-slow`: only the slow tests
 # (CI runs both, see .ci/run).
 test: $(STAMP)
-	$(VENV)/bin/ruff check spikedecode tests benchmarks tutorials docs
+	$(VENV)/bin/ruff check conftest.py spikedecode tests benchmarks tutorials docs
 	$(VENV)/bin/mypy
 	OMP_NUM_THREADS=$(OMP_NUM_THREADS) SPIKEDECODE_NUM_THREADS=1 MPLBACKEND=Agg $(PY) -m pytest -n 2 --dist loadfile -q -m "not slow"
 
@@ -41,7 +41,7 @@ test-slow: $(STAMP)
 		|| [ $$? -eq 5 ]
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check spikedecode tests benchmarks tutorials docs
+	$(VENV)/bin/ruff check conftest.py spikedecode tests benchmarks tutorials docs
 
 # `docs`: the site in docs/_build/html, warnings as errors, offline (docs/conf.py).
 # `docs-check`: headless Chromium opens it (docs/check_site.py); screenshots in
