@@ -5,7 +5,12 @@ Side by side, in one run:
 * ``spikedecode.preprocess.bin_spikes`` (engine "auto": numba when installed, and the
   pure-numpy engine);
 * ``elephant.conversion.BinnedSpikeTrain(...).to_array()`` (the peer);
-* a memory-write floor: allocating an output of the same size and dtype and filling it.
+* a memory-write floor: allocating an output of the same size and dtype and filling it;
+* with numba, an *unchecked* scatter kernel: one ``row[k] += 1`` per spike into new zeroed
+  memory, with no range, edge, sortedness or overflow check. It is not a correct binning
+  (it only agrees here because every spike is inside and no bin overflows); it is the
+  bound on what any one-thread kernel that reads every spike and touches the new pages can
+  reach, printed as its own ratio to the floor.
 
 Prints spikes/s and the ratios against the targets (>= 3x elephant's throughput, within
 1.5x of the write floor, peak memory <= 1.5x output + input) and writes
@@ -75,6 +80,31 @@ def peak_bytes(fn) -> int:
     return int(peak)
 
 
+def unchecked_scatter(rec, bin_size: float, n_bins: int, dtype):
+    """A callable counting ``rec``'s spikes with no check at all (the lower bound)."""
+    import numba
+
+    @numba.njit(nogil=True)
+    def scatter(times, bounds, inv, out):  # pragma: no cover - compiled
+        for u in range(out.shape[0]):
+            row = out[u]
+            for i in range(bounds[u], bounds[u + 1]):
+                row[int(times[i] * inv)] += 1
+
+    times = np.asarray(rec["spike_time"].values, dtype=np.float64)
+    units = np.asarray(rec["spike_unit"].values)
+    n_units = int(rec.sizes["unit"])
+    bounds = np.searchsorted(units, np.arange(n_units + 1), side="left").astype(np.int64)
+    inv = 1.0 / bin_size
+
+    def run():
+        out = np.zeros((n_units, n_bins), dtype=dtype)
+        scatter(times, bounds, inv, out)
+        return out.T
+
+    return run
+
+
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n-units", type=int, default=100)
@@ -131,6 +161,10 @@ def main(argv: list[str] | None = None) -> dict:
 
     calls["write_floor"] = floor
     floor()
+    if have_numba:
+        bound = unchecked_scatter(rec, args.bin_size, shape[0], dtype)
+        assert np.array_equal(bound(), ours.values), "the unchecked kernel disagrees"
+        calls["unchecked_bound"] = bound
     timed = interleaved(calls, args.repeats)
     results: dict[str, dict] = {}
     for name, fn in calls.items():
@@ -172,6 +206,8 @@ def main(argv: list[str] | None = None) -> dict:
         "numpy_engine_ratio_to_write_floor_cpu":
             results["spikedecode[numpy]"]["cpu_seconds"] / c_floor,
         "numpy_engine_speedup_vs_elephant": t_el / results["spikedecode[numpy]"]["seconds"],
+        "unchecked_bound_ratio_to_write_floor":
+            results["unchecked_bound"]["seconds"] / t_floor if have_numba else None,
         "threads": args.threads if threaded in results else 1,
         "threads_ratio_to_write_floor":
             results[threaded]["seconds"] / t_floor if threaded in results else None,
@@ -212,6 +248,9 @@ def main(argv: list[str] | None = None) -> dict:
           f"{summary['ratio_to_write_floor_cpu']:.2f}x cpu (target <= 1.5x; numpy engine "
           f"{summary['numpy_engine_ratio_to_write_floor']:.2f}x wall, "
           f"{summary['numpy_engine_ratio_to_write_floor_cpu']:.2f}x cpu)")
+    if summary["unchecked_bound_ratio_to_write_floor"] is not None:
+        print(f"unchecked kernel (no checks; a bound, not a binning) / write floor: "
+              f"{summary['unchecked_bound_ratio_to_write_floor']:.2f}x wall")
     if summary["threads_ratio_to_write_floor"] is not None:
         print(f"{args.threads} threads / write floor (1 thread): "
               f"{summary['threads_ratio_to_write_floor']:.2f}x wall, "
