@@ -21,6 +21,7 @@ __all__ = [
     "AttackError",
     "FileMissingError",
     "TargetIsDirectoryError",
+    "TargetNotWritableError",
     "SpikeDecodeWarning",
     "DataDroppedWarning",
     "SkippedFileWarning",
@@ -89,6 +90,10 @@ class FileMissingError(SpikeDecodeError, FileNotFoundError):
 
 class TargetIsDirectoryError(SpikeDecodeError, IsADirectoryError):
     """A file was to be written where a folder is (also an ``IsADirectoryError``)."""
+
+
+class TargetNotWritableError(SpikeDecodeError, OSError):
+    """A file's folder cannot be created or written to (also an ``OSError``)."""
 
 
 class SpikeDecodeWarning(UserWarning):

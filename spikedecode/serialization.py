@@ -21,7 +21,12 @@ from typing import Any
 
 import numpy as np
 
-from spikedecode.errors import CorruptFileError, FileFormatError, TargetIsDirectoryError
+from spikedecode.errors import (
+    CorruptFileError,
+    FileFormatError,
+    TargetIsDirectoryError,
+    TargetNotWritableError,
+)
 
 __all__ = ["atomic_path", "save_module", "load_state", "save_json", "load_json"]
 
@@ -103,6 +108,9 @@ def atomic_path(path: str | Path, suffix: str = "", *, directory: bool = False) 
     ------
     TargetIsDirectoryError
         ``path`` is an existing folder and ``directory`` is False.
+    TargetNotWritableError
+        ``path``'s folder cannot be created (a file of that name, ``/proc``, a read-only
+        disk) or written to.
 
     Examples
     --------
@@ -119,11 +127,19 @@ def atomic_path(path: str | Path, suffix: str = "", *, directory: bool = False) 
             f"cannot write the file {str(path)!r}: a folder of that name exists. Choose "
             "another file name, or remove the folder first."
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temporaries(path)
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{path.name}.{os.getpid()}.{_TMP_TAG}.", suffix=suffix or ".tmp", dir=path.parent
-    )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_temporaries(path)
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{path.name}.{os.getpid()}.{_TMP_TAG}.", suffix=suffix or ".tmp",
+            dir=path.parent,
+        )
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+        raise TargetNotWritableError(
+            f"cannot write the file {str(path)!r}: its folder {str(path.parent)!r} cannot "
+            f"be created or written to ({reason}). Choose a folder you can write to."
+        ) from err
     os.close(fd)
     tmp_path = Path(tmp)
     try:

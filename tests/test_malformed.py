@@ -32,6 +32,7 @@ from spikedecode.errors import (
     SpikeDecodeValueError,
     SpikeDecodeWarning,
     TargetIsDirectoryError,
+    TargetNotWritableError,
 )
 from spikedecode.recording import check_recording, make_recording
 from spikedecode.schema import validate
@@ -471,6 +472,20 @@ def _robust_steps_zero(tmp: Path) -> object:
     return _cli(tmp, "robust", "--steps", "0", "--limit", "50")
 
 
+def _write_under_a_file(tmp: Path) -> object:
+    (tmp / "notes").write_text("a file, not a folder")
+    return sio.write(_rec(), tmp / "notes" / "r.nc")
+
+
+def _figure_unknown_suffix(tmp: Path) -> object:
+    import matplotlib.pyplot as plt
+
+    from spikedecode.plotting import save_figure
+
+    fig, _ = plt.subplots()
+    return save_figure(fig, tmp / "figure.pgn")
+
+
 def _consistency_seed(tmp: Path) -> object:
     paths = [str(sio.write(_rec(), tmp / f"d{d}.nc")) for d in (1, 2)]
     return _cli(tmp, "consistency", *paths, "--seed", "-1")
@@ -547,6 +562,11 @@ CASES_ROUND_TWO: list[tuple[str, Callable[[Path], object], type[SpikeDecodeError
      ConfigError, r"--n-splits == 1, must be an integer >= 2 \(cross-validation needs at least 2 folds\)"),
     ("cli_window_1e300", lambda t: _cli_decode(t, "--config", _config(t, "[decode]\nwindow = 1e300\n")),
      ConfigError, r"--window == 1e\+300, must be an integer in \[1, 1000000\]"),
+    # round three: the writers shared by every command and figure
+    ("write_under_a_file", _write_under_a_file, TargetNotWritableError,
+     r"r.nc': its folder '.*notes' cannot be created or written to"),
+    ("figure_unknown_suffix", _figure_unknown_suffix, SpikeDecodeValueError,
+     r"figure.pgn'?: its suffix '.pgn' names no image format .* \.png"),
 ]
 CASES += CASES_ROUND_TWO
 

@@ -32,6 +32,13 @@ def save_figure(fig: Any, path: str | Path, *, dpi: int = 120) -> Path:
     Path
         ``path``.
 
+    Raises
+    ------
+    SpikeDecodeValueError
+        ``path``'s suffix is not an image format matplotlib writes.
+    TargetNotWritableError
+        ``path``'s folder cannot be created or written to.
+
     Examples
     --------
     >>> import tempfile, pathlib
@@ -42,10 +49,19 @@ def save_figure(fig: Any, path: str | Path, *, dpi: int = 120) -> Path:
     (True, False)
     """
     from spikedecode._optional import pyplot
+    from spikedecode.errors import SpikeDecodeValueError
 
     path = Path(path)
+    fmt = path.suffix.lstrip(".").lower()
+    supported = sorted(fig.canvas.get_supported_filetypes())
+    if fmt not in supported:
+        raise SpikeDecodeValueError(
+            f"path == {str(path)!r}: its suffix {path.suffix or '(none)'!r} names no image "
+            f"format matplotlib writes; end it with one of "
+            f"{', '.join('.' + s for s in supported)}."
+        )
     with atomic_path(path, suffix=path.suffix) as tmp:
-        fig.savefig(tmp, dpi=dpi, format=path.suffix.lstrip(".") or None)
+        fig.savefig(tmp, dpi=dpi, format=fmt)
     pyplot().close(fig)
     return path
 
