@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 import pytest
 
@@ -11,8 +9,7 @@ import spikedecode.evaluation.consistency as consistency
 from spikedecode.align import CCAAligner
 from spikedecode.evaluation import cross_day_matrix, prepare_days
 from tests.align.conftest import decoder, lagged_trials
-from tests.conftest import REPO as ROOT
-from tests.conftest import SHARED_DATA
+from tests.conftest import SHARED_DATA, load_benchmark
 
 _real_data = pytest.mark.skipif(not (SHARED_DATA / "steinmetz").is_dir(),
                                 reason=f"{SHARED_DATA}/steinmetz absent (shared real data)")
@@ -20,11 +17,7 @@ _real_data = pytest.mark.skipif(not (SHARED_DATA / "steinmetz").is_dir(),
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location(
-        "bench_alignment_real", ROOT / "benchmarks" / "bench_alignment_real.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("bench_alignment_real")
 
 
 def _rows(out, names):

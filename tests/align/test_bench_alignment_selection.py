@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import warnings
 
 import numpy as np
@@ -10,18 +9,14 @@ import pytest
 
 from spikedecode.align import get_aligner
 from tests.align.conftest import lagged_trials
-from tests.conftest import REPO as ROOT
+from tests.conftest import load_benchmark
 
 N_LAGS = 4
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location(
-        "bench_alignment_selection", ROOT / "benchmarks" / "bench_alignment_selection.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("bench_alignment_selection")
 
 
 def _days():

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import pytest
 
-from tests.conftest import REPO as ROOT
-from tests.conftest import shared_data
+from tests.conftest import load_benchmark, shared_data
 
 
 def _load_bench():
-    spec = importlib.util.spec_from_file_location(
-        "bench_continuous", ROOT / "benchmarks" / "bench_continuous.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    return bench
+    return load_benchmark("bench_continuous")
 
 
 @pytest.mark.slow

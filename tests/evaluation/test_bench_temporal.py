@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import load_benchmark
 
 
 def test_compare_gives_equal_scores_and_a_cpu_ratio():
     pytest.importorskip("mne")
-    spec = importlib.util.spec_from_file_location(
-        "bench_temporal", REPO / "benchmarks" / "bench_temporal.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_benchmark("bench_temporal")
     rng = np.random.default_rng(0)
     y = np.arange(40) % 2
     X = rng.normal(size=(40, 3, 4))

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import pytest
 
-from tests.conftest import REPO as ROOT
+from tests.conftest import load_benchmark
 
 
 def _load_bench():
-    spec = importlib.util.spec_from_file_location(
-        "bench_binning", ROOT / "benchmarks" / "bench_binning.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    return bench
+    return load_benchmark("bench_binning")
 
 
 def test_small_benchmark_agrees_with_elephant(tmp_path, capsys):
